@@ -1,0 +1,76 @@
+/**
+ * The plan: the data the pure planner returns and the executor runs. No I/O lives here.
+ */
+import type { BootChangeMode, LifecycleCall, PowerState, SetterCall, ShutdownMode } from "./vocabulary";
+
+/** The declared policy that bounds which calls a plan may use (issue #2, "Policy"). */
+export interface Policy {
+  /** @default "clean" */
+  readonly shutdown: ShutdownMode;
+  /** Only when true may a Suspended VM be hard-shut-down (its memory image is discarded). @default false */
+  readonly allowDiscardSuspendedState: boolean;
+  /** @default "restart" */
+  readonly bootChanges: BootChangeMode;
+}
+
+export const DEFAULT_POLICY: Policy = {
+  shutdown: "clean",
+  allowDiscardSuspendedState: false,
+  bootChanges: "restart",
+};
+
+/**
+ * One XAPI call of a plan. `args` are named after the XAPI parameters (after `session_id` and the
+ * VM ref), e.g. `{ start_paused: false, force: false }` for `VM.start`, `{ value: "pygrub" }` for a
+ * setter. Setter steps do not change the power state (`from === to`).
+ */
+export interface PlanStep {
+  readonly kind: "set" | "lifecycle";
+  readonly call: LifecycleCall | SetterCall;
+  readonly args: Readonly<Record<string, unknown>>;
+  /** Power state the VM must be in before the call. */
+  readonly from: PowerState;
+  /** Power state the VM is expected to be in after the call. */
+  readonly to: PowerState;
+  /** One line, for humans: why this step is in the plan. */
+  readonly reason: string;
+}
+
+/** A successful plan. */
+export interface Plan {
+  readonly steps: readonly PlanStep[];
+  /** Number of lifecycle steps (the quantity the planner minimises). */
+  readonly lifecycleCalls: number;
+  /**
+   * True when the declared boot config has been (or will be) written but the live domain still
+   * runs the old one after this plan (policy `next-boot`, or a target that is Suspended/Paused
+   * reached without a rebuild). Reported to users as "pending".
+   */
+  readonly bootChangePending: boolean;
+}
+
+/** Why no plan exists: a typed failure, never a partial plan. */
+export interface PlanFailure {
+  readonly code: "TARGET_NOT_DECLARABLE" | "NO_LEGAL_PATH" | "SEARCH_LIMIT";
+  readonly reason: string;
+}
+
+export type PlanResult = { readonly ok: true; readonly plan: Plan } | { readonly ok: false; readonly failure: PlanFailure };
+
+/** Everything the pure planner needs. It performs no calls. */
+export interface PlanInput {
+  readonly observedPowerState: PowerState;
+  readonly observedBoot: import("./boot").XapiBootFields;
+  /** Must be declarable; Crashed (or anything else) yields a `TARGET_NOT_DECLARABLE` failure. */
+  readonly declaredPowerState: PowerState;
+  /** The boot fields the user declares; `undefined` = boot config not managed. */
+  readonly declaredBoot?: import("./boot").DeclaredBootFields | undefined;
+  /**
+   * True when the live domain (Running, Paused, Suspended) was built from an older boot config
+   * than `observedBoot` (e.g. a `next-boot` change set in an earlier run). @default false
+   */
+  readonly liveDomainBootStale?: boolean | undefined;
+  /** `restartTrigger` changed: the plan must contain exactly one restart of the domain. @default false */
+  readonly forceRestart?: boolean | undefined;
+  readonly policy: Policy;
+}

@@ -1,0 +1,83 @@
+/**
+ * Closed vocabularies shared by the planner, the executor, the provider and the tests.
+ *
+ * Each vocabulary is a `const` object plus a union type of the same name, so values are both
+ * enumerable at run time (`Object.values(PowerState)`) and checked at compile time.
+ */
+
+/**
+ * A VM power state. `Halted`, `Paused`, `Running` and `Suspended` are the four values of current
+ * XAPI (xapi-semantics §1.1). `Crashed` is the XenAPI 1.0 state of the seed: it can be *observed*
+ * (xapi-sim's compatibility switch reports it) but never declared and never entered by a call.
+ */
+export const PowerState = {
+  Halted: "Halted",
+  Paused: "Paused",
+  Running: "Running",
+  Suspended: "Suspended",
+  Crashed: "Crashed",
+} as const;
+export type PowerState = (typeof PowerState)[keyof typeof PowerState];
+
+/** The power states a user may declare (Crashed is observed-only). */
+export const DECLARABLE_POWER_STATES = [
+  PowerState.Halted,
+  PowerState.Paused,
+  PowerState.Running,
+  PowerState.Suspended,
+] as const;
+export type DeclarablePowerState = (typeof DECLARABLE_POWER_STATES)[number];
+
+/** The XenAPI VM lifecycle calls the planner may emit (wire names). */
+export const LifecycleCall = {
+  start: "VM.start",
+  pause: "VM.pause",
+  unpause: "VM.unpause",
+  suspend: "VM.suspend",
+  resume: "VM.resume",
+  cleanShutdown: "VM.clean_shutdown",
+  hardShutdown: "VM.hard_shutdown",
+  shutdown: "VM.shutdown",
+  cleanReboot: "VM.clean_reboot",
+  hardReboot: "VM.hard_reboot",
+} as const;
+export type LifecycleCall = (typeof LifecycleCall)[keyof typeof LifecycleCall];
+
+/** The boot-field setter calls the planner may emit (wire names, xapi-semantics §7.2). */
+export const SetterCall = {
+  setDomainType: "VM.set_domain_type",
+  setHvmBootPolicy: "VM.set_HVM_boot_policy",
+  setHvmBootParams: "VM.set_HVM_boot_params",
+  setPvBootloader: "VM.set_PV_bootloader",
+  setPvKernel: "VM.set_PV_kernel",
+  setPvRamdisk: "VM.set_PV_ramdisk",
+  setPvArgs: "VM.set_PV_args",
+  setPvBootloaderArgs: "VM.set_PV_bootloader_args",
+} as const;
+export type SetterCall = (typeof SetterCall)[keyof typeof SetterCall];
+
+/** How shutdowns and reboots are performed (issue #2, "Policy"). */
+export const ShutdownMode = {
+  clean: "clean",
+  cleanThenHard: "clean-then-hard",
+  hard: "hard",
+} as const;
+export type ShutdownMode = (typeof ShutdownMode)[keyof typeof ShutdownMode];
+
+/** When a declared boot-config change reaches a live domain. */
+export const BootChangeMode = {
+  /** Apply in this run with the cheapest restart that really rebuilds the domain. */
+  restart: "restart",
+  /** Set the fields only; the change is reported as pending until the next boot. */
+  nextBoot: "next-boot",
+} as const;
+export type BootChangeMode = (typeof BootChangeMode)[keyof typeof BootChangeMode];
+
+/** A XAPI object reference (`OpaqueRef:<uuid>`), branded so it cannot be mixed with a uuid. */
+export type Ref<Class extends string> = string & { readonly __ref: Class };
+export type VmRef = Ref<"VM">;
+export type SessionRef = Ref<"session">;
+export type TaskRef = Ref<"task">;
+
+/** XAPI's null reference. */
+export const NULL_REF = "OpaqueRef:NULL";
