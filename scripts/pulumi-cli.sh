@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Makes the Pulumi CLI usable offline: `pulumi`, `pulumi-language-nodejs` and
+# `pulumi-resource-pulumi-nodejs` in one bin directory.
+#
+# `pulumi`, in order of preference:
+#   1. a `pulumi` already on PATH (version >= the pinned one), unless --build;
+#   2. a previous build in the cache directory (seconds: "already built");
+#   3. a build of github.com/pulumi/pulumi/pkg/v3 from the Go module proxy, in a scratch directory
+#      outside the repository (minutes and ~2 GB of Go caches the first time).
+# `pulumi-language-nodejs`: the official one next to a `pulumi` found on PATH, if any; otherwise
+#   scripts/pulumi-language-nodejs.js (the Go module of the official host is not served by the proxy).
+# `pulumi-resource-pulumi-nodejs`: always copied from this project's node_modules/@pulumi/pulumi.
+#
+# Usage: scripts/pulumi-cli.sh [--print-bin-dir] [--build]
+#   --print-bin-dir  print only the bin directory on stdout (progress goes to stderr)
+#   --build          ignore a `pulumi` on PATH and use/build the cached one
+# Environment:
+#   PULUMI_XAPI_CLI_CACHE  cache root (default: $HOME/.cache/pulumi-xapi/cli/v<version>)
+#   GOPROXY, GOMODCACHE, GOCACHE  as usual for Go
+# Nothing this script downloads or builds lives inside the repository.
+set -euo pipefail
+
+readonly PULUMI_VERSION=3.248.0
+readonly MOD_PKG=github.com/pulumi/pulumi/pkg/v3
+readonly MOD_SDK=github.com/pulumi/pulumi/sdk/v3
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache_root=${PULUMI_XAPI_CLI_CACHE:-${HOME}/.cache/pulumi-xapi/cli/v${PULUMI_VERSION}}
+bin_dir="${cache_root}/bin"
+stamp="${bin_dir}/.built-v${PULUMI_VERSION}"
+
+print_bin_dir=false
+force_build=false
+for arg in "$@"; do
+	case "$arg" in
+	--print-bin-dir) print_bin_dir=true ;;
+	--build) force_build=true ;;
+	-h | --help)
+		sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "pulumi-cli.sh: unknown argument: $arg (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+log() { echo "pulumi-cli.sh: $*" >&2; }
+die() {
+	echo "pulumi-cli.sh: ERROR: $*" >&2
+	exit 1
+}
+
+# Copies the dynamic-provider plugin script from @pulumi/pulumi into $1 (made executable).
+install_dynamic_provider() {
+	local src="${repo_root}/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+	[[ -f "$src" ]] || die "missing $src: run 'npm ci' in ${repo_root} first"
+	mkdir -p "$1"
+	cp "$src" "$1/pulumi-resource-pulumi-nodejs.tmp"
+	chmod +x "$1/pulumi-resource-pulumi-nodejs.tmp"
+	mv -f "$1/pulumi-resource-pulumi-nodejs.tmp" "$1/pulumi-resource-pulumi-nodejs"
+}
+
+# True when version $1 (x.y.z, optional leading v and -suffix) >= $2.
+version_at_least() {
+	local a=${1#v} b=${2#v}
+	a=${a%%-*}
+	a=${a%%+*}
+	[[ "$(printf '%s\n%s\n' "$b" "$a" | sort -V | head -n1)" == "$b" ]]
+}
+
+# Installs this project's Node.js language host into $1 unless an official one is there.
+install_language_host() {
+	local target="$1/pulumi-language-nodejs"
+	[[ -e "$target" && ! -f "$1/.js-language-host" ]] && return 0
+	cp "${repo_root}/scripts/pulumi-language-nodejs.js" "$target.tmp"
+	chmod +x "$target.tmp"
+	mv -f "$target.tmp" "$target"
+	touch "$1/.js-language-host"
+}
+
+finish() {
+	install_dynamic_provider "$bin_dir"
+	install_language_host "$bin_dir"
+	if $print_bin_dir; then
+		echo "$bin_dir"
+	else
+		log "bin dir: $bin_dir"
+		log "use: export PATH=\"$bin_dir:\$PATH\""
+	fi
+	exit 0
+}
+
+# 1. A usable `pulumi` on PATH: link it (and its language host) into the bin dir so callers get one dir.
+if ! $force_build && command -v pulumi >/dev/null 2>&1; then
+	existing=$(command -v pulumi)
+	existing_dir=$(dirname "$(readlink -f "$existing")")
+	if [[ "$existing_dir" != "$(readlink -f "$bin_dir" 2>/dev/null || true)" ]]; then
+		existing_version=$(pulumi version 2>/dev/null | tr -d '[:space:]' || true)
+		if [[ -n "$existing_version" ]] && version_at_least "$existing_version" "$PULUMI_VERSION"; then
+			log "using pulumi ${existing_version} already on PATH ($existing)"
+			bin_dir="${cache_root}/bin-from-path"
+			rm -rf "$bin_dir"
+			mkdir -p "$bin_dir"
+			ln -s "$existing" "$bin_dir/pulumi"
+			langhost=$(command -v pulumi-language-nodejs 2>/dev/null || true)
+			[[ -z "$langhost" && -x "$existing_dir/pulumi-language-nodejs" ]] && langhost="$existing_dir/pulumi-language-nodejs"
+			[[ -n "$langhost" ]] && ln -s "$langhost" "$bin_dir/pulumi-language-nodejs"
+			finish
+		fi
+		log "ignoring pulumi on PATH ($existing, version '${existing_version:-unknown}'): need >= v${PULUMI_VERSION}"
+	fi
+fi
+
+# 2. A previous build.
+if [[ -f "$stamp" && -x "$bin_dir/pulumi" ]]; then
+	log "already built: $("$bin_dir/pulumi" version) in $bin_dir"
+	finish
+fi
+
+# 3. Build from Go modules.
+command -v go >/dev/null 2>&1 ||
+	die "Go is not installed (need Go >= 1.24 and the Go module proxy); install Go, or put a pulumi >= v${PULUMI_VERSION} CLI with pulumi-language-nodejs on PATH"
+# Never let the go command fetch a different toolchain: use the local one or fail clearly.
+export GOTOOLCHAIN=local CGO_ENABLED=0
+export GOFLAGS="${GOFLAGS:-} -mod=mod"
+log "building pulumi v${PULUMI_VERSION} from Go modules with $(go version) (GOPROXY=$(go env GOPROXY))"
+mkdir -p "$cache_root"
+log "free disk: $(df -h "$cache_root" | awk 'NR==2 {print $4}') at $cache_root; expect ~2 GB of Go caches"
+start=$(date +%s)
+
+work="${cache_root}/src"
+rm -rf "$work"
+mkdir -p "$work"
+
+# Prints the module cache directory of module $1 at version $2, downloading it through the proxy.
+module_dir() {
+	local json dir
+	if ! json=$(cd "$work" && go mod download -json "$1@$2" 2>&1); then
+		die "'go mod download $1@$2' failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY)):
+$json"
+	fi
+	dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' | head -n1)
+	[[ -n "$dir" && -d "$dir" ]] || die "'go mod download $1@$2' gave no module directory:
+$json"
+	printf '%s\n' "$dir"
+}
+
+# Same layout as the pulumi repository, so pkg's relative `replace` of sdk resolves.
+log "downloading ${MOD_PKG}@v${PULUMI_VERSION} and ${MOD_SDK}@v${PULUMI_VERSION}"
+pkg_dir=$(module_dir "$MOD_PKG" "v${PULUMI_VERSION}")
+sdk_dir=$(module_dir "$MOD_SDK" "v${PULUMI_VERSION}")
+cp -R "$pkg_dir" "$work/pkg"
+cp -R "$sdk_dir" "$work/sdk"
+chmod -R u+w "$work"
+
+out="${cache_root}/bin.tmp"
+rm -rf "$out"
+mkdir -p "$out"
+ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}"
+log "compiling pulumi (several minutes on 2 cores the first time)"
+(cd "$work/pkg" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$out/pulumi" ./cmd/pulumi) ||
+	die "build of pulumi failed (command: cd $work/pkg && go build ./cmd/pulumi)"
+
+"$out/pulumi" version >/dev/null || die "the built pulumi does not run"
+rm -rf "$bin_dir"
+mv "$out" "$bin_dir"
+touch "$stamp"
+rm -rf "$work"
+log "built pulumi $("$bin_dir/pulumi" version) in $(($(date +%s) - start)) s"
+finish
