@@ -42,20 +42,28 @@ export interface Plan {
   /** Number of lifecycle steps (the quantity the planner minimises). */
   readonly lifecycleCalls: number;
   /**
-   * True when the declared boot config has been (or will be) written but the live domain still
-   * runs the old one after this plan (policy `next-boot`, or a target that is Suspended/Paused
-   * reached without a rebuild). Reported to users as "pending".
+   * True when the declared boot config has been (or will be) written but the VM ends with a domain
+   * or suspend image built from the old one: policy `next-boot`, or a Suspended target (its saved image
+   * is not rebuilt; see provider/planner.ts). Reported to users as "pending".
    */
   readonly bootChangePending: boolean;
 }
 
 /** Why no plan exists: a typed failure, never a partial plan. */
 export interface PlanFailure {
-  readonly code: "TARGET_NOT_DECLARABLE" | "NO_LEGAL_PATH" | "SEARCH_LIMIT";
+  /**
+   * `TARGET_NOT_DECLARABLE`: the declared power state is not Halted/Paused/Running/Suspended (e.g. Crashed).
+   * `INVALID_DECLARED_BOOT`: declared boot fields XAPI's setters cannot reach together (e.g. domain_type
+   * "hvm" with an empty HVM_boot_policy, or "unspecified"). `NO_LEGAL_PATH`: the policy allows no path.
+   * `SEARCH_LIMIT`: the bounded search gave up (a bug, or a too small `searchLimit`).
+   */
+  readonly code: "TARGET_NOT_DECLARABLE" | "INVALID_DECLARED_BOOT" | "NO_LEGAL_PATH" | "SEARCH_LIMIT";
   readonly reason: string;
 }
 
-export type PlanResult = { readonly ok: true; readonly plan: Plan } | { readonly ok: false; readonly failure: PlanFailure };
+export type PlanResult =
+  | { readonly ok: true; readonly plan: Plan }
+  | { readonly ok: false; readonly failure: PlanFailure };
 
 /** Everything the pure planner needs. It performs no calls. */
 export interface PlanInput {
@@ -73,4 +81,6 @@ export interface PlanInput {
   /** `restartTrigger` changed: the plan must contain exactly one restart of the domain. @default false */
   readonly forceRestart?: boolean | undefined;
   readonly policy: Policy;
+  /** Bound on the lifecycle calls the search explores; hitting it is a `SEARCH_LIMIT` failure. @default 8 */
+  readonly searchLimit?: number | undefined;
 }

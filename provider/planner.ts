@@ -1,0 +1,458 @@
+/**
+ * The planner: a pure function from (observed power state and boot fields, declared power state and
+ * boot fields, policy) to the ordered XenAPI calls that get there. It performs no calls; the executor
+ * (`provider/executor.ts`) runs what it returns.
+ *
+ * How a plan is built:
+ * 1. **Setter steps first**, one per boot field whose observed value differs from the declared one
+ *    (fields can be written in any power state, xapi-semantics §7.2). XAPI couples two of them:
+ *    `VM.set_HVM_boot_policy` also rewrites `domain_type` and `VM.set_domain_type` also rewrites
+ *    `HVM_boot_policy` (§7.3), so the policy is written first and each setter is emitted only if the
+ *    field still differs after the previous ones. `HVM_boot_params` is merged: only the declared keys
+ *    are managed, other keys (e.g. a template's `firmware`) are kept.
+ * 2. **Lifecycle steps**: a bounded breadth-first search over the product state space
+ *    (power state × "the live domain already runs the declared boot config" × domain builds so far),
+ *    using only the transitions of `LIFECYCLE` that the policy allows. The plan has the fewest lifecycle
+ *    calls; among equally short plans the one with the fewest destructive, then fewest hard calls wins,
+ *    then the gentlest calls earliest (`CALL_PREFERENCE`), so the result is deterministic.
+ *
+ * Decisions this module makes (documented for users in the README by the lead):
+ * - **Policy** (issue #2): `clean` / `clean-then-hard` may use start, pause, unpause, suspend, resume,
+ *   clean_shutdown, clean_reboot; `hard` may use start, pause, unpause, suspend, resume, hard_shutdown and
+ *   hard_reboot (from Running or Paused). `VM.shutdown` is never planned. A Crashed VM is always left
+ *   with hard_shutdown.
+ * - **`allowDiscardSuspendedState`** is an independent grant: when true, `VM.hard_shutdown` of a
+ *   Suspended VM is allowed under every shutdown mode (it kills no running guest; it discards the saved
+ *   image, which is exactly what the flag consents to). When false, a Suspended VM is resumed first.
+ *   A non-destructive plan of the same length is still preferred.
+ * - **Boot changes, `restart`**: when the target is Running or Paused, the final domain must run the
+ *   declared config, so the plan contains the cheapest domain rebuild (start, clean_reboot or
+ *   hard_reboot; a resume is not one, §7.6). A **Suspended** target is not rebuilt: rebooting a guest
+ *   only to suspend it again is a restart nobody asked for; the saved image keeps the old config and the
+ *   change is reported pending (it applies at the first reboot after resume). A **Halted** target needs
+ *   nothing: the next start reads the new fields.
+ * - **Boot changes, `next-boot`**: setters only, no rebuild added; pending when the VM ends with a
+ *   domain or image built from the old config.
+ * - **`forceRestart`** (restartTrigger changed): when the target is Running or Paused the plan contains
+ *   exactly one domain build, and the final domain is that one; a `VM.start` counts (a Halted VM that is
+ *   started is freshly booted). When the target is Halted or Suspended no restart is added: there is no
+ *   live domain at the end to restart, and starting a VM only to stop it again helps nobody.
+ * - A declared Crashed target, or no legal path, is a typed failure, never a partial plan.
+ */
+import { type DeclaredBootFields, DomainType, type XapiBootFields } from "./model/boot";
+import { formatCall, hasFlag, type Transition, TransitionFlag, transitionsFrom } from "./model/lifecycle";
+import {
+  DEFAULT_POLICY,
+  type Plan,
+  type PlanFailure,
+  type PlanInput,
+  type PlanResult,
+  type PlanStep,
+  type Policy,
+} from "./model/plan";
+import {
+  DECLARABLE_POWER_STATES,
+  type DeclarablePowerState,
+  LifecycleCall,
+  PowerState,
+  SetterCall,
+  ShutdownMode,
+} from "./model/vocabulary";
+
+export type { Plan, PlanFailure, PlanInput, PlanResult, PlanStep, Policy };
+export { DEFAULT_POLICY };
+
+/** Default bound on the number of lifecycle calls the search explores (the longest real plan has 4). */
+export const DEFAULT_SEARCH_LIMIT = 8;
+
+/**
+ * Tie-break among equally short, equally gentle plans: earlier calls in this list are preferred, and
+ * `start_paused: false` before `true`. Keeping the domain (unpause, resume) comes before building one.
+ */
+export const CALL_PREFERENCE: readonly LifecycleCall[] = [
+  LifecycleCall.unpause,
+  LifecycleCall.resume,
+  LifecycleCall.start,
+  LifecycleCall.pause,
+  LifecycleCall.suspend,
+  LifecycleCall.cleanReboot,
+  LifecycleCall.cleanShutdown,
+  LifecycleCall.hardReboot,
+  LifecycleCall.hardShutdown,
+  LifecycleCall.shutdown,
+];
+
+/**
+ * Whether `policy` allows the planner to use transition `t` (issue #2, "Policy").
+ *
+ * @example isAllowedByPolicy(<Running --VM.hard_shutdown--> Halted>, DEFAULT_POLICY) === false
+ */
+export function isAllowedByPolicy(t: Transition, policy: Policy): boolean {
+  if (!t.planned) return false;
+  // Nothing else leaves Crashed, so no policy can forbid it.
+  if (t.from === PowerState.Crashed) return true;
+  if (t.from === PowerState.Suspended && t.call === LifecycleCall.hardShutdown) {
+    return policy.allowDiscardSuspendedState;
+  }
+  switch (t.call) {
+    case LifecycleCall.cleanShutdown:
+    case LifecycleCall.cleanReboot:
+      return policy.shutdown !== ShutdownMode.hard;
+    case LifecycleCall.hardShutdown:
+    case LifecycleCall.hardReboot:
+      return policy.shutdown === ShutdownMode.hard;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Plans the calls that take a VM from its observed to its declared power state and boot config.
+ * Pure: performs no calls, reads no clock, same input → same output.
+ *
+ * @returns `{ ok: true, plan }` with setter steps first, then the fewest lifecycle calls; or
+ *   `{ ok: false, failure }` with `code` `TARGET_NOT_DECLARABLE` (e.g. Crashed), `INVALID_DECLARED_BOOT`
+ *   (fields XAPI's setters cannot reach together), `NO_LEGAL_PATH` or `SEARCH_LIMIT`. Never a partial plan.
+ * @example
+ * planTransition({ observedPowerState: "Paused", declaredPowerState: "Halted", observedBoot, policy: DEFAULT_POLICY })
+ * // → VM.unpause, VM.clean_shutdown
+ */
+export function planTransition(input: PlanInput): PlanResult {
+  const target = input.declaredPowerState;
+  if (!isDeclarable(target)) {
+    return fail(
+      "TARGET_NOT_DECLARABLE",
+      `Invalid target power state: expected one of ${DECLARABLE_POWER_STATES.map((s) => `"${s}"`).join(", ")}, received ${JSON.stringify(target)}.${target === PowerState.Crashed ? " Crashed can be observed but not declared." : ""}`,
+    );
+  }
+  const setters = planSetters(input.observedPowerState, input.observedBoot, input.declaredBoot);
+  if (!setters.ok) return setters;
+
+  const bootChanged = setters.steps.length > 0;
+  const live = input.observedPowerState !== PowerState.Halted;
+  const start: SearchNode = {
+    power: input.observedPowerState,
+    // A Halted VM has no domain: whatever it boots next reads the (new) fields.
+    fresh: !live || !(bootChanged || input.liveDomainBootStale === true),
+    builds: 0,
+  };
+  const targetIsLive = target === PowerState.Running || target === PowerState.Paused;
+  const goal: Goal = {
+    power: target,
+    mustBeFresh: targetIsLive && input.policy.bootChanges === "restart",
+    exactlyOneBuild: targetIsLive && input.forceRestart === true,
+  };
+  const limit = input.searchLimit ?? DEFAULT_SEARCH_LIMIT;
+  const found = search(start, goal, input.policy, limit);
+  if (!found.ok) return found;
+
+  const lifecycle = explainPath(start, found.path, goal, input);
+  const end = found.end;
+  const plan: Plan = {
+    steps: [...setters.steps, ...lifecycle],
+    lifecycleCalls: lifecycle.length,
+    bootChangePending: end.power !== PowerState.Halted && !end.fresh,
+  };
+  return { ok: true, plan };
+}
+
+/**
+ * The plan as human lines, one per step, numbered from 1:
+ * `1. VM.clean_reboot (Running → Running): reboot so the domain runs the declared boot config`.
+ * Used by `xapi-plan` and by the provider to show the plan in `pulumi preview`.
+ */
+export function describePlan(plan: Plan): string[] {
+  return plan.steps.map(
+    (s, i) => `${i + 1}. ${formatCall(s.call, s.args)} (${s.from} → ${s.to}): ${s.reason}`,
+  );
+}
+
+//////////////////////////////
+////    setter steps      ////
+//////////////////////////////
+
+type SetterResult = { readonly ok: true; readonly steps: PlanStep[] } | { ok: false; failure: PlanFailure };
+
+const SETTER_ORDER = [
+  ["HVM_boot_policy", SetterCall.setHvmBootPolicy],
+  ["domain_type", SetterCall.setDomainType],
+  ["HVM_boot_params", SetterCall.setHvmBootParams],
+  ["PV_bootloader", SetterCall.setPvBootloader],
+  ["PV_kernel", SetterCall.setPvKernel],
+  ["PV_ramdisk", SetterCall.setPvRamdisk],
+  ["PV_args", SetterCall.setPvArgs],
+  ["PV_bootloader_args", SetterCall.setPvBootloaderArgs],
+] as const satisfies readonly (readonly [keyof XapiBootFields, SetterCall])[];
+
+type Params = Readonly<Record<string, string>>;
+type MutableBoot = { -readonly [K in keyof XapiBootFields]: XapiBootFields[K] };
+
+function planSetters(
+  power: PowerState,
+  observed: XapiBootFields,
+  declared: DeclaredBootFields | undefined,
+): SetterResult {
+  if (declared === undefined) return { ok: true, steps: [] };
+  const invalid = checkDeclaredBoot(declared);
+  if (invalid !== undefined) return fail("INVALID_DECLARED_BOOT", invalid);
+
+  const current: MutableBoot = { ...observed, HVM_boot_params: { ...observed.HVM_boot_params } };
+  const steps: PlanStep[] = [];
+  for (const [field, call] of SETTER_ORDER) {
+    const want = declared[field];
+    if (want === undefined) continue;
+    const value = field === "HVM_boot_params" ? mergeParams(current.HVM_boot_params, want as Params) : want;
+    if (sameValue(current[field], value)) continue;
+    const before = current[field];
+    applySetter(current, field, value);
+    steps.push({
+      kind: "set",
+      call,
+      args: { value },
+      from: power,
+      to: power,
+      reason: `${field} is ${JSON.stringify(before)}, declared ${JSON.stringify(value)}`,
+    });
+  }
+  // Safety net: the coupled setters must land exactly on the declaration.
+  for (const [field] of SETTER_ORDER) {
+    const want = declared[field];
+    if (want === undefined) continue;
+    const value = field === "HVM_boot_params" ? mergeParams(observed.HVM_boot_params, want as Params) : want;
+    if (!sameValue(current[field], value)) {
+      return fail("INVALID_DECLARED_BOOT", `Declared ${field} cannot be reached with XAPI's setters.`);
+    }
+  }
+  return { ok: true, steps };
+}
+
+function checkDeclaredBoot(d: DeclaredBootFields): string | undefined {
+  if (d.domain_type === DomainType.unspecified) {
+    return 'Invalid declared domain_type: expected one of "hvm", "pv", "pvh", "pv_in_pvh", received "unspecified". XAPI rejects VM.set_domain_type("unspecified").';
+  }
+  if (d.domain_type !== undefined && d.HVM_boot_policy !== undefined) {
+    const hvm = d.domain_type === DomainType.hvm;
+    if (hvm !== (d.HVM_boot_policy !== "")) {
+      return `Conflicting declared boot fields: domain_type ${JSON.stringify(d.domain_type)} needs HVM_boot_policy ${hvm ? "non-empty" : '""'}, received ${JSON.stringify(d.HVM_boot_policy)}. XAPI's setters rewrite one from the other (xapi-semantics §7.3).`;
+    }
+  }
+  return undefined;
+}
+
+// XAPI §7.3: each of these two setters also rewrites the other field.
+function applySetter(b: MutableBoot, field: keyof XapiBootFields, value: unknown): void {
+  if (field === "HVM_boot_policy") {
+    b.HVM_boot_policy = value as string;
+    b.domain_type = value === "" ? DomainType.pv : DomainType.hvm;
+  } else if (field === "domain_type") {
+    b.domain_type = value as DomainType;
+    b.HVM_boot_policy = value === DomainType.hvm ? "BIOS order" : "";
+  } else if (field === "HVM_boot_params") {
+    b.HVM_boot_params = value as Record<string, string>;
+  } else {
+    (b as Record<string, unknown>)[field] = value;
+  }
+}
+
+function mergeParams(observed: Params, declared: Params): Record<string, string> {
+  return { ...observed, ...declared };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    return (
+      ka.length === kb.length &&
+      ka.every(
+        (k, i) => k === kb[i] && (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k],
+      )
+    );
+  }
+  return a === b;
+}
+
+//////////////////////////////
+////   lifecycle search   ////
+//////////////////////////////
+
+interface SearchNode {
+  readonly power: PowerState;
+  /** The live domain (or suspend image) runs the declared boot config; always true when Halted. */
+  readonly fresh: boolean;
+  /** Domains built during the plan, capped at 2 (enough to tell "exactly one"). */
+  readonly builds: 0 | 1 | 2;
+}
+
+interface Goal {
+  readonly power: DeclarablePowerState;
+  readonly mustBeFresh: boolean;
+  readonly exactlyOneBuild: boolean;
+}
+
+interface Path {
+  readonly node: SearchNode;
+  readonly edges: readonly Transition[];
+}
+
+type SearchResult =
+  | { readonly ok: true; readonly path: readonly Transition[]; readonly end: SearchNode }
+  | { readonly ok: false; readonly failure: PlanFailure };
+
+function step(n: SearchNode, t: Transition): SearchNode {
+  const builds = t.rebuildsDomain ? (Math.min(n.builds + 1, 2) as 1 | 2) : n.builds;
+  return { power: t.to, fresh: t.to === PowerState.Halted || t.rebuildsDomain || n.fresh, builds };
+}
+
+function isGoal(n: SearchNode, g: Goal): boolean {
+  return n.power === g.power && (!g.mustBeFresh || n.fresh) && (!g.exactlyOneBuild || n.builds === 1);
+}
+
+const keyOf = (n: SearchNode): string => `${n.power}/${n.fresh}/${n.builds}`;
+
+// Layered BFS: every layer holds, per node, the best path of that length (see `better`). A node first
+// reached at layer d is never revisited, so every kept path is a shortest one.
+function search(start: SearchNode, goal: Goal, policy: Policy, limit: number): SearchResult {
+  if (isGoal(start, goal)) return { ok: true, path: [], end: start };
+  const seen = new Set([keyOf(start)]);
+  let layer: Path[] = [{ node: start, edges: [] }];
+  for (let depth = 1; depth <= limit; depth++) {
+    const next = new Map<string, Path>();
+    for (const p of layer) {
+      for (const t of transitionsFrom(p.node.power)) {
+        if (!isAllowedByPolicy(t, policy)) continue;
+        const node = step(p.node, t);
+        const key = keyOf(node);
+        if (seen.has(key)) continue;
+        const candidate = { node, edges: [...p.edges, t] };
+        const kept = next.get(key);
+        if (kept === undefined || better(candidate.edges, kept.edges)) next.set(key, candidate);
+      }
+    }
+    for (const key of next.keys()) seen.add(key);
+    const goals = [...next.values()].filter((p) => isGoal(p.node, goal));
+    if (goals.length > 0) {
+      const best = goals.reduce((a, b) => (better(b.edges, a.edges) ? b : a));
+      return { ok: true, path: best.edges, end: best.node };
+    }
+    if (next.size === 0) {
+      return fail(
+        "NO_LEGAL_PATH",
+        `No legal plan: no sequence of calls allowed by the policy leads from ${start.power} to ${describeGoal(goal)}. ${policyHint(policy)}`,
+      );
+    }
+    layer = [...next.values()];
+  }
+  return fail(
+    "SEARCH_LIMIT",
+    `Search limit reached: no plan from ${start.power} to ${describeGoal(goal)} within ${limit} lifecycle calls. This is a planner bug or a too small searchLimit; report it.`,
+  );
+}
+
+/** Lexicographic: fewer destructive, fewer hard, then the preferred call earliest. */
+function better(a: readonly Transition[], b: readonly Transition[]): boolean {
+  const cost = (p: readonly Transition[]) => [
+    p.filter((t) => hasFlag(t, TransitionFlag.destructive)).length,
+    p.filter((t) => hasFlag(t, TransitionFlag.hard)).length,
+    ...p.map(rank),
+  ];
+  const ca = cost(a);
+  const cb = cost(b);
+  for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
+    const x = ca[i] ?? 0;
+    const y = cb[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return ca.length < cb.length;
+}
+
+function rank(t: Transition): number {
+  return CALL_PREFERENCE.indexOf(t.call) * 2 + (t.args.start_paused === true ? 1 : 0);
+}
+
+function describeGoal(g: Goal): string {
+  const extra = [
+    g.mustBeFresh ? "running the declared boot config" : "",
+    g.exactlyOneBuild ? "restarted exactly once" : "",
+  ].filter((s) => s !== "");
+  return extra.length > 0 ? `${g.power} (${extra.join(", ")})` : g.power;
+}
+
+function policyHint(p: Policy): string {
+  return `Policy: shutdown "${p.shutdown}", bootChanges "${p.bootChanges}", allowDiscardSuspendedState ${p.allowDiscardSuspendedState}.`;
+}
+
+//////////////////////////////
+////   step reasons       ////
+//////////////////////////////
+
+function explainPath(
+  start: SearchNode,
+  path: readonly Transition[],
+  goal: Goal,
+  input: PlanInput,
+): PlanStep[] {
+  let node = start;
+  return path.map((t, i) => {
+    const before = node;
+    node = step(node, t);
+    const last = i === path.length - 1;
+    return {
+      kind: "lifecycle",
+      call: t.call,
+      args: { ...t.args },
+      from: t.from,
+      to: t.to,
+      reason: reasonFor(t, before, last, goal, input),
+    };
+  });
+}
+
+function reasonFor(t: Transition, before: SearchNode, last: boolean, goal: Goal, input: PlanInput): string {
+  const where = last ? `(declared ${goal.power})` : `on the way to ${goal.power}`;
+  if (t.from === PowerState.Crashed)
+    return "a Crashed VM can only be left with VM.hard_shutdown, whatever the policy";
+  if (t.from === PowerState.Suspended && t.call === LifecycleCall.hardShutdown) {
+    return `discard the suspended memory image (allowDiscardSuspendedState) ${where}`;
+  }
+  const rebuildFor = t.rebuildsDomain ? rebuildPurpose(before, goal, input) : undefined;
+  switch (t.call) {
+    case LifecycleCall.start:
+      return `start the VM${t.args.start_paused === true ? " paused" : ""} ${where}`;
+    case LifecycleCall.resume:
+      return `resume the saved domain${t.args.start_paused === true ? " paused" : ""} ${where}`;
+    case LifecycleCall.unpause:
+      return `unpause the VM ${where}`;
+    case LifecycleCall.pause:
+      return `pause the VM ${where}`;
+    case LifecycleCall.suspend:
+      return `suspend the VM ${where}`;
+    case LifecycleCall.cleanShutdown:
+    case LifecycleCall.hardShutdown:
+      return `shut the VM down (${t.call === LifecycleCall.cleanShutdown ? "clean" : "hard"}) ${where}`;
+    default:
+      return `reboot (${hasFlag(t, TransitionFlag.hard) ? "hard" : "clean"}) ${rebuildFor ?? "to rebuild the domain"}${last ? "" : `, ${where}`}`;
+  }
+}
+
+function rebuildPurpose(before: SearchNode, goal: Goal, input: PlanInput): string | undefined {
+  const boot = !before.fresh && goal.mustBeFresh;
+  const trigger = goal.exactlyOneBuild;
+  if (boot && trigger) return "once for both the restartTrigger change and the declared boot config";
+  if (boot)
+    return `so the domain runs the declared boot config${input.liveDomainBootStale ? " (set in an earlier run)" : ""}`;
+  if (trigger) return "because restartTrigger changed";
+  return undefined;
+}
+
+//////////////////////////////
+////   helpers            ////
+//////////////////////////////
+
+function isDeclarable(s: PowerState): s is DeclarablePowerState {
+  return (DECLARABLE_POWER_STATES as readonly string[]).includes(s);
+}
+
+function fail(code: PlanFailure["code"], reason: string): { ok: false; failure: PlanFailure } {
+  return { ok: false, failure: { code, reason } };
+}
