@@ -1,0 +1,617 @@
+/**
+ * The executor: keeps a plan's promise over the network. It reads the live VM, asks the pure planner
+ * for the calls, and runs them one by one, checking at every step that the VM is where the plan
+ * expects it; when it is not, it re-plans from what is really there instead of continuing blindly.
+ *
+ * Per step:
+ * 1. **Check** the live power state matches `step.from` (see "Reads" for where that observation comes
+ *    from); otherwise re-plan.
+ * 2. **Call** it: lifecycle calls as `Async.VM.*` with a per-operation timeout (the task is polled,
+ *    cancelled on timeout and always destroyed); setters synchronously, skipped when the live value
+ *    already matches ({@link ExecutedStep.skipped} = "already-set").
+ * 3. **Verify** the post-state with one `VM.get_power_state`; an unexpected state means re-plan.
+ * 4. **Record** the step (start time, duration, escalation).
+ *
+ * Failures:
+ * - `OTHER_OPERATION_IN_PROGRESS`: retried with bounded exponential backoff.
+ * - Transient network failure: a lifecycle call is re-sent only after a fresh read shows the VM still in
+ *   `step.from` (the request may or may not have reached XAPI); a setter (idempotent) is re-sent.
+ * - `VM_BAD_POWER_STATE`, `TASK_CANCELLED`, a vanished task (`HANDLE_INVALID`): the VM moved under the
+ *   plan; re-read and re-plan (if it did not move, stop: XAPI and the executor disagree).
+ * - `VM_LACKS_FEATURE`, `VM_SHUTDOWN_TIMEOUT`, `VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT` or the operation
+ *   timeout on `clean_shutdown` / `clean_reboot`: escalated to `hard_shutdown` / `hard_reboot` ONLY under
+ *   policy `clean-then-hard` (after a read confirms the VM is still in `step.from`); otherwise they stop
+ *   the run.
+ * - Anything else stops the run with an {@link ExecutionError} naming the VM, the step, the code and
+ *   what was already done.
+ * - Hard caps: `maxSteps` executed steps and `maxReplans` re-plans per run (no loops).
+ *
+ * Reads (the exact calls besides the plan's own, so tests can compare the simulator's counters):
+ * - once per run: `VM.get_by_uuid` (only when `vm.ref` is not given) and `VM.get_record`;
+ * - per lifecycle step: `Async.VM.<call>`, `task.get_record` until the task settles (≥ 1, backoff
+ *   20 ms ×2 up to 2 s), `task.destroy`, then `VM.get_power_state` (the post-state check, which is also
+ *   the pre-check of the next step: no call is made in between except setters, which do not depend
+ *   on the power state; XAPI itself refuses a lifecycle call from a wrong state, and that refusal
+ *   triggers a re-plan too);
+ * - before `VM.hard_shutdown` when `allowDiscardSuspendedState` is false: one extra
+ *   `VM.get_power_state` right before the call, because hard_shutdown is also legal on a Suspended VM
+ *   and would silently discard its memory image if the VM was suspended meanwhile;
+ * - per setter step: the setter only (the skip decision uses the record read for the plan plus XAPI's
+ *   documented domain_type ↔ HVM_boot_policy coupling, xapi-semantics §7.3);
+ * - per re-plan: `VM.get_record`; per escalation, per retried network failure and per
+ *   VM_BAD_POWER_STATE / TASK_CANCELLED: one `VM.get_power_state`.
+ */
+import { type Backoff, backoffDelay, sleep } from "./client/backoff";
+import type { XapiConnection } from "./client/connection";
+import {
+  ClientErrorCode,
+  isTransientTransportError,
+  isXapiError,
+  XapiError,
+  XapiErrorCode,
+  XapiTimeoutError,
+  XapiTransportError,
+} from "./client/errors";
+import type { DeclaredBootFields, XapiBootFields } from "./model/boot";
+import { DomainType } from "./model/boot";
+import type { PlanStep, Policy } from "./model/plan";
+import {
+  type DeclarablePowerState,
+  LifecycleCall,
+  PowerState,
+  SetterCall,
+  ShutdownMode,
+  type VmRef,
+} from "./model/vocabulary";
+import { planTransition } from "./planner";
+
+/** What the VM should become. */
+export interface ConvergeTarget {
+  powerState: DeclarablePowerState;
+  /** Declared boot fields (XAPI names); `undefined` = boot config not managed. */
+  boot?: DeclaredBootFields;
+  /** restartTrigger changed: exactly one restart when the VM ends live. */
+  forceRestart?: boolean;
+  /** The live domain was built from an older boot config (a pending `next-boot` change). */
+  liveDomainBootStale?: boolean;
+}
+
+/** A step as it was executed. */
+export interface ExecutedStep extends PlanStep {
+  /** ISO timestamp of the first call of the step. */
+  startedAt: string;
+  durationMs: number;
+  /** The clean call this hard call replaced (policy `clean-then-hard`). */
+  escalatedFrom?: string;
+  /** The setter was not sent: the live value already matched. */
+  skipped?: "already-set";
+}
+
+/** The outcome of a successful {@link converge}. */
+export interface ConvergeResult {
+  vmRef: string;
+  uuid: string;
+  finalPowerState: PowerState;
+  steps: ExecutedStep[];
+  /** The declared boot config is written but the live domain still runs an older one. */
+  bootChangePending: boolean;
+  /** The boot fields as they are now (read, plus what this run wrote). */
+  observedBoot: XapiBootFields;
+  /** How many times the executor re-planned because the VM was not where the plan expected. */
+  replans: number;
+}
+
+/** Options of {@link converge}. */
+export interface ConvergeOptions {
+  /** Per lifecycle call (the task is cancelled after this). @default 300000 (5 min) */
+  operationTimeoutMs?: number;
+  /** Executed steps per run. @default 24 */
+  maxSteps?: number;
+  /** Re-plans per run. @default 4 */
+  maxReplans?: number;
+  /** Retries of OTHER_OPERATION_IN_PROGRESS and of transient network failures, per step. @default 5 */
+  retries?: number;
+  /** Delay between those retries. @default 250 ms ×2 up to 4 s, ±20 % jitter */
+  retryBackoff?: Backoff;
+  /** One line per event (step start/end, retry, escalation, re-plan). */
+  log?: (line: string) => void;
+}
+
+/** Codes an {@link ExecutionError} can carry besides XAPI's and the client's. */
+export const ExecutionErrorCode = {
+  STEP_LIMIT: "STEP_LIMIT",
+  REPLAN_LIMIT: "REPLAN_LIMIT",
+  /** XAPI refused a call from a state the executor also observes: they disagree; stopping is safer. */
+  STATE_CONFLICT: "STATE_CONFLICT",
+} as const;
+export type ExecutionErrorCode = (typeof ExecutionErrorCode)[keyof typeof ExecutionErrorCode];
+
+/**
+ * The run stopped. The message names the VM, the step, the code, and what was already done.
+ * `code` is the XAPI code (e.g. `VM_LACKS_FEATURE`), a client code (`TASK_TIMEOUT`, `ECONNREFUSED`), a
+ * planner failure code (`NO_LEGAL_PATH`, …) or an {@link ExecutionErrorCode}.
+ */
+export class ExecutionError extends Error {
+  override readonly name = "ExecutionError";
+  readonly vm: { readonly uuid: string; readonly ref?: string };
+  readonly step?: PlanStep;
+  readonly code: string;
+  /** Steps completed before the failure (the VM may have moved). */
+  readonly done: ExecutedStep[];
+
+  constructor(args: {
+    vm: { uuid: string; ref?: string | undefined };
+    code: string;
+    detail: string;
+    done: ExecutedStep[];
+    step?: PlanStep | undefined;
+    hint?: string | undefined;
+    cause?: unknown;
+  }) {
+    const where = args.step === undefined ? "" : `${formatStep(args.step)} failed: `;
+    const done =
+      args.done.length === 0
+        ? "Nothing was done before."
+        : `Done before: ${args.done.map((s, i) => `${i + 1}. ${formatStep(s)}${s.skipped ? " (skipped, already set)" : ""}`).join("; ")}.`;
+    super(
+      `VM ${args.vm.uuid}: ${where}${args.detail} ${done}${args.hint === undefined ? "" : ` ${args.hint}`}`,
+      args.cause === undefined ? undefined : { cause: args.cause },
+    );
+    this.vm = args.vm.ref === undefined ? { uuid: args.vm.uuid } : { uuid: args.vm.uuid, ref: args.vm.ref };
+    this.code = args.code;
+    this.done = args.done;
+    if (args.step !== undefined) this.step = args.step;
+  }
+}
+
+/** The VM record fields the executor reads (wire names); other fields pass through untyped. */
+export interface VmRecord extends XapiBootFields {
+  readonly uuid: string;
+  readonly name_label: string;
+  readonly power_state: PowerState;
+  readonly [field: string]: unknown;
+}
+
+/** One `VM.get_by_uuid` + one `VM.get_record`. @throws XapiError (`UUID_INVALID` when there is no such VM) */
+export async function readVm(conn: XapiConnection, uuid: string): Promise<{ ref: VmRef; record: VmRecord }> {
+  const ref = await conn.call<VmRef>("VM.get_by_uuid", uuid);
+  const record = await conn.call<VmRecord>("VM.get_record", ref);
+  return { ref, record };
+}
+
+/** The boot fields of a VM record. */
+export function bootFieldsOf(record: XapiBootFields): XapiBootFields {
+  return {
+    domain_type: record.domain_type,
+    HVM_boot_policy: record.HVM_boot_policy,
+    HVM_boot_params: { ...record.HVM_boot_params },
+    PV_bootloader: record.PV_bootloader,
+    PV_kernel: record.PV_kernel,
+    PV_ramdisk: record.PV_ramdisk,
+    PV_args: record.PV_args,
+    PV_bootloader_args: record.PV_bootloader_args,
+  };
+}
+
+const DEFAULTS = {
+  operationTimeoutMs: 300_000,
+  maxSteps: 24,
+  maxReplans: 4,
+  retries: 5,
+  retryBackoff: { initialMs: 250, maxMs: 4000, factor: 2, jitter: 0.2 } satisfies Backoff,
+};
+
+/**
+ * Bring the VM to `target` under `policy`: read, plan, run step by step, re-plan when the VM is not
+ * where the plan expects it. See the module comment for the exact calls made.
+ * @throws ExecutionError
+ */
+export async function converge(
+  conn: XapiConnection,
+  vm: { ref?: string; uuid: string },
+  target: ConvergeTarget,
+  policy: Policy,
+  opts?: ConvergeOptions,
+): Promise<ConvergeResult> {
+  const run = new Run(conn, vm, target, policy, opts ?? {});
+  return run.execute();
+}
+
+/** Thrown inside a run when the VM is not where the plan expects it. */
+class Replan {
+  constructor(readonly why: string) {}
+}
+
+/** XAPI's wire parameter order after the VM ref, per call (the plan names them, the wire is positional). */
+const POSITIONAL_ARGS: Readonly<Record<string, readonly string[]>> = {
+  [LifecycleCall.start]: ["start_paused", "force"],
+  [LifecycleCall.resume]: ["start_paused", "force"],
+};
+
+/** Calls that build a new domain from the current boot fields (xapi-semantics §7.6); resume does not. */
+const BUILDS_DOMAIN: ReadonlySet<string> = new Set([
+  LifecycleCall.start,
+  LifecycleCall.cleanReboot,
+  LifecycleCall.hardReboot,
+]);
+
+/** The hard twin a clean call may escalate to under `clean-then-hard`. */
+const HARD_TWIN: Readonly<Record<string, LifecycleCall>> = {
+  [LifecycleCall.cleanShutdown]: LifecycleCall.hardShutdown,
+  [LifecycleCall.cleanReboot]: LifecycleCall.hardReboot,
+};
+
+/** Failures of a clean call that mean "the guest will not do it cleanly". */
+const ESCALATION_CODES: ReadonlySet<string> = new Set([
+  XapiErrorCode.VM_LACKS_FEATURE,
+  XapiErrorCode.VM_SHUTDOWN_TIMEOUT,
+  XapiErrorCode.VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT,
+  ClientErrorCode.TASK_TIMEOUT,
+]);
+
+/** Failures after which the VM may have moved: re-read and re-plan if it did. */
+const MOVED_CODES: ReadonlySet<string> = new Set([
+  XapiErrorCode.VM_BAD_POWER_STATE,
+  XapiErrorCode.TASK_CANCELLED,
+  XapiErrorCode.HANDLE_INVALID,
+]);
+
+class Run {
+  readonly #conn: XapiConnection;
+  readonly #vm: { ref?: string; uuid: string };
+  readonly #target: ConvergeTarget;
+  readonly #policy: Policy;
+  readonly #opts: Required<Omit<ConvergeOptions, "log">> & { log: (line: string) => void };
+  #ref: VmRef | undefined;
+  /** Last observed (or verified) power state. */
+  #power: PowerState = PowerState.Halted;
+  /** Boot fields as read, plus what this run wrote. */
+  #boot!: XapiBootFields;
+  /** The live domain runs an older boot config than `#boot`. */
+  #stale = false;
+  /** A domain was built during this run (consumes `forceRestart`). */
+  #restarted = false;
+  /** This run wrote a boot field. */
+  #wroteBoot = false;
+  readonly #done: ExecutedStep[] = [];
+  #replans = 0;
+
+  constructor(
+    conn: XapiConnection,
+    vm: { ref?: string; uuid: string },
+    target: ConvergeTarget,
+    policy: Policy,
+    opts: ConvergeOptions,
+  ) {
+    this.#conn = conn;
+    this.#vm = vm;
+    this.#target = target;
+    this.#policy = policy;
+    this.#ref = vm.ref as VmRef | undefined;
+    this.#opts = {
+      operationTimeoutMs: opts.operationTimeoutMs ?? DEFAULTS.operationTimeoutMs,
+      maxSteps: opts.maxSteps ?? DEFAULTS.maxSteps,
+      maxReplans: opts.maxReplans ?? DEFAULTS.maxReplans,
+      retries: opts.retries ?? DEFAULTS.retries,
+      retryBackoff: opts.retryBackoff ?? DEFAULTS.retryBackoff,
+      log: opts.log ?? (() => undefined),
+    };
+  }
+
+  async execute(): Promise<ConvergeResult> {
+    await this.#readRecord(true);
+    this.#stale = this.#power !== PowerState.Halted && this.#target.liveDomainBootStale === true;
+    for (;;) {
+      const steps = this.#plan();
+      try {
+        for (const step of steps) await this.#runStep(step);
+        break;
+      } catch (error) {
+        if (!(error instanceof Replan)) throw error;
+        this.#replans++;
+        this.#opts.log(`re-plan ${this.#replans}: ${error.why}`);
+        if (this.#replans > this.#opts.maxReplans) {
+          throw this.#error(
+            ExecutionErrorCode.REPLAN_LIMIT,
+            `The VM kept moving under the plan (${error.why}); gave up after ${this.#opts.maxReplans} re-plans.`,
+          );
+        }
+        await this.#readRecord(false);
+      }
+    }
+    return {
+      vmRef: this.#ref as string,
+      uuid: this.#vm.uuid,
+      finalPowerState: this.#power,
+      steps: this.#done,
+      bootChangePending: this.#power !== PowerState.Halted && this.#stale,
+      observedBoot: bootFieldsOf(this.#boot),
+      replans: this.#replans,
+    };
+  }
+
+  /** Plan from the current observation. */
+  #plan(): readonly PlanStep[] {
+    const result = planTransition({
+      observedPowerState: this.#power,
+      observedBoot: this.#boot,
+      declaredPowerState: this.#target.powerState,
+      declaredBoot: this.#target.boot,
+      liveDomainBootStale: this.#stale,
+      forceRestart: this.#target.forceRestart === true && !this.#restarted,
+      policy: this.#policy,
+    });
+    if (!result.ok) throw this.#error(result.failure.code, result.failure.reason);
+    return result.plan.steps;
+  }
+
+  async #readRecord(first: boolean): Promise<void> {
+    const before = this.#power;
+    let record: VmRecord;
+    try {
+      this.#ref ??= await this.#conn.call<VmRef>("VM.get_by_uuid", this.#vm.uuid);
+      record = await this.#conn.call<VmRecord>("VM.get_record", this.#ref);
+    } catch (error) {
+      throw this.#errorFrom(error, undefined, "Reading the VM failed.");
+    }
+    this.#power = record.power_state;
+    this.#boot = bootFieldsOf(record);
+    if (!first) this.#observedMove(before);
+  }
+
+  /** Keep `#stale` honest after the power state was observed to differ from what the run expected. */
+  #observedMove(expected: PowerState): void {
+    if (this.#power === PowerState.Halted) this.#stale = false;
+    // Someone else moved a VM whose fields this run rewrote: assume its domain may run the old config.
+    else if (this.#power !== expected && this.#wroteBoot) this.#stale = true;
+  }
+
+  async #runStep(step: PlanStep): Promise<void> {
+    if (this.#done.length >= this.#opts.maxSteps) {
+      throw this.#error(
+        ExecutionErrorCode.STEP_LIMIT,
+        `Step limit reached: ${this.#opts.maxSteps} steps executed without converging.`,
+        step,
+      );
+    }
+    if (step.kind === "set") return this.#runSetter(step);
+    if (this.#power !== step.from) {
+      throw new Replan(`expected ${step.from} before ${step.call}, observed ${this.#power}`);
+    }
+    return this.#runLifecycle(step);
+  }
+
+  async #runSetter(step: PlanStep): Promise<void> {
+    const field = step.call.slice("VM.set_".length) as keyof XapiBootFields;
+    const value = step.args.value;
+    const startedAt = new Date();
+    if (sameValue(this.#boot[field], value)) {
+      this.#opts.log(`skip ${step.call}: already ${JSON.stringify(value)}`);
+      this.#record(step, startedAt, { skipped: "already-set" });
+      return;
+    }
+    this.#opts.log(`step ${this.#done.length + 1}: ${step.call} ${JSON.stringify(value)}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#conn.call(step.call, this.#ref, value);
+        break;
+      } catch (error) {
+        // A setter writes a value: sending it again is harmless.
+        if (this.#retryable(error) && attempt < this.#opts.retries) {
+          await this.#backoff(step, error, attempt);
+          continue;
+        }
+        throw this.#errorFrom(error, step);
+      }
+    }
+    this.#boot = applySetter(this.#boot, field, value);
+    this.#wroteBoot = true;
+    if (this.#power !== PowerState.Halted) this.#stale = true;
+    this.#record(step, startedAt, {});
+  }
+
+  async #runLifecycle(step: PlanStep): Promise<void> {
+    const startedAt = new Date();
+    this.#opts.log(`step ${this.#done.length + 1}: ${formatStep(step)}`);
+    if (step.call === LifecycleCall.hardShutdown && !this.#policy.allowDiscardSuspendedState) {
+      await this.#recheck(step, "before VM.hard_shutdown");
+    }
+    let call = step.call as LifecycleCall;
+    let escalatedFrom: string | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#conn.callAsync(call, [this.#ref, ...positionalArgs(call, step.args)], {
+          timeoutMs: this.#opts.operationTimeoutMs,
+        });
+        break;
+      } catch (error) {
+        const code = codeOf(error);
+        const twin = HARD_TWIN[call];
+        if (twin !== undefined && escalatedFrom === undefined && ESCALATION_CODES.has(code)) {
+          if (this.#policy.shutdown !== ShutdownMode.cleanThenHard) {
+            throw this.#errorFrom(error, step, undefined, escalationHint(call, code));
+          }
+          // Did the clean call complete after all (e.g. it finished as the timeout hit)?
+          const now = await this.#readPower(step);
+          if (now === step.to && call === LifecycleCall.cleanShutdown) break;
+          if (now !== step.from) throw new Replan(`${call} failed with ${code}; the VM is now ${now}`);
+          this.#opts.log(`escalate ${call} → ${twin} after ${code}`);
+          escalatedFrom = call;
+          call = twin;
+          attempt = -1;
+          continue;
+        }
+        if (isXapiError(error, XapiErrorCode.OTHER_OPERATION_IN_PROGRESS) && attempt < this.#opts.retries) {
+          await this.#backoff(step, error, attempt);
+          continue;
+        }
+        if (isTransientTransportError(error) && attempt < this.#opts.retries) {
+          // The request may have reached XAPI: only re-send if the VM demonstrably did not move.
+          const now = await this.#readPower(step);
+          if (now !== step.from) throw new Replan(`${call} hit a network failure; the VM is now ${now}`);
+          await this.#backoff(step, error, attempt);
+          continue;
+        }
+        if (MOVED_CODES.has(code)) {
+          const now = await this.#readPower(step);
+          if (now !== step.from) throw new Replan(`${call} failed with ${code}; the VM is now ${now}`);
+          throw this.#errorFrom(error, step, ExecutionErrorCode.STATE_CONFLICT, stateConflictHint(now));
+        }
+        throw this.#errorFrom(error, step);
+      }
+    }
+    // Verify: this read is also the next step's pre-check.
+    const after = await this.#readPower(step);
+    const executed = escalatedFrom === undefined ? step : { ...step, call };
+    if (after !== step.to) {
+      this.#record(executed, startedAt, escalatedFrom === undefined ? {} : { escalatedFrom });
+      throw new Replan(`${call} succeeded but the VM is ${after}, expected ${step.to}`);
+    }
+    if (BUILDS_DOMAIN.has(call)) {
+      this.#restarted = true;
+      this.#stale = false;
+    }
+    if (after === PowerState.Halted) this.#stale = false;
+    this.#record(executed, startedAt, escalatedFrom === undefined ? {} : { escalatedFrom });
+  }
+
+  /** Extra pre-check read right before a call whose meaning depends on the source state. */
+  async #recheck(step: PlanStep, why: string): Promise<void> {
+    const now = await this.#readPower(step);
+    if (now !== step.from) throw new Replan(`${why}: expected ${step.from}, observed ${now}`);
+  }
+
+  async #readPower(step: PlanStep): Promise<PowerState> {
+    const before = this.#power;
+    try {
+      this.#power = await this.#conn.call<PowerState>("VM.get_power_state", this.#ref);
+    } catch (error) {
+      throw this.#errorFrom(
+        error,
+        step,
+        undefined,
+        "Reading the power state failed; the VM's state is unknown.",
+      );
+    }
+    if (this.#power !== before) this.#observedMove(before);
+    return this.#power;
+  }
+
+  #retryable(error: unknown): boolean {
+    return isXapiError(error, XapiErrorCode.OTHER_OPERATION_IN_PROGRESS) || isTransientTransportError(error);
+  }
+
+  async #backoff(step: PlanStep, error: unknown, attempt: number): Promise<void> {
+    const delay = backoffDelay(this.#opts.retryBackoff, attempt);
+    this.#opts.log(
+      `retry ${step.call} in ${Math.round(delay)} ms after ${codeOf(error)} (attempt ${attempt + 1})`,
+    );
+    await sleep(delay);
+  }
+
+  #record(step: PlanStep, startedAt: Date, extra: Pick<ExecutedStep, "escalatedFrom" | "skipped">): void {
+    const executed: ExecutedStep = {
+      ...step,
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+      ...extra,
+    };
+    this.#done.push(executed);
+    this.#opts.log(`done ${formatStep(executed)} in ${executed.durationMs} ms`);
+  }
+
+  #error(code: string, detail: string, step?: PlanStep, hint?: string, cause?: unknown): ExecutionError {
+    return new ExecutionError({
+      vm: { uuid: this.#vm.uuid, ref: this.#ref },
+      code,
+      detail,
+      done: [...this.#done],
+      step,
+      hint,
+      cause,
+    });
+  }
+
+  #errorFrom(error: unknown, step?: PlanStep, code?: string, hint?: string): ExecutionError {
+    if (error instanceof ExecutionError) return error;
+    const detail = error instanceof Error ? error.message : String(error);
+    return this.#error(code ?? codeOf(error), `${detail}.`, step, hint, error);
+  }
+}
+
+function codeOf(error: unknown): string {
+  if (
+    error instanceof XapiError ||
+    error instanceof XapiTransportError ||
+    error instanceof XapiTimeoutError
+  ) {
+    return error.code;
+  }
+  return "UNEXPECTED";
+}
+
+function positionalArgs(call: string, args: Readonly<Record<string, unknown>>): unknown[] {
+  const order = POSITIONAL_ARGS[call] ?? [];
+  const unknown = Object.keys(args).filter((name) => !order.includes(name));
+  if (unknown.length > 0) throw new TypeError(`${call}: unexpected plan arguments ${unknown.join(", ")}`);
+  return order.map((name) => args[name] ?? false);
+}
+
+function escalationHint(call: string, code: string): string {
+  const why =
+    code === XapiErrorCode.VM_LACKS_FEATURE
+      ? "the guest has no PV drivers / shutdown support"
+      : "the guest did not comply in time";
+  return `Try policy.shutdown "clean-then-hard" to allow ${HARD_TWIN[call] ?? "a hard call"} when ${why}, or fix the guest.`;
+}
+
+function stateConflictHint(now: PowerState): string {
+  return `XAPI refused the call, yet the VM still reads ${now}; another tool may be operating on it. Retry later.`;
+}
+
+/** `VM.clean_shutdown (Running → Halted)`. */
+function formatStep(step: PlanStep): string {
+  return `${step.call} (${step.from} → ${step.to})`;
+}
+
+/** XAPI §7.3: set_domain_type and set_HVM_boot_policy each rewrite the other field. */
+function applySetter(boot: XapiBootFields, field: keyof XapiBootFields, value: unknown): XapiBootFields {
+  if (field === "HVM_boot_policy") {
+    return {
+      ...boot,
+      HVM_boot_policy: value as string,
+      domain_type: value === "" ? DomainType.pv : DomainType.hvm,
+    };
+  }
+  if (field === "domain_type") {
+    return {
+      ...boot,
+      domain_type: value as DomainType,
+      HVM_boot_policy: value === DomainType.hvm ? "BIOS order" : "",
+    };
+  }
+  return { ...boot, [field]: value };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    const ra = a as Record<string, unknown>;
+    const rb = b as Record<string, unknown>;
+    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && ra[k] === rb[k]);
+  }
+  return a === b;
+}
+
+/** Exported for tests and the benchmark: the setter call for a boot field. */
+export const SETTER_FOR_FIELD: Readonly<Record<keyof XapiBootFields, SetterCall>> = {
+  domain_type: SetterCall.setDomainType,
+  HVM_boot_policy: SetterCall.setHvmBootPolicy,
+  HVM_boot_params: SetterCall.setHvmBootParams,
+  PV_bootloader: SetterCall.setPvBootloader,
+  PV_kernel: SetterCall.setPvKernel,
+  PV_ramdisk: SetterCall.setPvRamdisk,
+  PV_args: SetterCall.setPvArgs,
+  PV_bootloader_args: SetterCall.setPvBootloaderArgs,
+};
