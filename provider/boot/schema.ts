@@ -1,0 +1,319 @@
+/**
+ * The user-facing boot configuration (`pv` / `hvm` blocks), faithful to the seed's "VM boot parameters"
+ * (XenAPI 1.0 `vm-lifecycle.tex`), and its mapping to XAPI's fields (xapi-semantics §7.2–§7.4).
+ *
+ * - `pv` and `hvm` are mutually exclusive groups (the seed: "one of the two mutually exclusive groups").
+ *   Both are strict objects: a misspelt key fails instead of being ignored.
+ * - PV: `bootloader` is "pygrub" or a full control-domain path. Bootloader empty + kernel set = direct
+ *   kernel boot (kernel and ramdisk are control-domain paths). **Both empty = as if "pygrub"**: the seed
+ *   says so, current XAPI does not do it (empty bootloader always means direct boot, §7.4), so the
+ *   mapping writes "pygrub" explicitly. `kernel`/`ramdisk`/`args`/`bootloaderArgs` are otherwise passed
+ *   unmodified.
+ * - HVM: policy "BIOS order" with `bootParams.order` (the QEMU boot order) and optional `firmware`.
+ *
+ * `toXapiBootFields` is the only place the block → field mapping lives; `fromXapiBootFields` is its
+ * inverse, for reporting the effective configuration of a VM.
+ */
+import { z } from "zod";
+import { type DeclaredBootFields, DomainType, type XapiBootFields } from "../model/boot";
+
+/** The PV bootloader XAPI knows by name; the seed's default when neither bootloader nor kernel is set. */
+export const PYGRUB = "pygrub";
+
+/** XAPI's HVM boot policy (`Constants.hvm_default_boot_policy`), the only one the seed defines. */
+export const HVM_BOOT_POLICY = "BIOS order";
+
+/** QEMU's boot order when `HVM_boot_params.order` is absent or empty (XSI-804). */
+export const DEFAULT_BOOT_ORDER = "cd";
+
+/** HVM firmware values XAPI accepts in `HVM_boot_params.firmware` (anything else: INVALID_VALUE). */
+export const Firmware = { bios: "bios", uefi: "uefi" } as const;
+export type Firmware = (typeof Firmware)[keyof typeof Firmware];
+
+/**
+ * Boot devices QEMU's PC machine accepts in `-boot order=`: a, b (floppy), c (first disk),
+ * d (first CD-ROM), n (network). QEMU's `validate_bootdevices` rejects a repeated letter and
+ * `set_boot_dev` (hw/i386/pc.c) rejects any other letter and more than 3 devices.
+ */
+export const BootDevice = { a: "floppy", b: "floppy", c: "disk", d: "CD-ROM", n: "network" } as const;
+export type BootDevice = keyof typeof BootDevice;
+
+/** `PC_MAX_BOOT_DEVICES` in QEMU's hw/i386/pc.c. */
+export const MAX_BOOT_DEVICES = 3;
+
+//////////////////////////////
+////   error wording      ////
+//////////////////////////////
+
+/**
+ * Renders a received value for an error reason: strings and numbers as JSON, `undefined` as
+ * "nothing", objects and arrays by kind (their content may be long or secret).
+ */
+export function formatReceived(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    return JSON.stringify(value);
+  }
+  return typeof value;
+}
+
+/**
+ * The one wording formula for validation failures: what failed, expected vs received, and a hint.
+ * `Invalid value: expected one of "bios", "uefi", received "efi". Did you mean "uefi"?`
+ */
+export function invalid(what: string, expected: string, received: unknown, hint?: string): string {
+  return `${what}: expected ${expected}, received ${formatReceived(received)}.${hint ? ` ${hint}` : ""}`;
+}
+
+//////////////////////////////
+////   validators         ////
+//////////////////////////////
+
+/** A full path in the control domain (dom0): absolute, no whitespace or control characters. */
+export function isControlDomainPath(s: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is rejected
+  return /^\/[^\s\u0000-\u001f]*[^\s\u0000-\u001f/]$/.test(s);
+}
+
+/**
+ * Checks a QEMU boot order (`hvm.bootParams.order`). Returns the failure reason, or `undefined` if
+ * the order is valid. Rules: 1 to 3 devices, each one of a, b, c, d, n, none repeated.
+ */
+export function checkBootOrder(order: string): string | undefined {
+  const expected = `1 to ${MAX_BOOT_DEVICES} boot devices from "a"/"b" (floppy), "c" (disk), "d" (CD-ROM), "n" (network), none repeated`;
+  if (order.length === 0) {
+    return invalid(
+      "Invalid value",
+      expected,
+      order,
+      `Use "${DEFAULT_BOOT_ORDER}" for XAPI's default (disk, then CD-ROM).`,
+    );
+  }
+  const bad = [...order].find((c) => !(c in BootDevice));
+  if (bad !== undefined) {
+    const hint =
+      bad.toLowerCase() in BootDevice
+        ? "Boot devices are lower-case letters."
+        : `${JSON.stringify(bad)} is not a boot device QEMU's PC machine accepts.`;
+    return invalid("Invalid value", expected, order, hint);
+  }
+  const repeated = [...order].find((c, i) => order.indexOf(c) !== i);
+  if (repeated !== undefined) {
+    return invalid(
+      "Invalid value",
+      expected,
+      order,
+      `${JSON.stringify(repeated)} appears twice; QEMU rejects it.`,
+    );
+  }
+  if (order.length > MAX_BOOT_DEVICES) {
+    return invalid(
+      "Invalid value",
+      expected,
+      order,
+      `QEMU's PC machine accepts at most ${MAX_BOOT_DEVICES} boot devices.`,
+    );
+  }
+  return undefined;
+}
+
+//////////////////////////////
+////   schemas            ////
+//////////////////////////////
+
+/**
+ * `pv`: paravirtualised boot. All fields optional; see `normalizePv` for what omitted fields mean.
+ * Custom issues carry `params.siblings`: the sibling fields the check depends on, so that callers can
+ * skip it while one of them is still unknown (Pulumi preview).
+ */
+export const PvBootSchema = z
+  .strictObject({
+    /** "pygrub" or a full control-domain path; empty with `kernel` set = direct kernel boot. */
+    bootloader: z.string().optional(),
+    /** Direct boot: control-domain path of the kernel. With a bootloader: passed to it unmodified. */
+    kernel: z.string().optional(),
+    /** Direct boot: control-domain path of the initrd (empty: none). With a bootloader: passed unmodified. */
+    ramdisk: z.string().optional(),
+    /** Appended to the kernel command line. */
+    args: z.string().optional(),
+    /** Extra arguments for the bootloader. */
+    bootloaderArgs: z.string().optional(),
+  })
+  .superRefine((pv, ctx) => {
+    const bootloader = pv.bootloader ?? "";
+    if (bootloader !== "" && bootloader !== PYGRUB && !isControlDomainPath(bootloader)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bootloader"],
+        input: pv.bootloader,
+        message: invalid(
+          "Invalid value",
+          `"${PYGRUB}" or a full control-domain path such as "/usr/lib/xen/bin/pygrub"`,
+          pv.bootloader,
+          'Leave it empty and set "kernel" for direct kernel boot.',
+        ),
+      });
+    }
+    if (bootloader !== "") return;
+    // Direct kernel boot: kernel and ramdisk are read from the control domain.
+    for (const field of ["kernel", "ramdisk"] as const) {
+      const value = pv[field] ?? "";
+      if (value === "" || isControlDomainPath(value)) continue;
+      if (field === "ramdisk" && (pv.kernel ?? "") === "") continue; // treated as pygrub: passed unmodified
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        input: value,
+        params: { siblings: field === "kernel" ? ["bootloader"] : ["bootloader", "kernel"] },
+        message: invalid(
+          "Invalid value",
+          `a full control-domain path for direct kernel boot, such as "/var/lib/xcp/guest/${field === "kernel" ? "vmlinuz" : "initrd.img"}"`,
+          value,
+          `Set "bootloader" to "${PYGRUB}" to boot a ${field} from the guest's disk.`,
+        ),
+      });
+    }
+  });
+export type PvBoot = z.output<typeof PvBootSchema>;
+
+/** `hvm.bootParams`: XAPI's `HVM_boot_params` for policy "BIOS order". */
+export const HvmBootParamsSchema = z.strictObject({
+  /** QEMU boot order, e.g. "cd" (disk, then CD-ROM) or "ncd". */
+  order: z.string().superRefine((order, ctx) => {
+    const reason = checkBootOrder(order);
+    if (reason !== undefined) ctx.addIssue({ code: "custom", input: order, message: reason });
+  }),
+  /** Omitted: not managed (the VM keeps its current firmware, XAPI's default is "bios"). */
+  firmware: z.enum([Firmware.bios, Firmware.uefi]).optional(),
+});
+
+/** `hvm`: hardware-virtualised boot with an emulated BIOS or UEFI firmware. */
+export const HvmBootSchema = z.strictObject({
+  bootParams: HvmBootParamsSchema,
+});
+export type HvmBoot = z.output<typeof HvmBootSchema>;
+
+/** At most one of the two groups; neither = boot configuration not managed. */
+export type BootBlock =
+  | { readonly pv: PvBoot; readonly hvm?: undefined }
+  | { readonly hvm: HvmBoot; readonly pv?: undefined }
+  | { readonly pv?: undefined; readonly hvm?: undefined };
+
+/** Both groups with the mutual-exclusion rule, for validating a boot block on its own. */
+export const BootBlockSchema = z
+  .strictObject({ pv: PvBootSchema.optional(), hvm: HvmBootSchema.optional() })
+  .superRefine((b, ctx) => {
+    if (b.pv === undefined || b.hvm === undefined) return;
+    for (const key of ["pv", "hvm"] as const) {
+      ctx.addIssue({ code: "custom", path: [key], input: b[key], message: conflictingBootGroups() });
+    }
+  });
+
+/** The reason used when both `pv` and `hvm` are declared. */
+export function conflictingBootGroups(): string {
+  return 'Conflicting properties: expected exactly one of "pv" or "hvm", received both. PV and HVM boot settings are mutually exclusive groups; remove one of them.';
+}
+
+//////////////////////////////
+////   mapping            ////
+//////////////////////////////
+
+/** A PV block with every field explicit, as XAPI will store it. */
+export interface NormalizedPv {
+  readonly bootloader: string;
+  readonly kernel: string;
+  readonly ramdisk: string;
+  readonly args: string;
+  readonly bootloaderArgs: string;
+}
+
+/**
+ * Makes the seed's PV rules explicit: omitted strings are empty, and bootloader and kernel both empty
+ * means `bootloader: "pygrub"` (current XAPI would attempt a direct boot of an empty kernel instead).
+ */
+export function normalizePv(pv: PvBoot): NormalizedPv {
+  const kernel = pv.kernel ?? "";
+  const bootloader = pv.bootloader ?? "";
+  return {
+    bootloader: bootloader === "" && kernel === "" ? PYGRUB : bootloader,
+    kernel,
+    ramdisk: pv.ramdisk ?? "",
+    args: pv.args ?? "",
+    bootloaderArgs: pv.bootloaderArgs ?? "",
+  };
+}
+
+/**
+ * THE mapping from a validated boot block to the XAPI fields a plan manages:
+ * - `pv` → `domain_type: "pv"`, `HVM_boot_policy: ""` and all five `PV_*` fields (normalized);
+ *   `HVM_boot_params` is left alone (ignored for PV).
+ * - `hvm` → `domain_type: "hvm"`, `HVM_boot_policy: "BIOS order"`, `HVM_boot_params: { order, firmware? }`;
+ *   the planner merges these keys into the VM's map (other keys are kept); `PV_*` are left alone.
+ * - neither → `{}`: the boot configuration is not managed.
+ *
+ * @throws TypeError when both groups are given (validation rejects that first).
+ */
+export function toXapiBootFields(block: BootBlock): DeclaredBootFields {
+  if (block.pv !== undefined && block.hvm !== undefined) throw new TypeError(conflictingBootGroups());
+  if (block.pv !== undefined) {
+    const pv = normalizePv(block.pv);
+    return {
+      domain_type: DomainType.pv,
+      HVM_boot_policy: "",
+      PV_bootloader: pv.bootloader,
+      PV_kernel: pv.kernel,
+      PV_ramdisk: pv.ramdisk,
+      PV_args: pv.args,
+      PV_bootloader_args: pv.bootloaderArgs,
+    };
+  }
+  if (block.hvm !== undefined) {
+    const { order, firmware } = block.hvm.bootParams;
+    return {
+      domain_type: DomainType.hvm,
+      HVM_boot_policy: HVM_BOOT_POLICY,
+      HVM_boot_params: firmware === undefined ? { order } : { order, firmware },
+    };
+  }
+  return {};
+}
+
+/** The effective boot configuration of a VM, in the shape of the user's blocks. */
+export type EffectiveBoot =
+  | { readonly pv: NormalizedPv }
+  | { readonly hvm: { readonly bootParams: { readonly order: string; readonly firmware: string } } };
+
+/**
+ * The inverse of `toXapiBootFields`, for reporting: what XAPI will boot. HVM when `domain_type` is
+ * "hvm" (or "unspecified" with a non-empty `HVM_boot_policy`, §7.3), with XAPI's defaults filled in
+ * (order "cd", firmware "bios"); otherwise PV with the five fields as stored. pvh / pv_in_pvh are
+ * reported as `pv` (the seed knows two groups).
+ */
+export function fromXapiBootFields(fields: XapiBootFields): EffectiveBoot {
+  const hvm =
+    fields.domain_type === DomainType.hvm ||
+    (fields.domain_type === DomainType.unspecified && fields.HVM_boot_policy !== "");
+  if (hvm) {
+    const order = fields.HVM_boot_params.order;
+    return {
+      hvm: {
+        bootParams: {
+          order: order === undefined || order === "" ? DEFAULT_BOOT_ORDER : order,
+          firmware: fields.HVM_boot_params.firmware ?? Firmware.bios,
+        },
+      },
+    };
+  }
+  return {
+    pv: {
+      bootloader: fields.PV_bootloader,
+      kernel: fields.PV_kernel,
+      ramdisk: fields.PV_ramdisk,
+      args: fields.PV_args,
+      bootloaderArgs: fields.PV_bootloader_args,
+    },
+  };
+}
