@@ -428,8 +428,9 @@ function reasonFor(t: Transition, before: SearchNode, last: boolean, goal: Goal,
     case LifecycleCall.suspend:
       return `suspend the VM ${where}`;
     case LifecycleCall.cleanShutdown:
+      return `shut the guest down cleanly ${where}`;
     case LifecycleCall.hardShutdown:
-      return `shut the VM down (${t.call === LifecycleCall.cleanShutdown ? "clean" : "hard"}) ${where}`;
+      return `power the VM off (hard) ${where}`;
     default:
       return `reboot (${hasFlag(t, TransitionFlag.hard) ? "hard" : "clean"}) ${rebuildFor ?? "to rebuild the domain"}${last ? "" : `, ${where}`}`;
   }
