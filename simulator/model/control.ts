@@ -1,0 +1,311 @@
+/**
+ * The control API for tests and demos (sim-contract "Control operations"; documented in
+ * simulator/README.md). Each operation takes a JSON body and returns a JSON-serialisable value;
+ * a bad body throws an Error whose message says what was expected.
+ */
+import { XapiFault } from "../api";
+import { bootIsStale } from "./boot";
+import type { Dispatcher, InjectedFault } from "./dispatch";
+import type { Engine, SimConfig } from "./engine";
+import { defaultVmRecord, type VmRecord } from "./records";
+import type { SimSnapshot } from "./snapshot";
+import { DOMAIN_TYPES, ErrorCode, NULL_REF, SimPowerState } from "./vocabulary";
+
+export type ControlOp = (body: Record<string, unknown>) => unknown;
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+function optNumber(body: Record<string, unknown>, key: string): number | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) fail(`"${key}" must be a non-negative number`);
+  return v;
+}
+
+function optBool(body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") fail(`"${key}" must be true or false`);
+  return v;
+}
+
+/** Finds the VM a body names by `uuid` (or `ref`); returns its ref. */
+function vmRef(e: Engine, body: Record<string, unknown>): string {
+  const { uuid, ref } = body;
+  if (typeof ref === "string" && e.vms.has(ref)) return ref;
+  if (typeof uuid !== "string") fail('expected "uuid" (a VM uuid) in the body');
+  const hit = e.vms.entries().find(([, vm]) => vm.uuid === uuid);
+  if (!hit) fail(`no VM with uuid ${uuid}; see GET /_sim/vms`);
+  return hit[0];
+}
+
+/** The public config view (users are not echoed). */
+function configView(c: SimConfig): Record<string, unknown> {
+  return {
+    crashedCompat: c.crashedCompat,
+    defaultOperationMs: c.defaultOperationMs,
+    operationMs: { ...c.operationMs },
+    cleanShutdownTimeoutMs: c.cleanShutdownTimeoutMs,
+    operationWaitMs: c.operationWaitMs,
+    authFailureDelayMs: c.authFailureDelayMs,
+    latencyMs: c.latencyMs,
+    masterAddress: c.masterAddress,
+    memberAddress: c.memberAddress,
+  };
+}
+
+const MAP_FIELDS = new Set([
+  "HVM_boot_params",
+  "other_config",
+  "platform",
+  "xenstore_data",
+  "VCPUs_params",
+  "blocked_operations",
+]);
+const READONLY_FIELDS = new Set(["uuid", "allowed_operations", "current_operations", "power_state"]);
+
+/** Builds the control operations over the engine and dispatcher. */
+export function buildControl(
+  e: Engine,
+  d: Dispatcher,
+  o: { initial: SimSnapshot; initialConfig: SimConfig },
+): Record<string, ControlOp> {
+  const setCrashedCompat = (on: boolean): void => {
+    if (e.config.crashedCompat === on) return;
+    e.config.crashedCompat = on;
+    for (const [ref, vm] of e.vms.entries()) {
+      // Leaving compat mode: a Crashed VM is treated as destroyed by its crash (documented deviation).
+      if (!on && vm.power_state === SimPowerState.Crashed) e.enterState(ref, SimPowerState.Halted);
+      else e.updateVm(ref, () => undefined);
+    }
+  };
+
+  const config = (body: Record<string, unknown>): Record<string, unknown> => {
+    const crashedCompat = optBool(body, "crashedCompat");
+    const numbers = [
+      "defaultOperationMs",
+      "cleanShutdownTimeoutMs",
+      "operationWaitMs",
+      "authFailureDelayMs",
+      "latencyMs",
+    ] as const;
+    const values = numbers.map((k) => [k, optNumber(body, k)] as const);
+    const opMs = body.operationMs;
+    if (opMs !== undefined) {
+      if (opMs === null || typeof opMs !== "object" || Array.isArray(opMs))
+        fail('"operationMs" must be an object {op: ms}');
+      for (const [k, v] of Object.entries(opMs)) {
+        if (typeof v !== "number" || v < 0) fail(`"operationMs.${k}" must be a non-negative number`);
+      }
+    }
+    for (const [k, v] of values) if (v !== undefined) e.config[k] = v;
+    if (opMs !== undefined)
+      e.config.operationMs = { ...e.config.operationMs, ...(opMs as Record<string, number>) };
+    if (crashedCompat !== undefined) setCrashedCompat(crashedCompat);
+    return configView(e.config);
+  };
+
+  const faults = (body: Record<string, unknown>): unknown => {
+    if (body.clear === true) {
+      d.faults = [];
+      e.config.latencyMs = 0;
+      return { faults: [], latencyMs: 0 };
+    }
+    const latencyMs = optNumber(body, "latencyMs");
+    if (latencyMs !== undefined) e.config.latencyMs = latencyMs;
+    if (body.method !== undefined) {
+      if (typeof body.method !== "string" || body.method === "") fail('"method" must be a wire method name');
+      const count = body.count === undefined ? 1 : body.count;
+      if (typeof count !== "number" || !Number.isInteger(count) || count < 1)
+        fail('"count" must be a positive integer');
+      let fault: InjectedFault;
+      if (body.drop === true) {
+        fault = { method: body.method, drop: true, remaining: count };
+      } else {
+        if (typeof body.code !== "string" || body.code === "")
+          fail('expected "code" (a XAPI error code) or "drop": true');
+        const params = body.params ?? [];
+        if (!Array.isArray(params) || !params.every((p) => typeof p === "string"))
+          fail('"params" must be an array of strings');
+        fault = { method: body.method, code: body.code, params: params as string[], remaining: count };
+      }
+      d.faults.push(fault);
+    } else if (latencyMs === undefined && Object.keys(body).length > 0) {
+      fail(
+        "expected {method, code, params?, count?}, {method, drop: true, count?}, {latencyMs} or {clear: true}",
+      );
+    }
+    return { faults: d.faults.map((f) => ({ ...f })), latencyMs: e.config.latencyMs };
+  };
+
+  const setPowerState = (body: Record<string, unknown>): unknown => {
+    const ref = vmRef(e, body);
+    const target = body.powerState;
+    const states = Object.values(SimPowerState) as string[];
+    if (typeof target !== "string" || !states.includes(target))
+      fail(`"powerState" must be one of ${states.join(", ")}`);
+    const state = target as SimPowerState;
+    const vm = e.vm(ref);
+    const live = (s: SimPowerState): boolean => s === "Running" || s === "Paused" || s === "Crashed";
+    if (state === "Halted") e.enterState(ref, state, { clearSuspendVdi: true });
+    else if (state === "Suspended") e.enterState(ref, state, { newSuspendVdi: vm.suspend_VDI === NULL_REF });
+    else if (live(vm.power_state)) {
+      e.updateVm(ref, (v) => {
+        v.power_state = state;
+      });
+    } else if (vm.power_state === "Suspended") {
+      e.enterState(ref, state, { newDomain: true, clearSuspendVdi: true });
+    } else {
+      e.enterState(ref, state, { newDomain: true, build: "out-of-band" });
+    }
+    return summary(e, ref);
+  };
+
+  const setFields = (body: Record<string, unknown>): unknown => {
+    const ref = vmRef(e, body);
+    const fields = body.fields;
+    if (fields === null || typeof fields !== "object" || Array.isArray(fields))
+      fail('expected "fields": {name: value}');
+    const template = defaultVmRecord({ uuid: "", name_label: "" }) as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(fields)) {
+      if (!Object.hasOwn(template, k)) fail(`unknown VM field "${k}"`);
+      if (READONLY_FIELDS.has(k))
+        fail(`field "${k}" cannot be set here${k === "power_state" ? "; use setPowerState" : ""}`);
+      const expected = template[k];
+      const ok = MAP_FIELDS.has(k)
+        ? v !== null &&
+          typeof v === "object" &&
+          !Array.isArray(v) &&
+          Object.values(v).every((x) => typeof x === "string")
+        : Array.isArray(expected)
+          ? Array.isArray(v) && v.every((x) => typeof x === typeof (expected[0] ?? x))
+          : typeof v === typeof expected;
+      if (!ok) fail(`field "${k}" has the wrong type`);
+      if (k === "domain_type" && !(DOMAIN_TYPES as readonly unknown[]).includes(v)) {
+        fail(`"domain_type" must be one of ${DOMAIN_TYPES.join(", ")}`);
+      }
+    }
+    // A raw DB write: no domain_type ↔ HVM_boot_policy coupling (that is what the setters do).
+    e.updateVm(ref, (vm) => {
+      Object.assign(vm as unknown as Record<string, unknown>, structuredClone(fields));
+    });
+    e.syncResidents();
+    return summary(e, ref);
+  };
+
+  const setGuest = (body: Record<string, unknown>): unknown => {
+    const ref = vmRef(e, body);
+    const pvDrivers = optBool(body, "pvDrivers");
+    const ignoresCleanShutdown = optBool(body, "ignoresCleanShutdown");
+    e.updateVm(ref, (_vm, sim) => {
+      if (pvDrivers !== undefined) sim.guest.pvDrivers = pvDrivers;
+      if (ignoresCleanShutdown !== undefined) sim.guest.ignoresCleanShutdown = ignoresCleanShutdown;
+    });
+    return { uuid: e.vm(ref).uuid, guest: { ...e.simOf(ref).guest } };
+  };
+
+  const guestAction = (body: Record<string, unknown>): unknown => {
+    const ref = vmRef(e, body);
+    const action = body.action;
+    const vm = e.vm(ref);
+    if (action === "crash") {
+      e.crash(ref, optNumber(body, "secondsSinceStart"));
+      return summary(e, ref);
+    }
+    if (action !== "shutdown" && action !== "reboot")
+      fail('"action" must be "shutdown", "reboot" or "crash"');
+    if (vm.power_state !== "Running")
+      fail(`guestAction: VM ${vm.uuid} is ${vm.power_state}; only a Running guest acts`);
+    // Guest-initiated power-off/reboot follow actions_after_shutdown / actions_after_reboot (§2.2).
+    const field = action === "shutdown" ? vm.actions_after_shutdown : vm.actions_after_reboot;
+    if (field === "restart")
+      e.enterState(ref, "Running", { newDomain: true, host: vm.resident_on, build: `guest-${action}` });
+    else e.enterState(ref, "Halted");
+    return summary(e, ref);
+  };
+
+  return {
+    reset: () => {
+      for (const [task, rt] of e.taskRuntime)
+        rt.controller.abort(new XapiFault(ErrorCode.taskCancelled, [task]));
+      for (const task of [...e.tasks.rows.keys()]) e.destroyTask(task);
+      Object.assign(e.config, structuredClone(o.initialConfig));
+      e.load(o.initial);
+      d.clear();
+      return { vms: e.vms.size };
+    },
+    counters: () => ({
+      calls: { ...d.calls },
+      logins: d.logins,
+      logouts: d.logouts,
+      liveSessions: e.sessions.size,
+      liveTasks: e.tasks.size,
+    }),
+    callLog: (body) => {
+      const since = body.since === undefined ? 0 : body.since;
+      if (typeof since !== "number") fail('"since" must be a sequence number');
+      return d.log.filter((entry) => entry.seq > since).sort((a, b) => a.seq - b.seq);
+    },
+    faults,
+    clearFaults: () => faults({ clear: true }),
+    invalidateSessions: () => {
+      const refs = [...e.sessions.rows.keys()];
+      for (const ref of refs) e.sessions.remove(ref);
+      return { invalidated: refs.length };
+    },
+    crashGuest: (body) => {
+      const ref = vmRef(e, body);
+      e.crash(ref, optNumber(body, "secondsSinceStart"));
+      return summary(e, ref);
+    },
+    guestAction,
+    setPowerState,
+    setFields,
+    setGuest,
+    vms: () =>
+      e.vms.entries().map(([ref, vm]) => ({
+        uuid: vm.uuid,
+        ref,
+        name_label: vm.name_label,
+        power_state: vm.power_state,
+        is_a_template: vm.is_a_template,
+        is_control_domain: vm.is_control_domain,
+        domain_type: vm.domain_type,
+        guest: { ...e.simOf(ref).guest },
+      })),
+    bootRecord: (body) => {
+      const ref = vmRef(e, body);
+      const vm = e.vm(ref);
+      const sim = e.simOf(ref);
+      const live = vm.power_state !== "Halted";
+      return {
+        uuid: vm.uuid,
+        name_label: vm.name_label,
+        power_state: vm.power_state,
+        domid: vm.domid,
+        bootCount: sim.bootCount,
+        lastBoot: sim.lastBoot,
+        // True when the live (or suspended) domain runs an older config than the record holds (§7.6).
+        pendingBootChange: live && sim.lastBoot ? bootIsStale(vm, sim.lastBoot) : null,
+      };
+    },
+    config,
+    tasks: () =>
+      e.tasks.entries().map(([ref, t]) => ({
+        ref,
+        uuid: t.uuid,
+        name_label: t.name_label,
+        status: t.status,
+        error_info: t.error_info,
+        result: t.result,
+      })),
+    state: () => e.snapshot(),
+  };
+}
+
+function summary(e: Engine, ref: string): Pick<VmRecord, "uuid" | "power_state" | "domid" | "resident_on"> {
+  const vm = e.vm(ref);
+  return { uuid: vm.uuid, power_state: vm.power_state, domid: vm.domid, resident_on: vm.resident_on };
+}

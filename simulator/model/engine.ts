@@ -1,0 +1,593 @@
+/**
+ * The stateful core of xapi-sim's model: the tables, the simulated clock (cancellable sleeps),
+ * tasks, and XAPI's `with_vm_operation` bookkeeping (xapi-semantics §4.4, §8.6). The call
+ * implementations (`methods.ts`), dispatch (`dispatch.ts`) and control API (`control.ts`) use it.
+ */
+import { XapiFault, type XValue } from "../api";
+import { bootRecordOf, isPvLike } from "./boot";
+import { allowedOperations, type CheckOptions, checkOperationError, type VmCheckView } from "./checks";
+import { Db, type Table } from "./db";
+import {
+  defaultVmRecord,
+  type HostRecord,
+  NEVER,
+  newRef,
+  newUuid,
+  type PoolRecord,
+  type SessionRecord,
+  type TaskRecord,
+  type VmRecord,
+  xapiDate,
+} from "./records";
+import type { SimSnapshot, VmSimState } from "./snapshot";
+import { ErrorCode, NULL_REF, SimPowerState, type VmOperation } from "./vocabulary";
+
+/** Run-time knobs (the `config` control op changes them). */
+export interface SimConfig {
+  users: Record<string, string>;
+  masterAddress: string;
+  memberAddress: string;
+  defaultOperationMs: number;
+  operationMs: Partial<Record<string, number>>;
+  cleanShutdownTimeoutMs: number;
+  /** How long a lifecycle call blocks and retries on OTHER_OPERATION_IN_PROGRESS (XAPI: up to 2 h, §4.4). */
+  operationWaitMs: number;
+  authFailureDelayMs: number;
+  crashedCompat: boolean;
+  /** Added to every call (fault injection). */
+  latencyMs: number;
+}
+
+/** The per-call context a task-running implementation receives. */
+export interface OpContext {
+  /** The task the call runs as (sync calls to async-capable messages get one too, §8.6). */
+  readonly task: string;
+  /** Aborted when the task is cancelled (reason: TASK_CANCELLED) or the model closes. */
+  readonly signal: AbortSignal;
+}
+
+interface TaskRuntime {
+  readonly controller: AbortController;
+  readonly session: string | undefined;
+}
+
+/** The fault a sleep rejects with when the model closes under it. */
+export function closedFault(): XapiFault {
+  return new XapiFault(ErrorCode.internalError, ["xapi-sim is shutting down"]);
+}
+
+/** OCaml's `string_of_float`, which XAPI uses for timeouts in error params ("1200." for 1200). */
+export function ocamlFloat(value: number): string {
+  if (Number.isInteger(value)) return `${value}.`;
+  return String(Number(value.toPrecision(12)));
+}
+
+const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
+
+export class Engine {
+  readonly db = new Db();
+  readonly vms: Table<VmRecord>;
+  readonly pools: Table<PoolRecord>;
+  readonly hosts: Table<HostRecord>;
+  readonly sessions: Table<SessionRecord>;
+  readonly tasks: Table<TaskRecord>;
+  /** Simulator-only state per VM ref (guest model, boots). */
+  readonly sim = new Map<string, VmSimState>();
+  readonly taskRuntime = new Map<string, TaskRuntime>();
+  nextDomid = 1;
+  closed = false;
+  private readonly closers = new Set<() => void>();
+
+  constructor(
+    readonly config: SimConfig,
+    readonly now: () => number = Date.now,
+  ) {
+    this.sessions = this.db.table<SessionRecord>("session");
+    this.pools = this.db.table<PoolRecord>("pool");
+    this.hosts = this.db.table<HostRecord>("host");
+    this.vms = this.db.table<VmRecord>("VM");
+    this.tasks = this.db.table<TaskRecord>("task");
+  }
+
+  /** Every table, in a stable order (events and valid_ref_counts walk them). */
+  get tables(): Table<unknown>[] {
+    return [this.sessions, this.pools, this.hosts, this.vms, this.tasks] as Table<unknown>[];
+  }
+
+  get masterRef(): string {
+    return this.pools.values()[0]?.master ?? NULL_REF;
+  }
+
+  get memberRef(): string {
+    const master = this.masterRef;
+    return this.hosts.entries().find(([ref]) => ref !== master)?.[0] ?? NULL_REF;
+  }
+
+  get checkOptions(): CheckOptions {
+    return { crashedCompat: this.config.crashedCompat };
+  }
+
+  // ---------------------------------------------------------------- clock
+
+  /** Sleeps `ms`; rejects with the signal's reason when aborted, or {@link closedFault} on close. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(closedFault());
+      if (signal?.aborted) return reject(signal.reason);
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.closers.delete(onClose);
+      };
+      const timer = setTimeout(
+        () => {
+          done();
+          resolve();
+        },
+        Math.max(0, ms),
+      );
+      const onAbort = (): void => {
+        done();
+        reject(signal?.reason);
+      };
+      const onClose = (): void => {
+        done();
+        reject(closedFault());
+      };
+      signal?.addEventListener("abort", onAbort);
+      this.closers.add(onClose);
+    });
+  }
+
+  /** Waits for the next DB change (or `ms`); rejects like {@link sleep} on abort or close. */
+  async waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed) throw closedFault();
+    if (signal?.aborted) throw signal.reason;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal?.reason);
+      signal?.addEventListener("abort", onAbort);
+    });
+    aborted.catch(() => undefined);
+    try {
+      await Promise.race([this.db.waitForChange(ms), aborted]);
+    } finally {
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+    if (this.closed) throw closedFault();
+  }
+
+  /** Ends every sleep and wakes every waiter (model `close()`). */
+  close(): void {
+    this.closed = true;
+    for (const close of [...this.closers]) close();
+    this.closers.clear();
+    for (const rt of this.taskRuntime.values()) rt.controller.abort(closedFault());
+    this.db.wakeAll();
+  }
+
+  /** Simulated duration of an op. */
+  opMs(op: string): number {
+    return this.config.operationMs[op] ?? this.config.defaultOperationMs;
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  /** Replaces pool, hosts and VMs with a snapshot's content (refs kept; events as adds/mods/dels). */
+  load(snapshot: SimSnapshot): void {
+    const replace = <T extends object>(table: Table<T>, rows: { ref: string; record: T }[]): void => {
+      const keep = new Set(rows.map((r) => r.ref));
+      for (const ref of table.rows.keys()) if (!keep.has(ref)) table.remove(ref);
+      for (const { ref, record } of rows) {
+        const copy = structuredClone(record);
+        if (table.has(ref)) table.update(ref, (v) => Object.assign(v, copy));
+        else table.insert(ref, copy);
+      }
+    };
+    this.sim.clear();
+    for (const vm of snapshot.vms) this.sim.set(vm.ref, structuredClone(vm.sim));
+    replace(this.pools, [snapshot.pool]);
+    const hosts = snapshot.hosts.map((h, i) => ({
+      ref: h.ref,
+      record: { ...h.record, address: i === 0 ? this.config.masterAddress : this.config.memberAddress },
+    }));
+    replace(this.hosts, hosts);
+    replace(
+      this.vms,
+      snapshot.vms.map((vm) => ({
+        ref: vm.ref,
+        record: { ...vm.record, allowed_operations: [], current_operations: {} },
+      })),
+    );
+    this.nextDomid = snapshot.nextDomid;
+    for (const ref of this.vms.rows.keys()) this.updateVm(ref, () => undefined);
+    this.syncResidents();
+  }
+
+  /** The persistent state as a JSON-serialisable snapshot. */
+  snapshot(): SimSnapshot {
+    const [pool] = this.pools.entries();
+    if (!pool) throw new Error("xapi-sim has no pool");
+    return structuredClone({
+      format: "xapi-sim-state",
+      version: 1,
+      pool: { ref: pool[0], record: pool[1] },
+      hosts: this.hosts.entries().map(([ref, record]) => ({ ref, record })),
+      vms: this.vms.entries().map(([ref, record]) => ({
+        ref,
+        record: { ...record, allowed_operations: [], current_operations: {} },
+        sim: this.simOf(ref),
+      })),
+      nextDomid: this.nextDomid,
+    });
+  }
+
+  // ---------------------------------------------------------------- VMs
+
+  simOf(ref: string): VmSimState {
+    let s = this.sim.get(ref);
+    if (!s) {
+      s = {
+        guest: { pvDrivers: true, ignoresCleanShutdown: false },
+        bootCount: 0,
+        lastBoot: null,
+        startedAtMs: null,
+      };
+      this.sim.set(ref, s);
+    }
+    return s;
+  }
+
+  /** The VM record, or HANDLE_INVALID ["VM", ref] (§8.8). */
+  vm(ref: string): VmRecord {
+    const vm = this.vms.get(ref);
+    if (!vm) throw new XapiFault(ErrorCode.handleInvalid, ["VM", ref]);
+    return vm;
+  }
+
+  /** The host record, or HANDLE_INVALID ["host", ref]. */
+  host(ref: string): HostRecord {
+    const host = this.hosts.get(ref);
+    if (!host) throw new XapiFault(ErrorCode.handleInvalid, ["host", ref]);
+    return host;
+  }
+
+  view(ref: string, vm: VmRecord): VmCheckView {
+    const sim = this.simOf(ref);
+    return {
+      ref,
+      power_state: vm.power_state,
+      is_a_template: vm.is_a_template,
+      is_default_template: vm.is_default_template,
+      is_a_snapshot: vm.is_a_snapshot,
+      is_control_domain: vm.is_control_domain,
+      domid: vm.domid,
+      blocked_operations: vm.blocked_operations,
+      current_operations: vm.current_operations,
+      pvDrivers: sim.guest.pvDrivers,
+      bootedPvLike: sim.lastBoot !== null && isPvLike(sim.lastBoot.domain_type),
+    };
+  }
+
+  /** Mutates a VM and recomputes its allowed_operations (§4.5: after every change). */
+  updateVm(ref: string, mutate: (vm: VmRecord, sim: VmSimState) => void): void {
+    const sim = this.simOf(ref);
+    this.vms.update(ref, (vm) => {
+      mutate(vm, sim);
+      vm.allowed_operations = allowedOperations(this.view(ref, vm), this.checkOptions);
+    });
+  }
+
+  checkOp(ref: string, op: VmOperation): XapiFault | undefined {
+    return checkOperationError(this.view(ref, this.vm(ref)), op, this.checkOptions);
+  }
+
+  /** Keeps each host's `resident_VMs` in step with the VMs' `resident_on`. */
+  syncResidents(): void {
+    for (const [hostRef, host] of this.hosts.entries()) {
+      const residents = this.vms
+        .entries()
+        .filter(([, vm]) => vm.resident_on === hostRef)
+        .map(([ref]) => ref);
+      if (JSON.stringify(residents) !== JSON.stringify(host.resident_VMs)) {
+        this.hosts.update(hostRef, (h) => {
+          h.resident_VMs = residents;
+        });
+      }
+    }
+  }
+
+  /**
+   * Sets a power state and the runtime fields that follow it (xapi-semantics §1.2):
+   * domid −1 and resident_on NULL when not live, a new domid for a new domain, requires_reboot
+   * cleared on Halted. `build` records a boot (start/reboot, never resume: §7.6).
+   */
+  enterState(
+    ref: string,
+    state: SimPowerState,
+    o: {
+      newDomain?: boolean;
+      host?: string;
+      build?: string;
+      clearSuspendVdi?: boolean;
+      newSuspendVdi?: boolean;
+    } = {},
+  ): void {
+    this.updateVm(ref, (vm, sim) => {
+      vm.power_state = state;
+      if (state === Halted || state === Suspended) {
+        vm.domid = -1;
+        vm.resident_on = NULL_REF;
+        vm.scheduled_to_be_resident_on = NULL_REF;
+        sim.startedAtMs = null;
+      }
+      if (state === Halted) vm.requires_reboot = false;
+      if (o.clearSuspendVdi) vm.suspend_VDI = NULL_REF;
+      if (o.newSuspendVdi) vm.suspend_VDI = newRef();
+      if ((state === Running || state === Paused) && o.newDomain) {
+        vm.domid = this.nextDomid++;
+        vm.resident_on = o.host ?? (vm.resident_on !== NULL_REF ? vm.resident_on : this.masterRef);
+        sim.startedAtMs = this.now();
+        if (o.build) {
+          sim.bootCount += 1;
+          sim.lastBoot = bootRecordOf(vm, o.build, vm.domid, sim.bootCount, this.now());
+        }
+      }
+    });
+    this.syncResidents();
+  }
+
+  /**
+   * The state guard an op applies when its simulated work finishes: if the VM changed power
+   * state under it (crash, out-of-band change), fail the way xenopsd's errors reach the API:
+   * VM_BAD_POWER_STATE with capitalised states (§5.1, third row).
+   */
+  expectState(ref: string, expected: readonly SimPowerState[]): VmRecord {
+    const vm = this.vm(ref);
+    if (!expected.includes(vm.power_state)) {
+      throw new XapiFault(ErrorCode.vmBadPowerState, [ref, expected[0] ?? "", vm.power_state]);
+    }
+    return vm;
+  }
+
+  /** A new VM record in the table (clone, provision). */
+  insertVm(ref: string, record: VmRecord, sim: VmSimState): void {
+    this.sim.set(ref, sim);
+    this.vms.insert(ref, record);
+    this.updateVm(ref, () => undefined);
+  }
+
+  removeVm(ref: string): void {
+    this.vms.remove(ref);
+    this.sim.delete(ref);
+    this.syncResidents();
+  }
+
+  /** A copy of a VM for `VM.clone`: new identity, halted runtime fields, guest model copied. */
+  cloneRecord(ref: string, newName: string): { ref: string; record: VmRecord; sim: VmSimState } {
+    const src = this.vm(ref);
+    const copy = structuredClone(src);
+    const record = defaultVmRecord({
+      ...copy,
+      uuid: newUuid(),
+      name_label: newName,
+      is_default_template: false,
+      power_state: Halted,
+      domid: -1,
+      resident_on: NULL_REF,
+      suspend_VDI: NULL_REF,
+      allowed_operations: [],
+      current_operations: {},
+      VBDs: [],
+      VIFs: [],
+      consoles: [],
+      snapshots: [],
+      children: [],
+      parent: NULL_REF,
+      other_config: Object.fromEntries(
+        Object.entries(copy.other_config).filter(([k]) => k !== "default_template"),
+      ),
+    });
+    const srcSim = this.simOf(ref);
+    return {
+      ref: newRef(),
+      record,
+      sim: { guest: { ...srcSim.guest }, bootCount: 0, lastBoot: null, startedAtMs: null },
+    };
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /** Creates a pending task (xapi-semantics §8.6 fields). */
+  createTask(label: string, session: string | undefined): string {
+    const ref = newRef();
+    const now = xapiDate(this.now());
+    this.tasks.insert(ref, {
+      uuid: newUuid(),
+      name_label: label,
+      name_description: "",
+      allowed_operations: ["cancel"],
+      current_operations: {},
+      created: now,
+      finished: NEVER,
+      status: "pending",
+      resident_on: this.masterRef,
+      progress: 0,
+      type: "<none/>",
+      result: "",
+      error_info: [],
+      other_config: {},
+      subtask_of: NULL_REF,
+      subtasks: [],
+      backtrace: "()",
+    });
+    this.taskRuntime.set(ref, { controller: new AbortController(), session });
+    if (session && this.sessions.has(session)) {
+      this.sessions.update(session, (s) => {
+        s.tasks = [...s.tasks, ref];
+      });
+    }
+    return ref;
+  }
+
+  /** The signal that aborts when `task` is cancelled. */
+  taskSignal(task: string): AbortSignal {
+    const rt = this.taskRuntime.get(task);
+    if (rt) return rt.controller.signal;
+    return new AbortController().signal;
+  }
+
+  /** Marks a task finished: success with the XML-RPC-encoded result, or failure/cancelled (§8.6). */
+  finishTask(ref: string, outcome: { ok: true; value: XValue } | { ok: false; error: XapiFault }): void {
+    const task = this.tasks.get(ref);
+    this.taskRuntime.delete(ref);
+    if (!task || task.status !== "pending") return;
+    this.tasks.update(ref, (t) => {
+      t.progress = 1;
+      t.finished = xapiDate(this.now());
+      t.allowed_operations = [];
+      const deferred = Object.values(t.current_operations).includes("destroy");
+      t.current_operations = deferred ? { task: "destroy" } : {};
+      if (outcome.ok) {
+        t.status = "success";
+        t.result = xmlRpcValue(outcome.value);
+      } else {
+        t.status = outcome.error.code === ErrorCode.taskCancelled ? "cancelled" : "failure";
+        t.error_info = [outcome.error.code, ...outcome.error.params];
+      }
+    });
+    // A destroy that arrived while the task was pending runs now (xapi_task.ml:37-44).
+    if (Object.values(this.tasks.get(ref)?.current_operations ?? {}).includes("destroy"))
+      this.destroyTask(ref);
+  }
+
+  destroyTask(ref: string): void {
+    const rt = this.taskRuntime.get(ref);
+    this.taskRuntime.delete(ref);
+    rt?.controller.abort(new XapiFault(ErrorCode.taskCancelled, [ref]));
+    this.tasks.remove(ref);
+    for (const [sref, s] of this.sessions.entries()) {
+      if (s.tasks.includes(ref)) {
+        this.sessions.update(sref, (x) => {
+          x.tasks = x.tasks.filter((t) => t !== ref);
+        });
+      }
+    }
+  }
+
+  /** Cancels a pending task: its op ends with TASK_CANCELLED [task] (best effort, §8.6). */
+  cancelTask(ref: string): void {
+    const rt = this.taskRuntime.get(ref);
+    const task = this.tasks.get(ref);
+    if (!task || !rt || task.status !== "pending") return;
+    this.tasks.update(ref, (t) => {
+      t.current_operations = { ...t.current_operations, [newRef()]: "cancel" };
+    });
+    rt.controller.abort(new XapiFault(ErrorCode.taskCancelled, [ref]));
+  }
+
+  // ---------------------------------------------------------------- with_vm_operation
+
+  /**
+   * XAPI's `with_vm_operation` (xapi-semantics §4.4): check (blocking and retrying while another
+   * op is in progress, up to `operationWaitMs`), cancel what this op supersedes, record
+   * `current_operations[task] = op`, run, and always remove the entry.
+   */
+  async withVmOperation<T>(ctx: OpContext, ref: string, op: VmOperation, body: () => Promise<T>): Promise<T> {
+    this.vm(ref);
+    const deadline = this.now() + this.config.operationWaitMs;
+    for (;;) {
+      const error = this.checkOp(ref, op);
+      if (!error) break;
+      const remaining = deadline - this.now();
+      if (error.code !== ErrorCode.otherOperationInProgress || remaining <= 0) throw error;
+      await this.waitForChange(Math.min(remaining, 250), ctx.signal);
+      this.vm(ref);
+    }
+    this.cancelSuperseded(ref, op);
+    this.updateVm(ref, (vm) => {
+      vm.current_operations = { ...vm.current_operations, [ctx.task]: op };
+    });
+    try {
+      return await body();
+    } finally {
+      if (this.vms.has(ref)) {
+        this.updateVm(ref, (vm) => {
+          const { [ctx.task]: _, ...rest } = vm.current_operations;
+          vm.current_operations = rest;
+        });
+      }
+    }
+  }
+
+  /** hard_shutdown and hard_reboot cancel the in-flight ops they supersede (message_forwarding.ml, §4.4). */
+  private cancelSuperseded(ref: string, op: VmOperation): void {
+    const victims =
+      op === "hard_shutdown"
+        ? [
+            "clean_shutdown",
+            "clean_reboot",
+            "hard_reboot",
+            "pool_migrate",
+            "call_plugin",
+            "shutdown",
+            "suspend",
+          ]
+        : op === "hard_reboot"
+          ? ["clean_shutdown", "clean_reboot", "pool_migrate", "call_plugin", "suspend"]
+          : [];
+    if (victims.length === 0) return;
+    for (const [task, running] of Object.entries(this.vm(ref).current_operations)) {
+      if (victims.includes(running)) this.cancelTask(task);
+    }
+  }
+
+  // ---------------------------------------------------------------- crash handling
+
+  /**
+   * A guest crash (xapi-semantics §2.2): by `actions_after_crash`, with the "<120 s after start
+   * never restarts" rule; in XenAPI 1.0 compat mode the VM shows `Crashed` instead.
+   */
+  crash(ref: string, secondsSinceStart?: number): SimPowerState {
+    const vm = this.vm(ref);
+    if (vm.power_state !== Running) {
+      throw new Error(`crashGuest: VM ${vm.uuid} is ${vm.power_state}; only a Running guest can crash`);
+    }
+    if (this.config.crashedCompat) {
+      this.updateVm(ref, (v) => {
+        v.power_state = Crashed;
+      });
+      return Crashed;
+    }
+    const sim = this.simOf(ref);
+    const uptime =
+      secondsSinceStart ?? (sim.startedAtMs === null ? Infinity : (this.now() - sim.startedAtMs) / 1000);
+    const action = vm.actions_after_crash;
+    const restart = action === "restart" || action === "coredump_and_restart";
+    if (action === "preserve") {
+      this.enterState(ref, Paused);
+      return Paused;
+    }
+    if (restart && uptime >= 120) {
+      this.enterState(ref, Running, { newDomain: true, host: vm.resident_on, build: "crash-restart" });
+      return Running;
+    }
+    this.enterState(ref, Halted);
+    return Halted;
+  }
+}
+
+/** XAPI's task `result`: the XML-RPC serialisation of the return value (taskHelper.ml:168-175). */
+export function xmlRpcValue(value: XValue): string {
+  if (typeof value === "string") return `<value>${escapeXml(value)}</value>`;
+  if (typeof value === "number") return `<value>${value}</value>`;
+  if (typeof value === "boolean") return `<value><boolean>${value ? 1 : 0}</boolean></value>`;
+  if (value === null) return "<value><nil/></value>";
+  if (Array.isArray(value))
+    return `<value><array><data>${value.map(xmlRpcValue).join("")}</data></array></value>`;
+  return "<value></value>";
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}

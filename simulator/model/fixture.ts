@@ -1,0 +1,314 @@
+/**
+ * The initial pool: one pool, two hosts (master + member), their control domains, two default
+ * templates and a few guests in every power state. UUIDs and refs are fixed so tests, demos and
+ * `reset` can rely on them.
+ */
+import { bootRecordOf } from "./boot";
+import { defaultHostRecord, defaultPoolRecord, defaultVmRecord, type VmRecord } from "./records";
+import type { GuestSettings, SimSnapshot, VmEntry } from "./snapshot";
+import { NULL_REF } from "./vocabulary";
+
+/** Fixed identities of the fixture's objects. */
+export const FIXTURE = {
+  pool: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000001",
+    uuid: "5a1f0000-0000-4000-8000-0000000000a1",
+  },
+  master: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000011",
+    uuid: "5a1f0000-0000-4000-8000-0000000000b1",
+  },
+  member: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000012",
+    uuid: "5a1f0000-0000-4000-8000-0000000000b2",
+  },
+  dom0Master: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000021",
+    uuid: "5a1f0000-0000-4000-8000-0000000000c1",
+  },
+  dom0Member: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000022",
+    uuid: "5a1f0000-0000-4000-8000-0000000000c2",
+  },
+  /** "Other install media": HVM, BIOS order, order "cd", default template. */
+  hvmTemplate: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000031",
+    uuid: "5a1f0000-0000-4000-8000-0000000000d1",
+  },
+  /** "Generic PV (pygrub)": PV, PV_bootloader "pygrub", default template. */
+  pvTemplate: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000032",
+    uuid: "5a1f0000-0000-4000-8000-0000000000d2",
+  },
+  /** "web-01": Running HVM (BIOS, order "c") with PV drivers, on the master. */
+  web: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000041",
+    uuid: "5a1f0000-0000-4000-8000-0000000000e1",
+  },
+  /** "db-01": Halted HVM (UEFI) with PV drivers. */
+  db: { ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000042", uuid: "5a1f0000-0000-4000-8000-0000000000e2" },
+  /** "legacy-01": Halted HVM without PV drivers (clean ops → VM_LACKS_FEATURE once running). */
+  legacy: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000043",
+    uuid: "5a1f0000-0000-4000-8000-0000000000e3",
+  },
+  /** "batch-01": Suspended HVM with PV drivers. */
+  batch: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000044",
+    uuid: "5a1f0000-0000-4000-8000-0000000000e4",
+  },
+  /** "pv-01": Paused PV guest (pygrub), on the member. */
+  pv: { ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000045", uuid: "5a1f0000-0000-4000-8000-0000000000e5" },
+  /** "pvdirect-01": Halted PV guest booting a dom0 kernel directly. */
+  pvDirect: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000046",
+    uuid: "5a1f0000-0000-4000-8000-0000000000e6",
+  },
+  /** "stubborn-01": Running PV guest that ignores clean shutdown requests (→ VM_SHUTDOWN_TIMEOUT). */
+  stubborn: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000047",
+    uuid: "5a1f0000-0000-4000-8000-0000000000e7",
+  },
+} as const;
+
+const GiB = 1024 * 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const HVM_PLATFORM = {
+  viridian: "true",
+  acpi: "1",
+  apic: "true",
+  pae: "true",
+  nx: "true",
+  "device-model": "qemu-upstream-compat",
+};
+
+function guest(pvDrivers: boolean, ignoresCleanShutdown = false): GuestSettings {
+  return { pvDrivers, ignoresCleanShutdown };
+}
+
+/** Builds the fixture for the given host addresses. `nowMs` stamps the running guests' boot time. */
+export function createFixture(o: {
+  masterAddress: string;
+  memberAddress: string;
+  nowMs: number;
+}): SimSnapshot {
+  let nextDomid = 1;
+  const bootedAt = o.nowMs - DAY_MS;
+  const entries: VmEntry[] = [];
+
+  const add = (
+    id: { ref: string; uuid: string },
+    record: Partial<VmRecord> & { name_label: string },
+    g: GuestSettings,
+    live?: { host: string; via?: string },
+  ): void => {
+    const r = defaultVmRecord({ ...record, uuid: id.uuid });
+    const entry: VmEntry = {
+      ref: id.ref,
+      record: r,
+      sim: { guest: g, bootCount: 0, lastBoot: null, startedAtMs: null },
+    };
+    if (live && !r.is_control_domain) {
+      // A guest that is live (or suspended) booted once from its current config.
+      const domid = r.power_state === "Suspended" ? -1 : nextDomid++;
+      entry.sim.bootCount = 1;
+      entry.sim.lastBoot = bootRecordOf(
+        r,
+        live.via ?? "start",
+        domid === -1 ? nextDomid++ : domid,
+        1,
+        bootedAt,
+      );
+      entry.sim.startedAtMs = bootedAt;
+      if (r.power_state !== "Suspended") {
+        r.domid = domid;
+        r.resident_on = live.host;
+      }
+    }
+    entries.push(entry);
+  };
+
+  const dom0 = (id: { ref: string; uuid: string }, hostName: string, hostRef: string): void =>
+    add(
+      id,
+      {
+        name_label: `Control domain on host: ${hostName}`,
+        name_description: "The domain which manages physical devices and manages other domains",
+        power_state: "Running",
+        is_control_domain: true,
+        domid: 0,
+        resident_on: hostRef,
+        domain_type: "pv",
+        memory_static_max: 4 * GiB,
+        memory_dynamic_max: 4 * GiB,
+        memory_dynamic_min: 4 * GiB,
+        memory_static_min: 4 * GiB,
+        VCPUs_max: 8,
+        VCPUs_at_startup: 8,
+        other_config: { storage_driver_domain: id.ref, is_system_domain: "true" },
+      },
+      guest(true),
+    );
+
+  dom0(FIXTURE.dom0Master, "xcp-sim-1", FIXTURE.master.ref);
+  dom0(FIXTURE.dom0Member, "xcp-sim-2", FIXTURE.member.ref);
+
+  add(
+    FIXTURE.hvmTemplate,
+    {
+      name_label: "Other install media",
+      name_description:
+        "Template which allows VM installation from install media. This template is for installing an OS from ISO or network.",
+      is_a_template: true,
+      is_default_template: true,
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "cd" },
+      platform: { ...HVM_PLATFORM },
+      other_config: { default_template: "true", install_methods: "cdrom", instant: "true" },
+      recommendations:
+        '<restrictions><restriction field="memory-static-max" max="137438953472" /><restriction field="vcpus-max" max="32" /></restrictions>',
+    },
+    guest(true),
+  );
+  add(
+    FIXTURE.pvTemplate,
+    {
+      name_label: "Generic PV (pygrub)",
+      name_description: "Template for a paravirtualised guest that boots its own kernel through pygrub.",
+      is_a_template: true,
+      is_default_template: true,
+      domain_type: "pv",
+      PV_bootloader: "pygrub",
+      PV_args: "console=hvc0",
+      other_config: { default_template: "true", linux_template: "true" },
+    },
+    guest(true),
+  );
+
+  add(
+    FIXTURE.web,
+    {
+      name_label: "web-01",
+      name_description: "Running HVM guest with PV drivers",
+      power_state: "Running",
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "c", firmware: "bios" },
+      platform: { ...HVM_PLATFORM },
+    },
+    guest(true),
+    { host: FIXTURE.master.ref },
+  );
+  add(
+    FIXTURE.db,
+    {
+      name_label: "db-01",
+      name_description: "Halted UEFI HVM guest with PV drivers",
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "c", firmware: "uefi" },
+      platform: { ...HVM_PLATFORM, secureboot: "false" },
+    },
+    guest(true),
+  );
+  add(
+    FIXTURE.legacy,
+    {
+      name_label: "legacy-01",
+      name_description: "Halted HVM guest without PV drivers",
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "dc" },
+      platform: { ...HVM_PLATFORM, viridian: "false" },
+    },
+    guest(false),
+  );
+  add(
+    FIXTURE.batch,
+    {
+      name_label: "batch-01",
+      name_description: "Suspended HVM guest with PV drivers",
+      power_state: "Suspended",
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "c" },
+      platform: { ...HVM_PLATFORM },
+      suspend_VDI: "OpaqueRef:5a1f0000-0000-4000-8000-000000000091",
+    },
+    guest(true),
+    { host: NULL_REF },
+  );
+  add(
+    FIXTURE.pv,
+    {
+      name_label: "pv-01",
+      name_description: "Paused PV guest (pygrub)",
+      power_state: "Paused",
+      domain_type: "pv",
+      PV_bootloader: "pygrub",
+      PV_args: "console=hvc0 quiet",
+    },
+    guest(true),
+    { host: FIXTURE.member.ref },
+  );
+  add(
+    FIXTURE.pvDirect,
+    {
+      name_label: "pvdirect-01",
+      name_description: "Halted PV guest booting a dom0 kernel directly",
+      domain_type: "pv",
+      PV_kernel: "/var/lib/xcp/guest/vmlinuz-6.1",
+      PV_ramdisk: "/var/lib/xcp/guest/initrd-6.1.img",
+      PV_args: "root=/dev/xvda1 ro console=hvc0",
+    },
+    guest(true),
+  );
+  add(
+    FIXTURE.stubborn,
+    {
+      name_label: "stubborn-01",
+      name_description: "Running PV guest that ignores clean shutdown requests",
+      power_state: "Running",
+      domain_type: "pv",
+      PV_bootloader: "pygrub",
+      PV_args: "console=hvc0",
+    },
+    guest(true, true),
+    { host: FIXTURE.master.ref },
+  );
+
+  return {
+    format: "xapi-sim-state",
+    version: 1,
+    pool: {
+      ref: FIXTURE.pool.ref,
+      record: defaultPoolRecord({ uuid: FIXTURE.pool.uuid, master: FIXTURE.master.ref }),
+    },
+    hosts: [
+      {
+        ref: FIXTURE.master.ref,
+        record: defaultHostRecord({
+          uuid: FIXTURE.master.uuid,
+          name_label: "xcp-sim-1",
+          hostname: "xcp-sim-1",
+          address: o.masterAddress,
+          controlDomain: FIXTURE.dom0Master.ref,
+        }),
+      },
+      {
+        ref: FIXTURE.member.ref,
+        record: defaultHostRecord({
+          uuid: FIXTURE.member.uuid,
+          name_label: "xcp-sim-2",
+          hostname: "xcp-sim-2",
+          address: o.memberAddress,
+          controlDomain: FIXTURE.dom0Member.ref,
+        }),
+      },
+    ],
+    vms: entries,
+    nextDomid,
+  };
+}

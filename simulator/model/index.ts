@@ -1,0 +1,121 @@
+/**
+ * xapi-sim's object model: the XAPI classes (session, pool, host, VM, task, event, system) with
+ * XAPI's semantics, a guest model per VM, fault injection, counters and persistence.
+ * The wire layer (`simulator/server.ts`) decodes requests and calls {@link SimModel.dispatch}.
+ *
+ * @example
+ * ```ts
+ * const model = createModel({ defaultOperationMs: 5 });
+ * const session = await model.dispatch("session.login_with_password", ["root", "xapi-sim"], meta);
+ * const [vm] = (await model.dispatch("VM.get_by_name_label", [session, "db-01"], meta)) as string[];
+ * await model.dispatch("VM.start", [session, vm, false, false], meta);
+ * model.close();
+ * ```
+ */
+import type { Dispatch } from "../api";
+import { buildControl, type ControlOp } from "./control";
+import { Dispatcher } from "./dispatch";
+import { Engine, type SimConfig } from "./engine";
+import { createFixture } from "./fixture";
+import { buildMethods } from "./methods";
+import { parseSnapshot, type SimSnapshot } from "./snapshot";
+
+export { FIXTURE } from "./fixture";
+export { InvalidStateError } from "./snapshot";
+
+export interface SimModelOptions {
+  /** Accepted user names and passwords. @default { root: "xapi-sim" } */
+  users?: Record<string, string>;
+  /** The master's address: the parameter of HOST_IS_SLAVE. @default "127.0.0.1" */
+  masterAddress?: string;
+  /** The pool member's address (its host record). @default "127.0.0.2" */
+  memberAddress?: string;
+  /** Simulated duration of each lifecycle op, in ms. @default 20 */
+  defaultOperationMs?: number;
+  /** Per-op durations, keyed by XAPI op name ("start", "clean_shutdown", "clone", …). */
+  operationMs?: Partial<Record<string, number>>;
+  /** A guest that ignores clean shutdown → VM_SHUTDOWN_TIMEOUT after this many ms. @default 1500 */
+  cleanShutdownTimeoutMs?: number;
+  /**
+   * How long a lifecycle call blocks and retries while another op holds the VM before it fails
+   * with OTHER_OPERATION_IN_PROGRESS. Real XAPI retries for up to 2 hours (xapi-semantics §4.4).
+   * @default 2000
+   */
+  operationWaitMs?: number;
+  /** Delay before SESSION_AUTHENTICATION_FAILED. XAPI waits ~5 s. @default 0 */
+  authFailureDelayMs?: number;
+  /** XenAPI 1.0 compatibility: a crashed guest shows power_state "Crashed". @default false */
+  crashedCompat?: boolean;
+  /** A value previously returned by exportState(). */
+  state?: unknown;
+}
+
+export interface SimModel {
+  dispatch: Dispatch;
+  /** Control operations, keyed by name; the wire layer exposes each as POST/GET /_sim/<name>. */
+  control: Record<string, (body: Record<string, unknown>) => unknown | Promise<unknown>>;
+  /** JSON-serialisable snapshot of persistent objects (not sessions/tasks). */
+  exportState(): unknown;
+  /** Called after any persistent change (for --state persistence); returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
+  /** Clears timers and ends long-polls; in-flight ops fail with INTERNAL_ERROR. */
+  close(): void;
+}
+
+/** Tables whose changes are persistent (sessions and tasks are not). */
+const PERSISTENT_TABLES: ReadonlySet<string> = new Set(["VM", "pool", "host"]);
+
+/**
+ * Creates a model with the fixture pool (or `options.state`).
+ * @throws InvalidStateError when `options.state` is not a valid snapshot.
+ */
+export function createModel(options: SimModelOptions = {}): SimModel {
+  const config: SimConfig = {
+    users: { ...(options.users ?? { root: "xapi-sim" }) },
+    masterAddress: options.masterAddress ?? "127.0.0.1",
+    memberAddress: options.memberAddress ?? "127.0.0.2",
+    defaultOperationMs: options.defaultOperationMs ?? 20,
+    operationMs: { ...(options.operationMs ?? {}) },
+    cleanShutdownTimeoutMs: options.cleanShutdownTimeoutMs ?? 1500,
+    operationWaitMs: options.operationWaitMs ?? 2000,
+    authFailureDelayMs: options.authFailureDelayMs ?? 0,
+    crashedCompat: options.crashedCompat ?? false,
+    latencyMs: 0,
+  };
+  const initial: SimSnapshot =
+    options.state === undefined
+      ? createFixture({
+          masterAddress: config.masterAddress,
+          memberAddress: config.memberAddress,
+          nowMs: Date.now(),
+        })
+      : parseSnapshot(options.state);
+  const engine = new Engine(config);
+  engine.load(initial);
+  const dispatcher = new Dispatcher(engine, buildMethods(engine));
+  const control: Record<string, ControlOp> = buildControl(engine, dispatcher, {
+    initial: structuredClone(initial),
+    initialConfig: structuredClone(config),
+  });
+  const listeners = new Set<() => void>();
+  engine.db.onChange((table) => {
+    if (!PERSISTENT_TABLES.has(table)) return;
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure must not break the call that changed the state.
+      }
+    }
+  });
+  return {
+    dispatch: dispatcher.dispatch,
+    control,
+    exportState: () => engine.snapshot(),
+    onChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => engine.close(),
+  };
+}

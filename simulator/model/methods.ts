@@ -1,0 +1,902 @@
+/**
+ * The XAPI messages xapi-sim implements: session, pool, host, VM, task, event, system.
+ * Each entry declares its parameters (after `session_id`), how many trailing ones have defaults,
+ * whether it takes a session and whether it has an `Async.` form (xapi-semantics §3, §8.4–§8.8).
+ */
+import type { CallMeta, XValue } from "../api";
+import { XapiFault, XDateTime, XInt32 } from "../api";
+import { bootConfigError, deriveDomainType, deriveHvmBootPolicy } from "./boot";
+import type { Table } from "./db";
+import { type Engine, type OpContext, ocamlFloat } from "./engine";
+import { bool, enumValue, num, str, strList, strMap } from "./params";
+import {
+  defaultHostRecord,
+  defaultPoolRecord,
+  defaultVmRecord,
+  fieldToWire,
+  NEVER,
+  newRef,
+  newUuid,
+  type StringMap,
+  toWire,
+  xapiDate,
+} from "./records";
+import {
+  CrashAction,
+  DOMAIN_TYPES,
+  ErrorCode,
+  NormalExitAction,
+  NULL_REF,
+  parseVmOperation,
+  SimPowerState,
+  type VmOperation,
+} from "./vocabulary";
+
+/** What an implementation receives. */
+export interface Call {
+  /** Parameters after the session (all of them for session-less messages). */
+  readonly args: readonly unknown[];
+  readonly session: string | undefined;
+  readonly meta: CallMeta;
+  /** Present for async-capable messages: the task the call runs as. */
+  readonly ctx: OpContext | undefined;
+  /** The method name as sent (for task labels and errors). */
+  readonly wireName: string;
+}
+
+export interface MethodSpec {
+  readonly name: string;
+  /** Parameter names after `session_id`. */
+  readonly params: readonly string[];
+  /** How many trailing parameters have defaults (optional on the wire). */
+  readonly defaults: number;
+  readonly session: boolean;
+  /** Has an `Async.` form (lifecycle calls and other long-running messages). */
+  readonly async: boolean;
+  readonly impl: (call: Call) => XValue | Promise<XValue>;
+}
+
+const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
+
+function ctxOf(call: Call): OpContext {
+  if (!call.ctx) throw new XapiFault(ErrorCode.internalError, [`${call.wireName} needs a task context`]);
+  return call.ctx;
+}
+
+function uuidInvalid(cls: string, uuid: string): XapiFault {
+  return new XapiFault(ErrorCode.uuidInvalid, [cls, uuid]);
+}
+
+/** Builds the method table over an engine. */
+export function buildMethods(e: Engine): Map<string, MethodSpec> {
+  const methods = new Map<string, MethodSpec>();
+  const def = (
+    name: string,
+    params: readonly string[],
+    impl: MethodSpec["impl"],
+    o: { defaults?: number; session?: boolean; async?: boolean } = {},
+  ): void => {
+    methods.set(name, {
+      name,
+      params,
+      defaults: o.defaults ?? 0,
+      session: o.session ?? true,
+      async: o.async ?? false,
+      impl,
+    });
+  };
+
+  // ------------------------------------------------------------ implicit messages (§8.8)
+  const lookups = <T extends object>(
+    cls: string,
+    table: Table<T>,
+    sample: T,
+    o: { byName?: boolean; skipGetters?: readonly string[] } = {},
+  ): void => {
+    const record = (ref: string): T => {
+      const row = table.get(ref);
+      if (!row) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
+      return row;
+    };
+    def(`${cls}.get_record`, ["self"], ({ args }) => toWire(cls, record(str(args, 0, "self"))));
+    def(`${cls}.get_all`, [], () => [...table.rows.keys()]);
+    def(`${cls}.get_all_records`, [], () => {
+      const out: { [ref: string]: XValue } = {};
+      for (const [ref, value] of table.entries()) out[ref] = toWire(cls, value);
+      return out;
+    });
+    def(`${cls}.get_by_uuid`, ["uuid"], ({ args }) => {
+      const uuid = str(args, 0, "uuid");
+      const hit = table.entries().find(([, v]) => (v as { uuid?: string }).uuid === uuid);
+      if (!hit) throw uuidInvalid(cls, uuid);
+      return hit[0];
+    });
+    if (o.byName) {
+      def(`${cls}.get_by_name_label`, ["label"], ({ args }) => {
+        const label = str(args, 0, "label");
+        return table
+          .entries()
+          .filter(([, v]) => (v as { name_label?: string }).name_label === label)
+          .map(([ref]) => ref);
+      });
+    }
+    for (const field of Object.keys(sample)) {
+      if (o.skipGetters?.includes(field)) continue;
+      def(`${cls}.get_${field}`, ["self"], ({ args }) => {
+        const row = record(str(args, 0, "self")) as Record<string, unknown>;
+        return fieldToWire(cls, field, row[field]);
+      });
+    }
+  };
+
+  // ------------------------------------------------------------ session (§8.5)
+  def(
+    "session.login_with_password",
+    ["uname", "pwd", "version", "originator"],
+    async ({ args, meta }) => {
+      const uname = str(args, 0, "uname");
+      const pwd = str(args, 1, "pwd");
+      str(args, 2, "version", "1.1");
+      const originator = str(args, 3, "originator", "");
+      if (meta.host === "member") throw new XapiFault(ErrorCode.hostIsSlave, [e.config.masterAddress]);
+      if (!Object.hasOwn(e.config.users, uname) || e.config.users[uname] !== pwd) {
+        // XAPI delays a failed login by ~5 s (xapi_session.ml); the simulator's delay is configurable.
+        if (e.config.authFailureDelayMs > 0) await e.sleep(e.config.authFailureDelayMs);
+        throw new XapiFault(ErrorCode.sessionAuthenticationFailed, [uname, "Authentication failure"]);
+      }
+      const ref = newRef();
+      const now = xapiDate(e.now());
+      e.sessions.insert(ref, {
+        uuid: newUuid(),
+        this_host: e.masterRef,
+        this_user: NULL_REF,
+        last_active: now,
+        pool: false,
+        other_config: {},
+        is_local_superuser: uname === "root",
+        subject: NULL_REF,
+        validation_time: now,
+        auth_user_sid: "",
+        auth_user_name: uname,
+        rbac_permissions: [],
+        tasks: [],
+        parent: NULL_REF,
+        originator,
+        client_certificate: false,
+      });
+      return ref;
+    },
+    { session: false, defaults: 2 },
+  );
+  def("session.logout", [], ({ session }) => {
+    if (session) e.sessions.remove(session);
+    return "";
+  });
+  def("session.get_all_subject_identifiers", [], () => []);
+  lookups("session", e.sessions, {
+    uuid: "",
+    this_host: "",
+    this_user: "",
+    last_active: NEVER,
+    pool: false,
+    other_config: {},
+    is_local_superuser: false,
+    subject: "",
+    validation_time: NEVER,
+    auth_user_sid: "",
+    auth_user_name: "",
+    rbac_permissions: [],
+    tasks: [],
+    parent: "",
+    originator: "",
+    client_certificate: false,
+  });
+
+  // ------------------------------------------------------------ pool
+  lookups("pool", e.pools, defaultPoolRecord({ uuid: "", master: "" }), { byName: true });
+  const poolMap = (field: "other_config" | "gui_config" | "health_check_config"): void => {
+    const pool = (ref: string) => {
+      if (!e.pools.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, ["pool", ref]);
+      return ref;
+    };
+    def(`pool.set_${field}`, ["self", "value"], ({ args }) => {
+      const value = strMap(args, 1, "value");
+      e.pools.update(pool(str(args, 0, "self")), (p) => {
+        p[field] = value;
+      });
+      return "";
+    });
+    def(`pool.add_to_${field}`, ["self", "key", "value"], ({ args }) => {
+      const ref = pool(str(args, 0, "self"));
+      const key = str(args, 1, "key");
+      const value = str(args, 2, "value");
+      if (Object.hasOwn(e.pools.get(ref)?.[field] ?? {}, key)) {
+        throw new XapiFault(ErrorCode.mapDuplicateKey, ["pool", field, ref, key]);
+      }
+      e.pools.update(ref, (p) => {
+        p[field] = { ...p[field], [key]: value };
+      });
+      return "";
+    });
+    def(`pool.remove_from_${field}`, ["self", "key"], ({ args }) => {
+      const ref = pool(str(args, 0, "self"));
+      const key = str(args, 1, "key");
+      e.pools.update(ref, (p) => {
+        const { [key]: _, ...rest } = p[field];
+        p[field] = rest;
+      });
+      return "";
+    });
+  };
+  poolMap("other_config");
+  poolMap("gui_config");
+  poolMap("health_check_config");
+  for (const field of ["name_label", "name_description"] as const) {
+    def(`pool.set_${field}`, ["self", "value"], ({ args }) => {
+      const ref = str(args, 0, "self");
+      if (!e.pools.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, ["pool", ref]);
+      const value = str(args, 1, "value");
+      e.pools.update(ref, (p) => {
+        p[field] = value;
+      });
+      return "";
+    });
+  }
+
+  // ------------------------------------------------------------ host
+  lookups(
+    "host",
+    e.hosts,
+    defaultHostRecord({ uuid: "", name_label: "", address: "", hostname: "", controlDomain: "" }),
+    { byName: true },
+  );
+  def("host.get_servertime", ["host"], ({ args }) => {
+    e.host(str(args, 0, "host"));
+    return new XDateTime(xapiDate(e.now()));
+  });
+  def("host.get_server_localtime", ["host"], ({ args }) => {
+    e.host(str(args, 0, "host"));
+    return new XDateTime(xapiDate(e.now()));
+  });
+
+  // ------------------------------------------------------------ task (§8.6)
+  lookups(
+    "task",
+    e.tasks,
+    {
+      uuid: "",
+      name_label: "",
+      name_description: "",
+      allowed_operations: [],
+      current_operations: {},
+      created: NEVER,
+      finished: NEVER,
+      status: "",
+      resident_on: "",
+      progress: 0,
+      type: "",
+      result: "",
+      error_info: [],
+      other_config: {},
+      subtask_of: "",
+      subtasks: [],
+      backtrace: "",
+    },
+    { byName: true },
+  );
+  const taskRef = (ref: string): string => {
+    if (!e.tasks.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, ["task", ref]);
+    return ref;
+  };
+  def("task.cancel", ["task"], ({ args }) => {
+    const ref = taskRef(str(args, 0, "task"));
+    const task = e.tasks.get(ref);
+    if (!task || task.status !== "pending" || !task.allowed_operations.includes("cancel")) {
+      // [INFERRED text] XAPI refuses to cancel a task that is no longer pending.
+      throw new XapiFault(ErrorCode.operationNotAllowed, [
+        `Task ${ref} is ${task?.status ?? "gone"}; cannot cancel`,
+      ]);
+    }
+    e.cancelTask(ref);
+    return "";
+  });
+  def("task.destroy", ["self"], ({ args }) => {
+    const ref = taskRef(str(args, 0, "self"));
+    const task = e.tasks.get(ref);
+    if (task?.status === "pending") {
+      // Deferred: the task is deleted when it completes (xapi_task.ml:37-44).
+      e.tasks.update(ref, (t) => {
+        t.current_operations = { ...t.current_operations, task: "destroy" };
+      });
+    } else {
+      e.destroyTask(ref);
+    }
+    return "";
+  });
+  def("task.set_status", ["self", "value"], ({ args }) => {
+    taskRef(str(args, 0, "self"));
+    throw new XapiFault(ErrorCode.operationNotAllowed, ["task.set_status is not supported by xapi-sim"]);
+  });
+  def("task.add_to_other_config", ["self", "key", "value"], ({ args }) => {
+    const ref = taskRef(str(args, 0, "self"));
+    const key = str(args, 1, "key");
+    const value = str(args, 2, "value");
+    e.tasks.update(ref, (t) => {
+      t.other_config = { ...t.other_config, [key]: value };
+    });
+    return "";
+  });
+  def("task.remove_from_other_config", ["self", "key"], ({ args }) => {
+    const ref = taskRef(str(args, 0, "self"));
+    const key = str(args, 1, "key");
+    e.tasks.update(ref, (t) => {
+      const { [key]: _, ...rest } = t.other_config;
+      t.other_config = rest;
+    });
+    return "";
+  });
+
+  // ------------------------------------------------------------ VM: lookups and setters (§7)
+  lookups("VM", e.vms, defaultVmRecord({ uuid: "", name_label: "" }), { byName: true });
+  def("VM.get_boot_record", ["self"], ({ args }) => toWire("VM", e.vm(str(args, 0, "self"))));
+
+  const setter = (field: string, impl: (ref: string, args: readonly unknown[]) => void): void => {
+    def(
+      `VM.${field}`,
+      field.startsWith("add_to")
+        ? ["self", "key", "value"]
+        : field.startsWith("remove_from")
+          ? ["self", "key"]
+          : ["self", "value"],
+      ({ args }) => {
+        const ref = str(args, 0, "self");
+        e.vm(ref);
+        impl(ref, args);
+        return "";
+      },
+    );
+  };
+  // Generated RW setters: DB writes with no power-state check (§7.1).
+  for (const field of [
+    "name_label",
+    "name_description",
+    "PV_bootloader",
+    "PV_kernel",
+    "PV_ramdisk",
+    "PV_args",
+    "PV_bootloader_args",
+    "PV_legacy_args",
+    "ha_restart_priority",
+    "suspend_SR",
+    "affinity",
+  ] as const) {
+    setter(`set_${field}`, (ref, args) => {
+      const value = str(args, 1, "value");
+      e.updateVm(ref, (vm) => {
+        vm[field] = value;
+      });
+    });
+  }
+  for (const field of ["start_delay", "shutdown_delay", "order", "user_version"] as const) {
+    setter(`set_${field}`, (ref, args) => {
+      const value = num(args, 1, "value");
+      e.updateVm(ref, (vm) => {
+        vm[field] = value;
+      });
+    });
+  }
+  setter("set_ha_always_run", (ref, args) => {
+    const value = bool(args, 1, "value");
+    e.updateVm(ref, (vm) => {
+      vm.ha_always_run = value;
+    });
+  });
+  const mapFields = ["HVM_boot_params", "other_config", "platform", "xenstore_data", "VCPUs_params"] as const;
+  for (const field of mapFields) {
+    setter(`set_${field}`, (ref, args) => {
+      const value = strMap(args, 1, "value");
+      e.updateVm(ref, (vm) => {
+        vm[field] = value;
+      });
+    });
+    setter(`add_to_${field}`, (ref, args) => {
+      const key = str(args, 1, "key");
+      const value = str(args, 2, "value");
+      if (Object.hasOwn(e.vm(ref)[field], key)) {
+        throw new XapiFault(ErrorCode.mapDuplicateKey, ["VM", field, ref, key]);
+      }
+      e.updateVm(ref, (vm) => {
+        vm[field] = { ...vm[field], [key]: value };
+      });
+    });
+    setter(`remove_from_${field}`, (ref, args) => {
+      const key = str(args, 1, "key");
+      e.updateVm(ref, (vm) => {
+        const { [key]: _, ...rest } = vm[field] as StringMap;
+        vm[field] = rest;
+      });
+    });
+  }
+  // blocked_operations: keys are vm_operations (OPERATION_BLOCKED, §4.2 item 1).
+  const opKey = (value: string): VmOperation => {
+    const op = parseVmOperation(value);
+    if (!op) throw new XapiFault(ErrorCode.invalidValue, ["key", value]);
+    return op;
+  };
+  setter("set_blocked_operations", (ref, args) => {
+    const value = strMap(args, 1, "value");
+    const clean: StringMap = {};
+    for (const [k, v] of Object.entries(value)) clean[opKey(k)] = v;
+    e.updateVm(ref, (vm) => {
+      vm.blocked_operations = clean;
+    });
+  });
+  setter("add_to_blocked_operations", (ref, args) => {
+    const key = opKey(str(args, 1, "key"));
+    const value = str(args, 2, "value");
+    if (Object.hasOwn(e.vm(ref).blocked_operations, key)) {
+      throw new XapiFault(ErrorCode.mapDuplicateKey, ["VM", "blocked_operations", ref, key]);
+    }
+    e.updateVm(ref, (vm) => {
+      vm.blocked_operations = { ...vm.blocked_operations, [key]: value };
+    });
+  });
+  setter("remove_from_blocked_operations", (ref, args) => {
+    const key = opKey(str(args, 1, "key"));
+    e.updateVm(ref, (vm) => {
+      const { [key]: _, ...rest } = vm.blocked_operations;
+      vm.blocked_operations = rest;
+    });
+  });
+  // The domain_type ↔ HVM_boot_policy coupling (§7.3): each setter rewrites the other field.
+  setter("set_domain_type", (ref, args) => {
+    const value = enumValue(args, 1, "value", DOMAIN_TYPES);
+    if (value === "unspecified") throw new XapiFault(ErrorCode.invalidValue, ["domain_type", "unspecified"]);
+    e.updateVm(ref, (vm) => {
+      vm.domain_type = value;
+      vm.HVM_boot_policy = deriveHvmBootPolicy(value);
+    });
+  });
+  setter("set_HVM_boot_policy", (ref, args) => {
+    const value = str(args, 1, "value");
+    e.updateVm(ref, (vm) => {
+      vm.domain_type = deriveDomainType(value);
+      vm.HVM_boot_policy = value;
+    });
+  });
+  setter("set_actions_after_crash", (ref, args) => {
+    const value = enumValue(args, 1, "value", Object.values(CrashAction));
+    e.updateVm(ref, (vm) => {
+      vm.actions_after_crash = value;
+    });
+  });
+  for (const field of ["actions_after_shutdown", "actions_after_reboot"] as const) {
+    setter(`set_${field}`, (ref, args) => {
+      const value = enumValue(args, 1, "value", Object.values(NormalExitAction));
+      e.updateVm(ref, (vm) => {
+        vm[field] = value;
+      });
+    });
+  }
+  setter("set_actions_after_softreboot", (ref, args) => {
+    const value = enumValue(args, 1, "value", ["soft_reboot", "destroy", "restart", "preserve"]);
+    e.updateVm(ref, (vm) => {
+      vm.actions_after_softreboot = value;
+    });
+  });
+  // set_is_a_template(true) runs as op make_into_template (Halted only); false is unrestricted (§7.2).
+  setter("set_is_a_template", (ref, args) => {
+    const value = bool(args, 1, "value");
+    if (value) {
+      const error = e.checkOp(ref, "make_into_template");
+      if (error) throw error;
+    }
+    e.updateVm(ref, (vm) => {
+      vm.is_a_template = value;
+      if (!value) vm.is_default_template = false;
+    });
+  });
+  setter("set_tags", (ref, args) => {
+    const value = strList(args, 1, "value");
+    e.updateVm(ref, (vm) => {
+      vm.tags = value;
+    });
+  });
+  def("VM.add_tags", ["self", "value"], ({ args }) => {
+    const ref = str(args, 0, "self");
+    const tag = str(args, 1, "value");
+    e.vm(ref);
+    e.updateVm(ref, (vm) => {
+      if (!vm.tags.includes(tag)) vm.tags = [...vm.tags, tag];
+    });
+    return "";
+  });
+  def("VM.remove_tags", ["self", "value"], ({ args }) => {
+    const ref = str(args, 0, "self");
+    const tag = str(args, 1, "value");
+    e.vm(ref);
+    e.updateVm(ref, (vm) => {
+      vm.tags = vm.tags.filter((t) => t !== tag);
+    });
+    return "";
+  });
+
+  def("VM.assert_operation_valid", ["self", "op"], ({ args }) => {
+    const ref = str(args, 0, "self");
+    const raw = str(args, 1, "op");
+    e.vm(ref);
+    const op = parseVmOperation(raw);
+    if (!op) throw new XapiFault(ErrorCode.invalidValue, ["op", raw]);
+    const error = e.checkOp(ref, op);
+    if (error) throw error;
+    return "";
+  });
+  def(
+    "VM.update_allowed_operations",
+    ["self"],
+    ({ args }) => {
+      const ref = str(args, 0, "self");
+      e.vm(ref);
+      e.updateVm(ref, () => undefined);
+      return "";
+    },
+    { async: true },
+  );
+
+  // ------------------------------------------------------------ VM lifecycle (§2.1)
+  const lifecycle = (
+    name: string,
+    params: readonly string[],
+    run: (call: Call, ctx: OpContext, ref: string) => Promise<XValue>,
+  ): void => {
+    def(
+      `VM.${name}`,
+      params,
+      (call) => {
+        const ctx = ctxOf(call);
+        const ref = str(call.args, 0, params[0] ?? "vm");
+        return run(call, ctx, ref);
+      },
+      { async: true },
+    );
+  };
+
+  /** Builds a new domain from the VM's current config (§7.6); an invalid config leaves the VM Halted. */
+  const rebuild = (ref: string, via: string): void => {
+    const error = bootConfigError(e.vm(ref));
+    if (error) {
+      e.enterState(ref, Halted);
+      throw error;
+    }
+    e.enterState(ref, Running, { newDomain: true, host: e.vm(ref).resident_on, build: via });
+  };
+
+  const start = async (
+    ctx: OpContext,
+    ref: string,
+    op: VmOperation,
+    paused: boolean,
+    host?: string,
+  ): Promise<void> => {
+    await e.withVmOperation(ctx, ref, op, async () => {
+      // ensure_domain_type_is_specified (§7.3)
+      if (e.vm(ref).domain_type === "unspecified") {
+        e.updateVm(ref, (vm) => {
+          vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
+        });
+      }
+      const error = bootConfigError(e.vm(ref));
+      if (error) throw error;
+      await e.sleep(e.opMs(op), ctx.signal);
+      e.expectState(ref, [Halted]);
+      e.enterState(ref, paused ? Paused : Running, { newDomain: true, host: host ?? e.masterRef, build: op });
+    });
+  };
+  lifecycle("start", ["vm", "start_paused", "force"], async ({ args }, ctx, ref) => {
+    const paused = bool(args, 1, "start_paused");
+    bool(args, 2, "force");
+    await start(ctx, ref, "start", paused);
+    return "";
+  });
+  lifecycle("start_on", ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
+    const host = str(args, 1, "host");
+    const paused = bool(args, 2, "start_paused");
+    bool(args, 3, "force");
+    e.vm(ref);
+    e.host(host);
+    await start(ctx, ref, "start_on", paused, host);
+    return "";
+  });
+  lifecycle("pause", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "pause", async () => {
+      await e.sleep(e.opMs("pause"), ctx.signal);
+      e.expectState(ref, [Running]);
+      e.enterState(ref, Paused);
+    });
+    return "";
+  });
+  lifecycle("unpause", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "unpause", async () => {
+      await e.sleep(e.opMs("unpause"), ctx.signal);
+      e.expectState(ref, [Paused]);
+      e.enterState(ref, Running);
+    });
+    return "";
+  });
+  lifecycle("suspend", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "suspend", async () => {
+      await e.sleep(e.opMs("suspend"), ctx.signal);
+      e.expectState(ref, [Running]);
+      // suspend creates the suspend VDI and sets suspend_VDI (§2.1 row 6).
+      e.enterState(ref, Suspended, { newSuspendVdi: true });
+    });
+    return "";
+  });
+  const resume = async (
+    ctx: OpContext,
+    ref: string,
+    op: VmOperation,
+    paused: boolean,
+    host?: string,
+  ): Promise<void> => {
+    await e.withVmOperation(ctx, ref, op, async () => {
+      if (e.vm(ref).suspend_VDI === NULL_REF) {
+        // Resume with no suspend VDI resets the VM to Halted (§5.2).
+        e.enterState(ref, Halted);
+        throw new XapiFault(ErrorCode.vmHasNoSuspendVdi, ["VM", ref]);
+      }
+      await e.sleep(e.opMs(op), ctx.signal);
+      e.expectState(ref, [Suspended]);
+      // A resume restores the saved domain: no boot is recorded (§7.6).
+      e.enterState(ref, paused ? Paused : Running, {
+        newDomain: true,
+        host: host ?? e.masterRef,
+        clearSuspendVdi: true,
+      });
+    });
+  };
+  lifecycle("resume", ["vm", "start_paused", "force"], async ({ args }, ctx, ref) => {
+    const paused = bool(args, 1, "start_paused");
+    bool(args, 2, "force");
+    await resume(ctx, ref, "resume", paused);
+    return "";
+  });
+  lifecycle("resume_on", ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
+    const host = str(args, 1, "host");
+    const paused = bool(args, 2, "start_paused");
+    bool(args, 3, "force");
+    e.vm(ref);
+    e.host(host);
+    await resume(ctx, ref, "resume_on", paused, host);
+    return "";
+  });
+
+  /** A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout (§5.2). */
+  const guestIgnores = async (ctx: OpContext, ref: string): Promise<never> => {
+    await e.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
+    throw new XapiFault(ErrorCode.vmShutdownTimeout, [
+      ref,
+      ocamlFloat(e.config.cleanShutdownTimeoutMs / 1000),
+    ]);
+  };
+  lifecycle("clean_shutdown", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "clean_shutdown", async () => {
+      if (e.simOf(ref).guest.ignoresCleanShutdown) await guestIgnores(ctx, ref);
+      await e.sleep(e.opMs("clean_shutdown"), ctx.signal);
+      e.expectState(ref, [Running]);
+      e.enterState(ref, Halted);
+    });
+    return "";
+  });
+  lifecycle("clean_reboot", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "clean_reboot", async () => {
+      if (e.simOf(ref).guest.ignoresCleanShutdown) await guestIgnores(ctx, ref);
+      await e.sleep(e.opMs("clean_reboot"), ctx.signal);
+      e.expectState(ref, [Running]);
+      rebuild(ref, "clean_reboot");
+    });
+    return "";
+  });
+  lifecycle("hard_shutdown", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "hard_shutdown", async () => {
+      await e.sleep(e.opMs("hard_shutdown"), ctx.signal);
+      e.expectState(ref, [Paused, Suspended, Running, Crashed]);
+      // From Suspended the suspend VDI is destroyed and suspend_VDI cleared (§2.1 row 13).
+      e.enterState(ref, Halted, { clearSuspendVdi: true });
+    });
+    return "";
+  });
+  lifecycle("hard_reboot", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "hard_reboot", async () => {
+      await e.sleep(e.opMs("hard_reboot"), ctx.signal);
+      e.expectState(ref, [Paused, Running]);
+      rebuild(ref, "hard_reboot");
+    });
+    return "";
+  });
+  // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard (§2.1 rows 14-16).
+  lifecycle("shutdown", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "shutdown", async () => {
+      const vm = e.vm(ref);
+      const sim = e.simOf(ref);
+      if (vm.power_state === Running) {
+        const view = e.view(ref, vm);
+        const lacksFeature = !view.bootedPvLike && !view.pvDrivers;
+        if (!lacksFeature && sim.guest.ignoresCleanShutdown)
+          await e.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
+      } else if (vm.power_state === Paused) {
+        // A paused guest cannot acknowledge: xenopsd waits for the ack timeout, then hard-shuts (§2.1 row 15).
+        await e.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
+      }
+      await e.sleep(e.opMs("shutdown"), ctx.signal);
+      e.expectState(ref, [Paused, Suspended, Running]);
+      e.enterState(ref, Halted, { clearSuspendVdi: true });
+    });
+    return "";
+  });
+  lifecycle("power_state_reset", ["vm"], async (_call, _ctx, ref) => {
+    const vm = e.vm(ref);
+    if (vm.is_control_domain) throw new XapiFault(ErrorCode.cannotResetControlDomain, [ref]);
+    if (vm.power_state === Running || vm.power_state === Paused) {
+      // The simulated domain always exists: resident here → DOMAIN_EXISTS, on the live member → HOST_IS_LIVE.
+      if (vm.resident_on !== NULL_REF && vm.resident_on !== e.masterRef) {
+        throw new XapiFault(ErrorCode.hostIsLive, [vm.resident_on]);
+      }
+      throw new XapiFault(ErrorCode.domainExists, [ref]);
+    }
+    // force_state_reset Halted; a Suspended VM keeps its suspend_VDI (§2.1 row 22).
+    e.enterState(ref, Halted);
+    return "";
+  });
+  lifecycle("destroy", ["self"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "destroy", async () => {
+      await e.sleep(e.opMs("destroy"), ctx.signal);
+      e.expectState(ref, [Halted, Suspended]);
+    });
+    e.removeVm(ref);
+    return "";
+  });
+  lifecycle("clone", ["vm", "new_name"], async ({ args }, ctx, ref) => {
+    const newName = str(args, 1, "new_name");
+    let created = "";
+    await e.withVmOperation(ctx, ref, "clone", async () => {
+      await e.sleep(e.opMs("clone"), ctx.signal);
+      const copy = e.cloneRecord(ref, newName);
+      e.insertVm(copy.ref, copy.record, copy.sim);
+      created = copy.ref;
+    });
+    return created;
+  });
+  lifecycle("copy", ["vm", "new_name", "sr"], async ({ args }, ctx, ref) => {
+    const newName = str(args, 1, "new_name");
+    str(args, 2, "sr");
+    let created = "";
+    await e.withVmOperation(ctx, ref, "copy", async () => {
+      await e.sleep(e.opMs("copy"), ctx.signal);
+      const copy = e.cloneRecord(ref, newName);
+      e.insertVm(copy.ref, copy.record, copy.sim);
+      created = copy.ref;
+    });
+    return created;
+  });
+  // provision: creates the template's disks (other_config "disks"); the simulator has no storage yet.
+  lifecycle("provision", ["vm"], async (_call, ctx, ref) => {
+    await e.withVmOperation(ctx, ref, "provision", async () => {
+      await e.sleep(e.opMs("provision"), ctx.signal);
+    });
+    return "";
+  });
+
+  // ------------------------------------------------------------ event (§8.7)
+  def("event.inject", ["class", "ref"], ({ args }) => {
+    const cls = str(args, 0, "class");
+    const ref = str(args, 1, "ref");
+    const table = e.tables.find((t) => t.name.toLowerCase() === cls.toLowerCase());
+    if (!table?.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
+    const before = e.db.gen;
+    table.touch(ref);
+    return formatToken(before);
+  });
+  def("event.from", ["classes", "token", "timeout"], async ({ args }) => {
+    const classes = strList(args, 0, "classes");
+    const token = str(args, 1, "token");
+    const timeout = num(args, 2, "timeout");
+    let since = parseToken(token);
+    const subs = classes.map(parseSubscription);
+    const deadline = e.now() + Math.max(0, timeout) * 1000;
+    for (;;) {
+      const { events, last } = collectEvents(e, since, subs);
+      if (events.length > 0 || e.now() >= deadline || e.closed) {
+        return { events, valid_ref_counts: validRefCounts(e), token: formatToken(last) };
+      }
+      // Nothing relevant fell out: the client is up to date to `last` (xapi_event.ml).
+      since = last;
+      await e.db.waitForChange(deadline - e.now());
+    }
+  });
+  def("event.get_current_id", [], () => String(e.db.gen));
+
+  // ------------------------------------------------------------ system
+  def("system.listMethods", [], () => [...methods.keys()], { session: false });
+
+  return methods;
+}
+
+// ------------------------------------------------------------------ events helpers
+
+/** `"%020d,%020d"`: the DB generation and the message generation (always 0 here). */
+export function formatToken(gen: number): string {
+  return `${String(gen).padStart(20, "0")},${"0".repeat(20)}`;
+}
+
+/** "" → 0; "N,M" → N; "N" → N; anything else → EVENT_FROM_TOKEN_PARSE_FAILURE [token]. */
+export function parseToken(token: string): number {
+  if (token === "") return 0;
+  const m = /^(\d+)(?:,(\d+))?$/.exec(token);
+  if (!m?.[1]) throw new XapiFault(ErrorCode.eventFromTokenParseFailure, [token]);
+  return Number(m[1]);
+}
+
+interface Subscription {
+  readonly cls: string | "*";
+  readonly ref?: string;
+}
+
+function parseSubscription(s: string): Subscription {
+  if (s === "*") return { cls: "*" };
+  const parts = s.split("/");
+  if (parts.length === 1 && parts[0]) return { cls: parts[0].toLowerCase() };
+  if (parts.length === 2 && parts[0] && parts[1]) return { cls: parts[0].toLowerCase(), ref: parts[1] };
+  throw new XapiFault(ErrorCode.eventSubscriptionParseFailure, [s]);
+}
+
+function matches(subs: readonly Subscription[], cls: string, ref: string): boolean {
+  return subs.some((s) => s.cls === "*" || (s.cls === cls && (s.ref === undefined || s.ref === ref)));
+}
+
+/**
+ * The events since generation `since`, folded to one per object (add if created since, mod
+ * otherwise, del for deleted rows that existed at `since`), in generation order (§8.7).
+ */
+export function collectEvents(
+  e: Engine,
+  since: number,
+  subs: readonly Subscription[],
+): { events: XValue[]; last: number } {
+  const found: { gen: number; event: XValue }[] = [];
+  for (const table of e.tables) {
+    const cls = table.name.toLowerCase();
+    for (const row of table.rows.values()) {
+      if (row.modified <= since || !matches(subs, cls, row.ref)) continue;
+      const operation = row.created > since ? "add" : "mod";
+      found.push({
+        gen: row.modified,
+        event: {
+          id: String(row.modified),
+          timestamp: "0.0",
+          class: cls,
+          operation,
+          ref: row.ref,
+          snapshot: toWire(table.name, row.value as object),
+        },
+      });
+    }
+    for (const tomb of table.deleted.values()) {
+      // Created and destroyed since the last update: never seen, not reported (xapi_event.ml).
+      if (tomb.deleted <= since || tomb.created > since || !matches(subs, cls, tomb.ref)) continue;
+      found.push({
+        gen: tomb.deleted,
+        event: { id: String(tomb.deleted), timestamp: "0.0", class: cls, operation: "del", ref: tomb.ref },
+      });
+    }
+  }
+  found.sort((a, b) => a.gen - b.gen);
+  return { events: found.map((f) => f.event), last: e.db.gen };
+}
+
+/** Live row counts of every table, lower-case names, as Int32 (§8.7; xen-api needs `task`). */
+export function validRefCounts(e: Engine): { [cls: string]: XValue } {
+  const out: { [cls: string]: XValue } = {};
+  for (const table of e.tables) out[table.name.toLowerCase()] = new XInt32(table.size);
+  return out;
+}

@@ -1,0 +1,573 @@
+/**
+ * Record shapes of the classes xapi-sim serves, in XAPI's wire field names (xapi-semantics §7.2,
+ * §8.5, §8.6), their defaults, and their conversion to typed wire values.
+ *
+ * Records are stored as plain JSON values (ints and floats are JS numbers, datetimes are
+ * `YYYYMMDDTHH:MM:SSZ` strings); {@link toWire} tags the float and datetime fields on the way out.
+ */
+import { randomUUID } from "node:crypto";
+import { XDateTime, XFloat, type XValue } from "../api";
+import { NULL_REF, type SimDomainType, type SimPowerState } from "./vocabulary";
+
+export type StringMap = Record<string, string>;
+
+/** A VM record (every published field that clients read; see xapi-semantics §7.2). */
+export interface VmRecord {
+  uuid: string;
+  allowed_operations: string[];
+  current_operations: StringMap;
+  name_label: string;
+  name_description: string;
+  power_state: SimPowerState;
+  user_version: number;
+  is_a_template: boolean;
+  is_default_template: boolean;
+  suspend_VDI: string;
+  resident_on: string;
+  scheduled_to_be_resident_on: string;
+  affinity: string;
+  memory_overhead: number;
+  memory_target: number;
+  memory_static_max: number;
+  memory_dynamic_max: number;
+  memory_dynamic_min: number;
+  memory_static_min: number;
+  VCPUs_params: StringMap;
+  VCPUs_max: number;
+  VCPUs_at_startup: number;
+  actions_after_softreboot: string;
+  actions_after_shutdown: string;
+  actions_after_reboot: string;
+  actions_after_crash: string;
+  consoles: string[];
+  VIFs: string[];
+  VBDs: string[];
+  VUSBs: string[];
+  crash_dumps: string[];
+  VTPMs: string[];
+  PV_bootloader: string;
+  PV_kernel: string;
+  PV_ramdisk: string;
+  PV_args: string;
+  PV_bootloader_args: string;
+  PV_legacy_args: string;
+  HVM_boot_policy: string;
+  HVM_boot_params: StringMap;
+  HVM_shadow_multiplier: number;
+  platform: StringMap;
+  PCI_bus: string;
+  other_config: StringMap;
+  domid: number;
+  domarch: string;
+  last_boot_CPU_flags: StringMap;
+  is_control_domain: boolean;
+  metrics: string;
+  guest_metrics: string;
+  last_booted_record: string;
+  recommendations: string;
+  xenstore_data: StringMap;
+  ha_always_run: boolean;
+  ha_restart_priority: string;
+  is_a_snapshot: boolean;
+  snapshot_of: string;
+  snapshots: string[];
+  snapshot_time: string;
+  transportable_snapshot_id: string;
+  blobs: StringMap;
+  tags: string[];
+  blocked_operations: StringMap;
+  snapshot_info: StringMap;
+  snapshot_metadata: string;
+  parent: string;
+  children: string[];
+  bios_strings: StringMap;
+  protection_policy: string;
+  is_snapshot_from_vmpp: boolean;
+  snapshot_schedule: string;
+  is_vmss_snapshot: boolean;
+  appliance: string;
+  start_delay: number;
+  shutdown_delay: number;
+  order: number;
+  VGPUs: string[];
+  attached_PCIs: string[];
+  suspend_SR: string;
+  version: number;
+  generation_id: string;
+  hardware_platform_version: number;
+  has_vendor_device: boolean;
+  requires_reboot: boolean;
+  reference_label: string;
+  domain_type: SimDomainType;
+  NVRAM: StringMap;
+  pending_guidances: string[];
+  pending_guidances_recommended: string[];
+  pending_guidances_full: string[];
+  groups: string[];
+}
+
+export interface PoolRecord {
+  uuid: string;
+  name_label: string;
+  name_description: string;
+  master: string;
+  default_SR: string;
+  suspend_image_SR: string;
+  crash_dump_SR: string;
+  other_config: StringMap;
+  ha_enabled: boolean;
+  ha_configuration: StringMap;
+  ha_statefiles: string[];
+  ha_host_failures_to_tolerate: number;
+  ha_plan_exists_for: number;
+  ha_allow_overcommit: boolean;
+  ha_overcommitted: boolean;
+  blobs: StringMap;
+  tags: string[];
+  gui_config: StringMap;
+  health_check_config: StringMap;
+  wlb_url: string;
+  wlb_username: string;
+  wlb_enabled: boolean;
+  wlb_verify_cert: boolean;
+  redo_log_enabled: boolean;
+  redo_log_vdi: string;
+  vswitch_controller: string;
+  restrictions: StringMap;
+  metadata_VDIs: string[];
+  allowed_operations: string[];
+  current_operations: StringMap;
+  cpu_info: StringMap;
+  policy_no_vendor_device: boolean;
+  live_patching_disabled: boolean;
+  igmp_snooping_enabled: boolean;
+  uefi_certificates: string;
+  is_psr_pending: boolean;
+  tls_verification_enabled: boolean;
+  repositories: string[];
+  client_certificate_auth_enabled: boolean;
+  client_certificate_auth_name: string;
+  repository_proxy_url: string;
+  repository_proxy_username: string;
+  repository_proxy_password: string;
+  migration_compression: boolean;
+  coordinator_bias: boolean;
+}
+
+export interface HostRecord {
+  uuid: string;
+  name_label: string;
+  name_description: string;
+  memory_overhead: number;
+  allowed_operations: string[];
+  current_operations: StringMap;
+  API_version_major: number;
+  API_version_minor: number;
+  API_version_vendor: string;
+  API_version_vendor_implementation: StringMap;
+  enabled: boolean;
+  software_version: StringMap;
+  other_config: StringMap;
+  capabilities: string[];
+  cpu_configuration: StringMap;
+  sched_policy: string;
+  supported_bootloaders: string[];
+  resident_VMs: string[];
+  logging: StringMap;
+  PIFs: string[];
+  suspend_image_sr: string;
+  crash_dump_sr: string;
+  crashdumps: string[];
+  patches: string[];
+  updates: string[];
+  PBDs: string[];
+  host_CPUs: string[];
+  cpu_info: StringMap;
+  hostname: string;
+  address: string;
+  metrics: string;
+  license_params: StringMap;
+  ha_statefiles: string[];
+  ha_network_peers: string[];
+  blobs: StringMap;
+  tags: string[];
+  external_auth_type: string;
+  external_auth_service_name: string;
+  external_auth_configuration: StringMap;
+  edition: string;
+  license_server: StringMap;
+  bios_strings: StringMap;
+  power_on_mode: string;
+  power_on_config: StringMap;
+  local_cache_sr: string;
+  chipset_info: StringMap;
+  PCIs: string[];
+  PGPUs: string[];
+  PUSBs: string[];
+  ssl_legacy: boolean;
+  guest_VCPUs_params: StringMap;
+  display: string;
+  virtual_hardware_platform_versions: number[];
+  control_domain: string;
+  updates_requiring_reboot: string[];
+  features: string[];
+  iscsi_iqn: string;
+  multipathing: boolean;
+  uefi_certificates: string;
+  certificates: string[];
+  editions: string[];
+  tls_verification_enabled: boolean;
+  last_software_update: string;
+  https_only: boolean;
+}
+
+export interface SessionRecord {
+  uuid: string;
+  this_host: string;
+  this_user: string;
+  last_active: string;
+  pool: boolean;
+  other_config: StringMap;
+  is_local_superuser: boolean;
+  subject: string;
+  validation_time: string;
+  auth_user_sid: string;
+  auth_user_name: string;
+  rbac_permissions: string[];
+  tasks: string[];
+  parent: string;
+  originator: string;
+  client_certificate: boolean;
+}
+
+export interface TaskRecord {
+  uuid: string;
+  name_label: string;
+  name_description: string;
+  allowed_operations: string[];
+  current_operations: StringMap;
+  created: string;
+  finished: string;
+  status: string;
+  resident_on: string;
+  progress: number;
+  type: string;
+  result: string;
+  error_info: string[];
+  other_config: StringMap;
+  subtask_of: string;
+  subtasks: string[];
+  backtrace: string;
+}
+
+/** Which fields of each class go on the wire as floats and datetimes. */
+export const WIRE_TYPES: Record<string, { floats: readonly string[]; dates: readonly string[] }> = {
+  VM: { floats: ["HVM_shadow_multiplier"], dates: ["snapshot_time"] },
+  pool: { floats: [], dates: [] },
+  host: { floats: [], dates: ["last_software_update"] },
+  session: { floats: [], dates: ["last_active", "validation_time"] },
+  task: { floats: ["progress"], dates: ["created", "finished"] },
+};
+
+/** A record as typed wire values: floats become XFloat, datetimes XDateTime, maps and sets are copied. */
+export function toWire(cls: string, record: object): { [key: string]: XValue } {
+  const types = WIRE_TYPES[cls] ?? { floats: [], dates: [] };
+  const out: { [key: string]: XValue } = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (types.floats.includes(key)) out[key] = new XFloat(Number(value));
+    else if (types.dates.includes(key)) out[key] = new XDateTime(String(value));
+    else out[key] = copyValue(value);
+  }
+  return out;
+}
+
+/** One field as a typed wire value (for `get_<field>`). */
+export function fieldToWire(cls: string, field: string, value: unknown): XValue {
+  const types = WIRE_TYPES[cls] ?? { floats: [], dates: [] };
+  if (types.floats.includes(field)) return new XFloat(Number(value));
+  if (types.dates.includes(field)) return new XDateTime(String(value));
+  return copyValue(value);
+}
+
+function copyValue(value: unknown): XValue {
+  if (Array.isArray(value)) return value.map(copyValue);
+  if (value !== null && typeof value === "object") {
+    const out: { [key: string]: XValue } = {};
+    for (const [k, v] of Object.entries(value)) out[k] = copyValue(v);
+    return out;
+  }
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  return null;
+}
+
+/** A fresh `OpaqueRef:<uuid>` (xapi-semantics §8.9). */
+export function newRef(): string {
+  return `OpaqueRef:${randomUUID()}`;
+}
+
+export function newUuid(): string {
+  return randomUUID();
+}
+
+/** XAPI's datetime wire format, `YYYYMMDDTHH:MM:SSZ` (xapi-semantics §8.2). */
+export function xapiDate(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, "0");
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(
+    d.getUTCMinutes(),
+  )}:${p(d.getUTCSeconds())}Z`;
+}
+
+/** `Date.never`: the epoch, what XAPI shows for unset datetimes. */
+export const NEVER = "19700101T00:00:00Z";
+
+const GiB = 1024 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/** A VM record with XAPI's defaults for a halted, non-template guest; override what differs. */
+export function defaultVmRecord(
+  overrides: Partial<VmRecord> & { uuid: string; name_label: string },
+): VmRecord {
+  return {
+    allowed_operations: [],
+    current_operations: {},
+    name_description: "",
+    power_state: "Halted",
+    user_version: 1,
+    is_a_template: false,
+    is_default_template: false,
+    suspend_VDI: NULL_REF,
+    resident_on: NULL_REF,
+    scheduled_to_be_resident_on: NULL_REF,
+    affinity: NULL_REF,
+    memory_overhead: 11 * MiB,
+    memory_target: 0,
+    memory_static_max: 2 * GiB,
+    memory_dynamic_max: 2 * GiB,
+    memory_dynamic_min: 2 * GiB,
+    memory_static_min: GiB / 2,
+    VCPUs_params: {},
+    VCPUs_max: 2,
+    VCPUs_at_startup: 2,
+    actions_after_softreboot: "soft_reboot",
+    actions_after_shutdown: "destroy",
+    actions_after_reboot: "restart",
+    actions_after_crash: "restart",
+    consoles: [],
+    VIFs: [],
+    VBDs: [],
+    VUSBs: [],
+    crash_dumps: [],
+    VTPMs: [],
+    PV_bootloader: "",
+    PV_kernel: "",
+    PV_ramdisk: "",
+    PV_args: "",
+    PV_bootloader_args: "",
+    PV_legacy_args: "",
+    HVM_boot_policy: "",
+    HVM_boot_params: {},
+    HVM_shadow_multiplier: 1,
+    platform: {},
+    PCI_bus: "",
+    other_config: {},
+    domid: -1,
+    domarch: "",
+    last_boot_CPU_flags: {},
+    is_control_domain: false,
+    metrics: NULL_REF,
+    guest_metrics: NULL_REF,
+    last_booted_record: "",
+    recommendations: "",
+    xenstore_data: {},
+    ha_always_run: false,
+    ha_restart_priority: "",
+    is_a_snapshot: false,
+    snapshot_of: NULL_REF,
+    snapshots: [],
+    snapshot_time: NEVER,
+    transportable_snapshot_id: "",
+    blobs: {},
+    tags: [],
+    blocked_operations: {},
+    snapshot_info: {},
+    snapshot_metadata: "",
+    parent: NULL_REF,
+    children: [],
+    bios_strings: {},
+    protection_policy: NULL_REF,
+    is_snapshot_from_vmpp: false,
+    snapshot_schedule: NULL_REF,
+    is_vmss_snapshot: false,
+    appliance: NULL_REF,
+    start_delay: 0,
+    shutdown_delay: 0,
+    order: 0,
+    VGPUs: [],
+    attached_PCIs: [],
+    suspend_SR: NULL_REF,
+    version: 0,
+    generation_id: "",
+    hardware_platform_version: 0,
+    has_vendor_device: false,
+    requires_reboot: false,
+    reference_label: "",
+    domain_type: "unspecified",
+    NVRAM: {},
+    pending_guidances: [],
+    pending_guidances_recommended: [],
+    pending_guidances_full: [],
+    groups: [],
+    ...overrides,
+  };
+}
+
+/** The fields of a VM record that are runtime-only and never persisted (xapi-semantics §7.2: "not persisted"). */
+export const VM_RUNTIME_FIELDS = ["allowed_operations", "current_operations"] as const;
+
+/** A host record for the simulated XCP-ng 8.3 pool. */
+export function defaultHostRecord(o: {
+  uuid: string;
+  name_label: string;
+  address: string;
+  hostname: string;
+  controlDomain: string;
+}): HostRecord {
+  return {
+    uuid: o.uuid,
+    name_label: o.name_label,
+    name_description: "Default install",
+    memory_overhead: 0,
+    allowed_operations: ["vm_start", "vm_resume", "provision", "evacuate", "vm_migrate"],
+    current_operations: {},
+    API_version_major: 2,
+    API_version_minor: 21,
+    API_version_vendor: "XenSource",
+    API_version_vendor_implementation: {},
+    enabled: true,
+    software_version: {
+      product_version: "8.3.0",
+      product_version_text: "8.3",
+      product_version_text_short: "8.3",
+      platform_name: "XCP",
+      platform_version: "3.4.0",
+      product_brand: "XCP-ng",
+      build_number: "cloud",
+      git_id: "0",
+      hostname: o.hostname,
+      date: "2024-10-01",
+      dbv: "2024.0926",
+      is_preview_release: "false",
+      xapi: "24.19",
+      xapi_build: "24.19.2",
+      xen: "4.17.5-3",
+      linux: "4.19.0+1",
+      xencenter_min: "2.21",
+      xencenter_max: "2.21",
+      network_backend: "openvswitch",
+      db_schema: "5.781",
+    },
+    other_config: { agent_start_time: "1700000000.", boot_time: "1700000000." },
+    capabilities: ["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64"],
+    cpu_configuration: {},
+    sched_policy: "credit",
+    supported_bootloaders: ["pygrub", "eliloader"],
+    resident_VMs: [],
+    logging: {},
+    PIFs: [],
+    suspend_image_sr: NULL_REF,
+    crash_dump_sr: NULL_REF,
+    crashdumps: [],
+    patches: [],
+    updates: [],
+    PBDs: [],
+    host_CPUs: [],
+    cpu_info: { cpu_count: "8", socket_count: "1", vendor: "GenuineIntel", speed: "2400.000" },
+    hostname: o.hostname,
+    address: o.address,
+    metrics: NULL_REF,
+    license_params: {},
+    ha_statefiles: [],
+    ha_network_peers: [],
+    blobs: {},
+    tags: [],
+    external_auth_type: "",
+    external_auth_service_name: "",
+    external_auth_configuration: {},
+    edition: "xcp-ng",
+    license_server: { address: "localhost", port: "27000" },
+    bios_strings: {},
+    power_on_mode: "",
+    power_on_config: {},
+    local_cache_sr: NULL_REF,
+    chipset_info: { iommu: "true" },
+    PCIs: [],
+    PGPUs: [],
+    PUSBs: [],
+    ssl_legacy: false,
+    guest_VCPUs_params: {},
+    display: "enabled",
+    virtual_hardware_platform_versions: [0, 1, 2],
+    control_domain: o.controlDomain,
+    updates_requiring_reboot: [],
+    features: [],
+    iscsi_iqn: "",
+    multipathing: false,
+    uefi_certificates: "",
+    certificates: [],
+    editions: ["xcp-ng"],
+    tls_verification_enabled: true,
+    last_software_update: NEVER,
+    https_only: false,
+  };
+}
+
+export function defaultPoolRecord(o: { uuid: string; master: string }): PoolRecord {
+  return {
+    uuid: o.uuid,
+    name_label: "xapi-sim",
+    name_description: "A simulated two-host XCP-ng pool",
+    master: o.master,
+    default_SR: NULL_REF,
+    suspend_image_SR: NULL_REF,
+    crash_dump_SR: NULL_REF,
+    other_config: {},
+    ha_enabled: false,
+    ha_configuration: {},
+    ha_statefiles: [],
+    ha_host_failures_to_tolerate: 0,
+    ha_plan_exists_for: 0,
+    ha_allow_overcommit: false,
+    ha_overcommitted: false,
+    blobs: {},
+    tags: [],
+    gui_config: {},
+    health_check_config: {},
+    wlb_url: "",
+    wlb_username: "",
+    wlb_enabled: false,
+    wlb_verify_cert: false,
+    redo_log_enabled: false,
+    redo_log_vdi: NULL_REF,
+    vswitch_controller: "",
+    restrictions: {},
+    metadata_VDIs: [],
+    allowed_operations: [],
+    current_operations: {},
+    cpu_info: { cpu_count: "16", socket_count: "2", vendor: "GenuineIntel" },
+    policy_no_vendor_device: false,
+    live_patching_disabled: false,
+    igmp_snooping_enabled: false,
+    uefi_certificates: "",
+    is_psr_pending: false,
+    tls_verification_enabled: true,
+    repositories: [],
+    client_certificate_auth_enabled: false,
+    client_certificate_auth_name: "",
+    repository_proxy_url: "",
+    repository_proxy_username: "",
+    repository_proxy_password: NULL_REF,
+    migration_compression: false,
+    coordinator_bias: true,
+  };
+}
