@@ -409,30 +409,34 @@ function explainPath(
 }
 
 function reasonFor(t: Transition, before: SearchNode, last: boolean, goal: Goal, input: PlanInput): string {
-  const where = last ? `(declared ${goal.power})` : `on the way to ${goal.power}`;
-  if (t.from === PowerState.Crashed)
-    return "a Crashed VM can only be left with VM.hard_shutdown, whatever the policy";
-  if (t.from === PowerState.Suspended && t.call === LifecycleCall.hardShutdown) {
-    return `discard the suspended memory image (allowDiscardSuspendedState) ${where}`;
+  const at = (text: string) =>
+    last ? `${text} (declared ${goal.power})` : `${text}, on the way to ${goal.power}`;
+  if (t.from === PowerState.Crashed) {
+    return at("a Crashed VM can only be left with VM.hard_shutdown, whatever the policy");
   }
-  const rebuildFor = t.rebuildsDomain ? rebuildPurpose(before, goal, input) : undefined;
+  if (t.from === PowerState.Suspended && t.call === LifecycleCall.hardShutdown) {
+    return at("discard the suspended memory image, as allowDiscardSuspendedState permits");
+  }
+  const paused = t.args.start_paused === true ? " paused" : "";
   switch (t.call) {
     case LifecycleCall.start:
-      return `start the VM${t.args.start_paused === true ? " paused" : ""} ${where}`;
+      return at(`start the VM${paused}`);
     case LifecycleCall.resume:
-      return `resume the saved domain${t.args.start_paused === true ? " paused" : ""} ${where}`;
+      return at(`resume the saved domain${paused}`);
     case LifecycleCall.unpause:
-      return `unpause the VM ${where}`;
+      return at("unpause the VM");
     case LifecycleCall.pause:
-      return `pause the VM ${where}`;
+      return at("pause the VM");
     case LifecycleCall.suspend:
-      return `suspend the VM ${where}`;
+      return at("suspend the VM");
     case LifecycleCall.cleanShutdown:
-      return `shut the guest down cleanly ${where}`;
+      return at("shut the guest down cleanly");
     case LifecycleCall.hardShutdown:
-      return `power the VM off (hard) ${where}`;
-    default:
-      return `reboot (${hasFlag(t, TransitionFlag.hard) ? "hard" : "clean"}) ${rebuildFor ?? "to rebuild the domain"}${last ? "" : `, ${where}`}`;
+      return at("power the VM off (hard)");
+    default: {
+      const purpose = rebuildPurpose(before, goal, input) ?? "to rebuild the domain";
+      return at(`reboot (${hasFlag(t, TransitionFlag.hard) ? "hard" : "clean"}) ${purpose}`);
+    }
   }
 }
 

@@ -1,0 +1,112 @@
+/**
+ * An independent model of the lifecycle and the policy, for checking the planner. It is written from
+ * xapi-semantics §2.1 and issue #2's policy text, and shares no code with provider/planner.ts or
+ * provider/model/lifecycle.ts, so a bug in either shows up as a disagreement.
+ */
+
+export type State = "Halted" | "Paused" | "Running" | "Suspended" | "Crashed";
+export type Target = Exclude<State, "Crashed">;
+
+export interface OraclePolicy {
+  readonly shutdown: "clean" | "clean-then-hard" | "hard";
+  readonly allowDiscardSuspendedState: boolean;
+  readonly bootChanges: "restart" | "next-boot";
+}
+
+export interface Move {
+  readonly from: State;
+  readonly call: string;
+  readonly startPaused?: boolean;
+  readonly to: Target;
+}
+
+/** xapi-semantics §2.1 rows 1–19 (without VM.shutdown, which is never planned) plus Crashed. */
+export const MOVES: readonly Move[] = [
+  { from: "Halted", call: "VM.start", startPaused: false, to: "Running" },
+  { from: "Halted", call: "VM.start", startPaused: true, to: "Paused" },
+  { from: "Running", call: "VM.pause", to: "Paused" },
+  { from: "Paused", call: "VM.unpause", to: "Running" },
+  { from: "Running", call: "VM.suspend", to: "Suspended" },
+  { from: "Suspended", call: "VM.resume", startPaused: false, to: "Running" },
+  { from: "Suspended", call: "VM.resume", startPaused: true, to: "Paused" },
+  { from: "Running", call: "VM.clean_shutdown", to: "Halted" },
+  { from: "Running", call: "VM.hard_shutdown", to: "Halted" },
+  { from: "Paused", call: "VM.hard_shutdown", to: "Halted" },
+  { from: "Suspended", call: "VM.hard_shutdown", to: "Halted" },
+  { from: "Running", call: "VM.clean_reboot", to: "Running" },
+  { from: "Running", call: "VM.hard_reboot", to: "Running" },
+  { from: "Paused", call: "VM.hard_reboot", to: "Running" },
+  { from: "Crashed", call: "VM.hard_shutdown", to: "Halted" },
+];
+
+/** Calls that build a new domain from the VM's current boot fields (xapi-semantics §7.6). */
+export const BUILDS = new Set(["VM.start", "VM.clean_reboot", "VM.hard_reboot"]);
+
+/** Issue #2's policy, restated. */
+export function permitted(m: Move, p: OraclePolicy): boolean {
+  if (m.from === "Crashed") return true;
+  if (m.from === "Suspended" && m.call === "VM.hard_shutdown") return p.allowDiscardSuspendedState;
+  const hard = m.call === "VM.hard_shutdown" || m.call === "VM.hard_reboot";
+  const clean = m.call === "VM.clean_shutdown" || m.call === "VM.clean_reboot";
+  if (p.shutdown === "hard") return !clean;
+  return !hard;
+}
+
+export interface Situation {
+  readonly from: State;
+  readonly to: Target;
+  readonly policy: OraclePolicy;
+  /** The live domain does not run the declared boot config (a declared change, or a stale domain). */
+  readonly stale: boolean;
+  readonly forceRestart: boolean;
+}
+
+interface Sim {
+  power: State;
+  fresh: boolean;
+  builds: number;
+}
+
+export function startSim(s: Situation): Sim {
+  return { power: s.from, fresh: s.from === "Halted" || !s.stale, builds: 0 };
+}
+
+export function apply(sim: Sim, m: Move): Sim {
+  const built = BUILDS.has(m.call);
+  return {
+    power: m.to,
+    fresh: m.to === "Halted" || built || sim.fresh,
+    builds: sim.builds + (built ? 1 : 0),
+  };
+}
+
+/** The goal of a situation, per the planner's documented semantics. */
+export function reached(sim: Sim, s: Situation): boolean {
+  const live = s.to === "Running" || s.to === "Paused";
+  if (sim.power !== s.to) return false;
+  if (live && s.policy.bootChanges === "restart" && !sim.fresh) return false;
+  if (live && s.forceRestart && sim.builds !== 1) return false;
+  return true;
+}
+
+/** Brute force: tries every sequence of permitted moves, shortest first (no visited set, no pruning). */
+export function shortestLength(s: Situation, maxDepth = 6): number | undefined {
+  const dfs = (sim: Sim, depth: number): boolean => {
+    if (depth === 0) return reached(sim, s);
+    return MOVES.some((m) => m.from === sim.power && permitted(m, s.policy) && dfs(apply(sim, m), depth - 1));
+  };
+  for (let d = 0; d <= maxDepth; d++) if (dfs(startSim(s), d)) return d;
+  return undefined;
+}
+
+export const ORACLE_POLICIES: readonly OraclePolicy[] = (
+  ["clean", "clean-then-hard", "hard"] as const
+).flatMap((shutdown) =>
+  [false, true].flatMap((allowDiscardSuspendedState) =>
+    (["restart", "next-boot"] as const).map((bootChanges) => ({
+      shutdown,
+      allowDiscardSuspendedState,
+      bootChanges,
+    })),
+  ),
+);

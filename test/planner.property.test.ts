@@ -1,0 +1,195 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type BootBlock, PvBootSchema, toXapiBootFields } from "../provider/boot/schema";
+import type { DeclaredBootFields, DomainType, XapiBootFields } from "../provider/model/boot";
+import type { PlanInput, PlanStep, Policy } from "../provider/model/plan";
+import { planTransition } from "../provider/planner";
+
+fc.configureGlobal({ interruptAfterTimeLimit: 20_000, markInterruptAsFailure: true, numRuns: 400 });
+
+// XAPI's setters as xapi-semantics §7.3 describes them, written here independently of the planner.
+function applySetter(fields: XapiBootFields, step: PlanStep): XapiBootFields {
+  const value = step.args.value;
+  switch (step.call) {
+    case "VM.set_HVM_boot_policy":
+      return { ...fields, HVM_boot_policy: value as string, domain_type: value === "" ? "pv" : "hvm" };
+    case "VM.set_domain_type":
+      return {
+        ...fields,
+        domain_type: value as DomainType,
+        HVM_boot_policy: value === "hvm" ? "BIOS order" : "",
+      };
+    case "VM.set_HVM_boot_params":
+      return { ...fields, HVM_boot_params: value as Record<string, string> };
+    case "VM.set_PV_bootloader":
+      return { ...fields, PV_bootloader: value as string };
+    case "VM.set_PV_kernel":
+      return { ...fields, PV_kernel: value as string };
+    case "VM.set_PV_ramdisk":
+      return { ...fields, PV_ramdisk: value as string };
+    case "VM.set_PV_args":
+      return { ...fields, PV_args: value as string };
+    case "VM.set_PV_bootloader_args":
+      return { ...fields, PV_bootloader_args: value as string };
+    default:
+      throw new Error(`not a setter: ${step.call}`);
+  }
+}
+
+/** Declared fields are satisfied: equal, except HVM_boot_params which must contain the declared keys. */
+function satisfies(fields: XapiBootFields, declared: DeclaredBootFields): boolean {
+  return Object.entries(declared).every(([k, v]) => {
+    const have = fields[k as keyof XapiBootFields];
+    if (k === "HVM_boot_params") {
+      return Object.entries(v as Record<string, string>).every(
+        ([pk, pv]) => (have as Record<string, string>)[pk] === pv,
+      );
+    }
+    return have === v;
+  });
+}
+
+const str = fc.constantFrom("", "console=hvc0", "quiet splash", "--entry=1");
+const pvBlock = fc
+  .record(
+    {
+      bootloader: fc.constantFrom("", "pygrub", "/usr/lib/xen/bin/pygrub"),
+      kernel: fc.constantFrom("", "/var/lib/xcp/guest/vmlinuz", "/boot/vmlinuz-6.1"),
+      ramdisk: fc.constantFrom("", "/var/lib/xcp/guest/initrd.img"),
+      args: str,
+      bootloaderArgs: str,
+    },
+    { requiredKeys: [] },
+  )
+  .filter((pv) => PvBootSchema.safeParse(pv).success);
+const order = fc
+  .shuffledSubarray(["a", "c", "d", "n"], { minLength: 1, maxLength: 3 })
+  .map((devices) => devices.join(""));
+const hvmBlock = fc.record({
+  bootParams: fc.record(
+    { order, firmware: fc.constantFrom("bios" as const, "uefi" as const) },
+    { requiredKeys: ["order"] },
+  ),
+});
+const block: fc.Arbitrary<BootBlock> = fc.oneof(
+  pvBlock.map((pv) => ({ pv })),
+  hvmBlock.map((hvm) => ({ hvm })),
+  fc.constant({}),
+);
+const observedBoot: fc.Arbitrary<XapiBootFields> = fc.record({
+  domain_type: fc.constantFrom<DomainType>("hvm", "pv", "pvh", "pv_in_pvh", "unspecified"),
+  HVM_boot_policy: fc.constantFrom("", "BIOS order"),
+  HVM_boot_params: fc.record(
+    { order: fc.constantFrom("cd", "dc", "n"), firmware: fc.constantFrom("bios", "uefi") },
+    { requiredKeys: [] },
+  ),
+  PV_bootloader: fc.constantFrom("", "pygrub"),
+  PV_kernel: fc.constantFrom("", "/var/lib/xcp/guest/vmlinuz"),
+  PV_ramdisk: fc.constantFrom("", "/var/lib/xcp/guest/initrd.img"),
+  PV_args: str,
+  PV_bootloader_args: str,
+});
+const policy: fc.Arbitrary<Policy> = fc.record({
+  shutdown: fc.constantFrom("clean", "clean-then-hard", "hard"),
+  allowDiscardSuspendedState: fc.boolean(),
+  bootChanges: fc.constantFrom("restart", "next-boot"),
+});
+const input: fc.Arbitrary<PlanInput & { declaredBoot: DeclaredBootFields }> = fc.record({
+  observedPowerState: fc.constantFrom("Halted", "Paused", "Running", "Suspended", "Crashed"),
+  observedBoot,
+  declaredPowerState: fc.constantFrom("Halted", "Paused", "Running", "Suspended"),
+  declaredBoot: block.map(toXapiBootFields),
+  liveDomainBootStale: fc.boolean(),
+  forceRestart: fc.boolean(),
+  policy,
+});
+
+function plan(i: PlanInput) {
+  const result = planTransition(i);
+  if (!result.ok) throw new Error(`${result.failure.code}: ${result.failure.reason}`);
+  return result.plan;
+}
+
+describe("planner properties over random boot configs and policies", () => {
+  it("always finds a plan for a declaration made by the boot schema", () => {
+    fc.assert(fc.property(input, (i) => planTransition(i).ok));
+  });
+
+  it("the setter steps turn the observed fields into the declared ones", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const after = plan(i)
+          .steps.filter((s) => s.kind === "set")
+          .reduce(applySetter, i.observedBoot);
+        expect(satisfies(after, i.declaredBoot)).toBe(true);
+      }),
+    );
+  });
+
+  it("every setter step changes a field (no redundant writes)", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        let fields = i.observedBoot;
+        for (const s of plan(i).steps.filter((st) => st.kind === "set")) {
+          const next = applySetter(fields, s);
+          expect(next).not.toEqual(fields);
+          fields = next;
+        }
+      }),
+    );
+  });
+
+  it("emits no setter when the observed fields already satisfy the declaration", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        fc.pre(satisfies(i.observedBoot, i.declaredBoot));
+        expect(plan(i).steps.filter((s) => s.kind === "set")).toEqual([]);
+      }),
+    );
+  });
+
+  it("converges: planning again from where the plan ends gives the empty plan", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const first = plan(i);
+        const after = first.steps.filter((s) => s.kind === "set").reduce(applySetter, i.observedBoot);
+        const again = plan({
+          ...i,
+          observedPowerState: i.declaredPowerState,
+          observedBoot: after,
+          liveDomainBootStale: first.bootChangePending,
+          forceRestart: false,
+        });
+        expect(again.steps).toEqual([]);
+        expect(again.bootChangePending).toBe(first.bootChangePending);
+      }),
+    );
+  });
+
+  it("never needs more than 3 lifecycle calls", () => {
+    fc.assert(fc.property(input, (i) => plan(i).lifecycleCalls <= 3));
+  });
+
+  it("is deterministic", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        expect(planTransition(i)).toEqual(planTransition(i));
+      }),
+    );
+  });
+
+  it("never plans VM.shutdown, and hard calls only under the hard policy, Crashed or a permitted discard", () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        for (const s of plan(i).steps) {
+          expect(s.call).not.toBe("VM.shutdown");
+          if (s.call === "VM.hard_reboot" || s.call === "VM.hard_shutdown") {
+            const excused =
+              s.from === "Crashed" || (s.from === "Suspended" && i.policy.allowDiscardSuspendedState);
+            expect(i.policy.shutdown === "hard" || excused).toBe(true);
+          }
+        }
+      }),
+    );
+  });
+});

@@ -1,0 +1,462 @@
+import { describe, expect, it } from "vitest";
+import type { DeclaredBootFields, XapiBootFields } from "../provider/model/boot";
+import type { PlanInput, PlanStep, Policy } from "../provider/model/plan";
+import { DEFAULT_POLICY, describePlan, planTransition } from "../provider/planner";
+import {
+  apply,
+  BUILDS,
+  MOVES,
+  ORACLE_POLICIES,
+  permitted,
+  type Situation,
+  type State,
+  shortestLength,
+  startSim,
+  type Target,
+} from "./planner-oracle";
+
+const HVM: XapiBootFields = {
+  domain_type: "hvm",
+  HVM_boot_policy: "BIOS order",
+  HVM_boot_params: { order: "cd", firmware: "bios" },
+  PV_bootloader: "",
+  PV_kernel: "",
+  PV_ramdisk: "",
+  PV_args: "",
+  PV_bootloader_args: "",
+};
+const NEW_ORDER: DeclaredBootFields = { HVM_boot_params: { order: "dc" } };
+
+const SOURCES: readonly State[] = ["Halted", "Paused", "Running", "Suspended", "Crashed"];
+const TARGETS: readonly Target[] = ["Halted", "Paused", "Running", "Suspended"];
+
+interface Case {
+  readonly name: string;
+  readonly situation: Situation;
+  readonly input: PlanInput;
+}
+
+// Every (from, to) × every policy × boot change (none / declared / stale live domain) × restartTrigger.
+const CASES: readonly Case[] = SOURCES.flatMap((from) =>
+  TARGETS.flatMap((to) =>
+    ORACLE_POLICIES.flatMap((policy) =>
+      (["none", "declared", "stale"] as const).flatMap((boot) =>
+        [false, true].map((forceRestart): Case => {
+          const name = `${from}→${to} ${policy.shutdown}/discard=${policy.allowDiscardSuspendedState}/${policy.bootChanges} boot=${boot}${forceRestart ? " force" : ""}`;
+          const input: PlanInput = {
+            observedPowerState: from,
+            observedBoot: HVM,
+            declaredPowerState: to,
+            declaredBoot: boot === "declared" ? NEW_ORDER : undefined,
+            liveDomainBootStale: boot === "stale",
+            forceRestart,
+            policy,
+          };
+          return { name, input, situation: { from, to, policy, stale: boot !== "none", forceRestart } };
+        }),
+      ),
+    ),
+  ),
+);
+
+function planOf(input: PlanInput) {
+  const result = planTransition(input);
+  if (!result.ok) throw new Error(`expected a plan, got ${result.failure.code}: ${result.failure.reason}`);
+  return result.plan;
+}
+
+const lifecycleSteps = (steps: readonly PlanStep[]) => steps.filter((s) => s.kind === "lifecycle");
+
+describe("exhaustive: every (from, to) × policy × boot change × restartTrigger", () => {
+  it("covers the whole matrix", () => {
+    expect(CASES.length).toBe(5 * 4 * 12 * 3 * 2);
+  });
+
+  it.each(CASES)("$name: each step is legal from the state before it", ({ input }) => {
+    let state: State = input.observedPowerState;
+    for (const s of lifecycleSteps(planOf(input).steps)) {
+      expect(s.from).toBe(state);
+      const legal = MOVES.some(
+        (m) =>
+          m.from === s.from &&
+          m.call === s.call &&
+          m.to === s.to &&
+          (m.startPaused === undefined || m.startPaused === s.args.start_paused),
+      );
+      expect(legal, `${s.call} from ${s.from} to ${s.to}`).toBe(true);
+      state = s.to;
+    }
+  });
+
+  it.each(CASES)("$name: each step is allowed by the policy", ({ input, situation }) => {
+    for (const s of lifecycleSteps(planOf(input).steps)) {
+      const move = { from: s.from, call: s.call, to: s.to as Target };
+      expect(permitted(move, situation.policy), `${s.call} from ${s.from}`).toBe(true);
+    }
+  });
+
+  it.each(CASES)("$name: ends in the declared state", ({ input }) => {
+    const steps = lifecycleSteps(planOf(input).steps);
+    expect(steps.at(-1)?.to ?? input.observedPowerState).toBe(input.declaredPowerState);
+  });
+
+  it.each(CASES)(
+    "$name: has as many lifecycle calls as the brute-force shortest path",
+    ({ input, situation }) => {
+      const plan = planOf(input);
+      expect(plan.lifecycleCalls).toBe(lifecycleSteps(plan.steps).length);
+      expect(plan.lifecycleCalls).toBe(shortestLength(situation));
+    },
+  );
+
+  it.each(CASES)("$name: start/resume carry start_paused exactly when leading to Paused", ({ input }) => {
+    for (const s of lifecycleSteps(planOf(input).steps)) {
+      if (s.call === "VM.start" || s.call === "VM.resume") {
+        expect(s.args).toEqual({ start_paused: s.to === "Paused", force: false });
+      } else {
+        expect(s.args).toEqual({});
+      }
+    }
+  });
+
+  it.each(CASES)("$name: reaches the goal of the independent model", ({ input, situation }) => {
+    let sim = startSim(situation);
+    for (const s of lifecycleSteps(planOf(input).steps)) {
+      sim = apply(sim, { from: s.from, call: s.call, to: s.to as Target });
+    }
+    expect(sim.power).toBe(situation.to);
+    const live = situation.to === "Running" || situation.to === "Paused";
+    if (live && situation.policy.bootChanges === "restart") expect(sim.fresh).toBe(true);
+    if (live && situation.forceRestart) expect(sim.builds).toBe(1);
+  });
+
+  it.each(CASES)("$name: reports bootChangePending as the independent model does", ({ input, situation }) => {
+    let sim = startSim(situation);
+    for (const s of lifecycleSteps(planOf(input).steps)) {
+      sim = apply(sim, { from: s.from, call: s.call, to: s.to as Target });
+    }
+    expect(planOf(input).bootChangePending).toBe(sim.power !== "Halted" && !sim.fresh);
+  });
+
+  it.each(CASES)("$name: puts setter steps first, in the observed power state", ({ input }) => {
+    const steps = planOf(input).steps;
+    const firstLifecycle = steps.findIndex((s) => s.kind === "lifecycle");
+    const setters = steps.filter((s) => s.kind === "set");
+    expect(setters.length).toBe(input.declaredBoot === undefined ? 0 : 1);
+    for (const [i, s] of steps.entries()) {
+      if (s.kind !== "set") continue;
+      if (firstLifecycle !== -1) expect(i).toBeLessThan(firstLifecycle);
+      expect(s.call.startsWith("VM.set_")).toBe(true);
+      expect([s.from, s.to]).toEqual([input.observedPowerState, input.observedPowerState]);
+    }
+  });
+
+  it.each(CASES.filter((c) => c.situation.from === "Crashed"))(
+    "$name: leaves Crashed with hard_shutdown",
+    ({ input }) => {
+      expect(lifecycleSteps(planOf(input).steps)[0]?.call).toBe("VM.hard_shutdown");
+    },
+  );
+
+  it.each(
+    CASES.filter(
+      (c) => c.situation.from === c.situation.to && !c.situation.stale && !c.situation.forceRestart,
+    ),
+  )("$name: from == to without a boot change is the empty plan", ({ input }) => {
+    expect(planOf(input)).toEqual({ steps: [], lifecycleCalls: 0, bootChangePending: false });
+  });
+
+  it.each(CASES)("$name: every step has a one-line reason", ({ input }) => {
+    for (const s of planOf(input).steps) {
+      expect(s.reason.length).toBeGreaterThan(0);
+      expect(s.reason).not.toContain("\n");
+    }
+  });
+});
+
+const FORCE_BASE: PlanInput = {
+  observedPowerState: "Running",
+  observedBoot: HVM,
+  declaredPowerState: "Running",
+  policy: DEFAULT_POLICY,
+};
+
+describe("forceRestart (restartTrigger)", () => {
+  it.each(
+    CASES.filter(
+      (c) => c.situation.forceRestart && (c.situation.to === "Running" || c.situation.to === "Paused"),
+    ),
+  )("$name: exactly one domain build when the VM ends live", ({ input }) => {
+    expect(lifecycleSteps(planOf(input).steps).filter((s) => BUILDS.has(s.call))).toHaveLength(1);
+  });
+
+  it("adds no restart when the target is Halted", () => {
+    const plan = planOf({
+      ...FORCE_BASE,
+      observedPowerState: "Running",
+      declaredPowerState: "Halted",
+      forceRestart: true,
+    });
+    expect(describePlan(plan)).toMatchInlineSnapshot(`
+      [
+        "1. VM.clean_shutdown (Running → Halted): shut the guest down cleanly (declared Halted)",
+      ]
+    `);
+  });
+
+  it("adds no restart when the target is Suspended", () => {
+    const plan = planOf({
+      ...FORCE_BASE,
+      observedPowerState: "Suspended",
+      declaredPowerState: "Suspended",
+      forceRestart: true,
+    });
+    expect(plan.steps).toEqual([]);
+  });
+
+  it("counts a start of a Halted VM as the restart", () => {
+    const plan = planOf({
+      ...FORCE_BASE,
+      observedPowerState: "Halted",
+      declaredPowerState: "Running",
+      forceRestart: true,
+    });
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.start"]);
+  });
+});
+
+describe("tie-breaks and policy details", () => {
+  const base = (over: Partial<PlanInput>): PlanInput => ({
+    observedPowerState: "Running",
+    observedBoot: HVM,
+    declaredPowerState: "Running",
+    policy: DEFAULT_POLICY,
+    ...over,
+  });
+  const withPolicy = (p: Partial<Policy>): Policy => ({ ...DEFAULT_POLICY, ...p });
+
+  it("Paused → Halted under clean is unpause + clean_shutdown", () => {
+    const plan = planOf(base({ observedPowerState: "Paused", declaredPowerState: "Halted" }));
+    expect(describePlan(plan)).toMatchInlineSnapshot(`
+      [
+        "1. VM.unpause (Paused → Running): unpause the VM, on the way to Halted",
+        "2. VM.clean_shutdown (Running → Halted): shut the guest down cleanly (declared Halted)",
+      ]
+    `);
+  });
+
+  it("Suspended → Halted without allowDiscardSuspendedState resumes first", () => {
+    const plan = planOf(base({ observedPowerState: "Suspended", declaredPowerState: "Halted" }));
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.resume", "VM.clean_shutdown"]);
+  });
+
+  it("Suspended → Halted with allowDiscardSuspendedState discards the image, even under clean", () => {
+    const plan = planOf(
+      base({
+        observedPowerState: "Suspended",
+        declaredPowerState: "Halted",
+        policy: withPolicy({ allowDiscardSuspendedState: true }),
+      }),
+    );
+    expect(describePlan(plan)).toMatchInlineSnapshot(`
+      [
+        "1. VM.hard_shutdown (Suspended → Halted): discard the suspended memory image, as allowDiscardSuspendedState permits (declared Halted)",
+      ]
+    `);
+  });
+
+  it("prefers the non-destructive plan of equal length (resume + clean_reboot over hard_shutdown + start)", () => {
+    const plan = planOf(
+      base({
+        observedPowerState: "Suspended",
+        declaredBoot: NEW_ORDER,
+        policy: withPolicy({ allowDiscardSuspendedState: true }),
+      }),
+    );
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.set_HVM_boot_params", "VM.resume", "VM.clean_reboot"]);
+  });
+
+  it("applies a boot change on a Running VM with one clean reboot", () => {
+    const plan = planOf(base({ declaredBoot: NEW_ORDER }));
+    expect(describePlan(plan)).toMatchInlineSnapshot(`
+      [
+        "1. VM.set_HVM_boot_params(value: {"order":"dc","firmware":"bios"}) (Running → Running): HVM_boot_params is {"order":"cd","firmware":"bios"}, declared {"order":"dc","firmware":"bios"}",
+        "2. VM.clean_reboot (Running → Running): reboot (clean) so the domain runs the declared boot config (declared Running)",
+      ]
+    `);
+  });
+
+  it("applies a boot change on a Paused VM with hard_reboot under hard (it ends Running, then pause)", () => {
+    const plan = planOf(
+      base({
+        observedPowerState: "Paused",
+        declaredPowerState: "Paused",
+        declaredBoot: NEW_ORDER,
+        policy: withPolicy({ shutdown: "hard" }),
+      }),
+    );
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.set_HVM_boot_params", "VM.hard_reboot", "VM.pause"]);
+  });
+
+  it("never rebuilds a Suspended target: the image keeps the old config, reported pending", () => {
+    const plan = planOf(
+      base({ observedPowerState: "Suspended", declaredPowerState: "Suspended", declaredBoot: NEW_ORDER }),
+    );
+    expect([plan.lifecycleCalls, plan.bootChangePending]).toEqual([0, true]);
+  });
+
+  it("under next-boot sets the fields, adds no reboot and reports the change pending", () => {
+    const plan = planOf(base({ declaredBoot: NEW_ORDER, policy: withPolicy({ bootChanges: "next-boot" }) }));
+    expect([plan.steps.map((s) => s.call), plan.bootChangePending]).toEqual([
+      ["VM.set_HVM_boot_params"],
+      true,
+    ]);
+  });
+
+  it("reboots a domain left stale by an earlier next-boot run once the policy is restart", () => {
+    const plan = planOf(base({ liveDomainBootStale: true }));
+    expect(describePlan(plan)).toMatchInlineSnapshot(`
+      [
+        "1. VM.clean_reboot (Running → Running): reboot (clean) so the domain runs the declared boot config (set in an earlier run) (declared Running)",
+      ]
+    `);
+  });
+
+  it("is deterministic", () => {
+    const input = base({
+      observedPowerState: "Paused",
+      declaredPowerState: "Paused",
+      declaredBoot: NEW_ORDER,
+    });
+    expect(planTransition(input)).toEqual(planTransition(input));
+  });
+});
+
+describe("typed failures", () => {
+  const input = (over: Partial<PlanInput>): PlanInput => ({
+    observedPowerState: "Running",
+    observedBoot: HVM,
+    declaredPowerState: "Running",
+    policy: DEFAULT_POLICY,
+    ...over,
+  });
+
+  it.each(SOURCES)("declaring Crashed from %s is TARGET_NOT_DECLARABLE", (from) => {
+    const result = planTransition(input({ observedPowerState: from, declaredPowerState: "Crashed" }));
+    expect(result.ok ? undefined : result.failure.code).toBe("TARGET_NOT_DECLARABLE");
+  });
+
+  it("explains why Crashed cannot be declared", () => {
+    expect(planTransition(input({ declaredPowerState: "Crashed" }))).toMatchInlineSnapshot(`
+      {
+        "failure": {
+          "code": "TARGET_NOT_DECLARABLE",
+          "reason": "Invalid target power state: expected one of "Halted", "Paused", "Running", "Suspended", received "Crashed". Crashed can be observed but not declared.",
+        },
+        "ok": false,
+      }
+    `);
+  });
+
+  it("hitting the search bound is SEARCH_LIMIT, not a partial plan", () => {
+    const result = planTransition(
+      input({ observedPowerState: "Crashed", declaredPowerState: "Suspended", searchLimit: 2 }),
+    );
+    expect(result).toMatchInlineSnapshot(`
+      {
+        "failure": {
+          "code": "SEARCH_LIMIT",
+          "reason": "Search limit reached: no plan from Crashed to Suspended within 2 lifecycle calls. This is a planner bug or a too small searchLimit; report it.",
+        },
+        "ok": false,
+      }
+    `);
+  });
+
+  it("domain_type hvm with an empty HVM_boot_policy is INVALID_DECLARED_BOOT", () => {
+    const result = planTransition(input({ declaredBoot: { domain_type: "hvm", HVM_boot_policy: "" } }));
+    expect(result.ok ? undefined : result.failure.code).toBe("INVALID_DECLARED_BOOT");
+  });
+
+  it("domain_type unspecified is INVALID_DECLARED_BOOT", () => {
+    const result = planTransition(input({ declaredBoot: { domain_type: "unspecified" } }));
+    expect(result).toMatchInlineSnapshot(`
+      {
+        "failure": {
+          "code": "INVALID_DECLARED_BOOT",
+          "reason": "Invalid declared domain_type: expected one of "hvm", "pv", "pvh", "pv_in_pvh", received "unspecified". XAPI rejects VM.set_domain_type("unspecified").",
+        },
+        "ok": false,
+      }
+    `);
+  });
+});
+
+describe("setter steps", () => {
+  const setters = (observed: XapiBootFields, declared: DeclaredBootFields) =>
+    planOf({
+      observedPowerState: "Halted",
+      observedBoot: observed,
+      declaredPowerState: "Halted",
+      declaredBoot: declared,
+      policy: DEFAULT_POLICY,
+    }).steps.map((s) => [s.call, s.args.value]);
+
+  it("emits nothing when every declared field already matches", () => {
+    expect(
+      setters(HVM, { domain_type: "hvm", HVM_boot_policy: "BIOS order", HVM_boot_params: { order: "cd" } }),
+    ).toEqual([]);
+  });
+
+  it("merges HVM_boot_params: undeclared keys such as firmware are kept", () => {
+    expect(setters(HVM, { HVM_boot_params: { order: "n" } })).toEqual([
+      ["VM.set_HVM_boot_params", { order: "n", firmware: "bios" }],
+    ]);
+  });
+
+  it("HVM → PV needs only set_HVM_boot_policy, which also sets domain_type (xapi-semantics §7.3)", () => {
+    const result = setters(HVM, { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "pygrub" });
+    expect(result).toEqual([
+      ["VM.set_HVM_boot_policy", ""],
+      ["VM.set_PV_bootloader", "pygrub"],
+    ]);
+  });
+
+  it("writes the policy before domain_type so that pvh survives the coupling", () => {
+    expect(setters(HVM, { domain_type: "pvh", HVM_boot_policy: "" })).toEqual([
+      ["VM.set_HVM_boot_policy", ""],
+      ["VM.set_domain_type", "pvh"],
+    ]);
+  });
+
+  it("writes only the PV fields that differ, in a fixed order", () => {
+    const pv: XapiBootFields = {
+      ...HVM,
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "pygrub",
+      PV_args: "quiet",
+    };
+    expect(
+      setters(pv, { PV_bootloader: "", PV_kernel: "/var/lib/xcp/guest/vmlinuz", PV_args: "quiet" }),
+    ).toEqual([
+      ["VM.set_PV_bootloader", ""],
+      ["VM.set_PV_kernel", "/var/lib/xcp/guest/vmlinuz"],
+    ]);
+  });
+
+  it("describes a setter with its value and the observed one", () => {
+    const plan = planOf({
+      observedPowerState: "Running",
+      observedBoot: HVM,
+      declaredPowerState: "Running",
+      declaredBoot: { HVM_boot_params: { order: "dc" } },
+      policy: { ...DEFAULT_POLICY, bootChanges: "next-boot" },
+    });
+    expect(describePlan(plan)).toMatchInlineSnapshot(`
+      [
+        "1. VM.set_HVM_boot_params(value: {"order":"dc","firmware":"bios"}) (Running → Running): HVM_boot_params is {"order":"cd","firmware":"bios"}, declared {"order":"dc","firmware":"bios"}",
+      ]
+    `);
+  });
+});
