@@ -1,0 +1,126 @@
+/**
+ * The provider's connection settings: read once by `configure` from the stack configuration, with
+ * environment fallbacks, and kept in the provider process only. They never become a resource
+ * property, never enter the serialized provider, and the password never reaches a log line or an
+ * error message (see {@link scrubSecrets}).
+ */
+import { ProviderError, ProviderErrorCode } from "./errors";
+
+/**
+ * Stack configuration keys and their environment fallbacks. Configuration wins over the
+ * environment; an empty value counts as unset.
+ */
+export const CONNECTION_SETTINGS = {
+  url: { config: "xapi:url", env: "XAPI_URL" },
+  username: { config: "xapi:username", env: "XAPI_USERNAME" },
+  password: { config: "xapi:password", env: "XAPI_PASSWORD" },
+  caCert: { config: "xapi:caCert", env: "XAPI_CA_CERT" },
+  fingerprint: { config: "xapi:fingerprint", env: "XAPI_FINGERPRINT" },
+  insecure: { config: "xapi:insecure", env: "XAPI_INSECURE" },
+} as const;
+export type ConnectionSettingName = keyof typeof CONNECTION_SETTINGS;
+
+/** The username used when neither `xapi:username` nor `XAPI_USERNAME` is set (XAPI's admin user). */
+export const DEFAULT_USERNAME = "root";
+
+/** Where the connection comes from, as {@link readConnectionSettings} resolved it. */
+export interface ConnectionSettings {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly caCert?: string;
+  readonly fingerprint?: string;
+  readonly insecure?: boolean;
+}
+
+/**
+ * Resolves the connection from a config getter (`req.config.get` of the dynamic provider's
+ * `configure`) and an environment. Returns the settings, or the typed error that explains what is
+ * missing or malformed (thrown later, by the first operation that needs XAPI: `check` and `diff`
+ * never do, so a preview works without credentials).
+ *
+ * The returned object hides the password from `JSON.stringify` and `util.inspect`.
+ */
+export function readConnectionSettings(
+  get: (key: string) => string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): ConnectionSettings | ProviderError {
+  const value = (name: ConnectionSettingName): string | undefined => {
+    const { config, env: variable } = CONNECTION_SETTINGS[name];
+    const fromConfig = get(config);
+    if (fromConfig !== undefined && fromConfig !== "") return fromConfig;
+    const fromEnv = env[variable];
+    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  };
+
+  const url = value("url");
+  const password = value("password");
+  const missing = [url === undefined ? "url" : undefined, password === undefined ? "password" : undefined]
+    .filter((name): name is ConnectionSettingName => name !== undefined)
+    .map((name) => `${CONNECTION_SETTINGS[name].config} (or ${CONNECTION_SETTINGS[name].env})`);
+  if (url === undefined || password === undefined) {
+    return new ProviderError(
+      ProviderErrorCode.MISSING_CONFIG,
+      `Missing XAPI connection settings: expected ${missing.join(" and ")}, received nothing. ` +
+        "Try `pulumi config set xapi:url https://<pool-coordinator>` and " +
+        "`pulumi config set --secret xapi:password <password>`.",
+    );
+  }
+  if (!/^https?:\/\/[^/]/i.test(url)) {
+    return new ProviderError(
+      ProviderErrorCode.INVALID_CONFIG,
+      `Invalid xapi:url: expected an http:// or https:// URL, received ${JSON.stringify(url)}.`,
+    );
+  }
+  const insecureText = value("insecure");
+  const insecure = insecureText === undefined ? undefined : parseBoolean(insecureText);
+  if (insecure === null) {
+    return new ProviderError(
+      ProviderErrorCode.INVALID_CONFIG,
+      `Invalid xapi:insecure: expected "true" or "false", received ${JSON.stringify(insecureText)}.`,
+    );
+  }
+
+  const caCert = value("caCert");
+  const fingerprint = value("fingerprint");
+  return hidePassword({
+    url,
+    username: value("username") ?? DEFAULT_USERNAME,
+    password,
+    ...(caCert === undefined ? {} : { caCert }),
+    ...(fingerprint === undefined ? {} : { fingerprint }),
+    ...(insecure === undefined ? {} : { insecure }),
+  });
+}
+
+/** "true"/"1"/"yes" → true, "false"/"0"/"no" → false, anything else → null. */
+function parseBoolean(text: string): boolean | null {
+  const t = text.trim().toLowerCase();
+  if (t === "true" || t === "1" || t === "yes") return true;
+  if (t === "false" || t === "0" || t === "no") return false;
+  return null;
+}
+
+/** Makes `password` non-enumerable, so neither JSON nor `util.inspect` ever prints it. */
+function hidePassword(settings: ConnectionSettings): ConnectionSettings {
+  const { password, ...rest } = settings;
+  const hidden = { ...rest } as ConnectionSettings;
+  Object.defineProperty(hidden, "password", { value: password, enumerable: false });
+  return hidden;
+}
+
+/** Secrets shorter than this are not scrubbed from text (they would shred ordinary words). */
+const MIN_SCRUB_LENGTH = 3;
+
+/**
+ * Replaces every occurrence of each secret in `text` with `***`. Applied to every error message and
+ * reason the provider hands to the engine, as a second line of defence behind the client (which
+ * never puts credentials in errors in the first place).
+ */
+export function scrubSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret !== undefined && secret.length >= MIN_SCRUB_LENGTH) out = out.split(secret).join("***");
+  }
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * The plan shown in `pulumi preview`: a pure function of the previous inputs and the new ones, made
+ * without any XAPI call (check and diff run in previews, possibly without credentials).
+ *
+ * Mechanism (why there is no perpetual diff):
+ * - `check` adds the lines computed here as the synthetic input `plannedCalls`, **only in a
+ *   preview** (the `Vm` class passes `pulumi.runtime.isDryRun()` in the internal input
+ *   `__xapiPreview`) and only when there is something to do. The engine renders a preview by
+ *   diffing the old inputs with the new ones, so the lines appear as an added property:
+ *   `+ plannedCalls: ["1. VM.clean_reboot(force: false) (Running → Running): …"]`.
+ * - During the real update the key is absent, so the stored inputs never hold it: the next preview
+ *   diffs against inputs without `plannedCalls`, and when nothing changes the key is absent on
+ *   both sides. `diff` ignores it (and every `__` key) when deciding update vs replace.
+ * - The baseline is the previous inputs: after `pulumi up` they are what was achieved, after
+ *   `pulumi refresh` they are what `read` observed (read returns inputs). At apply time the executor
+ *   re-reads the VM and re-plans from its live state; `lastCalls` records what really ran.
+ */
+
+import type { Policy } from "../model/plan";
+import { type DeclarablePowerState, PowerState } from "../model/vocabulary";
+import { describePlan, planTransition } from "../planner";
+import { assumedBootFields, type BootDeclaration, declaredBootFields, UNKNOWN_BOOT } from "./boot";
+import type { VmDeclared } from "./types";
+
+/** What `check` knows about the new inputs. */
+export interface PlannedInputs extends BootDeclaration {
+  readonly template?: string | undefined;
+  readonly uuid?: string | undefined;
+  readonly nameLabel?: string | undefined;
+  readonly nameDescription?: string | undefined;
+  readonly powerState: DeclarablePowerState;
+  readonly policy: Policy;
+  readonly restartTrigger?: string | undefined;
+  readonly deleteAdopted?: boolean | undefined;
+}
+
+/** The top-level inputs the plan depends on; if one is unknown the plan is deferred to apply time. */
+const PLAN_INPUTS = ["template", "uuid", "powerState", "pv", "hvm", "policy", "restartTrigger"] as const;
+
+/**
+ * The calls a create or update would make, as numbered human lines, or `[]` when nothing would be
+ * called. `olds` are the previous inputs (`{}` for a new resource); `unknowns` are the dot paths
+ * still unknown in this preview.
+ */
+export function plannedCalls(
+  olds: Readonly<Record<string, unknown>>,
+  news: PlannedInputs,
+  unknowns: readonly string[],
+): string[] {
+  const pending = PLAN_INPUTS.filter((key) => unknowns.some((u) => u === key || u.startsWith(`${key}.`)));
+  if (pending.length > 0) {
+    return [
+      `(the calls depend on ${pending.join(", ")}, known only during the update; they are planned then)`,
+    ];
+  }
+  const old = readOldDeclaration(olds);
+  const identityChanged =
+    old === undefined ||
+    (news.uuid !== undefined
+      ? old.uuid !== news.uuid
+      : old.uuid !== undefined || old.template !== news.template);
+  const lines = identityChanged ? createLines(news, old) : updateLines(old, news);
+  return lines.map((line, i) => `${i + 1}. ${line}`);
+}
+
+/** The lines of a create (and, for a replacement, the release or destruction of the old VM). */
+function createLines(news: PlannedInputs, old: VmDeclared | undefined): string[] {
+  const lines: string[] = [];
+  if (news.uuid !== undefined) {
+    lines.push(
+      `adopt VM ${news.uuid}: the lifecycle calls to ${news.powerState} are planned from its live state during the update`,
+    );
+    if (news.nameLabel !== undefined)
+      lines.push(`VM.set_name_label(value: ${JSON.stringify(news.nameLabel)}) if it differs`);
+  } else {
+    lines.push(
+      `VM.clone(template: ${JSON.stringify(news.template)}, new_name: ${JSON.stringify(news.nameLabel ?? "")}) (→ Halted): copy the template`,
+      "VM.provision (Halted → Halted): create the disks the template describes",
+      "VM.set_is_a_template(value: false) (Halted → Halted): turn the copy into a VM",
+    );
+    if (news.nameDescription !== undefined && news.nameDescription !== "") {
+      lines.push(`VM.set_name_description(value: ${JSON.stringify(news.nameDescription)}) (Halted → Halted)`);
+    }
+    const plan = planTransition({
+      observedPowerState: PowerState.Halted,
+      observedBoot: UNKNOWN_BOOT,
+      declaredPowerState: news.powerState,
+      declaredBoot: declaredBootFields(news),
+      policy: news.policy,
+    });
+    if (plan.ok) lines.push(...stripNumbers(describePlan(plan.plan)).map(markSetterConditional));
+    else lines.push(`no legal plan from Halted: ${plan.failure.reason}`);
+  }
+  if (old !== undefined) lines.push(...releaseLines(old));
+  return lines;
+}
+
+/** What happens to the VM a replacement leaves behind (after the new one exists). */
+function releaseLines(old: VmDeclared): string[] {
+  const what =
+    old.uuid !== undefined ? `VM ${old.uuid}` : `the VM cloned from ${JSON.stringify(old.template)}`;
+  if (old.uuid !== undefined && old.deleteAdopted !== true)
+    return [`release ${what} (replaced; no call, the VM is kept)`];
+  return [`replace: then shut down ${what} per its policy and VM.destroy it`];
+}
+
+/** The lines of an update: name setters, then the lifecycle plan from the previous declaration. */
+function updateLines(old: VmDeclared, news: PlannedInputs): string[] {
+  const lines: string[] = [];
+  if (news.nameLabel !== undefined && news.nameLabel !== old.nameLabel) {
+    lines.push(`VM.set_name_label(value: ${JSON.stringify(news.nameLabel)})`);
+  }
+  if (news.nameDescription !== undefined && news.nameDescription !== old.nameDescription) {
+    lines.push(`VM.set_name_description(value: ${JSON.stringify(news.nameDescription)})`);
+  }
+  const observed = old.powerState as PowerState | undefined;
+  if (observed === undefined || !Object.values(PowerState).includes(observed)) return lines;
+  const plan = planTransition({
+    observedPowerState: observed,
+    observedBoot: assumedBootFields(old),
+    declaredPowerState: news.powerState,
+    declaredBoot: declaredBootFields(news),
+    forceRestart: news.restartTrigger !== undefined && news.restartTrigger !== old.restartTrigger,
+    policy: news.policy,
+  });
+  if (plan.ok) lines.push(...stripNumbers(describePlan(plan.plan)));
+  else lines.push(`no legal plan from ${observed}: ${plan.failure.reason}`);
+  return lines;
+}
+
+/** The previous inputs, read leniently (they may come from `read`, e.g. powerState "Crashed"). */
+function readOldDeclaration(olds: Readonly<Record<string, unknown>>): VmDeclared | undefined {
+  const template = typeof olds.template === "string" ? olds.template : undefined;
+  const uuid = typeof olds.uuid === "string" ? olds.uuid : undefined;
+  if (template === undefined && uuid === undefined) return undefined;
+  const text = (key: string) => (typeof olds[key] === "string" ? (olds[key] as string) : undefined);
+  const object = (key: string) =>
+    typeof olds[key] === "object" && olds[key] !== null ? (olds[key] as never) : undefined;
+  const declared: Record<string, unknown> = {
+    template,
+    uuid,
+    nameLabel: text("nameLabel"),
+    nameDescription: text("nameDescription"),
+    powerState: text("powerState"),
+    pv: object("pv"),
+    hvm: object("hvm"),
+    restartTrigger: text("restartTrigger"),
+    deleteAdopted: olds.deleteAdopted === true,
+  };
+  return declared as VmDeclared;
+}
+
+function stripNumbers(lines: readonly string[]): string[] {
+  return lines.map((line) => line.replace(/^\d+\.\s*/, ""));
+}
+
+// On a fresh clone the template's own fields are not known before apply: setters may be skipped.
+function markSetterConditional(line: string): string {
+  return line.startsWith("VM.set_") ? `${line} (skipped if the template already has it)` : line;
+}

@@ -1,0 +1,123 @@
+/**
+ * The plain shapes of the `Vm` resource's properties as they travel through the Pulumi engine and
+ * sit in the state. Shared by the program-side class (`vm.ts`, which wraps them in `pulumi.Input`)
+ * and the provider-side implementation (`impl.ts`, which never loads `@pulumi/pulumi` at run time).
+ */
+import type { BootChangeMode, DeclarablePowerState, PowerState, ShutdownMode } from "../model/vocabulary";
+
+/** PV boot (xapi-semantics §7.4): `bootloader` "pygrub" (or a control-domain path), or a direct kernel. */
+export interface PvBoot {
+  readonly bootloader?: string | undefined;
+  readonly kernel?: string | undefined;
+  readonly ramdisk?: string | undefined;
+  readonly args?: string | undefined;
+  readonly bootloaderArgs?: string | undefined;
+}
+
+/** HVM boot: policy "BIOS order" with QEMU's boot `order` (e.g. "cd", "dc", "ncd") and firmware. */
+export interface HvmBoot {
+  readonly bootParams: {
+    readonly order: string;
+    readonly firmware?: "bios" | "uefi" | undefined;
+  };
+}
+
+/** Which calls the lifecycle plan may use; see `Policy` in `provider/model/plan.ts`. */
+export interface VmPolicy {
+  /** @default "clean" */
+  readonly shutdown?: ShutdownMode | undefined;
+  /** @default "restart" */
+  readonly bootChanges?: BootChangeMode | undefined;
+  /** @default false */
+  readonly allowDiscardSuspendedState?: boolean | undefined;
+}
+
+/** Per-operation limits. */
+export interface VmTimeouts {
+  /** Longest wait for one XAPI lifecycle task (start, clean_shutdown, …) before it is cancelled. */
+  readonly operationSeconds?: number | undefined;
+}
+
+/** The user-declared properties (what `check` validates). */
+export interface VmDeclared {
+  readonly template?: string | undefined;
+  readonly uuid?: string | undefined;
+  readonly nameLabel?: string | undefined;
+  readonly nameDescription?: string | undefined;
+  readonly powerState?: DeclarablePowerState | undefined;
+  readonly pv?: PvBoot | undefined;
+  readonly hvm?: HvmBoot | undefined;
+  readonly policy?: VmPolicy | undefined;
+  readonly timeouts?: VmTimeouts | undefined;
+  readonly restartTrigger?: string | undefined;
+  readonly deleteAdopted?: boolean | undefined;
+}
+
+/**
+ * Synthetic input keys. Keys starting with `__` are internal to the Pulumi engine: never shown in
+ * a diff and ignored by this provider's `diff`.
+ */
+export const InternalKey = {
+  /** `pulumi.runtime.isDryRun()` of the program: `check` shows the plan only in previews. */
+  preview: "__xapiPreview",
+  /** The resource's `customTimeouts` option (Go duration strings), which the dynamic-provider host drops. */
+  customTimeouts: "__xapiCustomTimeouts",
+} as const;
+export type InternalKey = (typeof InternalKey)[keyof typeof InternalKey];
+
+/** The synthetic input that carries the plan into `pulumi preview` (present only in previews). */
+export const PLANNED_CALLS_KEY = "plannedCalls";
+
+/** The resource's `customTimeouts`, as the program gives them. */
+export interface CustomTimeoutStrings {
+  readonly create?: string | undefined;
+  readonly update?: string | undefined;
+  readonly delete?: string | undefined;
+}
+
+/** One XAPI call the provider made, as recorded in `lastCalls`. */
+export interface VmCallRecord {
+  /** Wire name, e.g. `VM.clean_reboot`, `VM.set_HVM_boot_params`, `VM.clone`. */
+  readonly call: string;
+  readonly args?: Readonly<Record<string, unknown>> | undefined;
+  readonly from?: PowerState | undefined;
+  readonly to?: PowerState | undefined;
+  readonly reason?: string | undefined;
+  readonly durationMs?: number | undefined;
+  /** Set when a clean call was escalated to its hard twin (policy `clean-then-hard`). */
+  readonly escalatedFrom?: string | undefined;
+  /** Set when a planned setter found the field already set. */
+  readonly skipped?: string | undefined;
+}
+
+/** The boot configuration the VM really has, in the resource's own vocabulary. */
+export interface EffectiveBoot {
+  /** `VM.domain_type`: "hvm", "pv", "pvh", "pv_in_pvh" or "unspecified". */
+  readonly domainType: string;
+  readonly pv?: PvBoot | undefined;
+  readonly hvm?: HvmBoot | undefined;
+}
+
+/** The outputs the provider adds to the declared properties. */
+export interface VmObserved {
+  /** The VM's uuid (also the resource id). */
+  readonly uuid: string;
+  /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */
+  readonly adopted: boolean;
+  /** The power state read back after the last operation or refresh (may be "Crashed"). */
+  readonly observedPowerState: PowerState;
+  /** The VM's boot fields as read back. */
+  readonly effectiveBoot: EffectiveBoot;
+  /**
+   * Declared boot changes written to the VM but not yet running in its domain (policy `next-boot`,
+   * or a Suspended target), as property paths such as `hvm.bootParams.order`. Empty when none.
+   */
+  readonly pendingBootChanges: readonly string[];
+  /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
+  readonly observedDomid: number;
+  /** The calls the last create/update made, in order. */
+  readonly lastCalls: readonly VmCallRecord[];
+}
+
+/** Everything stored as the resource's outputs. */
+export type VmOutputs = VmDeclared & VmObserved;

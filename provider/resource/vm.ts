@@ -1,0 +1,179 @@
+/**
+ * `xapi.Vm`: a Xen VM managed through the XenAPI, as a Pulumi dynamic resource
+ * (type token `pulumi-nodejs:dynamic/xapi:Vm`).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
+import { vmProvider } from "./provider";
+import {
+  type CustomTimeoutStrings,
+  type EffectiveBoot,
+  type HvmBoot,
+  InternalKey,
+  type PvBoot,
+  type VmCallRecord,
+  type VmPolicy,
+  type VmTimeouts,
+} from "./types";
+
+/** `pv` block of {@link VmArgs}. */
+export interface PvBootArgs {
+  /** "pygrub" (indirect boot through the guest's grub config) or a control-domain path. */
+  bootloader?: pulumi.Input<string>;
+  /** Direct kernel boot: a dom0 path (under /var/lib/xcp/guest/ on current XAPI). */
+  kernel?: pulumi.Input<string>;
+  ramdisk?: pulumi.Input<string>;
+  /** Kernel command line (appended to the guest's grub arguments under pygrub). */
+  args?: pulumi.Input<string>;
+  bootloaderArgs?: pulumi.Input<string>;
+}
+
+/** `hvm` block of {@link VmArgs}. */
+export interface HvmBootArgs {
+  bootParams: pulumi.Input<{
+    /** QEMU boot order over drives a–d and n (network), e.g. "cd" (the XAPI default), "dc", "ncd". */
+    order: pulumi.Input<string>;
+    /** @default "bios" */
+    firmware?: pulumi.Input<"bios" | "uefi">;
+  }>;
+}
+
+/** `policy` block of {@link VmArgs}: which calls a plan may use. */
+export interface VmPolicyArgs {
+  /**
+   * `"clean"`: graceful shutdowns/reboots only; `"clean-then-hard"`: graceful, escalated to the hard
+   * twin when the guest cannot or does not comply; `"hard"`: hard shutdowns/reboots.
+   * @default "clean"
+   */
+  shutdown?: pulumi.Input<"clean" | "clean-then-hard" | "hard">;
+  /**
+   * `"restart"`: a boot-config change reaches a live domain in the same run, with one restart;
+   * `"next-boot"`: write the fields only and report the change in `pendingBootChanges`.
+   * @default "restart"
+   */
+  bootChanges?: pulumi.Input<"restart" | "next-boot">;
+  /** Allow `VM.hard_shutdown` of a Suspended VM, which discards its saved memory image. @default false */
+  allowDiscardSuspendedState?: pulumi.Input<boolean>;
+}
+
+/** `timeouts` block of {@link VmArgs}. */
+export interface VmTimeoutsArgs {
+  /** Longest wait for one XAPI lifecycle task before it is cancelled. */
+  operationSeconds?: pulumi.Input<number>;
+}
+
+/**
+ * Arguments of {@link Vm}. Give exactly one identity: `template` (create a VM by cloning and
+ * provisioning that template; changing it replaces the VM) or `uuid` (adopt an existing VM;
+ * deleting the resource then releases the VM unless `deleteAdopted` is true).
+ */
+export interface VmArgs {
+  /** name_label of the template to clone. Changing it replaces the VM. */
+  template?: pulumi.Input<string>;
+  /** uuid of an existing VM to adopt. Changing it replaces (releases the old, adopts the new). */
+  uuid?: pulumi.Input<string>;
+  /** The VM's name_label. @default the resource name, for a VM created from a template */
+  nameLabel?: pulumi.Input<string>;
+  nameDescription?: pulumi.Input<string>;
+  /** The power state to converge to. @default "Running" */
+  powerState?: pulumi.Input<DeclarablePowerState>;
+  /** PV boot configuration (mutually exclusive with `hvm`). */
+  pv?: pulumi.Input<PvBootArgs>;
+  /** HVM boot configuration (mutually exclusive with `pv`). */
+  hvm?: pulumi.Input<HvmBootArgs>;
+  policy?: pulumi.Input<VmPolicyArgs>;
+  timeouts?: pulumi.Input<VmTimeoutsArgs>;
+  /** Any change of this value restarts a live VM exactly once. */
+  restartTrigger?: pulumi.Input<string>;
+  /** For an adopted VM (`uuid`): destroy it when the resource is deleted. @default false */
+  deleteAdopted?: pulumi.Input<boolean>;
+}
+
+/**
+ * A Xen VM whose power state and boot configuration Pulumi converges with the fewest legal XenAPI
+ * lifecycle calls. `pulumi preview` lists those calls (`plannedCalls`); `pulumi up` makes them and
+ * records them in `lastCalls`; `pulumi refresh` reads the VM back.
+ *
+ * The connection comes from stack configuration (`xapi:url`, `xapi:username`, `xapi:password` as a
+ * secret, `xapi:caCert` / `xapi:fingerprint` / `xapi:insecure`) or the environment (`XAPI_URL`, …);
+ * it never becomes a property of the resource.
+ *
+ * `customTimeouts` (`create`, `update`, `delete`) bound the whole operation: each lifecycle task
+ * gets at most the time left, and the operation fails once the deadline has passed.
+ *
+ * @example
+ * ```ts
+ * import * as xapi from "pulumi-xapi";
+ * const web = new xapi.Vm("web", {
+ *   template: "Debian Bookworm 12",
+ *   powerState: "Running",
+ *   hvm: { bootParams: { order: "cd", firmware: "uefi" } },
+ * });
+ * export const uuid = web.uuid;
+ * ```
+ */
+export class Vm extends pulumi.dynamic.Resource {
+  /** The VM's uuid (the resource id). */
+  declare public readonly uuid: pulumi.Output<string>;
+  declare public readonly template: pulumi.Output<string | undefined>;
+  declare public readonly nameLabel: pulumi.Output<string | undefined>;
+  declare public readonly nameDescription: pulumi.Output<string | undefined>;
+  /** The declared power state. */
+  declare public readonly powerState: pulumi.Output<DeclarablePowerState>;
+  /** The power state read back after the last operation or refresh (may be "Crashed"). */
+  declare public readonly observedPowerState: pulumi.Output<PowerState>;
+  /** The boot configuration the VM has (domain type and the `pv` or `hvm` block). */
+  declare public readonly effectiveBoot: pulumi.Output<EffectiveBoot>;
+  /** Declared boot changes written but not yet running in the domain (policy `next-boot`). */
+  declare public readonly pendingBootChanges: pulumi.Output<string[]>;
+  /** The XenAPI calls the last create or update made, in order. */
+  declare public readonly lastCalls: pulumi.Output<VmCallRecord[]>;
+  /** True when this resource adopted an existing VM (`uuid`). */
+  declare public readonly adopted: pulumi.Output<boolean>;
+  declare public readonly pv: pulumi.Output<PvBoot | undefined>;
+  declare public readonly hvm: pulumi.Output<HvmBoot | undefined>;
+  declare public readonly policy: pulumi.Output<VmPolicy | undefined>;
+  declare public readonly timeouts: pulumi.Output<VmTimeouts | undefined>;
+
+  constructor(name: string, args: VmArgs, opts?: pulumi.CustomResourceOptions) {
+    const customTimeouts: CustomTimeoutStrings | undefined = opts?.customTimeouts
+      ? dropUndefined({
+          create: opts.customTimeouts.create,
+          update: opts.customTimeouts.update,
+          delete: opts.customTimeouts.delete,
+        })
+      : undefined;
+    super(
+      vmProvider,
+      name,
+      {
+        // Every declared output is listed (undefined = filled in by the engine).
+        template: undefined,
+        nameDescription: undefined,
+        powerState: undefined,
+        pv: undefined,
+        hvm: undefined,
+        policy: undefined,
+        timeouts: undefined,
+        ...args,
+        // A VM created from a template is named after the resource unless told otherwise.
+        nameLabel: args.nameLabel ?? (args.template !== undefined ? name : undefined),
+        [InternalKey.preview]: pulumi.runtime.isDryRun(),
+        [InternalKey.customTimeouts]: customTimeouts,
+        uuid: args.uuid,
+        observedPowerState: undefined,
+        effectiveBoot: undefined,
+        pendingBootChanges: undefined,
+        lastCalls: undefined,
+        adopted: undefined,
+      },
+      opts,
+      "xapi",
+      "Vm",
+    );
+  }
+}
+
+function dropUndefined(value: Record<string, string | undefined>): CustomTimeoutStrings {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as CustomTimeoutStrings;
+}
