@@ -441,7 +441,7 @@ export class Engine {
   finishTask(ref: string, outcome: { ok: true; value: XValue } | { ok: false; error: XapiFault }): void {
     const task = this.tasks.get(ref);
     this.taskRuntime.delete(ref);
-    if (!task || task.status !== "pending") return;
+    if (task?.status !== "pending") return;
     this.tasks.update(ref, (t) => {
       t.progress = 1;
       t.finished = xapiDate(this.now());

@@ -291,7 +291,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
   def("task.cancel", ["task"], ({ args }) => {
     const ref = taskRef(str(args, 0, "task"));
     const task = e.tasks.get(ref);
-    if (!task || task.status !== "pending" || !task.allowed_operations.includes("cancel")) {
+    if (task?.status !== "pending" || !task.allowed_operations.includes("cancel")) {
       // [INFERRED text] XAPI refuses to cancel a task that is no longer pending.
       throw new XapiFault(ErrorCode.operationNotAllowed, [
         `Task ${ref} is ${task?.status ?? "gone"}; cannot cancel`,
