@@ -14,6 +14,11 @@ export interface TransportOptions extends TlsOptions {
   readonly url: string;
   /** Per-request timeout (socket inactivity). @default 60000 */
   readonly requestTimeoutMs?: number | undefined;
+  /**
+   * Methods that may be re-sent after a reused keep-alive socket failed before any response.
+   * @default none: the caller decides what to retry
+   */
+  readonly resendOnStaleSocket?: ((method: string) => boolean) | undefined;
 }
 
 /** Sends one JSON-RPC request; resolves with `result`, rejects with XapiError / XapiTransportError. */
@@ -34,6 +39,7 @@ export function createJsonRpcTransport(options: TransportOptions): Transport {
   const endpoint = jsonRpcEndpoint(base);
   const agent = createAgent(base, options);
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const resendable = options.resendOnStaleSocket ?? (() => false);
   let nextId = 0;
 
   const send = async (method: string, params: readonly unknown[]): Promise<unknown> => {
@@ -41,7 +47,9 @@ export function createJsonRpcTransport(options: TransportOptions): Transport {
     const body = JSON.stringify({ jsonrpc: "2.0", method, params, id });
     let response: HttpResponse;
     try {
-      response = await postWithStaleSocketRetry(endpoint, agent, body, timeoutMs);
+      response = resendable(method)
+        ? await postWithStaleSocketRetry(endpoint, agent, body, timeoutMs)
+        : await post(endpoint, agent, body, timeoutMs);
     } catch (error) {
       throw toTransportError(error, method, endpoint.href);
     }
@@ -94,8 +102,9 @@ interface HttpResponse {
 
 /**
  * Why: a keep-alive socket the server closed while idle fails with ECONNRESET (or EPIPE) on reuse,
- * before any response; the request never reached XAPI, so sending it once more on a fresh socket is
- * safe for every method (Node's documented pattern: `request.reusedSocket`).
+ * before any response (Node's documented pattern: `request.reusedSocket`). The same symptom also
+ * appears when the server drops the connection after reading the request, so only methods the
+ * caller marks as safe to repeat are re-sent here.
  */
 async function postWithStaleSocketRetry(
   url: URL,

@@ -18,6 +18,7 @@ export const ORIGINATOR = "pulumi-xapi";
 /** API version string passed at login (XAPI accepts and ignores it; 2.21 = XCP-ng 8.2/8.3 era). */
 export const LOGIN_API_VERSION = "2.21";
 
+const LOGIN = "session.login_with_password";
 /** How many HOST_IS_SLAVE hops a single call may follow (a pool has one coordinator; 2 covers a failover). */
 const MAX_REDIRECTS = 2;
 /** Retries of an idempotent read after a transient network failure. */
@@ -162,7 +163,7 @@ export class XapiSession {
   async #login(): Promise<SessionRef> {
     for (let redirects = 0; ; redirects++) {
       try {
-        const ref = (await this.#send("session.login_with_password", [
+        const ref = (await this.#send(LOGIN, [
           this.username,
           this.#password,
           LOGIN_API_VERSION,
@@ -196,7 +197,13 @@ export class XapiSession {
   }
 
   #makeTransport(url: string): Transport {
-    const options: TransportOptions = { ...this.#tls, url, requestTimeoutMs: this.#requestTimeoutMs };
+    const options: TransportOptions = {
+      ...this.#tls,
+      url,
+      requestTimeoutMs: this.#requestTimeoutMs,
+      // A repeated login costs at most one extra session (rare race); failing it would fail the operation.
+      resendOnStaleSocket: (method) => isIdempotentCall(method) || method === LOGIN,
+    };
     return createJsonRpcTransport(options);
   }
 
