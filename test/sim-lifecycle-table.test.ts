@@ -218,11 +218,7 @@ async function setup(from: State) {
   return h;
 }
 
-async function expectOutcome(
-  h: Awaited<ReturnType<typeof harness>>,
-  outcome: Outcome,
-  before: number,
-): Promise<void> {
+async function expectOutcome(h: Awaited<ReturnType<typeof harness>>, outcome: Outcome): Promise<void> {
   if ("deleted" in outcome) {
     expect((await h.fault("VM.get_record", VM)).params).toEqual(["VM", VM]);
   } else if ("to" in outcome) {
