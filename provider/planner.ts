@@ -146,7 +146,7 @@ export function planTransition(input: PlanInput): PlanResult {
   const found = search(start, goal, input.policy, limit);
   if (!found.ok) return found;
 
-  const lifecycle = explainPath(start, found.path, goal, input);
+  const lifecycle = explainPath(start, found.path, goal, bootChanged);
   const end = found.end;
   const plan: Plan = {
     steps: [...setters.steps, ...lifecycle],
@@ -158,7 +158,7 @@ export function planTransition(input: PlanInput): PlanResult {
 
 /**
  * The plan as human lines, one per step, numbered from 1:
- * `1. VM.clean_reboot (Running → Running): reboot so the domain runs the declared boot config`.
+ * `1. VM.clean_reboot (Running → Running): clean reboot so the domain runs the declared boot config`.
  * Used by `xapi-plan` and by the provider to show the plan in `pulumi preview`.
  */
 export function describePlan(plan: Plan): string[] {
@@ -390,7 +390,7 @@ function explainPath(
   start: SearchNode,
   path: readonly Transition[],
   goal: Goal,
-  input: PlanInput,
+  bootChanged: boolean,
 ): PlanStep[] {
   let node = start;
   return path.map((t, i) => {
@@ -403,12 +403,18 @@ function explainPath(
       args: { ...t.args },
       from: t.from,
       to: t.to,
-      reason: reasonFor(t, before, last, goal, input),
+      reason: reasonFor(t, before, last, goal, bootChanged),
     };
   });
 }
 
-function reasonFor(t: Transition, before: SearchNode, last: boolean, goal: Goal, input: PlanInput): string {
+function reasonFor(
+  t: Transition,
+  before: SearchNode,
+  last: boolean,
+  goal: Goal,
+  bootChanged: boolean,
+): string {
   const at = (text: string) =>
     last ? `${text} (declared ${goal.power})` : `${text}, on the way to ${goal.power}`;
   if (t.from === PowerState.Crashed) {
@@ -434,18 +440,22 @@ function reasonFor(t: Transition, before: SearchNode, last: boolean, goal: Goal,
     case LifecycleCall.hardShutdown:
       return at("power the VM off (hard)");
     default: {
-      const purpose = rebuildPurpose(before, goal, input) ?? "to rebuild the domain";
-      return at(`reboot (${hasFlag(t, TransitionFlag.hard) ? "hard" : "clean"}) ${purpose}`);
+      const purpose = rebuildPurpose(before, goal, bootChanged) ?? "to rebuild the domain";
+      const text = `${hasFlag(t, TransitionFlag.hard) ? "hard" : "clean"} reboot ${purpose}`;
+      // A final reboot keeps the declared state; its purpose says enough.
+      return last ? text : `${text}, on the way to ${goal.power}`;
     }
   }
 }
 
-function rebuildPurpose(before: SearchNode, goal: Goal, input: PlanInput): string | undefined {
+function rebuildPurpose(before: SearchNode, goal: Goal, bootChanged: boolean): string | undefined {
   const boot = !before.fresh && goal.mustBeFresh;
   const trigger = goal.exactlyOneBuild;
   if (boot && trigger) return "once for both the restartTrigger change and the declared boot config";
   if (boot)
-    return `so the domain runs the declared boot config${input.liveDomainBootStale ? " (set in an earlier run)" : ""}`;
+    return !bootChanged
+      ? "so the domain runs the boot config already set in an earlier run"
+      : "so the domain runs the declared boot config";
   if (trigger) return "because restartTrigger changed";
   return undefined;
 }

@@ -281,7 +281,7 @@ describe("tie-breaks and policy details", () => {
     expect(describePlan(plan)).toMatchInlineSnapshot(`
       [
         "1. VM.set_HVM_boot_params(value: {"order":"dc","firmware":"bios"}) (Running → Running): HVM_boot_params is {"order":"cd","firmware":"bios"}, declared {"order":"dc","firmware":"bios"}",
-        "2. VM.clean_reboot (Running → Running): reboot (clean) so the domain runs the declared boot config (declared Running)",
+        "2. VM.clean_reboot (Running → Running): clean reboot so the domain runs the declared boot config",
       ]
     `);
   });
@@ -317,7 +317,7 @@ describe("tie-breaks and policy details", () => {
     const plan = planOf(base({ liveDomainBootStale: true }));
     expect(describePlan(plan)).toMatchInlineSnapshot(`
       [
-        "1. VM.clean_reboot (Running → Running): reboot (clean) so the domain runs the declared boot config (set in an earlier run) (declared Running)",
+        "1. VM.clean_reboot (Running → Running): clean reboot so the domain runs the boot config already set in an earlier run",
       ]
     `);
   });
