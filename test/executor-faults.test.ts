@@ -1,0 +1,260 @@
+/**
+ * The executor with one fault injected at a time: it converges or stops with a clear error as the
+ * policy dictates, never makes a call the policy forbids (checked in the simulator's call log), and
+ * leaves no session or task behind.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { closeAllConnections, getConnection, type XapiConnection } from "../provider/client";
+import { converge, ExecutionError } from "../provider/executor";
+import type { Policy } from "../provider/model/plan";
+import type { RunningSimulator } from "../simulator";
+import { FIXTURE } from "../simulator/model/fixture";
+import { callLog, control, counters, ROOT, startSim } from "./client-sim";
+
+const CLEAN: Policy = { shutdown: "clean", allowDiscardSuspendedState: false, bootChanges: "restart" };
+const CLEAN_THEN_HARD: Policy = { ...CLEAN, shutdown: "clean-then-hard" };
+const HARD: Policy = { ...CLEAN, shutdown: "hard" };
+const FAST_RETRY = { retryBackoff: { initialMs: 5, maxMs: 20, factor: 2 } };
+
+let sim: RunningSimulator | undefined;
+
+async function setup(
+  options: Parameters<typeof startSim>[0] = {},
+): Promise<{ sim: RunningSimulator; conn: XapiConnection }> {
+  sim = await startSim({ defaultOperationMs: 5, cleanShutdownTimeoutMs: 100, ...options });
+  const conn = getConnection({ url: sim.url, ...ROOT, taskPoll: { initialMs: 2, maxMs: 20, factor: 2 } });
+  return { sim, conn };
+}
+
+/** The lifecycle calls in the simulator's log, in order (Async prefix dropped). */
+async function lifecycleCalls(s: RunningSimulator): Promise<string[]> {
+  return (await callLog(s))
+    .map((entry) => entry.method.replace(/^Async\./, ""))
+    .filter((method) => /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/.test(method));
+}
+
+afterEach(async () => {
+  const s = sim;
+  sim = undefined;
+  if (s === undefined) return;
+  // Every test must leave nothing behind once the process closes its connections.
+  await closeAllConnections();
+  const c = await counters(s);
+  await s.close();
+  expect([c.liveSessions, c.liveTasks]).toEqual([0, 0]);
+});
+
+describe("transient network error", () => {
+  it("re-sends a dropped lifecycle call after checking the VM did not move, and converges", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "faults", { method: "Async.VM.start", drop: true, count: 1 });
+    const result = await converge(
+      conn,
+      { uuid: FIXTURE.db.uuid },
+      { powerState: "Running" },
+      CLEAN,
+      FAST_RETRY,
+    );
+    expect([result.finalPowerState, await lifecycleCalls(sim)]).toEqual([
+      "Running",
+      ["VM.start", "VM.start"],
+    ]);
+  });
+});
+
+describe("OTHER_OPERATION_IN_PROGRESS", () => {
+  it("is retried with backoff and the run converges", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "faults", {
+      method: "Async.VM.start",
+      code: "OTHER_OPERATION_IN_PROGRESS",
+      params: ["VM", FIXTURE.db.ref, "start", "OpaqueRef:other"],
+      count: 2,
+    });
+    const result = await converge(
+      conn,
+      { uuid: FIXTURE.db.uuid },
+      { powerState: "Running" },
+      CLEAN,
+      FAST_RETRY,
+    );
+    expect([result.finalPowerState, (await lifecycleCalls(sim)).length]).toEqual(["Running", 3]);
+  });
+
+  it("stops after the bounded number of retries", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "faults", {
+      method: "Async.VM.start",
+      code: "OTHER_OPERATION_IN_PROGRESS",
+      count: 10,
+    });
+    const error = await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Running" }, CLEAN, {
+      ...FAST_RETRY,
+      retries: 2,
+    }).catch((e: unknown) => e);
+    expect([(error as ExecutionError).code, (await lifecycleCalls(sim)).length]).toEqual([
+      "OTHER_OPERATION_IN_PROGRESS",
+      3,
+    ]);
+  });
+});
+
+describe("SESSION_INVALID", () => {
+  it("logs in again once mid-run and converges", async () => {
+    const { sim, conn } = await setup();
+    await conn.call("pool.get_all");
+    await control(sim, "invalidateSessions");
+    const result = await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN);
+    expect([result.finalPowerState, (await counters(sim)).logins]).toEqual(["Suspended", 2]);
+  });
+});
+
+describe("HOST_IS_SLAVE", () => {
+  it("follows a pool member to the master and converges there", async () => {
+    const { sim } = await setup({ member: true });
+    const viaMember = getConnection({ url: sim.memberUrl ?? "", ...ROOT });
+    const result = await converge(viaMember, { uuid: FIXTURE.db.uuid }, { powerState: "Running" }, CLEAN);
+    expect([result.finalPowerState, viaMember.url]).toEqual(["Running", sim.url]);
+  });
+});
+
+describe("out-of-band state change before a step", () => {
+  it("re-plans when the VM was halted by someone else between start and suspend", async () => {
+    const { sim, conn } = await setup();
+    const log = (line: string) => {
+      if (line.startsWith("step 2:"))
+        void control(sim, "setPowerState", { uuid: FIXTURE.db.uuid, powerState: "Halted" });
+    };
+    const result = await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN, {
+      log,
+    });
+    expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
+      "Suspended",
+      1,
+      ["VM.start", "VM.suspend", "VM.start", "VM.suspend"],
+    ]);
+  });
+
+  it("never hard-shuts-down a VM that became Suspended when the policy forbids discarding it", async () => {
+    const { sim, conn } = await setup();
+    const log = (line: string) => {
+      if (line.startsWith("step 1: VM.hard_shutdown")) {
+        void control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
+      }
+    };
+    const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, { log });
+    // The log shows no hard_shutdown before the resume: the Suspended image was never discarded.
+    expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
+      "Halted",
+      1,
+      ["VM.resume", "VM.hard_shutdown"],
+    ]);
+  });
+});
+
+describe("guest ignoring clean shutdown", () => {
+  it("stops with a clear error under policy clean and never calls a hard shutdown", async () => {
+    const { sim, conn } = await setup();
+    const error = (await converge(
+      conn,
+      { uuid: FIXTURE.stubborn.uuid },
+      { powerState: "Halted" },
+      CLEAN,
+    ).catch((e: unknown) => e)) as ExecutionError;
+    expect(error).toBeInstanceOf(ExecutionError);
+    expect([error.code, error.step?.call, await lifecycleCalls(sim)]).toEqual([
+      "VM_SHUTDOWN_TIMEOUT",
+      "VM.clean_shutdown",
+      ["VM.clean_shutdown"],
+    ]);
+    expect(error.message.replace(/OpaqueRef:[0-9a-f-]+/g, "<ref>")).toMatchInlineSnapshot(
+      `"VM 5a1f0000-0000-4000-8000-0000000000e7: VM.clean_shutdown (Running → Halted) failed: VM_SHUTDOWN_TIMEOUT(<ref>, 0.1) in VM.clean_shutdown. Nothing was done before. Try policy.shutdown "clean-then-hard" to allow VM.hard_shutdown when the guest did not comply in time, or fix the guest."`,
+    );
+  });
+
+  it("escalates to hard_shutdown under clean-then-hard", async () => {
+    const { sim, conn } = await setup();
+    const result = await converge(
+      conn,
+      { uuid: FIXTURE.stubborn.uuid },
+      { powerState: "Halted" },
+      CLEAN_THEN_HARD,
+    );
+    expect([
+      result.finalPowerState,
+      result.steps.map((s) => [s.call, s.escalatedFrom]),
+      await lifecycleCalls(sim),
+    ]).toEqual([
+      "Halted",
+      [["VM.hard_shutdown", "VM.clean_shutdown"]],
+      ["VM.clean_shutdown", "VM.hard_shutdown"],
+    ]);
+  });
+
+  it("escalates after the per-operation timeout when XAPI's own timeout is longer", async () => {
+    const { sim, conn } = await setup({ cleanShutdownTimeoutMs: 5000 });
+    const result = await converge(
+      conn,
+      { uuid: FIXTURE.stubborn.uuid },
+      { powerState: "Halted" },
+      CLEAN_THEN_HARD,
+      {
+        operationTimeoutMs: 150,
+      },
+    );
+    const methods = (await callLog(sim)).map((entry) => entry.method);
+    expect([result.steps[0]?.escalatedFrom, methods.includes("task.cancel")]).toEqual([
+      "VM.clean_shutdown",
+      true,
+    ]);
+  });
+
+  it("escalates a guest without PV drivers (VM_LACKS_FEATURE) under clean-then-hard only", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "setPowerState", { uuid: FIXTURE.legacy.uuid, powerState: "Running" });
+    const strict = (await converge(
+      conn,
+      { uuid: FIXTURE.legacy.uuid },
+      { powerState: "Halted" },
+      CLEAN,
+    ).catch((e: unknown) => e)) as ExecutionError;
+    const lenient = await converge(
+      conn,
+      { uuid: FIXTURE.legacy.uuid },
+      { powerState: "Halted" },
+      CLEAN_THEN_HARD,
+    );
+    expect([strict.code, lenient.finalPowerState, await lifecycleCalls(sim)]).toEqual([
+      "VM_LACKS_FEATURE",
+      "Halted",
+      ["VM.clean_shutdown", "VM.clean_shutdown", "VM.hard_shutdown"],
+    ]);
+  });
+});
+
+describe("other failures", () => {
+  it("stop the run with the VM, step, XAPI code and what was done", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "faults", {
+      method: "Async.VM.suspend",
+      code: "VM_NO_SUSPEND_SR",
+      params: [FIXTURE.db.ref],
+      count: 1,
+    });
+    const error = (await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN).catch(
+      (e: unknown) => e,
+    )) as ExecutionError;
+    expect([error.code, error.done.map((s) => s.call)]).toEqual(["VM_NO_SUSPEND_SR", ["VM.start"]]);
+    expect(error.message).toMatchInlineSnapshot(
+      `"VM 5a1f0000-0000-4000-8000-0000000000e2: VM.suspend (Running → Suspended) failed: VM_NO_SUSPEND_SR(OpaqueRef:5a1f0000-0000-4000-8000-000000000042) in VM.suspend. Done before: 1. VM.start (Halted → Running)."`,
+    );
+  });
+
+  it("respect the hard cap on steps", async () => {
+    const { conn } = await setup();
+    const error = (await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN, {
+      maxSteps: 1,
+    }).catch((e: unknown) => e)) as ExecutionError;
+    expect([error.code, error.done.length]).toEqual(["STEP_LIMIT", 1]);
+  });
+});

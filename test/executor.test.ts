@@ -1,0 +1,244 @@
+/**
+ * The executor against xapi-sim, for every (from, to) pair and policy, with and without a boot change:
+ * it converges, runs exactly the plan's calls, and the simulator's call log shows exactly the plan's
+ * lifecycle calls plus the reads documented in provider/executor.ts. And one login for 100 operations.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeAllConnections, getConnection, type XapiConnection } from "../provider/client";
+import { converge, readVm } from "../provider/executor";
+import type { Plan, Policy } from "../provider/model/plan";
+import {
+  DECLARABLE_POWER_STATES,
+  type DeclarablePowerState,
+  LifecycleCall,
+  type PowerState,
+} from "../provider/model/vocabulary";
+import { planTransition } from "../provider/planner";
+import type { RunningSimulator } from "../simulator";
+import { FIXTURE } from "../simulator/model/fixture";
+import { type CallLogEntry, callLog, control, counters, ROOT, startSim } from "./client-sim";
+
+let sim: RunningSimulator;
+let conn: XapiConnection;
+
+beforeAll(async () => {
+  sim = await startSim({ defaultOperationMs: 2, crashedCompat: false });
+  conn = getConnection({ url: sim.url, ...ROOT, taskPoll: { initialMs: 2, maxMs: 20, factor: 2 } });
+});
+
+afterAll(async () => {
+  await closeAllConnections();
+  await sim.close();
+});
+
+const POLICIES: Record<string, Policy> = {
+  clean: { shutdown: "clean", allowDiscardSuspendedState: false, bootChanges: "restart" },
+  "clean-then-hard": {
+    shutdown: "clean-then-hard",
+    allowDiscardSuspendedState: false,
+    bootChanges: "restart",
+  },
+  hard: { shutdown: "hard", allowDiscardSuspendedState: false, bootChanges: "restart" },
+  "hard+discard": { shutdown: "hard", allowDiscardSuspendedState: true, bootChanges: "restart" },
+  "next-boot": { shutdown: "clean", allowDiscardSuspendedState: false, bootChanges: "next-boot" },
+};
+
+/** web-01: HVM with PV drivers, so clean calls work. Its fixture boot order is "c". */
+const VM = FIXTURE.web;
+const BOOT_CHANGE = { HVM_boot_params: { order: "dc", firmware: "bios" } };
+
+/** The sim's method name for an async call, whichever way it logs it. */
+const wire = (entry: CallLogEntry) => entry.method.replace(/^Async\./, "");
+
+/**
+ * The documented calls of a run (provider/executor.ts, "Reads"), except task.get_record (≥ 1 per
+ * lifecycle step, timing-dependent), which is checked separately.
+ */
+function documentedCalls(plan: Plan, policy: Policy): Record<string, number> {
+  const expected: Record<string, number> = { "VM.get_by_uuid": 1, "VM.get_record": 1 };
+  const add = (method: string) => {
+    expected[method] = (expected[method] ?? 0) + 1;
+  };
+  for (const step of plan.steps) {
+    add(step.call);
+    if (step.kind === "set") continue;
+    add("task.destroy");
+    add("VM.get_power_state");
+    if (step.call === LifecycleCall.hardShutdown && !policy.allowDiscardSuspendedState)
+      add("VM.get_power_state");
+  }
+  return expected;
+}
+
+async function putInState(state: PowerState): Promise<void> {
+  await control(sim, "setPowerState", { uuid: VM.uuid, powerState: state });
+  await control(sim, "setFields", {
+    uuid: VM.uuid,
+    fields: { HVM_boot_params: { order: "c", firmware: "bios" } },
+  });
+}
+
+const cases = Object.keys(POLICIES).flatMap((policy) =>
+  DECLARABLE_POWER_STATES.flatMap((from) =>
+    DECLARABLE_POWER_STATES.flatMap((to) =>
+      [false, true].map((bootChange) => ({ policy, from, to, bootChange })),
+    ),
+  ),
+);
+
+describe("converge: every (from, to) × policy × boot change", () => {
+  it.each(cases)(
+    "$from → $to, policy $policy, boot change $bootChange",
+    async ({ policy: name, from, to, bootChange }) => {
+      const policy = POLICIES[name] as Policy;
+      await putInState(from);
+      const { record } = await readVm(conn, VM.uuid);
+      const planned = planTransition({
+        observedPowerState: record.power_state,
+        observedBoot: record,
+        declaredPowerState: to,
+        declaredBoot: bootChange ? BOOT_CHANGE : undefined,
+        policy,
+      });
+      if (!planned.ok) throw new Error(planned.failure.reason);
+      const since = (await callLog(sim)).at(-1)?.seq ?? 0;
+
+      const result = await converge(
+        conn,
+        { uuid: VM.uuid },
+        { powerState: to, ...(bootChange ? { boot: BOOT_CHANGE } : {}) },
+        policy,
+      );
+
+      const log = await callLog(sim, since);
+      const seen: Record<string, number> = {};
+      for (const entry of log)
+        if (wire(entry) !== "task.get_record") seen[wire(entry)] = (seen[wire(entry)] ?? 0) + 1;
+      const polls = log.filter((entry) => entry.method === "task.get_record").length;
+      expect({
+        final: result.finalPowerState,
+        live: await conn.call("VM.get_power_state", VM.ref),
+        steps: result.steps.map((s) => s.call),
+        replans: result.replans,
+        calls: seen,
+        enoughPolls: polls >= planned.plan.lifecycleCalls,
+        failed: log.filter((entry) => !entry.ok).map((entry) => `${entry.method}: ${entry.error}`),
+      }).toEqual({
+        final: to,
+        live: to,
+        steps: planned.plan.steps.map((s) => s.call),
+        replans: 0,
+        calls: documentedCalls(planned.plan, policy),
+        enoughPolls: true,
+        failed: [],
+      });
+    },
+  );
+});
+
+describe("a Crashed VM (XenAPI 1.0 compatibility mode)", () => {
+  it.each(DECLARABLE_POWER_STATES)(
+    "is left with VM.hard_shutdown and brought to %s, even under policy clean",
+    async (to) => {
+      await putInState("Running");
+      await control(sim, "config", { crashedCompat: true });
+      try {
+        await control(sim, "crashGuest", { uuid: VM.uuid });
+        const observed = await conn.call("VM.get_power_state", VM.ref);
+        const result = await converge(conn, { uuid: VM.uuid }, { powerState: to }, POLICIES.clean as Policy);
+        expect([observed, result.steps[0]?.call, result.finalPowerState]).toEqual([
+          "Crashed",
+          "VM.hard_shutdown",
+          to,
+        ]);
+      } finally {
+        await control(sim, "config", { crashedCompat: false });
+      }
+    },
+  );
+});
+
+describe("boot changes", () => {
+  it("reports a next-boot change on a running VM as pending", async () => {
+    await putInState("Running");
+    const result = await converge(
+      conn,
+      { uuid: VM.uuid },
+      { powerState: "Running", boot: BOOT_CHANGE },
+      POLICIES["next-boot"] as Policy,
+    );
+    expect([result.bootChangePending, result.observedBoot.HVM_boot_params]).toEqual([
+      true,
+      BOOT_CHANGE.HVM_boot_params,
+    ]);
+  });
+
+  it("applies a restart-mode change with one reboot and reports nothing pending", async () => {
+    await putInState("Running");
+    const result = await converge(
+      conn,
+      { uuid: VM.uuid },
+      { powerState: "Running", boot: BOOT_CHANGE },
+      POLICIES.clean as Policy,
+    );
+    const boot = await control<{ lastBoot: { order: string; via: string }; pendingBootChange: boolean }>(
+      sim,
+      "bootRecord",
+      { uuid: VM.uuid },
+    );
+    expect([
+      result.steps.map((s) => s.call),
+      result.bootChangePending,
+      boot.lastBoot,
+      boot.pendingBootChange,
+    ]).toEqual([
+      ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+      false,
+      expect.objectContaining({ order: "dc", via: "clean_reboot" }),
+      false,
+    ]);
+  });
+
+  it("skips a setter whose value XAPI's domain_type coupling already wrote", async () => {
+    await putInState("Halted");
+    await control(sim, "setFields", { uuid: VM.uuid, fields: { domain_type: "pv", HVM_boot_policy: "" } });
+    const result = await converge(
+      conn,
+      { uuid: VM.uuid },
+      { powerState: "Halted", boot: { domain_type: "hvm", HVM_boot_policy: "BIOS order" } },
+      POLICIES.clean as Policy,
+    );
+    const written = result.steps.filter((s) => s.skipped === undefined).map((s) => s.call);
+    const live = await conn.call<string>("VM.get_domain_type", VM.ref);
+    expect([written.length, live]).toEqual([1, "hvm"]);
+  });
+});
+
+describe("sessions", () => {
+  it("logs in once for 100 operations", async () => {
+    await closeAllConnections();
+    await control(sim, "reset");
+    const shared = getConnection({ url: sim.url, ...ROOT, taskPoll: { initialMs: 2, maxMs: 20, factor: 2 } });
+    const targets: DeclarablePowerState[] = [
+      "Halted",
+      "Running",
+      "Paused",
+      "Running",
+      "Suspended",
+      "Running",
+    ];
+    const vms = [FIXTURE.web, FIXTURE.db, FIXTURE.batch, FIXTURE.pv];
+    let operations = 0;
+    for (let round = 0; operations < 100; round++) {
+      const target = targets[round % targets.length] as DeclarablePowerState;
+      await Promise.all(
+        vms.map((vm) =>
+          converge(shared, { uuid: vm.uuid }, { powerState: target }, POLICIES.clean as Policy),
+        ),
+      );
+      operations += vms.length;
+    }
+    expect([(await counters(sim)).logins, shared.stats.logins]).toEqual([1, 1]);
+    conn = shared;
+  });
+});
