@@ -308,16 +308,23 @@ function edgeLabel(t: Transition): string {
 }
 
 /**
- * The table as markdown, one row per transition (for docs/lifecycle.md next to the figure).
+ * The table as markdown, one row per transition (for docs/lifecycle.md next to the figure). Columns
+ * are padded the way the repository's formatter (biome) lays out markdown tables.
  */
 export function renderMarkdownTable(): string {
-  const header = [
-    "| from | call | args | to | flags | rebuilds domain | planned | note |",
-    "|---|---|---|---|---|---|---|---|",
-  ];
-  const rows = TRANSITIONS.map(
-    (t) =>
-      `| ${t.from} | \`${t.call}\` | ${Object.keys(t.args).length === 0 ? "" : `\`${JSON.stringify(t.args)}\``} | ${t.to} | ${t.flags.join(", ")} | ${t.rebuildsDomain ? "yes" : ""} | ${t.planned ? "yes" : "never"} | ${t.note.replaceAll("|", "\\|")} |`,
-  );
-  return `${[...header, ...rows].join("\n")}\n`;
+  const header = ["from", "call", "args", "to", "flags", "rebuilds domain", "planned", "note"];
+  const rows = TRANSITIONS.map((t) => [
+    t.from,
+    `\`${t.call}\``,
+    Object.keys(t.args).length === 0 ? "" : `\`${JSON.stringify(t.args)}\``,
+    t.to,
+    t.flags.join(", "),
+    t.rebuildsDomain ? "yes" : "",
+    t.planned ? "yes" : "never",
+    t.note.replaceAll("|", "\\|"),
+  ]);
+  const widths = header.map((h, c) => Math.max(3, h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((x, c) => x.padEnd(widths[c] ?? 0)).join(" | ")} |`;
+  return `${[line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")}\n`;
 }
