@@ -62,7 +62,7 @@ import {
 export type { Plan, PlanFailure, PlanInput, PlanResult, PlanStep, Policy };
 export { DEFAULT_POLICY };
 
-/** Default bound on the number of lifecycle calls the search explores (the longest real plan has 4). */
+/** Default bound on the number of lifecycle calls the search explores (the longest real plan has 3). */
 export const DEFAULT_SEARCH_LIMIT = 8;
 
 /**
