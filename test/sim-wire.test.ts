@@ -2,12 +2,14 @@
  * xapi-sim's wire layer seen through raw HTTP (fetch and a bare socket): content types, JSON-RPC v1/v2
  * shapes, id echo, XML-RPC compact encoding, tolerant request parsing, HTTP 500/413, resilience.
  *
- * The server is driven by a stub dispatch so that every wire type (int64, XFloat, XDateTime, XInt32)
- * appears on demand; the model-backed protocol behaviour is covered by the real-client tests.
+ * Most of the file drives the server with a stub dispatch so that every wire type (int64, XFloat,
+ * XDateTime, XInt32) and every failure mode appears on demand; the last block checks the same wire in
+ * front of the real model (arity, unknown methods, HOST_IS_SLAVE, injected drops).
  */
 
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningSimulator, startSimulator } from "../simulator";
 import {
   type Dispatch,
   DropConnection,
@@ -495,5 +497,131 @@ describe("formatDouble (C's %.16g)", () => {
     [0, "0"],
   ])("formats %d as %s", (input, expected) => {
     expect(formatDouble(input)).toBe(expected);
+  });
+});
+
+describe("the wire in front of the real model", () => {
+  let real: RunningSimulator;
+
+  beforeAll(async () => {
+    real = await startSimulator({ port: 0, defaultOperationMs: 2 });
+  });
+
+  afterAll(async () => {
+    await real.close();
+  });
+
+  async function rpc(url: string, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const res = await fetch(`${url}/jsonrpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  async function login(): Promise<string> {
+    const { result } = await rpc(real.url, {
+      jsonrpc: "2.0",
+      method: "session.login_with_password",
+      params: ["root", "xapi-sim"],
+      id: 0,
+    });
+    return result as string;
+  }
+
+  it.each([
+    ["2", ["root", "xapi-sim"]],
+    ["3", ["root", "xapi-sim", "1.1"]],
+    ["4", ["root", "xapi-sim", "1.1", "wire-test"]],
+  ])("logs in over JSON-RPC v1 with %s parameters", async (_count, params) => {
+    const reply = await rpc(real.url, { method: "session.login_with_password", params, id: "v1" });
+    expect(reply).toMatchObject({ error: null, id: "v1" });
+    expect(reply.result).toMatch(/^OpaqueRef:/);
+  });
+
+  it("answers an unknown method with MESSAGE_METHOD_UNKNOWN [name]", async () => {
+    const reply = await rpc(real.url, { jsonrpc: "2.0", method: "VM.frobnicate", params: [], id: 1 });
+    expect(reply.error).toEqual({ code: 1, message: "MESSAGE_METHOD_UNKNOWN", data: ["VM.frobnicate"] });
+  });
+
+  it("answers a wrong arity with MESSAGE_PARAMETER_COUNT_MISMATCH", async () => {
+    const session = await login();
+    const reply = await rpc(real.url, { jsonrpc: "2.0", method: "VM.get_record", params: [session], id: 1 });
+    expect((reply.error as { message: string }).message).toBe("MESSAGE_PARAMETER_COUNT_MISMATCH");
+  });
+
+  it("accepts a session from JSON-RPC on XML-RPC", async () => {
+    const session = await login();
+    const xml = `<?xml version="1.0"?><methodCall><methodName>VM.get_all</methodName><params><param><value>${session}</value></param></params></methodCall>`;
+    const reply = await fetch(`${real.url}/RPC2`, {
+      method: "POST",
+      body: xml,
+      headers: { "content-type": "text/xml" },
+    });
+    expect(await reply.text()).toContain("<member><name>Status</name><value>Success</value></member>");
+  });
+
+  it("returns the model's system.listMethods bare over XML-RPC", async () => {
+    const xml =
+      '<?xml version="1.0"?><methodCall><methodName>system.listMethods</methodName><params/></methodCall>';
+    const text = await (await fetch(`${real.url}/`, { method: "POST", body: xml })).text();
+    expect(text.startsWith('<?xml version="1.0"?><methodResponse><params><param><value><array><data>')).toBe(
+      true,
+    );
+    expect(text).toContain("<value>VM.get_all_records</value>");
+  });
+
+  it("encodes event.from's valid_ref_counts as <i4> over XML-RPC", async () => {
+    const session = await login();
+    const xml =
+      '<?xml version="1.0"?><methodCall><methodName>event.from</methodName><params>' +
+      `<param><value>${session}</value></param>` +
+      "<param><value><array><data><value>vm</value></data></array></value></param>" +
+      "<param><value></value></param><param><value><double>0.1</double></value></param></params></methodCall>";
+    const text = await (await fetch(`${real.url}/`, { method: "POST", body: xml })).text();
+    const counts = text.slice(text.indexOf("<name>valid_ref_counts</name>"));
+    expect(counts).toMatch(/^<name>valid_ref_counts<\/name><value><struct><member>/);
+    expect(counts).toMatch(/<member><name>vm<\/name><value><i4>\d+<\/i4><\/value><\/member>/);
+  });
+
+  it("answers a login on the member with HOST_IS_SLAVE [master address]", async () => {
+    if (real.memberUrl === undefined) throw new Error("the simulator has no member listener");
+    const reply = await rpc(real.memberUrl, {
+      jsonrpc: "2.0",
+      method: "session.login_with_password",
+      params: ["root", "xapi-sim"],
+      id: 0,
+    });
+    expect(reply.error).toEqual({ code: 1, message: "HOST_IS_SLAVE", data: ["127.0.0.1"] });
+  });
+
+  it("serves control operations over HTTP", async () => {
+    const res = await fetch(`${real.url}/_sim/vms`);
+    const { result } = (await res.json()) as { result: { uuid: string }[] };
+    expect(result.length).toBeGreaterThan(0);
+  });
+
+  it("drops the connection on an injected drop fault, then keeps serving", async () => {
+    // Arrange
+    await fetch(`${real.url}/_sim/faults`, {
+      method: "POST",
+      body: JSON.stringify({ method: "VM.get_all", drop: true }),
+    });
+    const session = await login();
+    // Act
+    const dropped = await rpc(real.url, {
+      jsonrpc: "2.0",
+      method: "VM.get_all",
+      params: [session],
+      id: 1,
+    }).then(
+      () => "answered",
+      () => "dropped",
+    );
+    const next = await rpc(real.url, { jsonrpc: "2.0", method: "VM.get_all", params: [session], id: 2 });
+    // Assert
+    expect(dropped).toBe("dropped");
+    expect(Array.isArray(next.result)).toBe(true);
   });
 });
