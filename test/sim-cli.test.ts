@@ -179,6 +179,25 @@ describe("xapi-sim CLI", () => {
     await stop(child);
   });
 
+  it("passes --op-ms and --crashed-compat to the model", async () => {
+    const { child, url } = await start(["--op-ms", "7", "--crashed-compat"]);
+    const res = await fetch(`${url}/_sim/config`);
+    const { result } = (await res.json()) as { result: Record<string, unknown> };
+    expect(result).toMatchObject({ defaultOperationMs: 7, crashedCompat: true });
+    await stop(child);
+  });
+
+  it("does not listen as the pool member with --no-member", async () => {
+    const { child, url } = await start(["--no-member"]);
+    const member = url.replace("127.0.0.1", "127.0.0.2");
+    const outcome = await fetch(`${member}/_sim/vms`).then(
+      () => "answered",
+      () => "refused",
+    );
+    expect(outcome).toBe("refused");
+    await stop(child);
+  });
+
   it("rejects an unknown flag with usage on stderr and exit code 2", async () => {
     const { code, stdout, stderr } = await run(["--frobnicate"]);
     expect([code, stdout]).toEqual([2, ""]);
