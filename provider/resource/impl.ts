@@ -456,7 +456,10 @@ async function operationFailure(
       ? error.code
       : ProviderErrorCode.XAPI_FAILED;
   const what = operation === "create" ? "was created but could not be brought to" : "could not be brought to";
-  const message = `VM ${vm.uuid} ${what} its declared state: ${errorText(error)}`;
+  const made = calls.length === 0 ? "no call made" : `calls made: ${calls.map((c) => c.call).join(", ")}`;
+  // The executor's message starts with the VM too; say it once.
+  const detail = errorText(error).replace(`VM ${vm.uuid}: `, "");
+  const message = `VM ${vm.uuid} ${what} its declared state (${made}): ${detail}`;
   return new VmOperationError(code, message, vm.uuid, properties, { cause: error });
 }
 

@@ -154,7 +154,9 @@ function stripNumbers(lines: readonly string[]): string[] {
   return lines.map((line) => line.replace(/^\d+\.\s*/, ""));
 }
 
-// On a fresh clone the template's own fields are not known before apply: setters may be skipped.
+// On a fresh clone the template's own boot fields are not known before apply: a setter may be skipped.
 function markSetterConditional(line: string): string {
-  return line.startsWith("VM.set_") ? `${line} (skipped if the template already has it)` : line;
+  if (!line.startsWith("VM.set_")) return line;
+  const at = line.indexOf("): ");
+  return at < 0 ? line : `${line.slice(0, at + 1)}: unless the template already has this value`;
 }

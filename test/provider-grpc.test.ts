@@ -1,0 +1,483 @@
+/**
+ * The `Vm` provider through the engine's own dynamic-provider host (gRPC), against xapi-sim.
+ *
+ * The provider is compiled into a scratch `pulumi-xapi` package, serialized in a child process as
+ * `pulumi.dynamic.Resource` does, and loaded by `@pulumi/pulumi/cmd/dynamic-provider` from a
+ * program directory, as `pulumi up` would. The lifecycle tests share one VM and run in order.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningSimulator, startSimulator } from "../simulator";
+import {
+  type Bag,
+  buildProviderPackage,
+  disposeProviderPackage,
+  type ProviderHost as Host,
+  ProviderCallError,
+  ProviderHost,
+  type ProviderPackage,
+  serializeProvider,
+} from "./fixtures/provider-harness";
+
+/** A password that no fixture or path contains: finding it anywhere is a leak. */
+const PASSWORD = "grpc-Pw-7c41e9a2";
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const HVM_TEMPLATE = "Other install media";
+
+let pkg: ProviderPackage;
+let providerText: string;
+let sim: RunningSimulator;
+let host: Host;
+/** Every property bag and error text the provider returned, for the leak test at the end. */
+const returned: unknown[] = [];
+
+beforeAll(async () => {
+  pkg = await buildProviderPackage();
+  providerText = (await serializeProvider(pkg)).text;
+  sim = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  host = await ProviderHost.start(providerText, pkg.programDir);
+  await host.configure({ "xapi:url": sim.url, "xapi:username": "root", "xapi:password": PASSWORD });
+}, 120_000);
+
+afterAll(async () => {
+  await host?.close();
+  await sim?.close();
+  await disposeProviderPackage(pkg);
+});
+
+async function control<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
+  const fn = sim.model.control[op];
+  if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
+  return (await fn(body)) as T;
+}
+
+interface SimVm {
+  uuid: string;
+  name_label: string;
+  power_state: string;
+  is_a_template: boolean;
+}
+
+async function simVm(uuid: string): Promise<SimVm | undefined> {
+  return (await control<SimVm[]>("vms")).find((v) => v.uuid === uuid);
+}
+
+async function lastSeq(): Promise<number> {
+  return (await control<{ seq: number }[]>("callLog")).at(-1)?.seq ?? 0;
+}
+
+/** The VM-changing calls (no getters) after `since`, `Async.` stripped. */
+async function mutationsSince(since: number): Promise<string[]> {
+  const log = await control<{ seq: number; method: string; ok: boolean }[]>("callLog", { since });
+  return log
+    .filter((c) => c.ok)
+    .map((c) => c.method.replace(/^Async\./, ""))
+    .filter((m) => /^(VM|VDI)\./.test(m) && !/^VM\.(get|assert|query)/.test(m));
+}
+
+/** The engine's order for a change: Check (olds = previous inputs), then Diff (olds = outputs). */
+async function checkAndDiff(id: string, oldInputs: Bag, outs: Bag, declared: Bag, preview: boolean) {
+  const checked = await host.check(oldInputs, { ...declared, __xapiPreview: preview });
+  const diff = await host.diff(id, outs, checked.inputs);
+  returned.push(checked, diff);
+  return { checked, diff };
+}
+
+async function create(props: Bag): Promise<{ id: string; outs: Bag; inputs: Bag }> {
+  const checked = await host.check({}, { ...props, __xapiPreview: false });
+  expect(checked.failures).toEqual([]);
+  const created = await host.create(checked.inputs);
+  returned.push(checked, created);
+  return { ...created, inputs: checked.inputs };
+}
+
+function calls(outs: Bag): string[] {
+  return (outs.lastCalls as { call: string }[]).map((c) => c.call);
+}
+
+describe("serialization", () => {
+  it("the serialized provider only requires the implementation: no password, no captured code", () => {
+    expect({
+      requiresImpl: providerText.includes('require("pulumi-xapi/dist/provider/resource/impl")'),
+      password: providerText.includes(PASSWORD),
+      planner: providerText.includes("planTransition"),
+      url: providerText.includes(sim.url),
+    }).toEqual({ requiresImpl: true, password: false, planner: false, url: false });
+  });
+});
+
+describe("Check", () => {
+  it("normalizes valid inputs (defaults filled in) and adds no plannedCalls outside a preview", async () => {
+    const { inputs, failures } = await host.check(
+      {},
+      { template: HVM_TEMPLATE, nameLabel: "n", hvm: { bootParams: { order: "cd" } }, __xapiPreview: false },
+    );
+    expect({ inputs, failures }).toEqual({
+      failures: [],
+      inputs: {
+        template: HVM_TEMPLATE,
+        nameLabel: "n",
+        hvm: { bootParams: { order: "cd" } },
+        powerState: "Running",
+        policy: { shutdown: "clean", bootChanges: "restart", allowDiscardSuspendedState: false },
+        __xapiPreview: false,
+      },
+    });
+  });
+
+  it("returns one failure per bad property", async () => {
+    const { failures } = await host.check(
+      {},
+      {
+        template: HVM_TEMPLATE,
+        powerState: "Crashed",
+        hvm: { bootParams: { order: "xyz" } },
+        policy: { shutdown: "gentle" },
+        __xapiPreview: true,
+      },
+    );
+    expect(failures.map((f) => f.property).sort()).toEqual([
+      "hvm.bootParams.order",
+      "policy.shutdown",
+      "powerState",
+    ]);
+  });
+
+  it("words a failure as expected vs received, with a hint", async () => {
+    const { failures } = await host.check({}, { template: HVM_TEMPLATE, powerState: "Crashed" });
+    expect(failures).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "powerState",
+          "reason": "Invalid value: expected one of "Halted", "Paused", "Running", "Suspended", received "Crashed". Crashed can be observed but not declared.",
+        },
+      ]
+    `);
+  });
+
+  it("rejects inputs without identity", async () => {
+    const { failures } = await host.check({}, { powerState: "Running" });
+    expect(failures.map((f) => f.property)).toEqual(["template"]);
+  });
+
+  it("tolerates unknown values in a preview and defers the plan to the update", async () => {
+    const { inputs, failures } = await host.check(
+      {},
+      {
+        template: HVM_TEMPLATE,
+        powerState: UNKNOWN,
+        hvm: { bootParams: { order: "cd" } },
+        __xapiPreview: true,
+      },
+    );
+    expect({ failures, powerState: inputs.powerState, plannedCalls: inputs.plannedCalls }).toEqual({
+      failures: [],
+      powerState: UNKNOWN,
+      plannedCalls: ["(the calls depend on powerState, known only during the update; they are planned then)"],
+    });
+  });
+
+  it("plans a create in a preview: clone, provision, un-template, setters, start", async () => {
+    const { inputs } = await host.check(
+      {},
+      { template: HVM_TEMPLATE, nameLabel: "p", hvm: { bootParams: { order: "dc" } }, __xapiPreview: true },
+    );
+    expect((inputs.plannedCalls as string[]).map((l) => /^\d+\. (VM\.\w+)/.exec(l)?.[1])).toEqual([
+      "VM.clone",
+      "VM.provision",
+      "VM.set_is_a_template",
+      "VM.set_HVM_boot_policy",
+      "VM.set_HVM_boot_params",
+      "VM.start",
+    ]);
+  });
+});
+
+describe("one VM through its lifecycle", () => {
+  const declared: Bag = {
+    template: HVM_TEMPLATE,
+    nameLabel: "grpc-vm",
+    hvm: { bootParams: { order: "cd" } },
+  };
+  let id: string;
+  let inputs: Bag;
+  let outs: Bag;
+
+  /** Check + Diff + Update as `pulumi up` does; returns the update's outputs. */
+  async function up(change: Bag): Promise<{ diff: Awaited<ReturnType<Host["diff"]>>; outs: Bag }> {
+    const next = { ...declared, ...change };
+    const { checked, diff } = await checkAndDiff(id, inputs, outs, next, false);
+    const updated = await host.update(id, outs, checked.inputs);
+    returned.push(updated);
+    inputs = checked.inputs;
+    outs = updated;
+    return { diff, outs: updated };
+  }
+
+  it("Create clones, provisions and starts the VM; lastCalls are exactly the calls made", async () => {
+    const since = await lastSeq();
+    ({ id, outs, inputs } = await create(declared));
+    const vm = await simVm(id);
+    expect({
+      vm: { power_state: vm?.power_state, is_a_template: vm?.is_a_template, name_label: vm?.name_label },
+      observed: outs.observedPowerState,
+      lastCalls: calls(outs),
+    }).toEqual({
+      vm: { power_state: "Running", is_a_template: false, name_label: "grpc-vm" },
+      observed: "Running",
+      lastCalls: await mutationsSince(since),
+    });
+  });
+
+  it("a preview-time Diff of a powerState change carries the planned calls", async () => {
+    const { checked, diff } = await checkAndDiff(
+      id,
+      inputs,
+      outs,
+      { ...declared, powerState: "Suspended" },
+      true,
+    );
+    expect({ planned: checked.inputs.plannedCalls, diff }).toEqual({
+      planned: ["1. VM.suspend (Running → Suspended): suspend the VM (declared Suspended)"],
+      diff: { changes: "some", replaces: [], deleteBeforeReplace: false },
+    });
+  });
+
+  it("a preview with nothing to do has no plannedCalls and no diff (no perpetual diff)", async () => {
+    const { checked, diff } = await checkAndDiff(id, inputs, outs, declared, true);
+    expect({ planned: checked.inputs.plannedCalls, changes: diff.changes }).toEqual({
+      planned: undefined,
+      changes: "none",
+    });
+  });
+
+  it("a boot-order change on the running VM: Update sets the field and reboots, as previewed", async () => {
+    const preview = await checkAndDiff(
+      id,
+      inputs,
+      outs,
+      { ...declared, hvm: { bootParams: { order: "dc" } } },
+      true,
+    );
+    const planned = (preview.checked.inputs.plannedCalls as string[]).map(
+      (l) => /^\d+\. (VM\.\w+)/.exec(l)?.[1],
+    );
+    const since = await lastSeq();
+    await up({ hvm: { bootParams: { order: "dc" } } });
+    declared.hvm = { bootParams: { order: "dc" } };
+    const boot = await control<{ order?: string; HVM_boot_params?: { order?: string } }>("bootRecord", {
+      uuid: id,
+    });
+    expect({
+      planned,
+      made: calls(outs),
+      log: await mutationsSince(since),
+      booted: JSON.stringify(boot),
+    }).toEqual({
+      planned: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+      made: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+      log: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+      booted: expect.stringContaining('"dc"'),
+    });
+  });
+
+  it("Update to Suspended suspends", async () => {
+    await up({ powerState: "Suspended" });
+    expect([calls(outs), outs.observedPowerState]).toEqual([["VM.suspend"], "Suspended"]);
+  });
+
+  it("Update to Paused resumes paused (no detour through Running)", async () => {
+    await up({ powerState: "Paused" });
+    expect([outs.lastCalls, outs.observedPowerState]).toEqual([
+      [expect.objectContaining({ call: "VM.resume", args: { start_paused: true, force: false } })],
+      "Paused",
+    ]);
+  });
+
+  it("Update to Halted under the clean policy unpauses and shuts down cleanly", async () => {
+    await up({ powerState: "Halted" });
+    expect([calls(outs), outs.observedPowerState]).toEqual([["VM.unpause", "VM.clean_shutdown"], "Halted"]);
+  });
+
+  it("a next-boot change on a running VM is written and reported pending", async () => {
+    await up({ powerState: "Running" });
+    declared.powerState = "Running";
+    await up({ hvm: { bootParams: { order: "cd" } }, policy: { bootChanges: "next-boot" } });
+    expect([calls(outs), outs.pendingBootChanges]).toEqual([
+      ["VM.set_HVM_boot_params"],
+      ["hvm.bootParams.order"],
+    ]);
+  });
+
+  it("switching the policy back to restart makes the pending change due: one reboot, nothing pending", async () => {
+    const next = { hvm: { bootParams: { order: "cd" } }, policy: { bootChanges: "restart" } };
+    const { diff } = await up(next);
+    declared.hvm = next.hvm;
+    expect([diff.changes, calls(outs), outs.pendingBootChanges]).toEqual(["some", ["VM.clean_reboot"], []]);
+  });
+
+  it("restartTrigger: a new value restarts the running VM exactly once", async () => {
+    await up({ restartTrigger: "v2" });
+    declared.restartTrigger = "v2";
+    expect(calls(outs)).toEqual(["VM.clean_reboot"]);
+  });
+
+  it("a name change is an update that renames the VM", async () => {
+    const { diff } = await up({ nameLabel: "grpc-vm-renamed" });
+    declared.nameLabel = "grpc-vm-renamed";
+    expect([diff, calls(outs), (await simVm(id))?.name_label]).toEqual([
+      { changes: "some", replaces: [], deleteBeforeReplace: false },
+      ["VM.set_name_label"],
+      "grpc-vm-renamed",
+    ]);
+  });
+
+  it("a template change is a replacement", async () => {
+    const { diff } = await checkAndDiff(
+      id,
+      inputs,
+      outs,
+      { ...declared, template: "Generic PV (pygrub)" },
+      true,
+    );
+    expect(diff).toEqual({ changes: "some", replaces: ["template"], deleteBeforeReplace: false });
+  });
+
+  it("Read with nothing changed returns the same inputs: refresh-then-preview is clean", async () => {
+    const read = await host.read(id, outs);
+    returned.push(read);
+    const { checked, diff } = await checkAndDiff(id, read.inputs ?? {}, read.props, declared, true);
+    expect({ inputs: read.inputs, planned: checked.inputs.plannedCalls, changes: diff.changes }).toEqual({
+      inputs: Object.fromEntries(Object.entries(inputs).filter(([k]) => !k.startsWith("__"))),
+      planned: undefined,
+      changes: "none",
+    });
+  });
+
+  it("a Read after an out-of-band change reports it, and the next preview plans the way back", async () => {
+    await control("setPowerState", { uuid: id, powerState: "Halted" });
+    await control("setFields", { uuid: id, fields: { HVM_boot_params: { order: "n" } } });
+    const read = await host.read(id, outs);
+    returned.push(read);
+    const { checked, diff } = await checkAndDiff(id, read.inputs ?? {}, read.props, declared, true);
+    inputs = read.inputs ?? {};
+    outs = read.props;
+    expect({
+      observed: read.props.observedPowerState,
+      inputs: [read.inputs?.powerState, read.inputs?.hvm],
+      planned: (checked.inputs.plannedCalls as string[]).map((l) => /^\d+\. (VM\.\w+)/.exec(l)?.[1]),
+      changes: diff.changes,
+    }).toEqual({
+      observed: "Halted",
+      inputs: ["Halted", { bootParams: { order: "n" } }],
+      planned: ["VM.set_HVM_boot_params", "VM.start"],
+      changes: "some",
+    });
+  });
+
+  it("Delete of a Suspended VM under the clean policy resumes and shuts down cleanly, then destroys", async () => {
+    await up({ powerState: "Suspended" });
+    const since = await lastSeq();
+    await host.delete(id, outs);
+    expect([await mutationsSince(since), await simVm(id)]).toEqual([
+      ["VM.resume", "VM.clean_shutdown", "VM.destroy"],
+      undefined,
+    ]);
+  });
+
+  it("Read of a VM that no longer exists returns no id (the engine drops it)", async () => {
+    const read = await host.read(id, outs);
+    expect(read.id).toBe("");
+  });
+});
+
+describe("failures", () => {
+  it("a Create whose start fails still returns the VM's id and what was done", async () => {
+    await control("faults", {
+      method: "VM.start",
+      code: "BOOTLOADER_FAILED",
+      params: ["x", "no bootable disk"],
+    });
+    const failure = await create({ template: HVM_TEMPLATE, nameLabel: "grpc-start-fails" }).catch(
+      (e: unknown) => e,
+    );
+    expect(failure).toBeInstanceOf(ProviderCallError);
+    const init = (failure as ProviderCallError).initFailed;
+    returned.push(failure, init);
+    const vm = init === undefined ? undefined : await simVm(init.id);
+    expect({
+      vm: vm?.power_state,
+      observed: init?.properties.observedPowerState,
+      lastCalls: (init?.properties.lastCalls as { call: string }[] | undefined)?.map((c) => c.call),
+      reasons: init?.reasons.length,
+    }).toEqual({
+      vm: "Halted",
+      observed: "Halted",
+      lastCalls: ["VM.clone", "VM.provision", "VM.set_is_a_template"],
+      reasons: 1,
+    });
+    if (init !== undefined) await host.delete(init.id, init.properties);
+  });
+
+  it("adopting a VM that does not exist fails without an id", async () => {
+    const failure = await create({ uuid: "00000000-0000-4000-8000-00000000dead" }).catch((e: unknown) => e);
+    returned.push(failure);
+    expect([(failure as ProviderCallError).initFailed, (failure as Error).message]).toEqual([
+      undefined,
+      expect.stringMatching(/^VM 00000000-0000-4000-8000-00000000dead not found: expected an existing VM/),
+    ]);
+  });
+
+  it("a template that does not exist fails without creating anything", async () => {
+    const before = (await control<SimVm[]>("vms")).length;
+    const failure = await create({ template: "No such template" }).catch((e: unknown) => e);
+    returned.push(failure);
+    expect([(failure as Error).message, (await control<SimVm[]>("vms")).length]).toEqual([
+      expect.stringContaining('Template "No such template" not found'),
+      before,
+    ]);
+  });
+});
+
+describe("adoption", () => {
+  it("adopts an existing VM by uuid, converges it, and releases it on delete", async () => {
+    const web = (await control<SimVm[]>("vms")).find((v) => v.name_label === "web-01");
+    if (web === undefined) throw new Error("fixture VM web-01 missing");
+    const { id, outs } = await create({ uuid: web.uuid, powerState: "Halted" });
+    const since = await lastSeq();
+    await host.delete(id, outs);
+    expect([
+      outs.adopted,
+      calls(outs),
+      await mutationsSince(since),
+      (await simVm(web.uuid))?.power_state,
+    ]).toEqual([true, ["VM.clean_shutdown"], [], "Halted"]);
+  });
+});
+
+describe("credentials", () => {
+  it("a wrong password fails the create, and no error text or log line contains it", async () => {
+    const wrong = "wrong-Pw-3b9d5e1f";
+    const other = await ProviderHost.start(providerText, pkg.programDir);
+    try {
+      await other.configure({ "xapi:url": sim.url, "xapi:password": wrong });
+      const checked = await other.check({}, { template: HVM_TEMPLATE, nameLabel: "x" });
+      const failure = await other.create(checked.inputs).catch((e: unknown) => e);
+      expect([
+        (failure as Error).message.includes("SESSION_AUTHENTICATION_FAILED"),
+        JSON.stringify(failure).includes(wrong) || String(failure).includes(wrong),
+        other.stderr.includes(wrong),
+      ]).toEqual([true, false, false]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("no property bag or error the provider returned contains the password", () => {
+    const text = JSON.stringify(returned, (_k, v) => (v instanceof Error ? `${v.message} ${v.stack}` : v));
+    expect([returned.length > 20, text.includes(PASSWORD), host.stderr.includes(PASSWORD)]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+  });
+});
