@@ -69,11 +69,11 @@ import { planTransition } from "./planner";
 export interface ConvergeTarget {
   powerState: DeclarablePowerState;
   /** Declared boot fields (XAPI names); `undefined` = boot config not managed. */
-  boot?: DeclaredBootFields;
+  boot?: DeclaredBootFields | undefined;
   /** restartTrigger changed: exactly one restart when the VM ends live. */
-  forceRestart?: boolean;
+  forceRestart?: boolean | undefined;
   /** The live domain was built from an older boot config (a pending `next-boot` change). */
-  liveDomainBootStale?: boolean;
+  liveDomainBootStale?: boolean | undefined;
 }
 
 /** A step as it was executed. */
@@ -104,17 +104,17 @@ export interface ConvergeResult {
 /** Options of {@link converge}. */
 export interface ConvergeOptions {
   /** Per lifecycle call (the task is cancelled after this). @default 300000 (5 min) */
-  operationTimeoutMs?: number;
+  operationTimeoutMs?: number | undefined;
   /** Executed steps per run. @default 24 */
-  maxSteps?: number;
+  maxSteps?: number | undefined;
   /** Re-plans per run. @default 4 */
-  maxReplans?: number;
+  maxReplans?: number | undefined;
   /** Retries of OTHER_OPERATION_IN_PROGRESS and of transient network failures, per step. @default 5 */
-  retries?: number;
+  retries?: number | undefined;
   /** Delay between those retries. @default 250 ms ×2 up to 4 s, ±20 % jitter */
-  retryBackoff?: Backoff;
+  retryBackoff?: Backoff | undefined;
   /** One line per event (step start/end, retry, escalation, re-plan). */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** Codes an {@link ExecutionError} can carry besides XAPI's and the client's. */
@@ -208,7 +208,7 @@ const DEFAULTS = {
  */
 export async function converge(
   conn: XapiConnection,
-  vm: { ref?: string; uuid: string },
+  vm: { ref?: string | undefined; uuid: string },
   target: ConvergeTarget,
   policy: Policy,
   opts?: ConvergeOptions,
@@ -258,10 +258,17 @@ const MOVED_CODES: ReadonlySet<string> = new Set([
 
 class Run {
   readonly #conn: XapiConnection;
-  readonly #vm: { ref?: string; uuid: string };
+  readonly #vm: { ref?: string | undefined; uuid: string };
   readonly #target: ConvergeTarget;
   readonly #policy: Policy;
-  readonly #opts: Required<Omit<ConvergeOptions, "log">> & { log: (line: string) => void };
+  readonly #opts: {
+    operationTimeoutMs: number;
+    maxSteps: number;
+    maxReplans: number;
+    retries: number;
+    retryBackoff: Backoff;
+    log: (line: string) => void;
+  };
   #ref: VmRef | undefined;
   /** Last observed (or verified) power state. */
   #power: PowerState = PowerState.Halted;
@@ -278,7 +285,7 @@ class Run {
 
   constructor(
     conn: XapiConnection,
-    vm: { ref?: string; uuid: string },
+    vm: { ref?: string | undefined; uuid: string },
     target: ConvergeTarget,
     policy: Policy,
     opts: ConvergeOptions,

@@ -26,18 +26,18 @@ export interface ConnectionOptions {
   /** Sent in `session.login_with_password` only; never logged, serialised or put in errors. */
   password: string;
   /** PEM bundle of trusted CA certificates. */
-  caCert?: string;
+  caCert?: string | undefined;
   /**
    * SHA-256 fingerprint of the host certificate (`AA:BB:…` or hex). The safe way to trust a
    * self-signed XCP-ng certificate: only that exact certificate is accepted.
    */
-  fingerprint?: string;
+  fingerprint?: string | undefined;
   /** Accept any certificate. Warns once per process. Prefer `fingerprint`. @default false */
-  insecure?: boolean;
+  insecure?: boolean | undefined;
   /** Per-request (socket inactivity) timeout. @default 60000 */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
   /** Task polling schedule of `callAsync`. @default { initialMs: 20, maxMs: 2000, factor: 2 } */
-  taskPoll?: Backoff;
+  taskPoll?: Backoff | undefined;
 }
 
 /** A shared, session-holding XAPI connection. */
@@ -55,7 +55,11 @@ export interface XapiConnection {
    * @param opts.timeoutMs per-operation timeout: the task is cancelled and XapiTimeoutError thrown.
    * @throws XapiError (the task's error_info) | XapiTimeoutError | XapiTransportError
    */
-  callAsync<T = unknown>(method: string, args: unknown[], opts?: { timeoutMs?: number }): Promise<T>;
+  callAsync<T = unknown>(
+    method: string,
+    args: unknown[],
+    opts?: { timeoutMs?: number | undefined },
+  ): Promise<T>;
   /** Wire requests sent and successful logins, since the connection was created. */
   readonly stats: { calls: number; logins: number };
   /** The host currently talked to (the coordinator after a HOST_IS_SLAVE redirect). */
@@ -103,7 +107,11 @@ class Connection implements XapiConnection {
     return this.#session.call(method, args) as Promise<T>;
   }
 
-  async callAsync<T = unknown>(method: string, args: unknown[], opts?: { timeoutMs?: number }): Promise<T> {
+  async callAsync<T = unknown>(
+    method: string,
+    args: unknown[],
+    opts?: { timeoutMs?: number | undefined },
+  ): Promise<T> {
     const bare = method.replace(/^Async\./, "");
     const task = (await this.#session.call(`Async.${bare}`, args)) as TaskRef;
     const call = (m: string, a: readonly unknown[]) => this.#session.call(m, a);

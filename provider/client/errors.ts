@@ -20,7 +20,6 @@ export const XapiErrorCode = {
   SESSION_INVALID: "SESSION_INVALID",
   /** Login (or a session call) hit a pool member; `params[0]` is the coordinator's address. */
   HOST_IS_SLAVE: "HOST_IS_SLAVE",
-  SESSION_AUTHENTICATION_FAILED: "SESSION_AUTHENTICATION_FAILED",
   /** Another operation holds the VM; retried with bounded backoff. */
   OTHER_OPERATION_IN_PROGRESS: "OTHER_OPERATION_IN_PROGRESS",
   /** The VM is not in a state the call accepts: the world changed under the plan. */
@@ -35,7 +34,7 @@ export const XapiErrorCode = {
   TASK_CANCELLED: "TASK_CANCELLED",
   /** The object is gone: `task.destroy` of a task already destroyed counts as done. */
   HANDLE_INVALID: "HANDLE_INVALID",
-  /** `VM.get_by_uuid` found no VM. */
+  /** `VM.get_by_uuid` found no VM (the resource's read treats the VM as gone). */
   UUID_INVALID: "UUID_INVALID",
 } as const;
 export type XapiErrorCode = (typeof XapiErrorCode)[keyof typeof XapiErrorCode];

@@ -1,0 +1,451 @@
+/**
+ * `npm run bench`: the executor against xapi-sim with injected latency, N VMs with a mix of power
+ * transitions and boot changes, next to the same workload driven the naive way (bench/naive.ts).
+ *
+ * Reports, per N: XAPI calls made vs the plan minimum, logins, guest restarts, wall time vs the
+ * critical-path bound at the per-pool concurrency limit, and the client's CPU time per call; then the
+ * naive/provider ratios. Table to stdout, JSON to bench/results/<date>.json.
+ *
+ * Flags: --n 100,1000  --concurrency 16  --latency-ms 1  --op-ms 20  --seed 42  --out <file>
+ * The simulator runs in a child process (bench/sim-child.ts), so CPU time measured here is the client's.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { closeAllConnections, getConnection } from "../provider/client";
+import { createJsonRpcTransport } from "../provider/client/jsonrpc";
+import { converge } from "../provider/executor";
+import { DEFAULT_POLICY } from "../provider/model/plan";
+import { planTransition } from "../provider/planner";
+import { runNaive } from "./naive";
+import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
+
+interface Config {
+  sizes: number[];
+  concurrency: number;
+  latencyMs: number;
+  opMs: number;
+  seed: number;
+  out: string;
+}
+
+interface Counters {
+  calls: Record<string, number>;
+  logins: number;
+  logouts: number;
+  liveSessions: number;
+  liveTasks: number;
+}
+
+/** One side of the comparison. */
+interface RunMetrics {
+  wallMs: number;
+  calls: number;
+  /** Lifecycle + setter calls (what a plan consists of). */
+  stateChangingCalls: number;
+  lifecycleCalls: number;
+  setterCalls: number;
+  /** start / clean_reboot / hard_reboot: guests rebooted or booted. */
+  domainBuilds: number;
+  /** Suspended or Paused VMs whose state was discarded by a hard shutdown. */
+  hardShutdowns: number;
+  reads: number;
+  taskPolls: number;
+  logins: number;
+  converged: number;
+  cpuMs: number;
+  /** CPU time of the simulator process during the run (Linux /proc; NaN elsewhere). */
+  simCpuMs: number;
+}
+
+interface SizeResult {
+  n: number;
+  planMinimum: { calls: number; lifecycleCalls: number };
+  criticalPathBoundMs: number;
+  /** Measured round trip of one cheap call, injected latency included. */
+  roundTripMs: number;
+  provider: RunMetrics;
+  naive: RunMetrics;
+  ratios: Record<string, number>;
+  derived: Record<string, number>;
+}
+
+const USER = { username: "root", password: "xapi-sim" };
+const SIM_USERS = { root: "xapi-sim" };
+const CREDS = { ...USER };
+/** The fixture's "db-01": a Halted HVM guest with PV drivers, cloned N times. */
+const TEMPLATE_VM_UUID = "5a1f0000-0000-4000-8000-0000000000e2";
+
+function parseConfig(argv: string[]): Config {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      n: { type: "string", default: "100,1000" },
+      concurrency: { type: "string", default: "16" },
+      "latency-ms": { type: "string", default: "1" },
+      "op-ms": { type: "string", default: "20" },
+      seed: { type: "string", default: "42" },
+      out: { type: "string" },
+    },
+  });
+  const date = new Date().toISOString().slice(0, 10);
+  return {
+    sizes: values.n.split(",").map(Number),
+    concurrency: Number(values.concurrency),
+    latencyMs: Number(values["latency-ms"]),
+    opMs: Number(values["op-ms"]),
+    seed: Number(values.seed),
+    out: values.out ?? path.join(__dirname, "..", "..", "bench", "results", `${date}.json`),
+  };
+}
+
+// ---------------------------------------------------------------- simulator process and control
+
+interface Sim {
+  url: string;
+  child: ChildProcess;
+}
+
+async function startSim(opMs: number): Promise<Sim> {
+  const options = { defaultOperationMs: opMs, users: SIM_USERS };
+  const child = spawn(process.execPath, [path.join(__dirname, "sim-child.js"), JSON.stringify(options)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const line = buffer.split("\n")[0];
+      if (buffer.includes("\n") && line !== undefined) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.once("exit", (code) => reject(new Error(`simulator exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+function stopSim(sim: Sim): Promise<void> {
+  return new Promise((resolve) => {
+    sim.child.once("exit", () => resolve());
+    sim.child.stdin?.end();
+  });
+}
+
+/** utime + stime of a process in ms, from /proc (Linux); NaN where unavailable. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function control<T>(sim: Sim, op: string, body: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetchJson(`${sim.url}/_sim/${op}`, body);
+  if ("error" in response) throw new Error(`/_sim/${op}: ${String(response.error)}`);
+  return response.result as T;
+}
+
+/** Control routes are plain HTTP JSON; use node:http like the client (no fetch). */
+function fetchJson(url: string, body: unknown): Promise<{ result?: unknown; error?: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString()) as { result?: unknown }));
+      },
+    );
+    request.on("error", reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
+/** Clone the template VM n times and put each clone in its job's starting state. */
+async function prepare(sim: Sim, jobs: readonly Job[]): Promise<string[]> {
+  const transport = createJsonRpcTransport({ url: sim.url });
+  const session = await transport("session.login_with_password", [
+    USER.username,
+    USER.password,
+    "2.21",
+    "bench-setup",
+  ]);
+  try {
+    const template = await transport("VM.get_by_uuid", [session, TEMPLATE_VM_UUID]);
+    const uuids: string[] = new Array(jobs.length);
+    await pool(jobs, 32, async (job) => {
+      const ref = await transport("VM.clone", [session, template, `bench-${job.index}`]);
+      uuids[job.index] = (await transport("VM.get_uuid", [session, ref])) as string;
+      await transport("VM.set_HVM_boot_params", [session, ref, INITIAL_BOOT_PARAMS]);
+    });
+    await pool(jobs, 32, async (job) => {
+      await control(sim, "setPowerState", { uuid: uuids[job.index], powerState: job.from });
+    });
+    return uuids;
+  } finally {
+    await transport("session.logout", [session]);
+    transport.close();
+  }
+}
+
+/**
+ * The real round trip of one cheap call on this machine (injected latency included), measured
+ * sequentially before a run: the critical-path bound uses it instead of the configured latency,
+ * because loopback HTTP + JSON on the simulator side costs time of its own.
+ */
+async function measureRoundTrip(sim: Sim, vm: string): Promise<number> {
+  const transport = createJsonRpcTransport({ url: sim.url });
+  const session = await transport("session.login_with_password", [
+    USER.username,
+    USER.password,
+    "2.21",
+    "bench-rtt",
+  ]);
+  try {
+    const ref = await transport("VM.get_by_uuid", [session, vm]);
+    const samples = 100;
+    const t0 = performance.now();
+    for (let i = 0; i < samples; i++) await transport("VM.get_power_state", [session, ref]);
+    return (performance.now() - t0) / samples;
+  } finally {
+    await transport("session.logout", [session]);
+    transport.close();
+  }
+}
+
+/** Read every VM's power state and boot order after a run (not counted: counters are read before). */
+async function verify(sim: Sim, uuids: readonly string[], jobs: readonly Job[]): Promise<number> {
+  const transport = createJsonRpcTransport({ url: sim.url });
+  const session = await transport("session.login_with_password", [
+    USER.username,
+    USER.password,
+    "2.21",
+    "bench-verify",
+  ]);
+  try {
+    const records = (await transport("VM.get_all_records", [session])) as Record<
+      string,
+      { uuid: string; power_state: string; HVM_boot_params: Record<string, string> }
+    >;
+    const byUuid = new Map(Object.values(records).map((r) => [r.uuid, r]));
+    return jobs.filter((job) => {
+      const record = byUuid.get(uuids[job.index] ?? "");
+      const wantOrder = job.boot?.HVM_boot_params?.order ?? INITIAL_BOOT_PARAMS.order;
+      return record?.power_state === job.to && record.HVM_boot_params.order === wantOrder;
+    }).length;
+  } finally {
+    await transport("session.logout", [session]);
+    transport.close();
+  }
+}
+
+// ---------------------------------------------------------------- runs
+
+async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function measure(
+  sim: Sim,
+  uuids: readonly string[],
+  jobs: readonly Job[],
+  run: () => Promise<void>,
+): Promise<RunMetrics> {
+  const before = await control<Counters>(sim, "counters");
+  const simCpu0 = processCpuMs(sim.child.pid);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await run();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const simCpuMs = processCpuMs(sim.child.pid) - simCpu0;
+  const after = await control<Counters>(sim, "counters");
+  const delta = (match: (method: string) => boolean) =>
+    Object.entries(after.calls)
+      .filter(([method]) => match(method.replace(/^Async\./, "")))
+      .reduce((sum, [method, n]) => sum + n - (before.calls[method] ?? 0), 0);
+  const lifecycle = (m: string) => /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/.test(m);
+  return {
+    wallMs,
+    calls: delta(() => true),
+    stateChangingCalls: delta((m) => lifecycle(m) || m.startsWith("VM.set_")),
+    lifecycleCalls: delta(lifecycle),
+    setterCalls: delta((m) => m.startsWith("VM.set_")),
+    domainBuilds: delta((m) => m === "VM.start" || m === "VM.clean_reboot" || m === "VM.hard_reboot"),
+    hardShutdowns: delta((m) => m === "VM.hard_shutdown"),
+    reads: delta((m) => m.startsWith("VM.get_")),
+    taskPolls: delta((m) => m === "task.get_record" || m === "task.get_status"),
+    logins: after.logins - before.logins,
+    converged: await verify(sim, uuids, jobs),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    simCpuMs,
+  };
+}
+
+async function runSize(n: number, config: Config): Promise<SizeResult> {
+  const jobs = makeWorkload(n, config.seed);
+
+  // Provider run first: start the simulator, measure the real round trip for the bound.
+  let sim = await startSim(config.opMs);
+  let uuids = await prepare(sim, jobs);
+  await control(sim, "faults", { latencyMs: config.latencyMs });
+  const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
+
+  // The plan minimum and the critical-path bound, from the same planner the provider uses.
+  let planCalls = 0;
+  let planLifecycle = 0;
+  const chains = jobs.map((job) => {
+    const planned = planTransition({
+      observedPowerState: job.from,
+      observedBoot: {
+        domain_type: "hvm",
+        HVM_boot_policy: "BIOS order",
+        HVM_boot_params: INITIAL_BOOT_PARAMS,
+        PV_bootloader: "",
+        PV_kernel: "",
+        PV_ramdisk: "",
+        PV_args: "",
+        PV_bootloader_args: "",
+      },
+      declaredPowerState: job.to,
+      declaredBoot: job.boot,
+      policy: DEFAULT_POLICY,
+    });
+    if (!planned.ok) throw new Error(planned.failure.reason);
+    planCalls += planned.plan.steps.length;
+    planLifecycle += planned.plan.lifecycleCalls;
+    return planned.plan.steps.length * roundTripMs + planned.plan.lifecycleCalls * config.opMs;
+  });
+  const total = chains.reduce((a, b) => a + b, 0);
+  const criticalPathBoundMs = Math.max(Math.max(...chains), total / config.concurrency);
+
+  const conn = getConnection({ url: sim.url, ...CREDS });
+  const provider = await measure(sim, uuids, jobs, () =>
+    pool(jobs, config.concurrency, async (job) => {
+      const target = job.boot === undefined ? { powerState: job.to } : { powerState: job.to, boot: job.boot };
+      await converge(conn, { uuid: uuids[job.index] as string }, target, DEFAULT_POLICY);
+    }),
+  );
+  await closeAllConnections();
+  await stopSim(sim);
+
+  // Naive baseline, on a fresh simulator with the same starting states.
+  sim = await startSim(config.opMs);
+  uuids = await prepare(sim, jobs);
+  await control(sim, "faults", { latencyMs: config.latencyMs });
+  const simUrl = sim.url;
+  const naive = await measure(sim, uuids, jobs, async () => {
+    for (const job of jobs) await runNaive({ url: simUrl, ...CREDS }, uuids[job.index] as string, job);
+  });
+  await stopSim(sim);
+
+  const ratio = (a: number, b: number) => (b === 0 ? Number.NaN : round(a / b, 2));
+  return {
+    n,
+    planMinimum: { calls: planCalls, lifecycleCalls: planLifecycle },
+    criticalPathBoundMs: round(criticalPathBoundMs, 1),
+    roundTripMs: round(roundTripMs, 2),
+    provider,
+    naive,
+    ratios: {
+      "wall time naive/provider": ratio(naive.wallMs, provider.wallMs),
+      "XAPI calls naive/provider": ratio(naive.calls, provider.calls),
+      "state-changing calls naive/provider": ratio(naive.stateChangingCalls, provider.stateChangingCalls),
+      "guest boots naive/provider": ratio(naive.domainBuilds, provider.domainBuilds),
+      "logins naive/provider": ratio(naive.logins, provider.logins),
+    },
+    derived: {
+      "provider state-changing calls / plan minimum": ratio(provider.stateChangingCalls, planCalls),
+      "provider XAPI calls / plan minimum": ratio(provider.calls, planCalls),
+      "provider wall / critical-path bound": ratio(provider.wallMs, criticalPathBoundMs),
+      "provider task polls per lifecycle call": ratio(provider.taskPolls, provider.lifecycleCalls),
+      "provider client CPU per call (µs)": round((provider.cpuMs * 1000) / provider.calls, 1),
+      "naive client CPU per call (µs)": round((naive.cpuMs * 1000) / naive.calls, 1),
+    },
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+// ---------------------------------------------------------------- output
+
+function printTable(result: SizeResult, config: Config): void {
+  const rows: [string, string | number, string | number][] = [
+    ["wall time (ms)", round(result.provider.wallMs, 0), round(result.naive.wallMs, 0)],
+    ["XAPI calls", result.provider.calls, result.naive.calls],
+    [
+      `state-changing calls (plan minimum ${result.planMinimum.calls})`,
+      result.provider.stateChangingCalls,
+      result.naive.stateChangingCalls,
+    ],
+    [
+      `lifecycle calls (plan minimum ${result.planMinimum.lifecycleCalls})`,
+      result.provider.lifecycleCalls,
+      result.naive.lifecycleCalls,
+    ],
+    ["guest boots (start/reboot)", result.provider.domainBuilds, result.naive.domainBuilds],
+    ["hard shutdowns", result.provider.hardShutdowns, result.naive.hardShutdowns],
+    ["reads (VM.get_*)", result.provider.reads, result.naive.reads],
+    ["task polls", result.provider.taskPolls, result.naive.taskPolls],
+    ["logins", result.provider.logins, result.naive.logins],
+    ["VMs converged", `${result.provider.converged}/${result.n}`, `${result.naive.converged}/${result.n}`],
+    ["client CPU (ms)", round(result.provider.cpuMs, 0), round(result.naive.cpuMs, 0)],
+    ["simulator CPU (ms)", round(result.provider.simCpuMs, 0), round(result.naive.simCpuMs, 0)],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  const line = (a: string, b: string, c: string) => `${a.padEnd(width)}${b.padStart(14)}${c.padStart(14)}`;
+  process.stdout.write(
+    `\nN = ${result.n} VMs, concurrency ${config.concurrency}, latency ${config.latencyMs} ms/call, ${config.opMs} ms/operation; measured round trip ${result.roundTripMs} ms; critical-path bound ${result.criticalPathBoundMs} ms\n`,
+  );
+  process.stdout.write(`${line("", "pulumi-xapi", "naive")}\n`);
+  for (const [name, a, b] of rows) process.stdout.write(`${line(name, String(a), String(b))}\n`);
+  for (const [name, value] of Object.entries({ ...result.ratios, ...result.derived })) {
+    process.stdout.write(`${line(name, String(value), "")}\n`);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.argv.slice(2));
+  const machine = {
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    totalMemoryGiB: round(os.totalmem() / 2 ** 30, 1),
+  };
+  process.stdout.write(`machine: ${JSON.stringify(machine)}\n`);
+  const results: SizeResult[] = [];
+  for (const n of config.sizes) {
+    const result = await runSize(n, config);
+    printTable(result, config);
+    results.push(result);
+  }
+  mkdirSync(path.dirname(config.out), { recursive: true });
+  const { out: _out, ...settings } = config;
+  writeFileSync(
+    config.out,
+    `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results }, null, 2)}\n`,
+  );
+  process.stdout.write(`\nresults written to ${path.relative(process.cwd(), config.out)}\n`);
+}
+
+void main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
