@@ -16,7 +16,8 @@ import { locatePulumiCli, PulumiProject, REPO_ROOT } from "./harness";
 /** A password no fixture, path or program text contains, so finding it anywhere means a leak. */
 const PASSWORD = "e2e-Pw-5d8c1f0b";
 const QUICKSTART = path.join(REPO_ROOT, "examples", "quickstart");
-const PROGRAM = path.join(__dirname, "program");
+// The file, not the directory: the directory has no package.json, and the repository's "main" is the library.
+const PROGRAM = path.join(__dirname, "program", "index.ts");
 /** Each test runs a few CLI commands of a few seconds each. */
 const TIMEOUT = { timeout: 240_000 };
 
@@ -182,11 +183,23 @@ describe("one VM through its lifecycle", TIMEOUT, () => {
     expect(preview.stdout + preview.stderr).toMatch(/powerState/);
   });
 
-  it("pulumi stack export holds no password, even with --show-secrets", async () => {
+  it("pulumi stack export holds no password", async () => {
     await project.pulumiOk(["up", "--yes"]);
-    const exported = await project.pulumiOk(["stack", "export", "--show-secrets"]);
+    const exported = await project.pulumiOk(["stack", "export"]);
     expect(exported.stdout).toContain(uuid);
     expect(exported.stdout).not.toContain(PASSWORD);
+  });
+
+  it("with --show-secrets, only the engine's copy of the stack config holds the password, no Vm property", async () => {
+    const exported = await project.pulumiOk(["stack", "export", "--show-secrets"]);
+    const { deployment } = JSON.parse(exported.stdout) as {
+      deployment: { resources: { type: string }[] };
+    };
+    const holders = deployment.resources
+      .filter((r) => JSON.stringify(r).includes(PASSWORD))
+      .map((r) => r.type);
+    // The engine records the whole stack config as the default dynamic provider's inputs (as a secret).
+    expect(holders).toEqual(["pulumi:providers:pulumi-nodejs"]);
   });
 
   it("pulumi destroy leaves no VM of the stack and no open session", async () => {
