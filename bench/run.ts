@@ -59,6 +59,8 @@ interface RunMetrics {
   cpuMs: number;
   /** CPU time of the simulator process during the run (Linux /proc; NaN elsewhere). */
   simCpuMs: number;
+  /** Tasks still alive on the simulator right after the run (should be 0: every task is destroyed). */
+  tasksLeft: number;
 }
 
 interface SizeResult {
@@ -292,6 +294,7 @@ async function measure(
     converged: await verify(sim, uuids, jobs),
     cpuMs: (cpu.user + cpu.system) / 1000,
     simCpuMs,
+    tasksLeft: after.liveTasks,
   };
 }
 
@@ -404,6 +407,7 @@ function printTable(result: SizeResult, config: Config): void {
     ["reads (VM.get_*)", result.provider.reads, result.naive.reads],
     ["task polls", result.provider.taskPolls, result.naive.taskPolls],
     ["logins", result.provider.logins, result.naive.logins],
+    ["tasks left behind", result.provider.tasksLeft, result.naive.tasksLeft],
     ["VMs converged", `${result.provider.converged}/${result.n}`, `${result.naive.converged}/${result.n}`],
     ["client CPU (ms)", round(result.provider.cpuMs, 0), round(result.naive.cpuMs, 0)],
     ["simulator CPU (ms)", round(result.provider.simCpuMs, 0), round(result.naive.simCpuMs, 0)],
@@ -428,6 +432,8 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     totalMemoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    // Other work on the machine skews wall times (not call counts); recorded so readers can judge.
+    loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
   };
   process.stdout.write(`machine: ${JSON.stringify(machine)}\n`);
   const results: SizeResult[] = [];
