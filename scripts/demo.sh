@@ -80,8 +80,8 @@ run_pulumi config set --stack "$stack" --secret xapi:password xapi-sim
 
 seq_before=$(sim_control callLog | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{const l=JSON.parse(s);console.log(l.length?l[l.length-1].seq:0)})')
 
-step "pulumi up --yes --refresh"
-run_pulumi up --yes --refresh --stack "$stack"
+step "pulumi up --yes --refresh --run-program"
+run_pulumi up --yes --refresh --run-program --stack "$stack"
 
 step "stack outputs"
 run_pulumi stack output --json --stack "$stack"
