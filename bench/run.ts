@@ -8,6 +8,17 @@
  *
  * Flags: --n 100,1000  --concurrency 16  --latency-ms 1  --op-ms 20  --seed 42  --out <file>
  * The simulator runs in a child process (bench/sim-child.ts), so CPU time measured here is the client's.
+ *
+ * Definitions:
+ * - plan minimum: the state-changing calls (lifecycle + setters) of the plans the planner makes for
+ *   the workload under the default policy; no client can do the job with fewer.
+ * - critical-path bound: max(longest single-VM chain, Σ chains / concurrency), where a VM's chain is
+ *   plan calls × the measured round trip of one call + plan lifecycle calls × the operation time.
+ *   A lower bound for any client that makes only the plan's calls at that concurrency; the provider
+ *   also makes the documented reads, task polls and task.destroy calls (provider/executor.ts).
+ * - provider overhead per call: the benchmark process's CPU time (client only) / XAPI calls made.
+ * Latency is scaled down (real XAPI operations take seconds) so that the naive baseline at N = 1000
+ * finishes in about a minute; call counts and logins do not depend on it, wall times do.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
