@@ -472,6 +472,14 @@ describe("credentials", () => {
     }
   });
 
+  it("the provider process logs its shared session out when the engine stops it (SIGINT)", async () => {
+    const counters = () => control<{ liveSessions: number; logins: number }>("counters");
+    const before = await counters();
+    await host.close("SIGINT");
+    const after = await counters();
+    expect([before.liveSessions, after.liveSessions, after.logins]).toEqual([1, 0, before.logins]);
+  });
+
   it("no property bag or error the provider returned contains the password", () => {
     const text = JSON.stringify(returned, (_k, v) => (v instanceof Error ? `${v.message} ${v.stack}` : v));
     expect([returned.length > 20, text.includes(PASSWORD), host.stderr.includes(PASSWORD)]).toEqual([

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as xapi from "pulumi-xapi";
 
-const config = new pulumi.Config("fleet");
+const config = new pulumi.Config();
 const size = config.getNumber("size") ?? 50;
 const template = config.get("template") ?? "Other install media";
 

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as xapi from "pulumi-xapi";
 
-const config = new pulumi.Config("hvm-boot-order");
+const config = new pulumi.Config();
 
 const vm = new xapi.Vm("hvm-boot-order", {
   template: config.get("template") ?? "Other install media",

@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as xapi from "pulumi-xapi";
 
-const config = new pulumi.Config("power-tour");
+const config = new pulumi.Config();
 const states = ["Halted", "Paused", "Running", "Suspended"] as const;
 type State = (typeof states)[number];
 const wanted = config.get("state") ?? "Running";

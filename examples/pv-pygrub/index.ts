@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as xapi from "pulumi-xapi";
 
-const config = new pulumi.Config("pv-pygrub");
+const config = new pulumi.Config();
 
 const vm = new xapi.Vm("pv-pygrub", {
   // xapi-sim's PV template; on a real pool use a PV-capable template of yours.

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as xapi from "pulumi-xapi";
 
-const config = new pulumi.Config("quickstart");
+const config = new pulumi.Config();
 
 const vm = new xapi.Vm("quickstart", {
   // xapi-sim and XCP-ng both ship this HVM template.

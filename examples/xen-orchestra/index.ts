@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as xo from "@vates/pulumi-xenorchestra";
 import * as xapi from "pulumi-xapi";
 
-const config = new pulumi.Config("xen-orchestra");
+const config = new pulumi.Config();
 
 const app = new xo.Vm(
   "app",

@@ -22,7 +22,13 @@
  *   not allow) and destroys it with the disks it was provisioned with.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { getConnection, isXapiError, type XapiConnection, XapiErrorCode } from "../client";
+import {
+  closeAllConnections,
+  getConnection,
+  isXapiError,
+  type XapiConnection,
+  XapiErrorCode,
+} from "../client";
 import {
   bootFieldsOf,
   type ConvergeTarget,
@@ -162,8 +168,8 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
           conn.call("VM.set_is_a_template", vm.ref, false),
         );
       }
-      const before = await readVm(conn, vm.uuid);
-      await setNames(conn, vm.ref, before.record, value, calls);
+      const before = await recordOf(conn, vm.ref);
+      await setNames(conn, vm.ref, before, value, calls);
       deadline.check("converging the power state");
       const result = await converge(
         conn,
@@ -174,10 +180,10 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
       );
       calls.push(...result.steps.map(callRecordOf));
       const pending = result.bootChangePending
-        ? changedBootPaths(executedSetters(result.steps), bootFieldsOf(before.record))
+        ? changedBootPaths(executedSetters(result.steps), bootFieldsOf(before))
         : [];
-      const after = await readVm(conn, vm.uuid);
-      return { id: vm.uuid, outs: outputsOf(value, after.record, { adopted, pending, calls }) };
+      const after = await recordOf(conn, vm.ref);
+      return { id: vm.uuid, outs: outputsOf(value, after, { adopted, pending, calls }) };
     } catch (error) {
       throw await operationFailure(conn, vm, value, { adopted, pending: [], calls }, error, "create");
     }
@@ -242,7 +248,7 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
     const calls: VmCallRecord[] = [];
     const oldPending = stringArray(olds.pendingBootChanges);
     try {
-      const { record } = await readVm(conn, id);
+      const record = await recordOf(conn, vm.ref);
       await setNames(conn, vm.ref, record, value, calls);
       const live = record.power_state !== PowerState.Halted;
       const stale = oldPending.length > 0 && live && domidOf(record) === olds.observedDomid;
@@ -266,8 +272,8 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
             ]),
           ].sort()
         : [];
-      const after = await readVm(conn, id);
-      return { outs: outputsOf(value, after.record, { adopted, pending, calls }) };
+      const after = await recordOf(conn, vm.ref);
+      return { outs: outputsOf(value, after, { adopted, pending, calls }) };
     } catch (error) {
       throw await operationFailure(conn, vm, value, { adopted, pending: oldPending, calls }, error, "update");
     }
@@ -292,7 +298,7 @@ export async function delete_(id: string, props: Bag): Promise<void> {
     const policy = policyOf(props.policy as Partial<Policy> | undefined);
     await converge(conn, vm, { powerState: PowerState.Halted }, policy, convergeOpts(deadline, { timeouts }));
     deadline.check("VM.destroy");
-    const { record } = await readVm(conn, id);
+    const record = await recordOf(conn, vm.ref);
     const disks = adopted ? [] : await provisionedDisks(conn, record);
     await conn.call("VM.destroy", vm.ref);
     for (const vdi of disks) await conn.call("VDI.destroy", vdi);
@@ -308,6 +314,7 @@ export { delete_ as delete };
 function connect(): XapiConnection {
   const s = settings ?? readConnectionSettings(() => undefined, process.env);
   if (s instanceof ProviderError) throw s;
+  installShutdownHook();
   return getConnection({
     url: s.url,
     username: s.username,
@@ -316,6 +323,26 @@ function connect(): XapiConnection {
     ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint }),
     ...(s.insecure === undefined ? {} : { insecure: s.insecure }),
   });
+}
+
+/** How long the provider process waits for its sessions to log out when the engine stops it. */
+const LOGOUT_GRACE_MS = 3000;
+let shutdownHookInstalled = false;
+
+/**
+ * The engine stops a provider with SIGINT (then SIGKILL after 5 s), and the gRPC server keeps Node's
+ * event loop busy, so `beforeExit` never fires: log the shared sessions out on the signal instead,
+ * so no session is left open on the pool after a `pulumi` command.
+ */
+function installShutdownHook(): void {
+  if (shutdownHookInstalled) return;
+  shutdownHookInstalled = true;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      setTimeout(() => process.exit(0), LOGOUT_GRACE_MS).unref();
+      void closeAllConnections().finally(() => process.exit(0));
+    });
+  }
 }
 
 async function findVm(conn: XapiConnection, uuid: string): Promise<{ ref: string; uuid: string }> {
@@ -332,6 +359,10 @@ async function findVm(conn: XapiConnection, uuid: string): Promise<{ ref: string
     }
     throw error;
   }
+}
+
+function recordOf(conn: XapiConnection, ref: string): Promise<VmRecord> {
+  return conn.call<VmRecord>("VM.get_record", ref);
 }
 
 /** Finds the template by name_label and clones it; the clone is a template until provisioned. */
@@ -443,7 +474,7 @@ async function operationFailure(
   const calls = [...extra.calls, ...(error instanceof ExecutionError ? error.done.map(callRecordOf) : [])];
   let record: VmRecord | undefined;
   try {
-    record = (await readVm(conn, vm.uuid)).record;
+    record = await recordOf(conn, vm.ref);
   } catch {
     record = undefined; // the properties then fall back to the declaration
   }
