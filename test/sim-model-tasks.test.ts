@@ -1,5 +1,5 @@
 /** xapi-sim tasks (xapi-semantics §8.6): records, results, errors, cancel, deferred destroy. */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { FIXTURE, harness } from "./sim-model-helpers";
 
 const TASK_FIELDS = [
@@ -190,5 +190,21 @@ describe("concurrent operations (§4.4)", () => {
     await h.call("VM.hard_reboot", FIXTURE.web.ref);
     expect((await h.settle(clean)).status).toBe("cancelled");
     expect(await h.powerState(FIXTURE.web.ref)).toBe("Running");
+  });
+});
+
+describe("task garbage collection", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("deletes completed tasks nobody destroyed once they are an hour old", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const h = await harness();
+    const old = (await h.call("Async.VM.start", FIXTURE.db.ref, false, false)) as string;
+    await h.settle(old);
+    vi.setSystemTime(Date.now() + 2 * 60 * 60 * 1000);
+    const fresh = (await h.call("Async.VM.pause", FIXTURE.db.ref)) as string;
+    expect(await h.call("task.get_all")).toEqual([fresh]);
   });
 });

@@ -64,6 +64,11 @@ export function ocamlFloat(value: number): string {
 
 const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
 
+/** Completed tasks older than this are garbage-collected, as XAPI's DB GC does (§8.6). */
+const TASK_GC_MS = 60 * 60 * 1000;
+/** At most this many completed tasks are kept. */
+const MAX_COMPLETED_TASKS = 2_000;
+
 export class Engine {
   readonly db = new Db();
   readonly vms: Table<VmRecord>;
@@ -74,13 +79,15 @@ export class Engine {
   /** Simulator-only state per VM ref (guest model, boots). */
   readonly sim = new Map<string, VmSimState>();
   readonly taskRuntime = new Map<string, TaskRuntime>();
+  /** Completion time (epoch ms) of each completed task, oldest first, for the task GC. */
+  private readonly completedAt = new Map<string, number>();
   nextDomid = 1;
   closed = false;
   private readonly closers = new Set<() => void>();
 
   constructor(
     readonly config: SimConfig,
-    readonly now: () => number = Date.now,
+    readonly now: () => number = () => Date.now(),
   ) {
     this.sessions = this.db.table<SessionRecord>("session");
     this.pools = this.db.table<PoolRecord>("pool");
@@ -400,6 +407,7 @@ export class Engine {
 
   /** Creates a pending task (xapi-semantics §8.6 fields). */
   createTask(label: string, session: string | undefined): string {
+    this.collectTasks();
     const ref = newRef();
     const now = xapiDate(this.now());
     this.tasks.insert(ref, {
@@ -456,14 +464,25 @@ export class Engine {
         t.error_info = [outcome.error.code, ...outcome.error.params];
       }
     });
+    this.completedAt.set(ref, this.now());
     // A destroy that arrived while the task was pending runs now (xapi_task.ml:37-44).
     if (Object.values(this.tasks.get(ref)?.current_operations ?? {}).includes("destroy"))
       this.destroyTask(ref);
   }
 
+  /** Deletes completed tasks that clients never destroyed: older than an hour, or beyond the cap. */
+  private collectTasks(): void {
+    const cutoff = this.now() - TASK_GC_MS;
+    for (const [ref, at] of this.completedAt) {
+      if (at >= cutoff && this.completedAt.size <= MAX_COMPLETED_TASKS) break;
+      this.destroyTask(ref);
+    }
+  }
+
   destroyTask(ref: string): void {
     const rt = this.taskRuntime.get(ref);
     this.taskRuntime.delete(ref);
+    this.completedAt.delete(ref);
     rt?.controller.abort(new XapiFault(ErrorCode.taskCancelled, [ref]));
     this.tasks.remove(ref);
     for (const [sref, s] of this.sessions.entries()) {
