@@ -3,8 +3,8 @@
  * xapi-semantics §2.1 and §4.1: after every call the power state, the error, allowed_operations,
  * the domid and the boot count agree with the oracle.
  */
-import { fc, test } from "@fast-check/vitest";
-import { expect } from "vitest";
+import fc from "fast-check";
+import { expect, it } from "vitest";
 import { XapiFault } from "../simulator/api";
 import { FIXTURE, harness } from "./sim-model-helpers";
 
@@ -50,49 +50,51 @@ const LISTED = [
 
 const VM = FIXTURE.db.ref;
 
-test.prop([fc.array(fc.constantFrom(...OPS), { minLength: 1, maxLength: 10 })], { numRuns: 60 })(
-  "every call sequence matches the oracle step by step",
-  async (ops) => {
-    const h = await harness({ cleanShutdownTimeoutMs: 2 });
-    let state: State = "Halted";
-    let boots = 0;
-    let domid = -1;
-    for (const op of ops) {
-      let error: XapiFault | undefined;
-      try {
-        await h.call(`VM.${op.call}`, VM, ...op.args);
-      } catch (e) {
-        if (!(e instanceof XapiFault)) throw e;
-        error = e;
+it("every call sequence matches the oracle step by step", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.constantFrom(...OPS), { minLength: 1, maxLength: 10 }), async (ops) => {
+      const h = await harness({ cleanShutdownTimeoutMs: 2 });
+      let state: State = "Halted";
+      let boots = 0;
+      let domid = -1;
+      for (const op of ops) {
+        let error: XapiFault | undefined;
+        try {
+          await h.call(`VM.${op.call}`, VM, ...op.args);
+        } catch (e) {
+          if (!(e instanceof XapiFault)) throw e;
+          error = e;
+        }
+        const legal = op.from.includes(state);
+        if (legal) {
+          expect(error).toBeUndefined();
+          if (op.domain === "boot") boots += 1;
+          state = op.to;
+        } else {
+          expect([error?.code, ...(error?.params ?? [])]).toEqual([
+            "VM_BAD_POWER_STATE",
+            VM,
+            op.from.map((s) => s.toLowerCase()).join(", "),
+            state.toLowerCase(),
+          ]);
+        }
+        const record = (await h.call("VM.get_record", VM)) as Record<string, unknown>;
+        expect(record.power_state).toBe(state);
+        const live = state === "Running" || state === "Paused";
+        const newDomid = record.domid as number;
+        if (!live) expect(newDomid).toBe(-1);
+        else if (legal && (op.domain === "boot" || op.domain === "resume")) expect(newDomid).not.toBe(domid);
+        else expect(newDomid).toBe(domid);
+        domid = newDomid;
+        const listed = (record.allowed_operations as string[]).filter((o) => LISTED.includes(o)).sort();
+        const expected = LISTED.filter((name) =>
+          OPS.some((o) => o.call === name && o.from.includes(state)),
+        ).sort();
+        expect(listed).toEqual(expected);
+        expect(await h.control("bootRecord", { uuid: FIXTURE.db.uuid })).toMatchObject({ bootCount: boots });
       }
-      const legal = op.from.includes(state);
-      if (legal) {
-        expect(error).toBeUndefined();
-        if (op.domain === "boot") boots += 1;
-        state = op.to;
-      } else {
-        expect([error?.code, ...(error?.params ?? [])]).toEqual([
-          "VM_BAD_POWER_STATE",
-          VM,
-          op.from.map((s) => s.toLowerCase()).join(", "),
-          state.toLowerCase(),
-        ]);
-      }
-      const record = (await h.call("VM.get_record", VM)) as Record<string, unknown>;
-      expect(record.power_state).toBe(state);
-      const live = state === "Running" || state === "Paused";
-      const newDomid = record.domid as number;
-      if (!live) expect(newDomid).toBe(-1);
-      else if (legal && (op.domain === "boot" || op.domain === "resume")) expect(newDomid).not.toBe(domid);
-      else expect(newDomid).toBe(domid);
-      domid = newDomid;
-      const listed = (record.allowed_operations as string[]).filter((o) => LISTED.includes(o)).sort();
-      const expected = LISTED.filter((name) =>
-        OPS.some((o) => o.call === name && o.from.includes(state)),
-      ).sort();
-      expect(listed).toEqual(expected);
-      expect(await h.control("bootRecord", { uuid: FIXTURE.db.uuid })).toMatchObject({ bootCount: boots });
-    }
-    h.model.close();
-  },
-);
+      h.model.close();
+    }),
+    { numRuns: 60 },
+  );
+});
