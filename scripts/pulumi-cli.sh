@@ -60,9 +60,10 @@ install_dynamic_provider() {
 	local src="${repo_root}/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
 	[[ -f "$src" ]] || die "missing $src: run 'npm ci' in ${repo_root} first"
 	mkdir -p "$1"
-	cp "$src" "$1/pulumi-resource-pulumi-nodejs.tmp"
-	chmod +x "$1/pulumi-resource-pulumi-nodejs.tmp"
-	mv -f "$1/pulumi-resource-pulumi-nodejs.tmp" "$1/pulumi-resource-pulumi-nodejs"
+	# A private temp name + rename: concurrent runs (parallel test files) never see a half-written file.
+	cp "$src" "$1/pulumi-resource-pulumi-nodejs.tmp.$$"
+	chmod +x "$1/pulumi-resource-pulumi-nodejs.tmp.$$"
+	mv -f "$1/pulumi-resource-pulumi-nodejs.tmp.$$" "$1/pulumi-resource-pulumi-nodejs"
 }
 
 # True when version $1 (x.y.z, optional leading v and -suffix) >= $2.
@@ -77,9 +78,9 @@ version_at_least() {
 install_language_host() {
 	local target="$1/pulumi-language-nodejs"
 	[[ -e "$target" && ! -f "$1/.js-language-host" ]] && return 0
-	cp "${repo_root}/scripts/pulumi-language-nodejs.js" "$target.tmp"
-	chmod +x "$target.tmp"
-	mv -f "$target.tmp" "$target"
+	cp "${repo_root}/scripts/pulumi-language-nodejs.js" "$target.tmp.$$"
+	chmod +x "$target.tmp.$$"
+	mv -f "$target.tmp.$$" "$target"
 	touch "$1/.js-language-host"
 }
 
@@ -134,7 +135,14 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
 log "building pulumi v${PULUMI_VERSION} from Go modules with $(go version) (GOPROXY=$(go env GOPROXY))"
 mkdir -p "$cache_root"
-log "free disk: $(df -h "$cache_root" | awk 'NR==2 {print $4}') at $cache_root; expect ~3.5 GB (Go module cache, build cache, binary)"
+# The Go module and build caches take ~3.2 GB and the output ~0.2 GB: refuse to start without 4 GB free.
+for dir in "$cache_root" "$(go env GOMODCACHE)" "$(go env GOCACHE)"; do
+	mkdir -p "$dir"
+	free_kb=$(df -Pk "$dir" | awk 'NR==2 {print $4}')
+	((free_kb >= 4 * 1024 * 1024)) ||
+		die "only $((free_kb / 1024)) MB free at $dir; the build needs ~4 GB (Go module cache, build cache, binary)"
+done
+log "free disk: $(df -h "$cache_root" | awk 'NR==2 {print $4}') at $cache_root; the build takes ~3.5 GB"
 start=$(date +%s)
 
 work="${cache_root}/src"
