@@ -292,7 +292,7 @@ async function measure(
       .reduce((sum, [method, n]) => sum + n - (before.calls[method] ?? 0), 0);
   const lifecycle = (m: string) => /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/.test(m);
   return {
-    wallMs,
+    wallMs: round(wallMs, 1),
     calls: delta(() => true),
     stateChangingCalls: delta((m) => lifecycle(m) || m.startsWith("VM.set_")),
     lifecycleCalls: delta(lifecycle),
@@ -303,8 +303,8 @@ async function measure(
     taskPolls: delta((m) => m === "task.get_record" || m === "task.get_status"),
     logins: after.logins - before.logins,
     converged: await verify(sim, uuids, jobs),
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    simCpuMs,
+    cpuMs: round((cpu.user + cpu.system) / 1000, 1),
+    simCpuMs: round(simCpuMs, 1),
     tasksLeft: after.liveTasks,
   };
 }

@@ -118,6 +118,25 @@ describe("HOST_IS_SLAVE", () => {
   });
 });
 
+describe("HOST_IS_SLAVE on a session call", () => {
+  it("logs in again at the named coordinator and re-sends the call", async () => {
+    const { sim, conn } = await setup();
+    await conn.call("pool.get_all");
+    await control(sim, "faults", {
+      method: "Async.VM.start",
+      code: "HOST_IS_SLAVE",
+      params: ["127.0.0.1"],
+      count: 1,
+    });
+    const result = await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Running" }, CLEAN);
+    expect([result.finalPowerState, (await counters(sim)).logins, await lifecycleCalls(sim)]).toEqual([
+      "Running",
+      2,
+      ["VM.start", "VM.start"],
+    ]);
+  });
+});
+
 describe("out-of-band state change before a step", () => {
   it("re-plans when the VM was halted by someone else between start and suspend", async () => {
     const { sim, conn } = await setup();

@@ -120,7 +120,8 @@ export class XapiSession {
           // A session call on a member: the pool coordinator moved. Follow it with a fresh login.
           redirects++;
           this.#redirect(error.params[0]);
-          this.#forget(session);
+          // Sessions live in the pool database: log the old one out at the coordinator, do not leak it.
+          if (this.#forget(session)) await this.#send("session.logout", [session]).catch(() => undefined);
           continue;
         }
         if (isTransientTransportError(error) && isIdempotentCall(method) && readRetries < READ_RETRIES) {
@@ -182,9 +183,12 @@ export class XapiSession {
     }
   }
 
-  #forget(session: SessionRef): void {
+  /** Drop `session` if it is the current one; true when this call dropped it. */
+  #forget(session: SessionRef): boolean {
     // Only the holder of the current ref drops it; a caller with an older ref just retries.
-    if (this.#ref === session) this.#ref = undefined;
+    if (this.#ref !== session) return false;
+    this.#ref = undefined;
+    return true;
   }
 
   #redirect(address: string | undefined): void {
