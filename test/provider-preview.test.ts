@@ -21,7 +21,9 @@ function stored(over: Record<string, unknown> = {}): Record<string, unknown> {
   };
 }
 
-function news(over: Partial<PlannedInputs> & { policy?: Partial<Policy> } = {}): PlannedInputs {
+function news(
+  over: Omit<Partial<PlannedInputs>, "policy"> & { policy?: Partial<Policy> } = {},
+): PlannedInputs {
   return {
     template: TEMPLATE,
     nameLabel: "web",
