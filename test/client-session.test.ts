@@ -78,6 +78,13 @@ describe("HOST_IS_SLAVE", () => {
     const logins = (await callLog(sim)).filter((entry) => entry.method === "session.login_with_password");
     expect([conn.url, logins.map((entry) => entry.ok)]).toEqual([sim.url, [false, true]]);
   });
+
+  it("hands the redirected connection out for the coordinator's URL too (one session per pool and user)", async () => {
+    sim = await startSim({ member: true });
+    const viaMember = getConnection({ url: sim.memberUrl ?? "", ...ROOT });
+    await viaMember.call("pool.get_all");
+    expect(getConnection({ url: sim.url, ...ROOT })).toBe(viaMember);
+  });
 });
 
 describe("logout", () => {

@@ -141,26 +141,32 @@ const connections = new Map<string, Connection>();
 let exitHookInstalled = false;
 
 /** Why: `https://Host:443/` and `host` name the same endpoint; the cache must see one key. */
-function cacheKey(options: ConnectionOptions): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.url) ? options.url : `https://${options.url}`;
-  let normalized = withScheme;
+function normalizeUrl(url: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
   try {
-    normalized = new URL(withScheme).href.replace(/\/+$/, "");
+    return new URL(withScheme).href.replace(/\/+$/, "");
   } catch {
     // Left as given: the transport reports the malformed URL with a proper message.
+    return withScheme;
   }
-  return `${normalized}\u0000${options.username}`;
+}
+
+function cacheKey(url: string, username: string): string {
+  return `${normalizeUrl(url)}\u0000${username}`;
 }
 
 /**
  * The connection for (url, username), created on first use and cached for the life of the process.
- * Later calls with the same key return the same object; a changed password is adopted for the
- * next login. TLS options are fixed by the first call.
+ * Later calls with the same key return the same object (also when `url` is the coordinator a
+ * connection was redirected to); a changed password is adopted for the next login. TLS options are
+ * fixed by the first call.
  * @throws TypeError for a malformed URL or contradictory TLS options.
  */
 export function getConnection(opts: ConnectionOptions): XapiConnection {
-  const key = cacheKey(opts);
-  const existing = connections.get(key);
+  const key = cacheKey(opts.url, opts.username);
+  // A connection given a member's URL moved to the coordinator: asking for the coordinator gets it too.
+  const existing =
+    connections.get(key) ?? [...connections.values()].find((c) => cacheKey(c.url, c.username) === key);
   if (existing !== undefined) {
     existing.update(opts);
     return existing;
