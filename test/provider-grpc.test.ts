@@ -418,6 +418,21 @@ describe("failures", () => {
     if (init !== undefined) await host.delete(init.id, init.properties);
   });
 
+  it("an expired customTimeouts deadline stops an update before any lifecycle call, keeping the id", async () => {
+    const { id, outs, inputs } = await create({ template: HVM_TEMPLATE, nameLabel: "grpc-deadline" });
+    const since = await lastSeq();
+    const news = { ...inputs, powerState: "Halted", __xapiCustomTimeouts: { update: "1ns" } };
+    const failure = await host.update(id, outs, news).catch((e: unknown) => e);
+    returned.push(failure);
+    const init = (failure as ProviderCallError).initFailed;
+    expect([init?.id, (failure as Error).message, await mutationsSince(since)]).toEqual([
+      id,
+      expect.stringContaining("customTimeouts.update (1ns) has passed"),
+      [],
+    ]);
+    await host.delete(id, outs);
+  });
+
   it("adopting a VM that does not exist fails without an id", async () => {
     const failure = await create({ uuid: "00000000-0000-4000-8000-00000000dead" }).catch((e: unknown) => e);
     returned.push(failure);
