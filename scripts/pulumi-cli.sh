@@ -7,8 +7,12 @@
 #   2. a previous build in the cache directory (seconds: "already built");
 #   3. a build of github.com/pulumi/pulumi/pkg/v3 from the Go module proxy, in a scratch directory
 #      outside the repository (about 4 minutes and 3.5 GB on 2 cores the first time).
-# `pulumi-language-nodejs`: the official one next to a `pulumi` found on PATH, if any; otherwise
-#   scripts/pulumi-language-nodejs.js (the Go module of the official host is not served by the proxy).
+# `pulumi-language-nodejs`: the official one next to a `pulumi` found on PATH, if any; otherwise the
+#   official Go host built from github.com/pulumi/pulumi/sdk/v3@v3.68.0, the last sdk/v3 release whose
+#   module still contains nodejs/cmd/pulumi-language-nodejs (later releases moved it to its own module,
+#   github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3, which the Go proxy here refuses
+#   with 403 "This module version is not available"). It speaks the same LanguageRuntime protocol and
+#   runs the project's own @pulumi/pulumi 3.248 `cmd/run`; the e2e suite proves the pairing.
 # `pulumi-resource-pulumi-nodejs`: always copied from this project's node_modules/@pulumi/pulumi.
 #
 # Usage: scripts/pulumi-cli.sh [--print-bin-dir] [--build | --no-build]
@@ -24,11 +28,13 @@ set -euo pipefail
 readonly PULUMI_VERSION=3.248.0
 readonly MOD_PKG=github.com/pulumi/pulumi/pkg/v3
 readonly MOD_SDK=github.com/pulumi/pulumi/sdk/v3
+# The last sdk/v3 release that still ships the official Node.js language host inside the module.
+readonly LANGHOST_SDK_VERSION=3.68.0
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_root=${PULUMI_XAPI_CLI_CACHE:-${HOME}/.cache/pulumi-xapi/cli/v${PULUMI_VERSION}}
 bin_dir="${cache_root}/bin"
-stamp="${bin_dir}/.built-v${PULUMI_VERSION}"
+stamp="${bin_dir}/.built-v${PULUMI_VERSION}-langhost-v${LANGHOST_SDK_VERSION}"
 
 print_bin_dir=false
 force_build=false
@@ -74,19 +80,8 @@ version_at_least() {
 	[[ "$(printf '%s\n%s\n' "$b" "$a" | sort -V | head -n1)" == "$b" ]]
 }
 
-# Installs this project's Node.js language host into $1 unless an official one is there.
-install_language_host() {
-	local target="$1/pulumi-language-nodejs"
-	[[ -e "$target" && ! -f "$1/.js-language-host" ]] && return 0
-	cp "${repo_root}/scripts/pulumi-language-nodejs.js" "$target.tmp.$$"
-	chmod +x "$target.tmp.$$"
-	mv -f "$target.tmp.$$" "$target"
-	touch "$1/.js-language-host"
-}
-
 finish() {
 	install_dynamic_provider "$bin_dir"
-	install_language_host "$bin_dir"
 	if $print_bin_dir; then
 		echo "$bin_dir"
 	else
@@ -162,21 +157,39 @@ $json"
 	printf '%s\n' "$dir"
 }
 
-# Same layout as the pulumi repository, so pkg's relative `replace` of sdk resolves.
-log "downloading ${MOD_PKG}@v${PULUMI_VERSION} and ${MOD_SDK}@v${PULUMI_VERSION}"
-pkg_dir=$(module_dir "$MOD_PKG" "v${PULUMI_VERSION}")
-sdk_dir=$(module_dir "$MOD_SDK" "v${PULUMI_VERSION}")
-cp -R "$pkg_dir" "$work/pkg"
-cp -R "$sdk_dir" "$work/sdk"
-chmod -R u+w "$work"
-
 out="${cache_root}/bin.tmp"
 rm -rf "$out"
 mkdir -p "$out"
-ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}"
-log "compiling pulumi (about 4 minutes on 2 cores the first time)"
-(cd "$work/pkg" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$out/pulumi" ./cmd/pulumi) ||
-	die "build of pulumi failed (command: cd $work/pkg && go build ./cmd/pulumi)"
+
+if [[ -x "$bin_dir/pulumi" && "$("$bin_dir/pulumi" version 2>/dev/null)" == "v${PULUMI_VERSION}" ]]; then
+	# An earlier build of the same CLI (e.g. before the language host was added): keep it.
+	log "reusing pulumi v${PULUMI_VERSION} already in $bin_dir"
+	cp "$bin_dir/pulumi" "$out/pulumi"
+else
+	# Same layout as the pulumi repository, so pkg's relative `replace` of sdk resolves.
+	log "downloading ${MOD_PKG}@v${PULUMI_VERSION} and ${MOD_SDK}@v${PULUMI_VERSION}"
+	pkg_dir=$(module_dir "$MOD_PKG" "v${PULUMI_VERSION}")
+	sdk_dir=$(module_dir "$MOD_SDK" "v${PULUMI_VERSION}")
+	cp -R "$pkg_dir" "$work/pkg"
+	cp -R "$sdk_dir" "$work/sdk"
+	chmod -R u+w "$work"
+	ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}"
+	log "compiling pulumi (about 4 minutes on 2 cores the first time)"
+	(cd "$work/pkg" && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$ldflags" -o "$out/pulumi" ./cmd/pulumi) ||
+		die "build of pulumi failed (command: cd $work/pkg && go build ./cmd/pulumi)"
+fi
+
+# The official Node.js language host, from the sdk/v3 module that still contains it. Its go.mod has a
+# `replace` of golang.org/x/text, so it is built as the main module of a writable copy, not `go install`ed.
+log "downloading ${MOD_SDK}@v${LANGHOST_SDK_VERSION} (official pulumi-language-nodejs)"
+lh_src=$(module_dir "$MOD_SDK" "v${LANGHOST_SDK_VERSION}")
+rm -rf "$work/sdk-langhost"
+cp -R "$lh_src" "$work/sdk-langhost"
+chmod -R u+w "$work/sdk-langhost"
+log "compiling pulumi-language-nodejs v${LANGHOST_SDK_VERSION} (about 30 s)"
+(cd "$work/sdk-langhost" && go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${LANGHOST_SDK_VERSION}" \
+	-o "$out/pulumi-language-nodejs" ./nodejs/cmd/pulumi-language-nodejs) ||
+	die "build of pulumi-language-nodejs failed (command: cd $work/sdk-langhost && go build ./nodejs/cmd/pulumi-language-nodejs)"
 
 "$out/pulumi" version >/dev/null || die "the built pulumi does not run"
 rm -rf "$bin_dir"
