@@ -433,6 +433,27 @@ describe("failures", () => {
     await host.delete(id, outs);
   });
 
+  it("customTimeouts.delete reaches delete through the outputs: an expired deadline keeps the VM", async () => {
+    const created = await create({
+      template: HVM_TEMPLATE,
+      nameLabel: "grpc-delete-deadline",
+      powerState: "Halted",
+      __xapiCustomTimeouts: { delete: "1ns" },
+    });
+    const failure = await host.delete(created.id, created.outs).catch((e: unknown) => e);
+    returned.push(failure);
+    expect([
+      created.outs.__xapiCustomTimeouts,
+      (failure as Error).message,
+      (await simVm(created.id))?.power_state,
+    ]).toEqual([
+      { delete: "1ns" },
+      expect.stringContaining("customTimeouts.delete (1ns) has passed"),
+      "Halted",
+    ]);
+    await host.delete(created.id, { ...created.outs, __xapiCustomTimeouts: {} });
+  });
+
   it("adopting a VM that does not exist fails without an id", async () => {
     const failure = await create({ uuid: "00000000-0000-4000-8000-00000000dead" }).catch((e: unknown) => e);
     returned.push(failure);

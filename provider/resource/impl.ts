@@ -164,8 +164,10 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
         await recorded(calls, { call: "VM.provision", from: "Halted", to: "Halted" }, () =>
           conn.callAsync("VM.provision", [vm.ref], timeoutOpts(deadline, value)),
         );
-        await recorded(calls, { call: "VM.set_is_a_template", args: { value: false } }, () =>
-          conn.call("VM.set_is_a_template", vm.ref, false),
+        await recorded(
+          calls,
+          { call: "VM.set_is_a_template", args: { value: false }, from: "Halted", to: "Halted" },
+          () => conn.call("VM.set_is_a_template", vm.ref, false),
         );
       }
       const before = await recordOf(conn, vm.ref);
@@ -183,9 +185,16 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
         ? changedBootPaths(executedSetters(result.steps), bootFieldsOf(before))
         : [];
       const after = await recordOf(conn, vm.ref);
-      return { id: vm.uuid, outs: outputsOf(value, after, { adopted, pending, calls }) };
+      return { id: vm.uuid, outs: outputsOf(value, after, { adopted, pending, calls, bag: inputs }) };
     } catch (error) {
-      throw await operationFailure(conn, vm, value, { adopted, pending: [], calls }, error, "create");
+      throw await operationFailure(
+        conn,
+        vm,
+        value,
+        { adopted, pending: [], calls, bag: inputs },
+        error,
+        "create",
+      );
     }
   });
 }
@@ -230,6 +239,7 @@ export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadR
       pendingBootChanges: stillPending,
       observedDomid: domid,
       lastCalls: Array.isArray(props.lastCalls) ? props.lastCalls : [],
+      [InternalKey.customTimeouts]: props[InternalKey.customTimeouts],
     }) as Bag;
     const inputs = pickDeclared(outs);
     if (!adopted) delete inputs.uuid;
@@ -273,9 +283,16 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
           ].sort()
         : [];
       const after = await recordOf(conn, vm.ref);
-      return { outs: outputsOf(value, after, { adopted, pending, calls }) };
+      return { outs: outputsOf(value, after, { adopted, pending, calls, bag: news }) };
     } catch (error) {
-      throw await operationFailure(conn, vm, value, { adopted, pending: oldPending, calls }, error, "update");
+      throw await operationFailure(
+        conn,
+        vm,
+        value,
+        { adopted, pending: oldPending, calls, bag: news },
+        error,
+        "update",
+      );
     }
   });
 }
@@ -296,6 +313,7 @@ export async function delete_(id: string, props: Bag): Promise<void> {
     const deadline = deadlineOf(props, "delete");
     const timeouts = props.timeouts as VmInputs["timeouts"];
     const policy = policyOf(props.policy as Partial<Policy> | undefined);
+    deadline.check("shutting the VM down");
     await converge(conn, vm, { powerState: PowerState.Halted }, policy, convergeOpts(deadline, { timeouts }));
     deadline.check("VM.destroy");
     const record = await recordOf(conn, vm.ref);
@@ -467,7 +485,7 @@ async function operationFailure(
   conn: XapiConnection,
   vm: { ref: string; uuid: string },
   value: VmInputs,
-  extra: { adopted: boolean; pending: readonly string[]; calls: VmCallRecord[] },
+  extra: { adopted: boolean; pending: readonly string[]; calls: VmCallRecord[]; bag: Bag },
   error: unknown,
   operation: "create" | "update",
 ): Promise<VmOperationError> {
@@ -481,7 +499,7 @@ async function operationFailure(
   const properties =
     record === undefined
       ? (stripUndefined({ ...value, uuid: vm.uuid, adopted: extra.adopted, lastCalls: calls }) as Bag)
-      : outputsOf(value, record, { adopted: extra.adopted, pending: extra.pending, calls });
+      : outputsOf(value, record, { ...extra, calls });
   const code =
     error instanceof ProviderError || error instanceof VmOperationError
       ? error.code
@@ -498,14 +516,18 @@ async function operationFailure(
 ////   property bags      ////
 //////////////////////////////
 
-/** The outputs: the declaration echoed, plus what was observed and done. */
+/**
+ * The outputs: the declaration echoed, plus what was observed and done. The internal
+ * `customTimeouts` key is kept too: `delete` only receives the outputs.
+ */
 function outputsOf(
   value: VmInputs,
   record: VmRecord,
-  extra: { adopted: boolean; pending: readonly string[]; calls: readonly VmCallRecord[] },
+  extra: { adopted: boolean; pending: readonly string[]; calls: readonly VmCallRecord[]; bag: Bag },
 ): Bag {
   return stripUndefined({
     ...value,
+    [InternalKey.customTimeouts]: extra.bag[InternalKey.customTimeouts],
     uuid: record.uuid,
     adopted: extra.adopted,
     observedPowerState: record.power_state,
