@@ -59,7 +59,6 @@ import {
   type DeclarablePowerState,
   LifecycleCall,
   PowerState,
-  SetterCall,
   ShutdownMode,
   type VmRef,
 } from "./model/vocabulary";
@@ -610,15 +609,3 @@ function sameValue(a: unknown, b: unknown): boolean {
   }
   return a === b;
 }
-
-/** Exported for tests and the benchmark: the setter call for a boot field. */
-export const SETTER_FOR_FIELD: Readonly<Record<keyof XapiBootFields, SetterCall>> = {
-  domain_type: SetterCall.setDomainType,
-  HVM_boot_policy: SetterCall.setHvmBootPolicy,
-  HVM_boot_params: SetterCall.setHvmBootParams,
-  PV_bootloader: SetterCall.setPvBootloader,
-  PV_kernel: SetterCall.setPvKernel,
-  PV_ramdisk: SetterCall.setPvRamdisk,
-  PV_args: SetterCall.setPvArgs,
-  PV_bootloader_args: SetterCall.setPvBootloaderArgs,
-};
