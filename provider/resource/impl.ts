@@ -45,6 +45,7 @@ import { DEFAULT_POLICY } from "../model/plan";
 import { NULL_REF, PowerState } from "../model/vocabulary";
 import {
   assumedBootFields,
+  type BootDeclaration,
   changedBootPaths,
   declaredBootFields,
   effectiveBootOf,
@@ -576,10 +577,11 @@ function pickDeclared(bag: Bag): Bag {
   return out;
 }
 
-function bootDeclarationOf(bag: Bag): { pv?: never; hvm?: never } {
-  const isObject = (v: unknown) => typeof v === "object" && v !== null;
-  if (isObject(bag.pv)) return { pv: bag.pv as never };
-  if (isObject(bag.hvm)) return { hvm: bag.hvm as never };
+/** The `pv` / `hvm` block of a property bag (read leniently: bags may come from older states). */
+function bootDeclarationOf(bag: Bag): BootDeclaration {
+  const isObject = (v: unknown): boolean => typeof v === "object" && v !== null;
+  if (isObject(bag.pv)) return { pv: bag.pv as BootDeclaration["pv"] };
+  if (isObject(bag.hvm)) return { hvm: bag.hvm as BootDeclaration["hvm"] };
   return {};
 }
 
