@@ -101,7 +101,16 @@ describe("event.from", () => {
   it("counts every table in valid_ref_counts, task included", async () => {
     const h = await harness();
     const from = (await h.call("event.from", ["pool"], "", 0)) as unknown as From;
-    expect(Object.keys(from.valid_ref_counts).sort()).toEqual(["host", "pool", "session", "task", "vm"]);
+    expect(Object.keys(from.valid_ref_counts).sort()).toEqual([
+      "host",
+      "pool",
+      "session",
+      "sr",
+      "task",
+      "vbd",
+      "vdi",
+      "vm",
+    ]);
     expect(from.valid_ref_counts.session).toEqual(new XInt32(1));
   });
 });

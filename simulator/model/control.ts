@@ -158,7 +158,12 @@ export function buildControl(
     } else if (vm.power_state === "Suspended") {
       e.enterState(ref, state, { newDomain: true, clearSuspendVdi: true });
     } else {
-      e.enterState(ref, state, { newDomain: true, build: "out-of-band" });
+      try {
+        e.enterState(ref, state, { newDomain: true, build: "out-of-band" });
+      } catch (error) {
+        if (!(error instanceof XapiFault)) throw error;
+        fail(`VM ${vm.uuid} cannot boot: ${error.code} [${error.params.join(", ")}]`);
+      }
     }
     return summary(e, ref);
   };
@@ -220,10 +225,72 @@ export function buildControl(
       fail(`guestAction: VM ${vm.uuid} is ${vm.power_state}; only a Running guest acts`);
     // Guest-initiated power-off/reboot follow actions_after_shutdown / actions_after_reboot (§2.2).
     const field = action === "shutdown" ? vm.actions_after_shutdown : vm.actions_after_reboot;
-    if (field === "restart")
-      e.enterState(ref, "Running", { newDomain: true, host: vm.resident_on, build: `guest-${action}` });
-    else e.enterState(ref, "Halted");
+    if (field === "restart") {
+      try {
+        e.enterState(ref, "Running", { newDomain: true, host: vm.resident_on, build: `guest-${action}` });
+      } catch (error) {
+        // The new domain cannot boot (§7.4): the VM ends Halted, as a failed reboot does.
+        if (!(error instanceof XapiFault)) throw error;
+        e.enterState(ref, "Halted");
+      }
+    } else e.enterState(ref, "Halted");
     return summary(e, ref);
+  };
+
+  /** The disk a body names: `vdi` (a VDI uuid), or `uuid` (a VM) plus `userdevice`. Returns the VDI ref. */
+  const vdiRefOf = (body: Record<string, unknown>): string => {
+    if (typeof body.vdi === "string") {
+      const hit = e.vdis.entries().find(([, v]) => v.uuid === body.vdi);
+      if (!hit) fail(`no VDI with uuid ${body.vdi}; see GET /_sim/disks?uuid=<VM uuid>`);
+      return hit[0];
+    }
+    const ref = vmRef(e, body);
+    if (typeof body.userdevice !== "string") fail('expected "vdi" (a VDI uuid), or "uuid" and "userdevice"');
+    const vbd = e.vbdsOf(ref).find(([, b]) => b.userdevice === body.userdevice);
+    if (!vbd) fail(`VM ${e.vm(ref).uuid} has no VBD at userdevice ${body.userdevice}`);
+    const vdi = vbd[1].VDI;
+    if (!e.vdis.has(vdi)) fail(`the VBD at userdevice ${body.userdevice} is an empty drive`);
+    return vdi;
+  };
+
+  /** The VM's disks: VBD facts, VDI identity and what each disk holds. */
+  const disks = (body: Record<string, unknown>): unknown => {
+    const ref = vmRef(e, body);
+    return e.vbdsOf(ref).map(([vbdRef, vbd]) => {
+      const vdi = e.vdis.get(vbd.VDI);
+      return {
+        vbd: vbdRef,
+        vbdUuid: vbd.uuid,
+        userdevice: vbd.userdevice,
+        device: vbd.device,
+        type: vbd.type,
+        bootable: vbd.bootable,
+        empty: vbd.empty,
+        mode: vbd.mode,
+        currently_attached: vbd.currently_attached,
+        vdi: vdi === undefined ? null : { ref: vbd.VDI, uuid: vdi.uuid, name_label: vdi.name_label },
+        content: vdi === undefined ? null : e.contentOf(vbd.VDI),
+      };
+    });
+  };
+
+  /** Out-of-band change of what a disk holds (`menuLst` text or null, `files`). */
+  const setGuestDisk = (body: Record<string, unknown>): unknown => {
+    const ref = vdiRefOf(body);
+    const current = e.contentOf(ref);
+    const { menuLst, files } = body;
+    if (menuLst !== undefined && menuLst !== null && typeof menuLst !== "string")
+      fail('"menuLst" must be the text of a menu.lst, or null for none');
+    if (files !== undefined && (!Array.isArray(files) || !files.every((f) => typeof f === "string")))
+      fail('"files" must be an array of absolute guest paths');
+    const next = {
+      menuLst: menuLst === undefined ? current.menuLst : (menuLst as string | null),
+      files: files === undefined ? current.files : [...(files as string[])],
+    };
+    e.vdiContent.set(ref, next);
+    // Content is simulator-only: touch the VDI so --state persistence and events see the change.
+    e.vdis.touch(ref);
+    return { vdi: e.vdi(ref).uuid, content: next };
   };
 
   return {
@@ -288,9 +355,12 @@ export function buildControl(
         bootCount: sim.bootCount,
         lastBoot: sim.lastBoot,
         // True when the live (or suspended) domain runs an older config than the record holds (§7.6).
-        pendingBootChange: live && sim.lastBoot ? bootIsStale(vm, sim.lastBoot) : null,
+        pendingBootChange:
+          live && sim.lastBoot ? bootIsStale(vm, sim.lastBoot, e.bootableUserdevices(ref)) : null,
       };
     },
+    disks,
+    setGuestDisk,
     config,
     tasks: () =>
       e.tasks.entries().map(([ref, t]) => ({

@@ -4,10 +4,20 @@
  * implementations (`methods.ts`), dispatch (`dispatch.ts`) and control API (`control.ts`) use it.
  */
 import { XapiFault, type XValue } from "../api";
-import { bootRecordOf, isPvLike } from "./boot";
+import {
+  type BootDiskInput,
+  type BootResult,
+  bootConfigError,
+  bootOutcome,
+  bootRecordOf,
+  byUserdevice,
+  isPvLike,
+} from "./boot";
 import { allowedOperations, type CheckOptions, checkOperationError, type VmCheckView } from "./checks";
 import { Db, type Table } from "./db";
 import {
+  defaultVbdRecord,
+  defaultVdiRecord,
   defaultVmRecord,
   type HostRecord,
   NEVER,
@@ -15,11 +25,14 @@ import {
   newUuid,
   type PoolRecord,
   type SessionRecord,
+  type SrRecord,
   type TaskRecord,
+  type VbdRecord,
+  type VdiRecord,
   type VmRecord,
   xapiDate,
 } from "./records";
-import type { SimSnapshot, VmSimState } from "./snapshot";
+import type { GuestDiskContent, SimSnapshot, VmSimState } from "./snapshot";
 import { ErrorCode, NULL_REF, SimPowerState, type VmOperation } from "./vocabulary";
 
 /** Run-time knobs (the `config` control op changes them). */
@@ -76,6 +89,11 @@ export class Engine {
   readonly hosts: Table<HostRecord>;
   readonly sessions: Table<SessionRecord>;
   readonly tasks: Table<TaskRecord>;
+  readonly srs: Table<SrRecord>;
+  readonly vdis: Table<VdiRecord>;
+  readonly vbds: Table<VbdRecord>;
+  /** Simulator-only: what each VDI holds for a bootloader (menu.lst, kernels), keyed by VDI ref. */
+  readonly vdiContent = new Map<string, GuestDiskContent>();
   /** Simulator-only state per VM ref (guest model, boots). */
   readonly sim = new Map<string, VmSimState>();
   readonly taskRuntime = new Map<string, TaskRuntime>();
@@ -94,11 +112,23 @@ export class Engine {
     this.hosts = this.db.table<HostRecord>("host");
     this.vms = this.db.table<VmRecord>("VM");
     this.tasks = this.db.table<TaskRecord>("task");
+    this.srs = this.db.table<SrRecord>("SR");
+    this.vdis = this.db.table<VdiRecord>("VDI");
+    this.vbds = this.db.table<VbdRecord>("VBD");
   }
 
   /** Every table, in a stable order (events and valid_ref_counts walk them). */
   get tables(): Table<unknown>[] {
-    return [this.sessions, this.pools, this.hosts, this.vms, this.tasks] as Table<unknown>[];
+    return [
+      this.sessions,
+      this.pools,
+      this.hosts,
+      this.vms,
+      this.tasks,
+      this.srs,
+      this.vdis,
+      this.vbds,
+    ] as Table<unknown>[];
   }
 
   get masterRef(): string {
@@ -206,9 +236,51 @@ export class Engine {
         record: { ...vm.record, allowed_operations: [], current_operations: {} },
       })),
     );
+    replace(this.srs, snapshot.srs);
+    replace(
+      this.vdis,
+      snapshot.vdis.map((v) => ({ ref: v.ref, record: v.record })),
+    );
+    replace(this.vbds, snapshot.vbds);
+    this.vdiContent.clear();
+    for (const v of snapshot.vdis) this.vdiContent.set(v.ref, structuredClone(v.content));
     this.nextDomid = snapshot.nextDomid;
+    this.syncStorageLinks();
     for (const ref of this.vms.rows.keys()) this.updateVm(ref, () => undefined);
+    for (const ref of this.vms.rows.keys()) this.syncAttachment(ref);
     this.syncResidents();
+  }
+
+  /** Recomputes the derived ref lists (VM.VBDs, VDI.VBDs, SR.VDIs) from the VBD and VDI tables. */
+  private syncStorageLinks(): void {
+    const same = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
+    for (const [ref, vm] of this.vms.entries()) {
+      const vbds = this.vbdsOf(ref).map(([r]) => r);
+      if (!same(vm.VBDs, vbds))
+        this.vms.update(ref, (v) => {
+          v.VBDs = vbds;
+        });
+    }
+    for (const [ref, vdi] of this.vdis.entries()) {
+      const vbds = this.vbds
+        .entries()
+        .filter(([, b]) => b.VDI === ref)
+        .map(([r]) => r);
+      if (!same(vdi.VBDs, vbds))
+        this.vdis.update(ref, (v) => {
+          v.VBDs = vbds;
+        });
+    }
+    for (const [ref, sr] of this.srs.entries()) {
+      const vdis = this.vdis
+        .entries()
+        .filter(([, v]) => v.SR === ref)
+        .map(([r]) => r);
+      if (!same(sr.VDIs, vdis))
+        this.srs.update(ref, (x) => {
+          x.VDIs = vdis;
+        });
+    }
   }
 
   /** The persistent state as a JSON-serialisable snapshot. */
@@ -225,8 +297,148 @@ export class Engine {
         record: { ...record, allowed_operations: [], current_operations: {} },
         sim: this.simOf(ref),
       })),
+      srs: this.srs.entries().map(([ref, record]) => ({ ref, record })),
+      vdis: this.vdis.entries().map(([ref, record]) => ({
+        ref,
+        record,
+        content: this.contentOf(ref),
+      })),
+      vbds: this.vbds.entries().map(([ref, record]) => ({ ref, record })),
       nextDomid: this.nextDomid,
     });
+  }
+
+  // ---------------------------------------------------------------- storage
+
+  /** The VM's VBDs, `[ref, record]`, sorted by userdevice. */
+  vbdsOf(vmRef: string): [string, VbdRecord][] {
+    return this.vbds
+      .entries()
+      .filter(([, vbd]) => vbd.VM === vmRef)
+      .sort(([, a], [, b]) => byUserdevice(a, b));
+  }
+
+  /** What a VDI holds for a bootloader (an unknown VDI: a blank disk). */
+  contentOf(vdiRef: string): GuestDiskContent {
+    return this.vdiContent.get(vdiRef) ?? { menuLst: null, files: [] };
+  }
+
+  /** The VBD record, or HANDLE_INVALID ["VBD", ref]. */
+  vbd(ref: string): VbdRecord {
+    const vbd = this.vbds.get(ref);
+    if (!vbd) throw new XapiFault(ErrorCode.handleInvalid, ["VBD", ref]);
+    return vbd;
+  }
+
+  /** The VDI record, or HANDLE_INVALID ["VDI", ref]. */
+  vdi(ref: string): VdiRecord {
+    const vdi = this.vdis.get(ref);
+    if (!vdi) throw new XapiFault(ErrorCode.handleInvalid, ["VDI", ref]);
+    return vdi;
+  }
+
+  /** Creates a VDI in `sr` (NULL allowed) with `content`; keeps SR.VDIs in step. */
+  createVdi(record: Omit<VdiRecord, "VBDs">, content: GuestDiskContent, ref: string = newRef()): string {
+    this.vdiContent.set(ref, structuredClone(content));
+    this.vdis.insert(ref, { ...structuredClone(record), VBDs: [] });
+    if (this.srs.has(record.SR))
+      this.srs.update(record.SR, (sr) => {
+        sr.VDIs = [...sr.VDIs, ref];
+      });
+    return ref;
+  }
+
+  /** Creates a VBD; keeps VM.VBDs and VDI.VBDs in step; attached if the VM has a domain. */
+  createVbd(record: VbdRecord, ref: string = newRef()): string {
+    const vm = this.vm(record.VM);
+    const live = vm.power_state === Running || vm.power_state === Paused;
+    this.vbds.insert(ref, { ...structuredClone(record), currently_attached: live });
+    this.vms.update(record.VM, (v) => {
+      v.VBDs = this.vbdsOf(record.VM).map(([r]) => r);
+    });
+    if (this.vdis.has(record.VDI))
+      this.vdis.update(record.VDI, (v) => {
+        v.VBDs = [...v.VBDs, ref];
+      });
+    return ref;
+  }
+
+  /** Deletes a VBD and unlinks it from its VM and VDI. */
+  destroyVbd(ref: string): void {
+    const vbd = this.vbds.get(ref);
+    if (!vbd) return;
+    this.vbds.remove(ref);
+    if (this.vms.has(vbd.VM))
+      this.vms.update(vbd.VM, (v) => {
+        v.VBDs = v.VBDs.filter((r) => r !== ref);
+      });
+    if (this.vdis.has(vbd.VDI))
+      this.vdis.update(vbd.VDI, (v) => {
+        v.VBDs = v.VBDs.filter((r) => r !== ref);
+      });
+  }
+
+  /** Deletes a VDI, the VBDs that point at it (xapi_vdi.ml destroys them at once) and its content. */
+  destroyVdi(ref: string): void {
+    const vdi = this.vdis.get(ref);
+    if (!vdi) return;
+    for (const vbd of [...vdi.VBDs]) this.destroyVbd(vbd);
+    this.vdis.remove(ref);
+    this.vdiContent.delete(ref);
+    if (this.srs.has(vdi.SR))
+      this.srs.update(vdi.SR, (sr) => {
+        sr.VDIs = sr.VDIs.filter((r) => r !== ref);
+      });
+  }
+
+  /** VBD.currently_attached follows the VM's domain: true while Running or Paused (or Crashed). */
+  syncAttachment(vmRef: string): void {
+    const vm = this.vms.get(vmRef);
+    if (!vm) return;
+    const live = vm.power_state === Running || vm.power_state === Paused || vm.power_state === Crashed;
+    for (const [ref, vbd] of this.vbdsOf(vmRef)) {
+      if (vbd.currently_attached !== live)
+        this.vbds.update(ref, (b) => {
+          b.currently_attached = live;
+        });
+    }
+  }
+
+  /** The VM's disks as a boot sees them (§7.4): VBD facts, the VDI's dom0 path and content. */
+  bootDisks(vmRef: string): BootDiskInput[] {
+    return this.vbdsOf(vmRef).map(([, vbd]) => {
+      const vdi = vbd.empty ? undefined : this.vdis.get(vbd.VDI);
+      const sr = vdi ? this.srs.get(vdi.SR) : undefined;
+      return {
+        userdevice: vbd.userdevice,
+        device: vbd.device,
+        type: vbd.type,
+        bootable: vbd.bootable,
+        empty: vbd.empty || vdi === undefined,
+        vdi: vdi?.uuid ?? null,
+        // The block device xenopsd attaches in dom0 and hands to the bootloader (SM's backend path).
+        path: vdi ? `/dev/sm/backend/${sr?.uuid ?? "no-sr"}/${vdi.uuid}` : null,
+        content: vdi ? this.contentOf(vbd.VDI) : null,
+      };
+    });
+  }
+
+  /** userdevices of the VM's bootable VBDs, sorted numerically. */
+  bootableUserdevices(vmRef: string): string[] {
+    return this.vbdsOf(vmRef)
+      .filter(([, vbd]) => vbd.bootable)
+      .map(([, vbd]) => vbd.userdevice);
+  }
+
+  /**
+   * What a domain build of the VM would boot now, or the XAPI fault that stops it: the field checks
+   * (`bootConfigError`), then the disk-dependent outcome (`bootOutcome`), xapi-semantics §7.4.
+   */
+  bootOf(ref: string): BootResult {
+    const vm = this.vm(ref);
+    const error = bootConfigError(vm);
+    if (error) return { ok: false, error };
+    return bootOutcome(vm, ref, this.bootDisks(ref));
   }
 
   // ---------------------------------------------------------------- VMs
@@ -307,7 +519,9 @@ export class Engine {
   /**
    * Sets a power state and the runtime fields that follow it (xapi-semantics §1.2):
    * domid −1 and resident_on NULL when not live, a new domid for a new domain, requires_reboot
-   * cleared on Halted. `build` records a boot (start/reboot, never resume: §7.6).
+   * cleared on Halted, VBDs attached while live. `build` records a boot (start/reboot, never
+   * resume: §7.6) from the VM's current config and disks.
+   * @throws XapiFault (before changing anything) when `build` is given and the VM cannot boot.
    */
   enterState(
     ref: string,
@@ -320,6 +534,9 @@ export class Engine {
       newSuspendVdi?: boolean;
     } = {},
   ): void {
+    const boot =
+      o.build === undefined || !(state === Running || state === Paused) ? undefined : this.bootOf(ref);
+    if (boot !== undefined && !boot.ok) throw boot.error;
     this.updateVm(ref, (vm, sim) => {
       vm.power_state = state;
       if (state === Halted || state === Suspended) {
@@ -335,12 +552,13 @@ export class Engine {
         vm.domid = this.nextDomid++;
         vm.resident_on = o.host ?? (vm.resident_on !== NULL_REF ? vm.resident_on : this.masterRef);
         sim.startedAtMs = this.now();
-        if (o.build) {
+        if (o.build !== undefined && boot?.ok) {
           sim.bootCount += 1;
-          sim.lastBoot = bootRecordOf(vm, o.build, vm.domid, sim.bootCount, this.now());
+          sim.lastBoot = bootRecordOf(vm, boot.outcome, o.build, vm.domid, sim.bootCount, this.now());
         }
       }
     });
+    this.syncAttachment(ref);
     this.syncResidents();
   }
 
@@ -364,14 +582,20 @@ export class Engine {
     this.updateVm(ref, () => undefined);
   }
 
+  /** Deletes a VM and its VBDs; its VDIs stay (XAPI's VM.destroy keeps disks). */
   removeVm(ref: string): void {
+    for (const [vbd] of this.vbdsOf(ref)) this.destroyVbd(vbd);
     this.vms.remove(ref);
     this.sim.delete(ref);
     this.syncResidents();
   }
 
-  /** A copy of a VM for `VM.clone`: new identity, halted runtime fields, guest model copied. */
-  cloneRecord(ref: string, newName: string): { ref: string; record: VmRecord; sim: VmSimState } {
+  /**
+   * `VM.clone` / `VM.copy`: a new VM with a new identity and halted runtime fields, the guest model
+   * copied, and its disks copied: each Disk VBD gets a new VBD on a new VDI (same name, size, SR and
+   * content); a CD VBD gets a new VBD on the same ISO (or empty). Returns the new VM's ref.
+   */
+  cloneVm(ref: string, newName: string): string {
     const src = this.vm(ref);
     const copy = structuredClone(src);
     const record = defaultVmRecord({
@@ -396,11 +620,65 @@ export class Engine {
       ),
     });
     const srcSim = this.simOf(ref);
-    return {
-      ref: newRef(),
-      record,
-      sim: { guest: { ...srcSim.guest }, bootCount: 0, lastBoot: null, startedAtMs: null },
-    };
+    const newVm = newRef();
+    this.insertVm(newVm, record, {
+      guest: { ...srcSim.guest },
+      bootCount: 0,
+      lastBoot: null,
+      startedAtMs: null,
+    });
+    for (const [, vbd] of this.vbdsOf(ref)) {
+      let vdi = vbd.VDI;
+      const source = this.vdis.get(vbd.VDI);
+      if (vbd.type === "Disk" && source !== undefined) {
+        const { VBDs: _, ...rest } = source;
+        vdi = this.createVdi(
+          { ...rest, uuid: newUuid(), location: "", snapshots: [], snapshot_of: NULL_REF },
+          this.contentOf(vbd.VDI),
+        );
+        this.vdis.update(vdi, (v) => {
+          v.location = v.uuid;
+        });
+      }
+      this.createVbd({ ...vbd, uuid: newUuid(), VM: newVm, VDI: vdi, currently_attached: false });
+    }
+    return newVm;
+  }
+
+  /** `VM.provision`: creates the disks `other_config["disks"]` describes, then drops the key. */
+  provisionDisks(ref: string): void {
+    const vm = this.vm(ref);
+    const spec = vm.other_config.disks;
+    if (spec === undefined) return;
+    const taken = new Set(this.vbdsOf(ref).map(([, b]) => b.userdevice));
+    const defaultSr = this.pools.values()[0]?.default_SR ?? NULL_REF;
+    for (const disk of parseProvisionDisks(spec)) {
+      if (taken.has(disk.device)) continue;
+      const sr = this.srs.has(disk.sr) ? disk.sr : defaultSr;
+      const vdi = this.createVdi(
+        defaultVdiRecord({
+          uuid: newUuid(),
+          name_label: `${vm.name_label} ${disk.device}`,
+          SR: sr,
+          virtual_size: disk.size,
+          type: disk.type,
+        }),
+        { menuLst: null, files: [] },
+      );
+      this.createVbd(
+        defaultVbdRecord({
+          uuid: newUuid(),
+          VM: ref,
+          VDI: vdi,
+          userdevice: disk.device,
+          bootable: disk.bootable,
+        }),
+      );
+    }
+    this.updateVm(ref, (v) => {
+      const { disks: _, ...rest } = v.other_config;
+      v.other_config = rest;
+    });
   }
 
   // ---------------------------------------------------------------- tasks
@@ -588,8 +866,13 @@ export class Engine {
       return Paused;
     }
     if (restart && uptime >= 120) {
-      this.enterState(ref, Running, { newDomain: true, host: vm.resident_on, build: "crash-restart" });
-      return Running;
+      try {
+        this.enterState(ref, Running, { newDomain: true, host: vm.resident_on, build: "crash-restart" });
+        return Running;
+      } catch (error) {
+        // The restarted domain cannot boot (§7.4): the VM ends Halted.
+        if (!(error instanceof XapiFault)) throw error;
+      }
     }
     this.enterState(ref, Halted);
     return Halted;
@@ -609,4 +892,36 @@ export function xmlRpcValue(value: XValue): string {
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** One `<disk>` of a template's `other_config["disks"]` provisioning XML. */
+export interface ProvisionDisk {
+  readonly device: string;
+  readonly size: number;
+  readonly sr: string;
+  readonly bootable: boolean;
+  readonly type: string;
+}
+
+/**
+ * Parses `<provision><disk device="0" size="10737418240" sr="" bootable="true" type="system"/></provision>`
+ * (the template disk description XAPI's provision reads). Unparsable disks are skipped.
+ */
+export function parseProvisionDisks(xml: string): ProvisionDisk[] {
+  const disks: ProvisionDisk[] = [];
+  for (const match of xml.matchAll(/<disk\b([^>]*)\/?>/g)) {
+    const attrs: Record<string, string> = {};
+    for (const a of (match[1] ?? "").matchAll(/(\w+)="([^"]*)"/g)) attrs[a[1] ?? ""] = a[2] ?? "";
+    const device = attrs.device ?? "";
+    const size = Number(attrs.size);
+    if (!/^\d+$/.test(device) || !Number.isFinite(size)) continue;
+    disks.push({
+      device,
+      size,
+      sr: attrs.sr ?? "",
+      bootable: attrs.bootable === "true",
+      type: attrs.type ?? "system",
+    });
+  }
+  return disks;
 }

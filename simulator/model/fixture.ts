@@ -3,9 +3,19 @@
  * templates and a few guests in every power state. UUIDs and refs are fixed so tests, demos and
  * `reset` can rely on them.
  */
-import { bootRecordOf } from "./boot";
-import { defaultHostRecord, defaultPoolRecord, defaultVmRecord, type VmRecord } from "./records";
-import type { GuestSettings, SimSnapshot, VmEntry } from "./snapshot";
+import { type BootDiskInput, bootOutcome, bootRecordOf } from "./boot";
+import {
+  defaultHostRecord,
+  defaultPoolRecord,
+  defaultSrRecord,
+  defaultVbdRecord,
+  defaultVdiRecord,
+  defaultVmRecord,
+  type SrRecord,
+  type VbdRecord,
+  type VmRecord,
+} from "./records";
+import type { GuestDiskContent, GuestSettings, SimSnapshot, VdiEntry, VmEntry } from "./snapshot";
 import { NULL_REF } from "./vocabulary";
 
 /** Fixed identities of the fixture's objects. */
@@ -69,7 +79,57 @@ export const FIXTURE = {
     ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000047",
     uuid: "5a1f0000-0000-4000-8000-0000000000e7",
   },
+  /** "Local storage" on the master: every fixture disk; the pool's default SR (provision uses it). */
+  localSr: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000051",
+    uuid: "5a1f0000-0000-4000-8000-0000000000f1",
+  },
+  /** "ISO library": the install ISO in legacy-01's CD drive. */
+  isoSr: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000052",
+    uuid: "5a1f0000-0000-4000-8000-0000000000f2",
+  },
 } as const;
+
+/**
+ * The GRUB legacy menu.lst on the fixture's Debian disks (the PV template's and the PV guests' root
+ * disks): default entry 0, kernel 6.1.0-18 with `root=/dev/xvda1 ro`.
+ */
+export const DEBIAN_MENU_LST = `default 0
+timeout 5
+
+title Debian GNU/Linux 12, kernel 6.1.0-18-amd64
+root (hd0,0)
+kernel /boot/vmlinuz-6.1.0-18-amd64 root=/dev/xvda1 ro
+initrd /boot/initrd.img-6.1.0-18-amd64
+
+title Debian GNU/Linux 12, kernel 6.1.0-17-amd64
+root (hd0,0)
+kernel /boot/vmlinuz-6.1.0-17-amd64 root=/dev/xvda1 ro
+initrd /boot/initrd.img-6.1.0-17-amd64
+`;
+
+/** The kernels and initrds on the fixture's Debian disks. */
+export const DEBIAN_FILES: readonly string[] = [
+  "/boot/vmlinuz-6.1.0-17-amd64",
+  "/boot/initrd.img-6.1.0-17-amd64",
+  "/boot/vmlinuz-6.1.0-18-amd64",
+  "/boot/initrd.img-6.1.0-18-amd64",
+];
+
+/** A Debian root disk's content (menu.lst present). */
+function debianDisk(): GuestDiskContent {
+  return { menuLst: DEBIAN_MENU_LST, files: [...DEBIAN_FILES] };
+}
+
+/** A disk with a filesystem but nothing a bootloader uses (data disks, HVM disks, blank disks). */
+function plainDisk(): GuestDiskContent {
+  return { menuLst: null, files: [] };
+}
+
+/** The provisioning description of the HVM template: one bootable 10 GiB system disk. */
+export const HVM_TEMPLATE_DISKS =
+  '<provision><disk device="0" size="10737418240" sr="" bootable="true" type="system"/></provision>';
 
 const GiB = 1024 * 1024 * 1024;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -96,6 +156,7 @@ export function createFixture(o: {
   let nextDomid = 1;
   const bootedAt = o.nowMs - DAY_MS;
   const entries: VmEntry[] = [];
+  const liveOnes: { entry: VmEntry; via: string }[] = [];
 
   const add = (
     id: { ref: string; uuid: string },
@@ -110,21 +171,18 @@ export function createFixture(o: {
       sim: { guest: g, bootCount: 0, lastBoot: null, startedAtMs: null },
     };
     if (live && !r.is_control_domain) {
-      // A guest that is live (or suspended) booted once from its current config.
-      const domid = r.power_state === "Suspended" ? -1 : nextDomid++;
+      // A guest that is live (or suspended) booted once from its current config (recorded below, with its disks).
+      const domid = nextDomid++;
       entry.sim.bootCount = 1;
-      entry.sim.lastBoot = bootRecordOf(
-        r,
-        live.via ?? "start",
-        domid === -1 ? nextDomid++ : domid,
-        1,
-        bootedAt,
-      );
       entry.sim.startedAtMs = bootedAt;
       if (r.power_state !== "Suspended") {
         r.domid = domid;
         r.resident_on = live.host;
+      } else {
+        r.domid = -1;
       }
+      liveOnes.push({ entry, via: live.via ?? "start" });
+      (entry.sim as { bootDomid?: number }).bootDomid = domid;
     }
     entries.push(entry);
   };
@@ -166,7 +224,12 @@ export function createFixture(o: {
       HVM_boot_policy: "BIOS order",
       HVM_boot_params: { order: "cd" },
       platform: { ...HVM_PLATFORM },
-      other_config: { default_template: "true", install_methods: "cdrom", instant: "true" },
+      other_config: {
+        default_template: "true",
+        install_methods: "cdrom",
+        instant: "true",
+        disks: HVM_TEMPLATE_DISKS,
+      },
       recommendations:
         '<restrictions><restriction field="memory-static-max" max="137438953472" /><restriction field="vcpus-max" max="32" /></restrictions>',
     },
@@ -279,12 +342,146 @@ export function createFixture(o: {
     { host: FIXTURE.master.ref },
   );
 
+  // ------------------------------------------------------------ storage (issue #7)
+  const srs: { ref: string; record: SrRecord }[] = [
+    {
+      ref: FIXTURE.localSr.ref,
+      record: defaultSrRecord({
+        uuid: FIXTURE.localSr.uuid,
+        name_label: "Local storage",
+        name_description: "Local ext storage on xcp-sim-1",
+        type: "ext",
+        content_type: "user",
+      }),
+    },
+    {
+      ref: FIXTURE.isoSr.ref,
+      record: defaultSrRecord({
+        uuid: FIXTURE.isoSr.uuid,
+        name_label: "ISO library",
+        name_description: "Install media",
+        type: "iso",
+        content_type: "iso",
+        shared: true,
+        physical_size: 0,
+      }),
+    },
+  ];
+  const vdis: VdiEntry[] = [];
+  const vbds: { ref: string; record: VbdRecord }[] = [];
+  let nextDisk = 1;
+  const hex = (n: number): string => String(n).padStart(2, "0");
+  /** Adds a VBD at `userdevice` of `vm`: a disk with a new VDI, or a CD drive (empty, or with `iso`). */
+  const disk = (
+    vm: { ref: string },
+    userdevice: string,
+    o: {
+      name?: string;
+      bootable?: boolean;
+      sizeGiB?: number;
+      content?: GuestDiskContent;
+      cd?: true;
+      iso?: string;
+    },
+  ): void => {
+    const n = nextDisk++;
+    let vdiRef = NULL_REF;
+    if (o.cd === undefined || o.iso !== undefined) {
+      vdiRef = `OpaqueRef:5a1f0000-0000-4000-8000-0000000007${hex(n)}`;
+      vdis.push({
+        ref: vdiRef,
+        record: defaultVdiRecord({
+          uuid: `5a1f0000-0000-4000-8000-0000000008${hex(n)}`,
+          name_label: o.iso ?? o.name ?? `disk ${n}`,
+          SR: o.iso !== undefined ? FIXTURE.isoSr.ref : FIXTURE.localSr.ref,
+          virtual_size: o.iso !== undefined ? 650 * 1024 * 1024 : (o.sizeGiB ?? 10) * GiB,
+          physical_utilisation: o.iso !== undefined ? 650 * 1024 * 1024 : ((o.sizeGiB ?? 10) * GiB) / 4,
+          type: o.iso !== undefined ? "user" : "system",
+          read_only: o.iso !== undefined,
+          sharable: o.iso !== undefined,
+          location: o.iso ?? `5a1f0000-0000-4000-8000-0000000008${hex(n)}`,
+        }),
+        content: o.content ?? plainDisk(),
+      });
+    }
+    vbds.push({
+      ref: `OpaqueRef:5a1f0000-0000-4000-8000-0000000005${hex(n)}`,
+      record: defaultVbdRecord({
+        uuid: `5a1f0000-0000-4000-8000-0000000006${hex(n)}`,
+        VM: vm.ref,
+        VDI: vdiRef,
+        userdevice,
+        bootable: o.bootable ?? false,
+        type: o.cd ? "CD" : "Disk",
+        mode: o.cd ? "RO" : "RW",
+        empty: o.cd === true && o.iso === undefined,
+        unpluggable: o.cd === true,
+      }),
+    });
+  };
+
+  disk(FIXTURE.hvmTemplate, "3", { cd: true });
+  disk(FIXTURE.pvTemplate, "0", { name: "Generic PV root", bootable: true, content: debianDisk() });
+  disk(FIXTURE.web, "0", { name: "web-01 root", bootable: true, sizeGiB: 20 });
+  disk(FIXTURE.web, "1", { name: "web-01 data", sizeGiB: 50 });
+  disk(FIXTURE.web, "3", { cd: true });
+  disk(FIXTURE.db, "0", { name: "db-01 root", bootable: true, sizeGiB: 20 });
+  disk(FIXTURE.db, "1", { name: "db-01 data", sizeGiB: 100 });
+  disk(FIXTURE.legacy, "0", { name: "legacy-01 root", bootable: true });
+  disk(FIXTURE.legacy, "3", { cd: true, iso: "debian-12.5.0-amd64-netinst.iso" });
+  disk(FIXTURE.batch, "0", { name: "batch-01 root", bootable: true });
+  disk(FIXTURE.pv, "0", { name: "pv-01 root", bootable: true, content: debianDisk() });
+  disk(FIXTURE.pv, "1", { name: "pv-01 data", sizeGiB: 20 });
+  disk(FIXTURE.pv, "3", { cd: true });
+  disk(FIXTURE.pvDirect, "0", { name: "pvdirect-01 root", bootable: true, content: debianDisk() });
+  disk(FIXTURE.stubborn, "0", { name: "stubborn-01 root", bootable: true, content: debianDisk() });
+
+  for (const entry of entries) {
+    entry.record.VBDs = vbds.filter((b) => b.record.VM === entry.ref).map((b) => b.ref);
+  }
+  for (const vdi of vdis) vdi.record.VBDs = vbds.filter((b) => b.record.VDI === vdi.ref).map((b) => b.ref);
+  for (const sr of srs) sr.record.VDIs = vdis.filter((v) => v.record.SR === sr.ref).map((v) => v.ref);
+
+  // The boot each live (or suspended) guest did, computed as a start would (xapi-sim's boot model).
+  for (const { entry, via } of liveOnes) {
+    const srUuid = (ref: string) => srs.find((sr) => sr.ref === ref)?.record.uuid ?? "no-sr";
+    const disks: BootDiskInput[] = vbds
+      .filter((b) => b.record.VM === entry.ref)
+      .map(({ record: b }) => {
+        const vdi = vdis.find((v) => v.ref === b.VDI);
+        return {
+          userdevice: b.userdevice,
+          device: b.device,
+          type: b.type,
+          bootable: b.bootable,
+          empty: b.empty,
+          vdi: vdi?.record.uuid ?? null,
+          path: vdi ? `/dev/sm/backend/${srUuid(vdi.record.SR)}/${vdi.record.uuid}` : null,
+          content: vdi?.content ?? null,
+        };
+      });
+    const result = bootOutcome(entry.record, entry.ref, disks);
+    if (!result.ok)
+      throw new Error(`fixture VM ${entry.record.name_label} cannot boot: ${result.error.message}`);
+    const sim = entry.sim as { bootDomid?: number };
+    const domid = sim.bootDomid ?? -1;
+    delete sim.bootDomid;
+    entry.sim.lastBoot = bootRecordOf(entry.record, result.outcome, via, domid, 1, bootedAt);
+    if (entry.record.power_state !== "Suspended") {
+      for (const vbd of vbds) if (vbd.record.VM === entry.ref) vbd.record.currently_attached = true;
+    }
+  }
+
   return {
     format: "xapi-sim-state",
     version: 1,
     pool: {
       ref: FIXTURE.pool.ref,
-      record: defaultPoolRecord({ uuid: FIXTURE.pool.uuid, master: FIXTURE.master.ref }),
+      record: {
+        ...defaultPoolRecord({ uuid: FIXTURE.pool.uuid, master: FIXTURE.master.ref }),
+        default_SR: FIXTURE.localSr.ref,
+        suspend_image_SR: FIXTURE.localSr.ref,
+      },
     },
     hosts: [
       {
@@ -309,6 +506,9 @@ export function createFixture(o: {
       },
     ],
     vms: entries,
+    srs,
+    vdis,
+    vbds,
     nextDomid,
   };
 }

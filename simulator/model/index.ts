@@ -63,7 +63,7 @@ export interface SimModel {
 }
 
 /** Tables whose changes are persistent (sessions and tasks are not). */
-const PERSISTENT_TABLES: ReadonlySet<string> = new Set(["VM", "pool", "host"]);
+const PERSISTENT_TABLES: ReadonlySet<string> = new Set(["VM", "pool", "host", "SR", "VDI", "VBD"]);
 
 /**
  * Creates a model with the fixture pool (or `options.state`).

@@ -5,13 +5,16 @@
  */
 import type { CallMeta, XValue } from "../api";
 import { XapiFault, XDateTime, XInt32 } from "../api";
-import { bootConfigError, deriveDomainType, deriveHvmBootPolicy } from "./boot";
+import { deriveDomainType, deriveHvmBootPolicy } from "./boot";
 import type { Table } from "./db";
 import { type Engine, type OpContext, ocamlFloat } from "./engine";
 import { bool, enumValue, num, str, strList, strMap } from "./params";
 import {
   defaultHostRecord,
   defaultPoolRecord,
+  defaultSrRecord,
+  defaultVbdRecord,
+  defaultVdiRecord,
   defaultVmRecord,
   fieldToWire,
   NEVER,
@@ -561,14 +564,17 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     );
   };
 
-  /** Builds a new domain from the VM's current config (§7.6); an invalid config leaves the VM Halted. */
+  /**
+   * Builds a new domain from the VM's current config and disks (§7.6); a config that cannot boot
+   * (invalid fields, no bootable device, a bootloader failure) leaves the VM Halted.
+   */
   const rebuild = (ref: string, via: string): void => {
-    const error = bootConfigError(e.vm(ref));
-    if (error) {
+    try {
+      e.enterState(ref, Running, { newDomain: true, host: e.vm(ref).resident_on, build: via });
+    } catch (error) {
       e.enterState(ref, Halted);
       throw error;
     }
-    e.enterState(ref, Running, { newDomain: true, host: e.vm(ref).resident_on, build: via });
   };
 
   const start = async (
@@ -585,8 +591,9 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
           vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
         });
       }
-      const error = bootConfigError(e.vm(ref));
-      if (error) throw error;
+      // Fail fast on what the build would meet (§7.4); enterState checks again at build time.
+      const boot = e.bootOf(ref);
+      if (!boot.ok) throw boot.error;
       await e.sleep(e.opMs(op), ctx.signal);
       e.expectState(ref, [Halted]);
       e.enterState(ref, paused ? Paused : Running, { newDomain: true, host: host ?? e.masterRef, build: op });
@@ -761,9 +768,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     let created = "";
     await e.withVmOperation(ctx, ref, "clone", async () => {
       await e.sleep(e.opMs("clone"), ctx.signal);
-      const copy = e.cloneRecord(ref, newName);
-      e.insertVm(copy.ref, copy.record, copy.sim);
-      created = copy.ref;
+      created = e.cloneVm(ref, newName);
     });
     return created;
   });
@@ -773,16 +778,101 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     let created = "";
     await e.withVmOperation(ctx, ref, "copy", async () => {
       await e.sleep(e.opMs("copy"), ctx.signal);
-      const copy = e.cloneRecord(ref, newName);
-      e.insertVm(copy.ref, copy.record, copy.sim);
-      created = copy.ref;
+      created = e.cloneVm(ref, newName);
     });
     return created;
   });
-  // provision: creates the template's disks (other_config "disks"); the simulator has no storage yet.
+  // provision: creates the disks the template's other_config "disks" describes, then drops the key.
   lifecycle("provision", ["vm"], async (_call, ctx, ref) => {
     await e.withVmOperation(ctx, ref, "provision", async () => {
       await e.sleep(e.opMs("provision"), ctx.signal);
+      e.provisionDisks(ref);
+    });
+    return "";
+  });
+
+  // ------------------------------------------------------------ storage: SR, VDI, VBD (issue #7)
+  lookups("SR", e.srs, defaultSrRecord({ uuid: "", name_label: "" }), { byName: true });
+  lookups("VDI", e.vdis, defaultVdiRecord({ uuid: "", name_label: "" }), { byName: true });
+  lookups("VBD", e.vbds, defaultVbdRecord({ uuid: "", VM: "", userdevice: "0" }));
+
+  for (const field of ["name_label", "name_description"] as const) {
+    def(`VDI.set_${field}`, ["self", "value"], ({ args }) => {
+      const ref = str(args, 0, "self");
+      e.vdi(ref);
+      const value = str(args, 1, "value");
+      e.vdis.update(ref, (v) => {
+        v[field] = value;
+      });
+      return "";
+    });
+  }
+  // VDI.destroy: refused while a VBD of it is attached to a live VM; otherwise its VBDs go too.
+  def(
+    "VDI.destroy",
+    ["self"],
+    async ({ args, ctx }) => {
+      const ref = str(args, 0, "self");
+      const vdi = e.vdi(ref);
+      if (vdi.VBDs.some((vbd) => e.vbds.get(vbd)?.currently_attached === true)) {
+        throw new XapiFault(ErrorCode.vdiInUse, [ref, "destroy"]);
+      }
+      await e.sleep(e.opMs("vdi_destroy"), ctx?.signal);
+      e.destroyVdi(ref);
+      return "";
+    },
+    { async: true },
+  );
+
+  const vbdRef = (args: readonly unknown[]): string => {
+    const ref = str(args, 0, "self");
+    e.vbd(ref);
+    return ref;
+  };
+  // Generated RW setters of VBD fields: DB writes with no power-state check (§7.1). `bootable` is
+  // read at the next domain build (start or reboot), like the VM's boot fields (§7.6).
+  def("VBD.set_bootable", ["self", "value"], ({ args }) => {
+    const ref = vbdRef(args);
+    const value = bool(args, 1, "value");
+    e.vbds.update(ref, (b) => {
+      b.bootable = value;
+    });
+    return "";
+  });
+  def("VBD.set_mode", ["self", "value"], ({ args }) => {
+    const ref = vbdRef(args);
+    const value = enumValue(args, 1, "value", ["RO", "RW"] as const);
+    e.vbds.update(ref, (b) => {
+      b.mode = value;
+    });
+    return "";
+  });
+  def("VBD.set_other_config", ["self", "value"], ({ args }) => {
+    const ref = vbdRef(args);
+    const value = strMap(args, 1, "value");
+    e.vbds.update(ref, (b) => {
+      b.other_config = value;
+    });
+    return "";
+  });
+  def("VBD.add_to_other_config", ["self", "key", "value"], ({ args }) => {
+    const ref = vbdRef(args);
+    const key = str(args, 1, "key");
+    const value = str(args, 2, "value");
+    if (Object.hasOwn(e.vbd(ref).other_config, key)) {
+      throw new XapiFault(ErrorCode.mapDuplicateKey, ["VBD", "other_config", ref, key]);
+    }
+    e.vbds.update(ref, (b) => {
+      b.other_config = { ...b.other_config, [key]: value };
+    });
+    return "";
+  });
+  def("VBD.remove_from_other_config", ["self", "key"], ({ args }) => {
+    const ref = vbdRef(args);
+    const key = str(args, 1, "key");
+    e.vbds.update(ref, (b) => {
+      const { [key]: _, ...rest } = b.other_config;
+      b.other_config = rest;
     });
     return "";
   });

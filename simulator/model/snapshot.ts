@@ -7,9 +7,15 @@ import { z } from "zod";
 import {
   defaultHostRecord,
   defaultPoolRecord,
+  defaultSrRecord,
+  defaultVbdRecord,
+  defaultVdiRecord,
   defaultVmRecord,
   type HostRecord,
   type PoolRecord,
+  type SrRecord,
+  type VbdRecord,
+  type VdiRecord,
   type VmRecord,
 } from "./records";
 import { DOMAIN_TYPES, SimPowerState } from "./vocabulary";
@@ -22,7 +28,45 @@ export interface GuestSettings {
   ignoresCleanShutdown: boolean;
 }
 
-/** What a domain was built from: the VM's boot fields when the domain was created (xapi-semantics §7.6). */
+/**
+ * What a guest's disk holds, as far as a bootloader cares (the simulator has no real filesystem).
+ * Per VDI, persisted with it, copied by clone; the control op `setGuestDisk` changes it.
+ */
+export interface GuestDiskContent {
+  /**
+   * The text of the GRUB legacy configuration `/boot/grub/menu.lst` on the disk, or `null` when
+   * there is none. pygrub parses it first (the seed: "the menu.lst is parsed if present").
+   */
+  menuLst: string | null;
+  /** Absolute guest paths of the kernels and initrds on the disk (for `PV_kernel` inside the guest and autodetection). */
+  files: string[];
+}
+
+/** One disk as a boot saw it. */
+export interface BootDisk {
+  userdevice: string;
+  /** Guest device name, e.g. "xvda". */
+  device: string;
+  type: string;
+  bootable: boolean;
+  empty: boolean;
+  /** VDI uuid, or null for an empty CD drive. */
+  vdi: string | null;
+  /** The control-domain block device the bootloader reads: `/dev/sm/backend/<SR uuid>/<VDI uuid>`; null when empty. */
+  path: string | null;
+}
+
+/** The bootloader run of a PV indirect boot (xapi-semantics §7.4; the seed's "bootloader commandline"). */
+export interface BootloaderRun {
+  /** "pygrub" or "eliloader". */
+  name: string;
+  /** The program run in the control domain. */
+  path: string;
+  /** Its argument vector, the program first. */
+  argv: string[];
+}
+
+/** What a domain was built from and what it booted (xapi-semantics §7.4, §7.6). */
 export interface BootRecord {
   /** The domain type actually built (an `unspecified` domain_type is derived first, §7.3). */
   domain_type: string;
@@ -30,7 +74,7 @@ export interface BootRecord {
   method: "hvm" | "pv-direct" | "pv-bootloader";
   HVM_boot_policy: string;
   HVM_boot_params: Record<string, string>;
-  /** HVM: QEMU boot order actually used (`order`, default "cd"). */
+  /** QEMU boot order (`HVM_boot_params.order`, "cd" when absent or empty); kept for every method. */
   order: string;
   /** HVM: firmware actually used (`firmware`, default "bios"). */
   firmware: string;
@@ -40,6 +84,31 @@ export interface BootRecord {
   PV_args: string;
   PV_bootloader_args: string;
   PV_legacy_args: string;
+  /** HVM: the string passed to QEMU as its boot order; null for PV. */
+  qemuBootOrder: string | null;
+  /**
+   * HVM: the first device of the boot order that has media ("c": the first non-empty disk, "d": the
+   * first non-empty CD, "n": the network); null for PV or when nothing in the order can boot.
+   */
+  bootDevice: { letter: string; kind: "disk" | "cdrom" | "network"; userdevice: string | null } | null;
+  /** PV indirect boot: the bootloader run; null otherwise. */
+  bootloader: BootloaderRun | null;
+  /** PV: the kernel booted (a control-domain path for direct boot, a guest path for a bootloader); null for HVM. */
+  kernel: string | null;
+  /** PV: the initrd, "" when none; null for HVM. */
+  ramdisk: string | null;
+  /** PV: the kernel command line; null for HVM. */
+  cmdline: string | null;
+  /** PV: where the kernel came from; null for HVM. */
+  kernelSource: "dom0" | "menu.lst" | "specified" | "autodetected" | null;
+  /** PV with a bootloader: the menu.lst entry booted (its title), when menu.lst was used. */
+  menuEntry: string | null;
+  /** PV with a bootloader: the userdevice of the disk the bootloader booted from. */
+  bootDisk: string | null;
+  /** The disks the boot considered: the bootloader's (PV indirect), QEMU's (HVM), none for PV direct. */
+  disks: BootDisk[];
+  /** userdevices of the VM's VBDs with `bootable` set, at build time (sorted numerically). */
+  bootableUserdevices: string[];
   /** Which call (or guest event) built the domain: "start", "clean_reboot", "hard_reboot", "crash-restart", … */
   via: string;
   /** The domid of the domain built. */
@@ -67,12 +136,23 @@ export interface VmEntry {
   sim: VmSimState;
 }
 
+export interface VdiEntry {
+  ref: string;
+  record: VdiRecord;
+  /** What the disk holds for a bootloader. */
+  content: GuestDiskContent;
+}
+
 export interface SimSnapshot {
   format: "xapi-sim-state";
   version: 1;
   pool: { ref: string; record: PoolRecord };
   hosts: { ref: string; record: HostRecord }[];
   vms: VmEntry[];
+  /** Storage (issue #7); absent in files written before it, which then load without disks. */
+  srs: { ref: string; record: SrRecord }[];
+  vdis: VdiEntry[];
+  vbds: { ref: string; record: VbdRecord }[];
   nextDomid: number;
 }
 
@@ -83,6 +163,16 @@ export class InvalidStateError extends Error {
 
 const ref = z.string().regex(/^OpaqueRef:/, "expected an OpaqueRef");
 const stringMap = z.record(z.string(), z.string());
+
+const bootDiskSchema = z.object({
+  userdevice: z.string(),
+  device: z.string(),
+  type: z.string(),
+  bootable: z.boolean(),
+  empty: z.boolean(),
+  vdi: z.string().nullable(),
+  path: z.string().nullable(),
+});
 
 const bootRecordSchema = z.looseObject({
   domain_type: z.string(),
@@ -97,11 +187,35 @@ const bootRecordSchema = z.looseObject({
   PV_args: z.string(),
   PV_bootloader_args: z.string(),
   PV_legacy_args: z.string(),
+  // The boot outcome (issue #7): optional so that older state files load.
+  qemuBootOrder: z.string().nullable().optional(),
+  bootDevice: z
+    .object({
+      letter: z.string(),
+      kind: z.enum(["disk", "cdrom", "network"]),
+      userdevice: z.string().nullable(),
+    })
+    .nullable()
+    .optional(),
+  bootloader: z
+    .object({ name: z.string(), path: z.string(), argv: z.array(z.string()) })
+    .nullable()
+    .optional(),
+  kernel: z.string().nullable().optional(),
+  ramdisk: z.string().nullable().optional(),
+  cmdline: z.string().nullable().optional(),
+  kernelSource: z.enum(["dom0", "menu.lst", "specified", "autodetected"]).nullable().optional(),
+  menuEntry: z.string().nullable().optional(),
+  bootDisk: z.string().nullable().optional(),
+  disks: z.array(bootDiskSchema).optional(),
+  bootableUserdevices: z.array(z.string()).optional(),
   via: z.string(),
   domid: z.number().int(),
   bootNumber: z.number().int(),
   at: z.string(),
 });
+
+const contentSchema = z.object({ menuLst: z.string().nullable(), files: z.array(z.string()) });
 
 const vmRecordSchema = z.looseObject({
   uuid: z.string().min(1),
@@ -139,6 +253,34 @@ const snapshotSchema = z.object({
       }),
     }),
   ),
+  srs: z
+    .array(z.object({ ref, record: z.looseObject({ uuid: z.string().min(1), name_label: z.string() }) }))
+    .default([]),
+  vdis: z
+    .array(
+      z.object({
+        ref,
+        record: z.looseObject({ uuid: z.string().min(1), name_label: z.string(), SR: z.string() }),
+        content: contentSchema,
+      }),
+    )
+    .default([]),
+  vbds: z
+    .array(
+      z.object({
+        ref,
+        record: z.looseObject({
+          uuid: z.string().min(1),
+          VM: z.string(),
+          VDI: z.string(),
+          userdevice: z.string().regex(/^\d+$/, "expected a decimal userdevice"),
+          bootable: z.boolean(),
+          type: z.enum(["CD", "Disk", "Floppy"]),
+          empty: z.boolean(),
+        }),
+      }),
+    )
+    .default([]),
   nextDomid: z.number().int().positive(),
 });
 
@@ -162,6 +304,12 @@ export function parseSnapshot(value: unknown): SimSnapshot {
     if (vmRefs.has(vm.ref))
       throw new InvalidStateError(`Invalid xapi-sim state: duplicate VM ref ${vm.ref}.`);
     vmRefs.add(vm.ref);
+  }
+  for (const vbd of data.vbds) {
+    if (!vmRefs.has(vbd.record.VM))
+      throw new InvalidStateError(
+        `Invalid xapi-sim state: VBD ${vbd.ref} names a VM that is not in the state.`,
+      );
   }
   const [master, member] = data.hosts;
   return {
@@ -203,10 +351,55 @@ export function parseSnapshot(value: unknown): SimSnapshot {
       sim: {
         guest: { ...vm.sim.guest },
         bootCount: vm.sim.bootCount,
-        lastBoot: vm.sim.lastBoot ? ({ ...vm.sim.lastBoot } as BootRecord) : null,
+        lastBoot: vm.sim.lastBoot ? withBootDefaults(vm.sim.lastBoot) : null,
         startedAtMs: vm.sim.startedAtMs,
       },
     })),
+    srs: data.srs.map((sr) => ({
+      ref: sr.ref,
+      record: defaultSrRecord({
+        ...(sr.record as Partial<SrRecord>),
+        uuid: sr.record.uuid,
+        name_label: sr.record.name_label,
+      }),
+    })),
+    vdis: data.vdis.map((vdi) => ({
+      ref: vdi.ref,
+      record: defaultVdiRecord({
+        ...(vdi.record as Partial<VdiRecord>),
+        uuid: vdi.record.uuid,
+        name_label: vdi.record.name_label,
+      }),
+      content: { menuLst: vdi.content.menuLst, files: [...vdi.content.files] },
+    })),
+    vbds: data.vbds.map((vbd) => ({
+      ref: vbd.ref,
+      record: defaultVbdRecord({
+        ...(vbd.record as Partial<VbdRecord>),
+        uuid: vbd.record.uuid,
+        VM: vbd.record.VM,
+        userdevice: vbd.record.userdevice,
+      }),
+    })),
     nextDomid: data.nextDomid,
   };
+}
+
+/** A boot record from a state file, with the outcome fields an older xapi-sim did not write. */
+function withBootDefaults(raw: Record<string, unknown>): BootRecord {
+  const hvm = raw.method === "hvm";
+  return {
+    qemuBootOrder: hvm ? (raw.order as string) : null,
+    bootDevice: null,
+    bootloader: null,
+    kernel: null,
+    ramdisk: null,
+    cmdline: null,
+    kernelSource: null,
+    menuEntry: null,
+    bootDisk: null,
+    disks: [],
+    bootableUserdevices: [],
+    ...raw,
+  } as unknown as BootRecord;
 }

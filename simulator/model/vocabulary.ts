@@ -159,6 +159,15 @@ export const HVM_DEFAULT_BOOT_POLICY = "BIOS order";
 /** The bootloader names xenopsd recognises (xapi-semantics §7.4). */
 export const KNOWN_BOOTLOADERS: ReadonlySet<string> = new Set(["pygrub", "eliloader"]);
 
+/**
+ * Where the control domain has each bootloader: xenopsd resolves "pygrub" / "eliloader" on its search
+ * path, `/usr/libexec/xen/bin` on XCP-ng 8.3 (xenopsd `resources.ml`). [INFERRED paths]
+ */
+export const BOOTLOADER_PATHS: Readonly<Record<string, string>> = {
+  pygrub: "/usr/libexec/xen/bin/pygrub",
+  eliloader: "/usr/bin/eliloader",
+};
+
 /** Where direct-boot kernels and ramdisks must live (xapi-semantics §7.4). */
 export const GUEST_KERNEL_DIR = "/var/lib/xcp/guest/";
 
@@ -194,5 +203,7 @@ export const ErrorCode = {
   mapDuplicateKey: "MAP_DUPLICATE_KEY",
   fieldTypeError: "FIELD_TYPE_ERROR",
   internalError: "INTERNAL_ERROR",
+  bootloaderFailed: "BOOTLOADER_FAILED",
+  vdiInUse: "VDI_IN_USE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
