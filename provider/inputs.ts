@@ -43,6 +43,46 @@ export const TimeoutsSchema = z.strictObject({
   operationSeconds: z.number().positive().optional(),
 });
 
+/**
+ * `bootableDisks`: the `userdevice` of every disk (VBD) of the VM that must be bootable; every other
+ * VBD is made non-bootable. `[]` = none. Omitted = the bootable flags are not managed.
+ */
+export const BootableDisksSchema = z.array(z.unknown()).transform((items, ctx) => {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (typeof item !== "string" || !/^\d+$/.test(item)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [i],
+        input: item,
+        message: invalid(
+          "Invalid value",
+          'the userdevice of one of the VM\'s disks, a decimal string such as "0"',
+          item,
+          typeof item === "number"
+            ? `Write it as a string: "${item}".`
+            : 'List them with "xe vbd-list vm-uuid=<uuid>".',
+        ),
+      });
+    } else if (seen.has(item)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [i],
+        input: item,
+        message: invalid(
+          "Duplicate value",
+          "each userdevice at most once",
+          item,
+          "Remove the repeated entry.",
+        ),
+      });
+    } else {
+      seen.add(item);
+    }
+  });
+  return items as string[];
+});
+
 /** The whole `Vm` input, field by field. Cross-field rules are applied by `validateVmInputs`. */
 export const VmInputsSchema = z.strictObject({
   /** name_label of the template to clone and provision. Exactly one of `template` / `uuid`. */
@@ -82,6 +122,8 @@ export const VmInputsSchema = z.strictObject({
   powerState: z.enum(DECLARABLE_POWER_STATES).default(PowerState.Running),
   pv: PvBootSchema.optional(),
   hvm: HvmBootSchema.optional(),
+  /** userdevices of the disks that must be bootable (VBD.bootable); others are cleared. See `BootableDisksSchema`. */
+  bootableDisks: BootableDisksSchema.optional(),
   policy: PolicySchema.default({ ...DEFAULT_POLICY }),
   timeouts: TimeoutsSchema.optional(),
   /** Any change of this value → exactly one restart of the VM (when it ends Running or Paused). */
@@ -171,7 +213,9 @@ function stripUnknowns(value: unknown, path: readonly string[], unknowns: string
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     const p = [...path, k];
-    if (v === UNKNOWN_SENTINEL) unknowns.push(p.join("."));
+    // An array with an unknown element (e.g. bootableDisks: [disk.userdevice]) is unknown as a whole.
+    if (v === UNKNOWN_SENTINEL || (Array.isArray(v) && v.includes(UNKNOWN_SENTINEL)))
+      unknowns.push(p.join("."));
     else out[k] = stripUnknowns(v, p, unknowns);
   }
   return out;
@@ -241,6 +285,7 @@ const TYPE_HINTS: Readonly<Record<string, string>> = {
   hvm: 'Write e.g. hvm: { bootParams: { order: "cd" } }.',
   "hvm.bootParams": 'Write e.g. bootParams: { order: "cd" }.',
   "hvm.bootParams.order": 'Set the QEMU boot order, e.g. "cd" (disk, then CD-ROM).',
+  bootableDisks: 'Write e.g. bootableDisks: ["0"] (userdevices of the VM\'s disks).',
   policy: 'Write e.g. policy: { shutdown: "clean" }.',
   timeouts: "Write e.g. timeouts: { operationSeconds: 600 }.",
   "timeouts.operationSeconds": "Timeouts are in seconds.",
@@ -279,7 +324,7 @@ function toFailures(issue: z.core.$ZodIssue): InputFailure[] {
     }
     case "invalid_type": {
       const what = issue.input === undefined ? "Missing value" : "Invalid type";
-      const expected = issue.expected === "object" ? "an object" : `a ${issue.expected}`;
+      const expected = /^[aeiou]/.test(issue.expected) ? `an ${issue.expected}` : `a ${issue.expected}`;
       return [{ property, reason: invalid(what, expected, issue.input, TYPE_HINTS[property]) }];
     }
     case "too_small":

@@ -9,7 +9,9 @@
  *    `VM.set_HVM_boot_policy` also rewrites `domain_type` and `VM.set_domain_type` also rewrites
  *    `HVM_boot_policy` (§7.3), so the policy is written first and each setter is emitted only if the
  *    field still differs after the previous ones. `HVM_boot_params` is merged: only the declared keys
- *    are managed, other keys (e.g. a template's `firmware`) are kept.
+ *    are managed, other keys (e.g. a template's `firmware`) are kept. Then one `VBD.set_bootable` per
+ *    VBD whose bootable flag differs from `bootableUserdevices` (issue #7); such a change counts as a
+ *    boot-config change like any field (a bootloader reads the flags at every build, §7.4, §7.6).
  * 2. **Lifecycle steps**: a bounded breadth-first search over the product state space
  *    (power state × "the live domain already runs the declared boot config" × domain builds so far),
  *    using only the transitions of `LIFECYCLE` that the policy allows. The plan has the fewest lifecycle
@@ -39,7 +41,7 @@
  *   live domain at the end to restart, and starting a VM only to stop it again helps nobody.
  * - A declared Crashed target, or no legal path, is a typed failure, never a partial plan.
  */
-import { type DeclaredBootFields, DomainType, type XapiBootFields } from "./model/boot";
+import { type DeclaredBootFields, DomainType, type ObservedDisk, type XapiBootFields } from "./model/boot";
 import { formatCall, hasFlag, type Transition, TransitionFlag, transitionsFrom } from "./model/lifecycle";
 import {
   DEFAULT_POLICY,
@@ -125,8 +127,16 @@ export function planTransition(input: PlanInput): PlanResult {
       `Invalid target power state: expected one of ${DECLARABLE_POWER_STATES.map((s) => `"${s}"`).join(", ")}, received ${JSON.stringify(target)}.${target === PowerState.Crashed ? " Crashed can be observed but not declared." : ""}`,
     );
   }
-  const setters = planSetters(input.observedPowerState, input.observedBoot, input.declaredBoot);
-  if (!setters.ok) return setters;
+  const fields = planSetters(input.observedPowerState, input.observedBoot, input.declaredBoot);
+  if (!fields.ok) return fields;
+  const disks = planBootableDisks(
+    input.observedPowerState,
+    input.declaredBoot?.bootableUserdevices,
+    input.observedDisks,
+  );
+  if (!disks.ok) return disks;
+  // A bootable-flag change is a boot-config change like any field (it is read at the next build).
+  const setters = { steps: [...fields.steps, ...disks.steps] };
 
   const bootChanged = setters.steps.length > 0;
   const live = input.observedPowerState !== PowerState.Halted;
@@ -224,6 +234,67 @@ function planSetters(
     }
   }
   return { ok: true, steps };
+}
+
+/**
+ * `VBD.set_bootable` steps, one per VBD whose flag differs from the declaration (declared userdevices
+ * bootable, every other VBD not), in userdevice order. Without an observation (a preview before the
+ * VM exists) every declared disk gets a step, value true. A declared userdevice the VM does not have
+ * is an `INVALID_DECLARED_BOOT` failure.
+ */
+function planBootableDisks(
+  power: PowerState,
+  declared: readonly string[] | undefined,
+  observed: readonly ObservedDisk[] | undefined,
+): SetterResult {
+  if (declared === undefined) return { ok: true, steps: [] };
+  const step = (userdevice: string, value: boolean, reason: string): PlanStep => ({
+    kind: "set",
+    call: SetterCall.setVbdBootable,
+    args: { userdevice, value },
+    from: power,
+    to: power,
+    reason,
+  });
+  const bad = declared.find((u) => !/^\d+$/.test(u));
+  if (bad !== undefined) {
+    return fail(
+      "INVALID_DECLARED_BOOT",
+      `Invalid declared bootable disk: expected a userdevice such as "0", received ${JSON.stringify(bad)}.`,
+    );
+  }
+  const wanted = [...new Set(declared)].sort(byUserdevice);
+  if (observed === undefined) {
+    return {
+      ok: true,
+      steps: wanted.map((u) =>
+        step(u, true, `disk ${u} declared bootable (the VM's disks are read when the plan runs)`),
+      ),
+    };
+  }
+  const have = [...observed].sort((a, b) => byUserdevice(a.userdevice, b.userdevice));
+  const missing = wanted.filter((u) => !have.some((d) => d.userdevice === u));
+  if (missing.length > 0) {
+    const list = have.map((d) => JSON.stringify(d.userdevice)).join(", ");
+    return fail(
+      "INVALID_DECLARED_BOOT",
+      `Unknown disk: expected the userdevice of one of the VM's disks (${list === "" ? "it has none" : list}), received ${missing.map((u) => JSON.stringify(u)).join(", ")}. List them with \`xe vbd-list vm-uuid=<uuid> params=userdevice,type,bootable\`.`,
+    );
+  }
+  const steps: PlanStep[] = [];
+  for (const disk of have) {
+    const want = wanted.includes(disk.userdevice);
+    if (disk.bootable === want) continue;
+    steps.push(
+      step(disk.userdevice, want, `VBD ${disk.userdevice} bootable is ${disk.bootable}, declared ${want}`),
+    );
+  }
+  return { ok: true, steps };
+}
+
+/** Numeric order of userdevice slots ("2" before "10"). */
+function byUserdevice(a: string, b: string): number {
+  return Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function checkDeclaredBoot(d: DeclaredBootFields): string | undefined {

@@ -26,5 +26,24 @@ export interface XapiBootFields {
   readonly PV_bootloader_args: string;
 }
 
-/** The fields a declaration manages; fields left out are not touched by a plan. */
-export type DeclaredBootFields = Partial<XapiBootFields>;
+/**
+ * The fields a declaration manages; fields left out are not touched by a plan.
+ *
+ * Besides the VM's own fields, a declaration may manage which of the VM's disks are bootable: that is
+ * `VBD.bootable` on the VM's VBDs (the seed: "a disk is bootable if its VBD has the bootable flag
+ * set"), which a bootloader boot reads at every start and reboot like the VM's boot fields (§7.4, §7.6).
+ */
+export interface DeclaredBootFields extends Partial<XapiBootFields> {
+  /**
+   * The `userdevice` of every VBD that must be bootable, e.g. `["0"]`; every other VBD of the VM must
+   * not be. `[]` = no disk bootable. `undefined` = the bootable flags are not managed.
+   */
+  readonly bootableUserdevices?: readonly string[] | undefined;
+}
+
+/** One VBD of a VM as the planner sees it (read with `VM.get_VBDs` / `VBD.get_record`). */
+export interface ObservedDisk {
+  /** The VBD's slot, a decimal string ("0", "1", "3"). */
+  readonly userdevice: string;
+  readonly bootable: boolean;
+}

@@ -74,6 +74,12 @@ export interface PlanInput {
   /** The boot fields the user declares; `undefined` = boot config not managed. */
   readonly declaredBoot?: import("./boot").DeclaredBootFields | undefined;
   /**
+   * The VM's VBDs (userdevice and bootable flag), needed when `declaredBoot.bootableUserdevices` is
+   * set. `undefined` = not read (a preview before the VM exists): the plan then sets every declared
+   * disk bootable and cannot know which others to clear.
+   */
+  readonly observedDisks?: readonly import("./boot").ObservedDisk[] | undefined;
+  /**
    * True when the live domain (Running, Paused, Suspended) was built from an older boot config
    * than `observedBoot` (e.g. a `next-boot` change set in an earlier run). @default false
    */

@@ -43,7 +43,10 @@ export const LifecycleCall = {
 } as const;
 export type LifecycleCall = (typeof LifecycleCall)[keyof typeof LifecycleCall];
 
-/** The boot-field setter calls the planner may emit (wire names, xapi-semantics §7.2). */
+/**
+ * The boot-field setter calls the planner may emit (wire names, xapi-semantics §7.2), and
+ * `VBD.set_bootable`, which marks one of the VM's disks bootable (args `{ userdevice, value }`).
+ */
 export const SetterCall = {
   setDomainType: "VM.set_domain_type",
   setHvmBootPolicy: "VM.set_HVM_boot_policy",
@@ -53,6 +56,7 @@ export const SetterCall = {
   setPvRamdisk: "VM.set_PV_ramdisk",
   setPvArgs: "VM.set_PV_args",
   setPvBootloaderArgs: "VM.set_PV_bootloader_args",
+  setVbdBootable: "VBD.set_bootable",
 } as const;
 export type SetterCall = (typeof SetterCall)[keyof typeof SetterCall];
 
@@ -78,6 +82,7 @@ export type Ref<Class extends string> = string & { readonly __ref: Class };
 export type VmRef = Ref<"VM">;
 export type SessionRef = Ref<"session">;
 export type TaskRef = Ref<"task">;
+export type VbdRef = Ref<"VBD">;
 
 /** XAPI's null reference. */
 export const NULL_REF = "OpaqueRef:NULL";
