@@ -38,6 +38,9 @@
  *   and would silently discard its memory image if the VM was suspended meanwhile;
  * - per setter step: the setter only (the skip decision uses the record read for the plan plus XAPI's
  *   documented domain_type ↔ HVM_boot_policy coupling, xapi-semantics §7.3);
+ * - only when the target declares `boot.bootableUserdevices`: with every `VM.get_record`, one
+ *   `VBD.get_record` per ref in the record's `VBDs` (the VM's own disks; `VBD.get_all_records` would
+ *   read every disk of the pool), so that `VBD.set_bootable` steps know each VBD's ref and flag;
  * - per re-plan: `VM.get_record`; per escalation, per retried network failure and per
  *   VM_BAD_POWER_STATE / TASK_CANCELLED: one `VM.get_power_state`.
  */
@@ -52,14 +55,16 @@ import {
   XapiTimeoutError,
   XapiTransportError,
 } from "./client/errors";
-import type { DeclaredBootFields, XapiBootFields } from "./model/boot";
+import type { DeclaredBootFields, ObservedDisk, XapiBootFields } from "./model/boot";
 import { DomainType } from "./model/boot";
 import type { PlanStep, Policy } from "./model/plan";
 import {
   type DeclarablePowerState,
   LifecycleCall,
   PowerState,
+  SetterCall,
   ShutdownMode,
+  type VbdRef,
   type VmRef,
 } from "./model/vocabulary";
 import { planTransition } from "./planner";
@@ -96,6 +101,8 @@ export interface ConvergeResult {
   bootChangePending: boolean;
   /** The boot fields as they are now (read, plus what this run wrote). */
   observedBoot: XapiBootFields;
+  /** The VM's disks and bootable flags as they are now; only when the target declares `bootableUserdevices`. */
+  observedDisks?: ObservedDisk[];
   /** How many times the executor re-planned because the VM was not where the plan expected. */
   replans: number;
 }
@@ -122,6 +129,8 @@ export const ExecutionErrorCode = {
   REPLAN_LIMIT: "REPLAN_LIMIT",
   /** XAPI refused a call from a state the executor also observes: they disagree; stopping is safer. */
   STATE_CONFLICT: "STATE_CONFLICT",
+  /** A `VBD.set_bootable` step names a userdevice the VM has no VBD at (the disks changed under the run). */
+  UNKNOWN_DISK: "UNKNOWN_DISK",
 } as const;
 export type ExecutionErrorCode = (typeof ExecutionErrorCode)[keyof typeof ExecutionErrorCode];
 
@@ -273,6 +282,8 @@ class Run {
   #power: PowerState = PowerState.Halted;
   /** Boot fields as read, plus what this run wrote. */
   #boot!: XapiBootFields;
+  /** The VM's VBDs by userdevice (ref and bootable flag), read only when bootable disks are declared. */
+  #disks: Map<string, { ref: VbdRef; bootable: boolean }> | undefined;
   /** The live domain runs an older boot config than `#boot`. */
   #stale = false;
   /** A domain was built during this run (consumes `forceRestart`). */
@@ -332,6 +343,7 @@ class Run {
       steps: this.#done,
       bootChangePending: this.#power !== PowerState.Halted && this.#stale,
       observedBoot: bootFieldsOf(this.#boot),
+      ...(this.#disks === undefined ? {} : { observedDisks: this.#observedDisks() ?? [] }),
       replans: this.#replans,
     };
   }
@@ -343,6 +355,7 @@ class Run {
       observedBoot: this.#boot,
       declaredPowerState: this.#target.powerState,
       declaredBoot: this.#target.boot,
+      observedDisks: this.#observedDisks(),
       liveDomainBootStale: this.#stale,
       forceRestart: this.#target.forceRestart === true && !this.#restarted,
       policy: this.#policy,
@@ -362,7 +375,28 @@ class Run {
     }
     this.#power = record.power_state;
     this.#boot = bootFieldsOf(record);
+    if (this.#target.boot?.bootableUserdevices !== undefined) await this.#readDisks(record);
     if (!first) this.#observedMove(before);
+  }
+
+  /** One `VBD.get_record` per VBD of the VM: userdevice → ref and bootable flag. */
+  async #readDisks(record: VmRecord): Promise<void> {
+    const refs = Array.isArray(record.VBDs) ? (record.VBDs as VbdRef[]) : [];
+    const disks = new Map<string, { ref: VbdRef; bootable: boolean }>();
+    try {
+      for (const ref of refs) {
+        const vbd = await this.#conn.call<{ userdevice: string; bootable: boolean }>("VBD.get_record", ref);
+        disks.set(vbd.userdevice, { ref, bootable: vbd.bootable });
+      }
+    } catch (error) {
+      throw this.#errorFrom(error, undefined, undefined, "Reading the VM's disks failed.");
+    }
+    this.#disks = disks;
+  }
+
+  #observedDisks(): ObservedDisk[] | undefined {
+    if (this.#disks === undefined) return undefined;
+    return [...this.#disks].map(([userdevice, d]) => ({ userdevice, bootable: d.bootable }));
   }
 
   /** Keep `#stale` honest after the power state was observed to differ from what the run expected. */
@@ -388,6 +422,7 @@ class Run {
   }
 
   async #runSetter(step: PlanStep): Promise<void> {
+    if (step.call === SetterCall.setVbdBootable) return this.#runVbdSetter(step);
     const field = step.call.slice("VM.set_".length) as keyof XapiBootFields;
     const value = step.args.value;
     const startedAt = new Date();
@@ -411,6 +446,40 @@ class Run {
       }
     }
     this.#boot = applySetter(this.#boot, field, value);
+    this.#wroteBoot = true;
+    if (this.#power !== PowerState.Halted) this.#stale = true;
+    this.#record(step, startedAt, {});
+  }
+
+  /** `VBD.set_bootable(<ref of the VBD at args.userdevice>, args.value)`, skipped when already so. */
+  async #runVbdSetter(step: PlanStep): Promise<void> {
+    const userdevice = String(step.args.userdevice);
+    const value = step.args.value === true;
+    const startedAt = new Date();
+    const disk = this.#disks?.get(userdevice);
+    if (disk === undefined) {
+      // The planner only names disks it was shown; a missing one means the disks were not read.
+      throw this.#error(ExecutionErrorCode.UNKNOWN_DISK, `No VBD at userdevice ${userdevice} was read for this VM.`, step);
+    }
+    if (disk.bootable === value) {
+      this.#opts.log(`skip ${step.call} ${userdevice}: already ${value}`);
+      this.#record(step, startedAt, { skipped: "already-set" });
+      return;
+    }
+    this.#opts.log(`step ${this.#done.length + 1}: ${step.call} ${userdevice} ${value}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#conn.call(step.call, disk.ref, value);
+        break;
+      } catch (error) {
+        if (this.#retryable(error) && attempt < this.#opts.retries) {
+          await this.#backoff(step, error, attempt);
+          continue;
+        }
+        throw this.#errorFrom(error, step);
+      }
+    }
+    disk.bootable = value;
     this.#wroteBoot = true;
     if (this.#power !== PowerState.Halted) this.#stale = true;
     this.#record(step, startedAt, {});
@@ -463,7 +532,7 @@ class Run {
           if (now !== step.from) throw new Replan(`${call} failed with ${code}; the VM is now ${now}`);
           throw this.#errorFrom(error, step, ExecutionErrorCode.STATE_CONFLICT, stateConflictHint(now));
         }
-        throw this.#errorFrom(error, step);
+        throw this.#errorFrom(error, step, undefined, bootFailureHint(error));
       }
     }
     // Verify: this read is also the next step's pre-check.
@@ -569,6 +638,21 @@ function escalationHint(call: string, code: string): string {
       ? "the guest has no PV drivers / shutdown support"
       : "the guest did not comply in time";
   return `Try policy.shutdown "clean-then-hard" to allow ${HARD_TWIN[call] ?? "a hard call"} when ${why}, or fix the guest.`;
+}
+
+/**
+ * What to do about a start or reboot that failed while building the domain (xapi-semantics §7.4):
+ * no bootable disk for the bootloader, or a bootloader that found no kernel.
+ */
+function bootFailureHint(error: unknown): string | undefined {
+  if (!(error instanceof XapiError)) return undefined;
+  if (error.code === "INTERNAL_ERROR" && error.params.some((p) => p.includes("no bootable device"))) {
+    return 'No disk of this VM is bootable: its PV bootloader needs a VBD with bootable=true that is not empty. Declare bootableDisks, e.g. ["0"] for the root disk.';
+  }
+  if (error.code === "BOOTLOADER_FAILED") {
+    return "The bootloader found no kernel on the bootable disks: check the guest's /boot (menu.lst) or pv.kernel.";
+  }
+  return undefined;
 }
 
 function stateConflictHint(now: PowerState): string {
