@@ -5,7 +5,7 @@
  * read, the read-back block for `refresh`, the effective-boot output and pending-change paths.
  */
 import { fromXapiBootFields, normalizePv, toXapiBootFields } from "../boot/schema";
-import { type DeclaredBootFields, DomainType, type XapiBootFields } from "../model/boot";
+import { type DeclaredBootFields, DomainType, type ObservedDisk, type XapiBootFields } from "../model/boot";
 import { SetterCall } from "../model/vocabulary";
 import type { EffectiveBoot, HvmBoot, PvBoot } from "./types";
 
@@ -36,6 +36,26 @@ export function declaredBootFields(decl: BootDeclaration): DeclaredBootFields | 
   if (decl.pv !== undefined) return toXapiBootFields({ pv: decl.pv });
   if (decl.hvm !== undefined) return toXapiBootFields({ hvm: decl.hvm });
   return undefined;
+}
+
+/**
+ * The declared boot fields plus the declared bootable disks (`bootableDisks` → `bootableUserdevices`),
+ * what the planner and executor take; `undefined` when neither is declared.
+ */
+export function declaredBootWithDisks(
+  decl: BootDeclaration & { readonly bootableDisks?: readonly string[] | undefined },
+): DeclaredBootFields | undefined {
+  const fields = declaredBootFields(decl);
+  if (decl.bootableDisks === undefined) return fields;
+  return { ...(fields ?? {}), bootableUserdevices: [...decl.bootableDisks] };
+}
+
+/** userdevices of the bootable disks among `disks`, sorted numerically (the `bootableDisks` output). */
+export function bootableOf(disks: readonly ObservedDisk[]): string[] {
+  return disks
+    .filter((d) => d.bootable)
+    .map((d) => d.userdevice)
+    .sort((a, b) => Number(a) - Number(b));
 }
 
 /** The boot fields a VM would have if it had exactly the declaration (over {@link UNKNOWN_BOOT}). */
@@ -117,6 +137,7 @@ const PATHS_OF_SETTER: Readonly<Record<string, readonly string[]>> = {
   [SetterCall.setPvRamdisk]: ["pv.ramdisk"],
   [SetterCall.setPvArgs]: ["pv.args"],
   [SetterCall.setPvBootloaderArgs]: ["pv.bootloaderArgs"],
+  [SetterCall.setVbdBootable]: ["bootableDisks"],
 };
 
 /**

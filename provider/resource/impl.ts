@@ -39,15 +39,17 @@ import {
   type VmRecord,
 } from "../executor";
 import { type VmInputs, validateVmInputs } from "../inputs";
-import type { XapiBootFields } from "../model/boot";
+import type { ObservedDisk, XapiBootFields } from "../model/boot";
 import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
 import { NULL_REF, PowerState } from "../model/vocabulary";
 import {
   assumedBootFields,
   type BootDeclaration,
+  bootableOf,
   changedBootPaths,
   declaredBootFields,
+  declaredBootWithDisks,
   effectiveBootOf,
   matches,
   observedDeclaration,
@@ -76,6 +78,7 @@ export const DECLARED_KEYS = [
   "powerState",
   "pv",
   "hvm",
+  "bootableDisks",
   "policy",
   "timeouts",
   "restartTrigger",
@@ -186,7 +189,8 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
         ? changedBootPaths(executedSetters(result.steps), bootFieldsOf(before))
         : [];
       const after = await recordOf(conn, vm.ref);
-      return { id: vm.uuid, outs: outputsOf(value, after, { adopted, pending, calls, bag: inputs }) };
+      const disks = result.observedDisks;
+      return { id: vm.uuid, outs: outputsOf(value, after, { adopted, pending, calls, bag: inputs, disks }) };
     } catch (error) {
       throw await operationFailure(
         conn,
@@ -225,6 +229,9 @@ export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadR
     delete observedDecl.pv;
     delete observedDecl.hvm;
     Object.assign(observedDecl, observedDeclaration(bootDeclarationOf(old), fields));
+    // Managed bootable disks are read back (one VBD.get_record per VBD) so a drift shows up.
+    const disks = old.bootableDisks === undefined ? undefined : await readDisks(conn, record);
+    if (disks !== undefined) observedDecl.bootableDisks = bootableOf(disks);
 
     const domid = domidOf(record);
     const oldPending = stringArray(props.pendingBootChanges);
@@ -236,7 +243,7 @@ export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadR
       uuid: record.uuid,
       adopted,
       observedPowerState: record.power_state,
-      effectiveBoot: effectiveBootOf(fields),
+      effectiveBoot: withBootableDisks(effectiveBootOf(fields), disks),
       pendingBootChanges: stillPending,
       observedDomid: domid,
       lastCalls: Array.isArray(props.lastCalls) ? props.lastCalls : [],
@@ -284,7 +291,8 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
           ].sort()
         : [];
       const after = await recordOf(conn, vm.ref);
-      return { outs: outputsOf(value, after, { adopted, pending, calls, bag: news }) };
+      const disks = result.observedDisks;
+      return { outs: outputsOf(value, after, { adopted, pending, calls, bag: news, disks }) };
     } catch (error) {
       throw await operationFailure(
         conn,
@@ -524,7 +532,14 @@ async function operationFailure(
 function outputsOf(
   value: VmInputs,
   record: VmRecord,
-  extra: { adopted: boolean; pending: readonly string[]; calls: readonly VmCallRecord[]; bag: Bag },
+  extra: {
+    adopted: boolean;
+    pending: readonly string[];
+    calls: readonly VmCallRecord[];
+    bag: Bag;
+    /** The VM's disks as the executor left them (only when `bootableDisks` is declared). */
+    disks?: readonly ObservedDisk[] | undefined;
+  },
 ): Bag {
   return stripUndefined({
     ...value,
@@ -532,7 +547,7 @@ function outputsOf(
     uuid: record.uuid,
     adopted: extra.adopted,
     observedPowerState: record.power_state,
-    effectiveBoot: effectiveBootOf(bootFieldsOf(record)),
+    effectiveBoot: withBootableDisks(effectiveBootOf(bootFieldsOf(record)), extra.disks),
     pendingBootChanges: [...extra.pending],
     observedDomid: domidOf(record),
     lastCalls: [...extra.calls],
@@ -557,6 +572,12 @@ function recordedDrift(olds: Bag, news: Bag): boolean {
   const effective = olds.effectiveBoot as EffectiveBoot | undefined;
   if (declared !== undefined && !containsUnknown(declared) && effective !== undefined) {
     if (!matches(declared, fieldsOfEffective(effective))) return true;
+  }
+  const declaredDisks = news.bootableDisks;
+  const observedDisks = effective?.bootableDisks;
+  if (Array.isArray(declaredDisks) && !containsUnknown(declaredDisks) && Array.isArray(observedDisks)) {
+    const sorted = (a: readonly unknown[]) => JSON.stringify([...a].map(String).sort());
+    if (sorted(declaredDisks) !== sorted(observedDisks)) return true;
   }
   // A pending next-boot change becomes due when the policy now says restart.
   const policy = news.policy as Partial<Policy> | undefined;
@@ -599,8 +620,27 @@ function targetOf(
   value: VmInputs,
   flags: { forceRestart: boolean; liveDomainBootStale: boolean },
 ): ConvergeTarget {
-  const boot = declaredBootFields(value);
+  const boot = declaredBootWithDisks(value);
   return { powerState: value.powerState, ...(boot === undefined ? {} : { boot }), ...flags };
+}
+
+/** The VM's VBDs: one `VBD.get_record` per ref in the record's `VBDs`. */
+async function readDisks(conn: XapiConnection, record: VmRecord): Promise<ObservedDisk[]> {
+  const refs = Array.isArray(record.VBDs) ? (record.VBDs as string[]) : [];
+  const disks: ObservedDisk[] = [];
+  for (const ref of refs) {
+    const vbd = await conn.call<{ userdevice: string; bootable: boolean }>("VBD.get_record", ref);
+    disks.push({ userdevice: vbd.userdevice, bootable: vbd.bootable });
+  }
+  return disks;
+}
+
+/** `effectiveBoot` plus the observed `bootableDisks`, when the disks were read. */
+function withBootableDisks(
+  effective: EffectiveBoot,
+  disks: readonly ObservedDisk[] | undefined,
+): EffectiveBoot {
+  return disks === undefined ? effective : { ...effective, bootableDisks: bootableOf(disks) };
 }
 
 function policyOf(policy: Partial<Policy> | undefined): Policy {

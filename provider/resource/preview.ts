@@ -16,10 +16,11 @@
  *   re-reads the VM and re-plans from its live state; `lastCalls` records what really ran.
  */
 
+import type { ObservedDisk } from "../model/boot";
 import type { Policy } from "../model/plan";
 import { type DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { describePlan, planTransition } from "../planner";
-import { assumedBootFields, type BootDeclaration, declaredBootFields, UNKNOWN_BOOT } from "./boot";
+import { assumedBootFields, type BootDeclaration, declaredBootWithDisks, UNKNOWN_BOOT } from "./boot";
 import type { VmDeclared } from "./types";
 
 /** What `check` knows about the new inputs. */
@@ -29,13 +30,23 @@ export interface PlannedInputs extends BootDeclaration {
   readonly nameLabel?: string | undefined;
   readonly nameDescription?: string | undefined;
   readonly powerState: DeclarablePowerState;
+  readonly bootableDisks?: readonly string[] | undefined;
   readonly policy: Policy;
   readonly restartTrigger?: string | undefined;
   readonly deleteAdopted?: boolean | undefined;
 }
 
 /** The top-level inputs the plan depends on; if one is unknown the plan is deferred to apply time. */
-const PLAN_INPUTS = ["template", "uuid", "powerState", "pv", "hvm", "policy", "restartTrigger"] as const;
+const PLAN_INPUTS = [
+  "template",
+  "uuid",
+  "powerState",
+  "pv",
+  "hvm",
+  "bootableDisks",
+  "policy",
+  "restartTrigger",
+] as const;
 
 /**
  * The calls a create or update would make, as numbered human lines, or `[]` when nothing would be
@@ -85,7 +96,7 @@ function createLines(news: PlannedInputs, old: VmDeclared | undefined): string[]
       observedPowerState: PowerState.Halted,
       observedBoot: UNKNOWN_BOOT,
       declaredPowerState: news.powerState,
-      declaredBoot: declaredBootFields(news),
+      declaredBoot: declaredBootWithDisks(news),
       policy: news.policy,
     });
     if (plan.ok) lines.push(...stripNumbers(describePlan(plan.plan)).map(markSetterConditional));
@@ -119,7 +130,8 @@ function updateLines(old: VmDeclared, news: PlannedInputs): string[] {
     observedPowerState: observed,
     observedBoot: assumedBootFields(old),
     declaredPowerState: news.powerState,
-    declaredBoot: declaredBootFields(news),
+    declaredBoot: declaredBootWithDisks(news),
+    observedDisks: assumedDisks(old.bootableDisks, news.bootableDisks),
     forceRestart: news.restartTrigger !== undefined && news.restartTrigger !== old.restartTrigger,
     policy: news.policy,
   });
@@ -144,6 +156,9 @@ function readOldDeclaration(olds: Readonly<Record<string, unknown>>): VmDeclared
     powerState: text("powerState"),
     pv: object("pv"),
     hvm: object("hvm"),
+    bootableDisks: Array.isArray(olds.bootableDisks)
+      ? olds.bootableDisks.filter((d): d is string => typeof d === "string")
+      : undefined,
     restartTrigger: text("restartTrigger"),
     deleteAdopted: olds.deleteAdopted === true,
   };
@@ -154,9 +169,23 @@ function stripNumbers(lines: readonly string[]): string[] {
   return lines.map((line) => line.replace(/^\d+\.\s*/, ""));
 }
 
+/**
+ * The disks an update preview assumes: the previous declaration achieved (its disks bootable, the
+ * newly declared ones not). `undefined` when bootable disks are not declared now, or were not before
+ * (then the VM's other disks are unknown until apply).
+ */
+function assumedDisks(
+  old: readonly string[] | undefined,
+  news: readonly string[] | undefined,
+): ObservedDisk[] | undefined {
+  if (news === undefined || old === undefined) return undefined;
+  const all = [...new Set([...old, ...news])];
+  return all.map((userdevice) => ({ userdevice, bootable: old.includes(userdevice) }));
+}
+
 // On a fresh clone the template's own boot fields are not known before apply: a setter may be skipped.
 function markSetterConditional(line: string): string {
-  if (!line.startsWith("VM.set_")) return line;
+  if (!line.startsWith("VM.set_") && !line.startsWith("VBD.set_")) return line;
   const at = line.indexOf("): ");
   return at < 0 ? line : `${line.slice(0, at + 1)}: unless the template already has this value`;
 }

@@ -47,6 +47,8 @@ export interface VmDeclared {
   readonly powerState?: DeclarablePowerState | undefined;
   readonly pv?: PvBoot | undefined;
   readonly hvm?: HvmBoot | undefined;
+  /** userdevices of the disks (VBDs) that must be bootable; the others are made non-bootable. */
+  readonly bootableDisks?: readonly string[] | undefined;
   readonly policy?: VmPolicy | undefined;
   readonly timeouts?: VmTimeouts | undefined;
   readonly restartTrigger?: string | undefined;
@@ -96,6 +98,8 @@ export interface EffectiveBoot {
   readonly domainType: string;
   readonly pv?: PvBoot | undefined;
   readonly hvm?: HvmBoot | undefined;
+  /** userdevices of the VM's bootable VBDs as read back; present only when `bootableDisks` is declared. */
+  readonly bootableDisks?: readonly string[] | undefined;
 }
 
 /** The outputs the provider adds to the declared properties. */

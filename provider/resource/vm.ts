@@ -81,6 +81,11 @@ export interface VmArgs {
   pv?: pulumi.Input<PvBootArgs>;
   /** HVM boot configuration (mutually exclusive with `pv`). */
   hvm?: pulumi.Input<HvmBootArgs>;
+  /**
+   * The `userdevice` of every disk (VBD) that must be bootable, e.g. `["0"]`; the VM's other VBDs are
+   * made non-bootable. A PV bootloader (pygrub) gets the paths of all bootable disks. Omitted = not managed.
+   */
+  bootableDisks?: pulumi.Input<pulumi.Input<string>[]>;
   policy?: pulumi.Input<VmPolicyArgs>;
   timeouts?: pulumi.Input<VmTimeoutsArgs>;
   /** Any change of this value restarts a live VM exactly once. */
@@ -132,6 +137,8 @@ export class Vm extends pulumi.dynamic.Resource {
   declare public readonly adopted: pulumi.Output<boolean>;
   declare public readonly pv: pulumi.Output<PvBoot | undefined>;
   declare public readonly hvm: pulumi.Output<HvmBoot | undefined>;
+  /** The declared bootable disks (userdevices); `effectiveBoot.bootableDisks` has the observed ones. */
+  declare public readonly bootableDisks: pulumi.Output<string[] | undefined>;
   declare public readonly policy: pulumi.Output<VmPolicy | undefined>;
   declare public readonly timeouts: pulumi.Output<VmTimeouts | undefined>;
 
@@ -153,6 +160,7 @@ export class Vm extends pulumi.dynamic.Resource {
         powerState: undefined,
         pv: undefined,
         hvm: undefined,
+        bootableDisks: undefined,
         policy: undefined,
         timeouts: undefined,
         ...args,
