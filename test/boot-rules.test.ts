@@ -624,6 +624,25 @@ describe("bootableDisks is a boot-config change like any other", () => {
     ]).toEqual([["VBD.set_bootable"], ["bootableDisks"], true, 1]);
   });
 
+  it("a refresh reads the bootable flags back, and the next diff plans the change back", async () => {
+    const declared = { uuid: FIXTURE.pvDirect.uuid, bootableDisks: ["0"], powerState: "Halted" };
+    const { id, outs } = await up(declared);
+    // Someone marks the root disk non-bootable outside Pulumi.
+    const [vbd] = (await xapi("VM.get_VBDs", await xapi("VM.get_by_uuid", id))) as string[];
+    await xapi("VBD.set_bootable", vbd, false);
+    const refreshed = await impl.read(id, outs);
+    const diff = await impl.diff(
+      id,
+      refreshed.props ?? {},
+      (await impl.check(refreshed.inputs ?? {}, declared)).inputs ?? {},
+    );
+    expect([
+      refreshed.inputs?.bootableDisks,
+      (refreshed.props?.effectiveBoot as Bag).bootableDisks,
+      diff.changes,
+    ]).toEqual([[], [], true]);
+  });
+
   it("a userdevice the VM does not have fails the plan before any call", async () => {
     const error = await failure(up({ uuid: FIXTURE.pvDirect.uuid, bootableDisks: ["7"] }));
     const cause = error.cause as { code?: string; message?: string };
