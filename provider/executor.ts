@@ -459,7 +459,11 @@ class Run {
     const disk = this.#disks?.get(userdevice);
     if (disk === undefined) {
       // The planner only names disks it was shown; a missing one means the disks were not read.
-      throw this.#error(ExecutionErrorCode.UNKNOWN_DISK, `No VBD at userdevice ${userdevice} was read for this VM.`, step);
+      throw this.#error(
+        ExecutionErrorCode.UNKNOWN_DISK,
+        `No VBD at userdevice ${userdevice} was read for this VM.`,
+        step,
+      );
     }
     if (disk.bootable === value) {
       this.#opts.log(`skip ${step.call} ${userdevice}: already ${value}`);

@@ -638,7 +638,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
     );
     expect([
       refreshed.inputs?.bootableDisks,
-      (refreshed.props?.effectiveBoot as Bag).bootableDisks,
+      (refreshed.props?.effectiveBoot as Bag | undefined)?.bootableDisks,
       diff.changes,
     ]).toEqual([[], [], true]);
   });
