@@ -358,11 +358,16 @@ describe("seed ¶3: the PV bootloader and its command line", () => {
 
   it('"There may be zero, one or many bootable disks; the bootloader decides which disk (if any) to boot from." (zero: the start fails, naming the VM and saying no disk is bootable; the VM is kept)', async () => {
     const error = await failure(
-      up({ template: PV_TEMPLATE, pv: { bootloader: "pygrub" }, bootableDisks: [] }),
+      up({
+        template: PV_TEMPLATE,
+        nameLabel: "diskless-pv",
+        pv: { bootloader: "pygrub" },
+        bootableDisks: [],
+      }),
     );
     const props = error.properties;
     expect(error.message).toContain(
-      `VM ${error.id} was created but could not be brought to its declared state`,
+      `VM "diskless-pv" (${error.id}) was created but could not be brought to its declared state`,
     );
     expect(xapiError(error)).toEqual([
       "INTERNAL_ERROR",

@@ -517,7 +517,10 @@ async function operationFailure(
   const made = calls.length === 0 ? "no call made" : `calls made: ${calls.map((c) => c.call).join(", ")}`;
   // The executor's message starts with the VM too; say it once.
   const detail = errorText(error).replace(`VM ${vm.uuid}: `, "");
-  const message = `VM ${vm.uuid} ${what} its declared state (${made}): ${detail}`;
+  // Name the VM the way its owner knows it (name_label) and the way Pulumi does (uuid = id).
+  const label = record?.name_label ?? value.nameLabel;
+  const named = label === undefined || label === "" ? `VM ${vm.uuid}` : `VM "${label}" (${vm.uuid})`;
+  const message = `${named} ${what} its declared state (${made}): ${detail}`;
   return new VmOperationError(code, message, vm.uuid, properties, { cause: error });
 }
 
