@@ -18,6 +18,7 @@ const PASSWORD = "e2e-Pw-5d8c1f0b";
 const QUICKSTART = path.join(REPO_ROOT, "examples", "quickstart");
 // The file, not the directory: the directory has no package.json, and the repository's "main" is the library.
 const PROGRAM = path.join(__dirname, "program", "index.ts");
+const PV_PROGRAM = path.join(__dirname, "program-pv", "index.ts");
 /** Each test runs a few CLI commands of a few seconds each. */
 const TIMEOUT = { timeout: 240_000 };
 
@@ -217,5 +218,52 @@ describe("one VM through its lifecycle", TIMEOUT, () => {
     await project.pulumiOk(["destroy", "--yes"]);
     const counters = await control<{ liveSessions: number }>("counters");
     expect([await vmsNamed("e2e-vm"), counters.liveSessions]).toEqual([[], 0]);
+  });
+});
+
+describe("a PV VM with a bootloader and no bootable disk", TIMEOUT, () => {
+  let project: PulumiProject;
+
+  beforeAll(async () => {
+    project = await newStack(PV_PROGRAM, "xapi-e2e-pv");
+    await project.setConfig("e2e:nameLabel", "e2e-diskless");
+    await project.setConfig("e2e:bootableDisks", "[]");
+  }, 120_000);
+
+  afterAll(async () => {
+    await project?.pulumi(["destroy", "--yes"]);
+    await project?.dispose();
+  });
+
+  it("pulumi up fails naming the VM and saying no disk is bootable", async () => {
+    const up = await project.pulumi(["up", "--yes"]);
+    const text = up.stdout + up.stderr;
+    expect(up.code).not.toBe(0);
+    expect(text).toMatch(
+      /VM "e2e-diskless" \([0-9a-f-]{36}\) was created but could not be brought to its declared state/,
+    );
+    expect(text).toContain("there is no bootable device");
+    expect(text).toContain("No disk of this VM is bootable");
+  });
+
+  it("the state records the VM as it is (Halted, not lost)", async () => {
+    const exported = JSON.parse((await project.pulumiOk(["stack", "export"])).stdout) as {
+      deployment: { resources: { type: string; id?: string; outputs?: { observedPowerState?: string } }[] };
+    };
+    const recorded = exported.deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/xapi:Vm");
+    const [live] = await vmsNamed("e2e-diskless");
+    expect([recorded.map((r) => [r.id, r.outputs?.observedPowerState]), live?.power_state]).toEqual([
+      [[live?.uuid, "Halted"]],
+      "Halted",
+    ]);
+  });
+
+  it("declaring a bootable disk lets the next pulumi up boot the recorded VM", async () => {
+    const [before] = await vmsNamed("e2e-diskless");
+    await project.setConfig("e2e:bootableDisks", '["0"]');
+    await project.pulumiOk(["up", "--yes"]);
+    expect(await vmsNamed("e2e-diskless")).toEqual([
+      expect.objectContaining({ uuid: before?.uuid, power_state: "Running" }),
+    ]);
   });
 });
