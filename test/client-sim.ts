@@ -48,3 +48,21 @@ export const callLog = (sim: RunningSimulator, since?: number) =>
 export function calls(c: SimCounters, method: string): number {
   return c.calls[method] ?? 0;
 }
+
+/** A VM as the `vms` control operation lists it (sim-contract). */
+export interface VmSummary {
+  uuid: string;
+  ref: string;
+  name_label: string;
+  power_state: string;
+  is_a_template: boolean;
+}
+
+/** A halted, non-template VM of the fixture, given PV drivers (so clean_shutdown/clean_reboot are allowed, §4.3). */
+export async function haltedVm(sim: RunningSimulator): Promise<VmSummary> {
+  const vms = await control<VmSummary[]>(sim, "vms");
+  const vm = vms.find((candidate) => !candidate.is_a_template && candidate.power_state === "Halted");
+  if (vm === undefined) throw new Error("the fixture has no halted VM");
+  await control(sim, "setGuest", { uuid: vm.uuid, pvDrivers: true });
+  return vm;
+}

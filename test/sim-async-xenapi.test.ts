@@ -12,6 +12,7 @@ import tls from "node:tls";
 import { AsyncXenAPISession } from "async-xenapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
+import { haltedVm as sharedHaltedVm, control as simControl, type VmSummary } from "./client-sim";
 
 let sim: RunningSimulator;
 
@@ -23,25 +24,12 @@ afterAll(async () => {
   await sim.close();
 });
 
-async function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {
-  const operation = sim.model.control[name];
-  if (operation === undefined) throw new Error(`the model has no control operation ${name}`);
-  return (await operation(body)) as T;
+function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {
+  return simControl<T>(sim, name, body);
 }
 
-interface VmSummary {
-  uuid: string;
-  ref: string;
-  power_state: string;
-  is_a_template: boolean;
-}
-
-async function haltedVm(): Promise<VmSummary> {
-  const vms = await control<VmSummary[]>("vms");
-  const vm = vms.find((candidate) => !candidate.is_a_template && candidate.power_state === "Halted");
-  if (vm === undefined) throw new Error("the fixture has no halted VM");
-  await control("setGuest", { uuid: vm.uuid, pvDrivers: true });
-  return vm;
+function haltedVm(): Promise<VmSummary> {
+  return sharedHaltedVm(sim);
 }
 
 /** A call through the client's own proxy (`session.xenapi.VM.start`), typed for noUncheckedIndexedAccess. */

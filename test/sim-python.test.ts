@@ -10,6 +10,7 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
+import { haltedVm as sharedHaltedVm, control as simControl, type VmSummary } from "./client-sim";
 
 const PYTHON = process.env.PYTHON ?? "python3";
 
@@ -57,27 +58,13 @@ function python(script: string, url: string, uuid = ""): Promise<unknown> {
   });
 }
 
-async function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {
-  const operation = sim.model.control[name];
-  if (operation === undefined) throw new Error(`the model has no control operation ${name}`);
-  return (await operation(body)) as T;
-}
-
-interface VmSummary {
-  uuid: string;
-  ref: string;
-  name_label: string;
-  power_state: string;
-  is_a_template: boolean;
+function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {
+  return simControl<T>(sim, name, body);
 }
 
 async function haltedVm(): Promise<VmSummary> {
   await control("reset");
-  const vms = await control<VmSummary[]>("vms");
-  const vm = vms.find((candidate) => !candidate.is_a_template && candidate.power_state === "Halted");
-  if (vm === undefined) throw new Error("the fixture has no halted VM");
-  await control("setGuest", { uuid: vm.uuid, pvDrivers: true });
-  return vm;
+  return sharedHaltedVm(sim);
 }
 
 describe.each([

@@ -10,6 +10,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
+import { haltedVm as sharedHaltedVm, control as simControl, type VmSummary } from "./client-sim";
 
 /** The slice of xen-api's `Xapi` class these tests use (the package ships no types). */
 interface Xapi {
@@ -58,27 +59,12 @@ function client(transport: Transport, url = sim.url): Xapi {
   return xapi;
 }
 
-async function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {
-  const operation = sim.model.control[name];
-  if (operation === undefined) throw new Error(`the model has no control operation ${name}`);
-  return (await operation(body)) as T;
+function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {
+  return simControl<T>(sim, name, body);
 }
 
-interface VmSummary {
-  uuid: string;
-  ref: string;
-  name_label: string;
-  power_state: string;
-  is_a_template: boolean;
-}
-
-/** A halted, non-template VM with PV drivers (so clean_shutdown/clean_reboot are allowed, §4.3). */
-async function haltedVm(): Promise<VmSummary> {
-  const vms = await control<VmSummary[]>("vms");
-  const vm = vms.find((candidate) => !candidate.is_a_template && candidate.power_state === "Halted");
-  if (vm === undefined) throw new Error("the fixture has no halted VM");
-  await control("setGuest", { uuid: vm.uuid, pvDrivers: true });
-  return vm;
+function haltedVm(): Promise<VmSummary> {
+  return sharedHaltedVm(sim);
 }
 
 async function until(
