@@ -14,8 +14,9 @@
  *
  * Failures:
  * - `OTHER_OPERATION_IN_PROGRESS`: retried with bounded exponential backoff.
- * - Transient network failure: a lifecycle call is re-sent only after a fresh read shows the VM still in
- *   `step.from` (the request may or may not have reached XAPI); a setter (idempotent) is re-sent.
+ * - Transient network failure: a lifecycle call is re-sent only after a read made after the backoff shows
+ *   the VM still in `step.from` (the request may or may not have reached XAPI); a setter (idempotent) is
+ *   re-sent.
  * - `VM_BAD_POWER_STATE`, `TASK_CANCELLED`, a vanished task (`HANDLE_INVALID`): the VM moved under the
  *   plan; re-read and re-plan (if it did not move, stop: XAPI and the executor disagree).
  * - `VM_LACKS_FEATURE`, `VM_SHUTDOWN_TIMEOUT`, `VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT` or the operation
@@ -34,8 +35,10 @@
  *   on the power state; XAPI itself refuses a lifecycle call from a wrong state, and that refusal
  *   triggers a re-plan too);
  * - before `VM.hard_shutdown` when `allowDiscardSuspendedState` is false: one extra
- *   `VM.get_power_state` right before the call, because hard_shutdown is also legal on a Suspended VM
- *   and would silently discard its memory image if the VM was suspended meanwhile;
+ *   `VM.get_power_state` right before each send of the call (retries after OTHER_OPERATION_IN_PROGRESS
+ *   included), because hard_shutdown is also legal on a Suspended VM and would silently discard its
+ *   memory image if the VM was suspended meanwhile; not when the read just before was the escalation
+ *   check or the network-failure check, which serves as this one;
  * - per setter step: the setter only (the skip decision uses the record read for the plan plus XAPI's
  *   documented domain_type ↔ HVM_boot_policy coupling, xapi-semantics §7.3);
  * - only when the target declares `boot.bootableUserdevices`: with every `VM.get_record`, one
@@ -492,12 +495,17 @@ class Run {
   async #runLifecycle(step: PlanStep): Promise<void> {
     const startedAt = new Date();
     this.#opts.log(`step ${this.#done.length + 1}: ${formatStep(step)}`);
-    if (step.call === LifecycleCall.hardShutdown && !this.#policy.allowDiscardSuspendedState) {
-      await this.#recheck(step, "before VM.hard_shutdown");
-    }
     let call = step.call as LifecycleCall;
     let escalatedFrom: string | undefined;
+    /** The power state was read (and equals `step.from`) since the last call was sent. */
+    let fresh = false;
     for (let attempt = 0; ; attempt++) {
+      // hard_shutdown is also legal on a Suspended VM (it discards the image): check right before EVERY
+      // send, retries included (the operation that made XAPI refuse the first one may have been a suspend).
+      if (call === LifecycleCall.hardShutdown && !this.#policy.allowDiscardSuspendedState && !fresh) {
+        await this.#recheck(step, "before VM.hard_shutdown");
+      }
+      fresh = false;
       try {
         await this.#conn.callAsync(call, [this.#ref, ...positionalArgs(call, step.args)], {
           timeoutMs: this.#opts.operationTimeoutMs,
@@ -518,6 +526,7 @@ class Run {
           escalatedFrom = call;
           call = twin;
           attempt = -1;
+          fresh = true;
           continue;
         }
         if (isXapiError(error, XapiErrorCode.OTHER_OPERATION_IN_PROGRESS) && attempt < this.#opts.retries) {
@@ -525,10 +534,12 @@ class Run {
           continue;
         }
         if (isTransientTransportError(error) && attempt < this.#opts.retries) {
-          // The request may have reached XAPI: only re-send if the VM demonstrably did not move.
+          // The request may have reached XAPI: only re-send if the VM demonstrably did not move,
+          // read after the backoff so that the observation is the one right before the re-send.
+          await this.#backoff(step, error, attempt);
           const now = await this.#readPower(step);
           if (now !== step.from) throw new Replan(`${call} hit a network failure; the VM is now ${now}`);
-          await this.#backoff(step, error, attempt);
+          fresh = true;
           continue;
         }
         if (MOVED_CODES.has(code)) {

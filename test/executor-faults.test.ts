@@ -169,6 +169,66 @@ describe("out-of-band state change before a step", () => {
       ["VM.resume", "VM.hard_shutdown"],
     ]);
   });
+
+  it("re-checks before re-sending a hard_shutdown refused with OTHER_OPERATION_IN_PROGRESS (the other operation was a suspend)", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "faults", {
+      method: "Async.VM.hard_shutdown",
+      code: "OTHER_OPERATION_IN_PROGRESS",
+      params: ["VM", FIXTURE.web.ref, "suspend", "OpaqueRef:other"],
+      count: 1,
+    });
+    const log = (line: string) => {
+      // The operation that held the VM completes during the backoff: the VM is now Suspended.
+      if (line.startsWith("retry VM.hard_shutdown"))
+        void control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
+    };
+    const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, {
+      ...FAST_RETRY,
+      log,
+    });
+    // Refused, then resume before the next hard_shutdown: the suspend image was never discarded.
+    expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
+      "Halted",
+      1,
+      ["VM.hard_shutdown", "VM.resume", "VM.hard_shutdown"],
+    ]);
+  });
+
+  it("re-checks after the backoff before re-sending a hard_shutdown lost to a network failure", async () => {
+    const { sim, conn } = await setup();
+    await control(sim, "faults", { method: "Async.VM.hard_shutdown", drop: true, count: 1 });
+    const log = (line: string) => {
+      if (line.startsWith("retry VM.hard_shutdown"))
+        void control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
+    };
+    const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, {
+      ...FAST_RETRY,
+      log,
+    });
+    expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
+      "Halted",
+      1,
+      ["VM.hard_shutdown", "VM.resume", "VM.hard_shutdown"],
+    ]);
+  });
+
+  it("gives up after the re-plan cap when the VM keeps moving (no loop)", async () => {
+    const { sim, conn } = await setup();
+    // Every time the executor is about to suspend, someone halts the VM again.
+    const log = (line: string) => {
+      if (line.startsWith("step") && line.includes("VM.suspend"))
+        void control(sim, "setPowerState", { uuid: FIXTURE.db.uuid, powerState: "Halted" });
+    };
+    const error = (await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN, {
+      log,
+      maxReplans: 2,
+    }).catch((e: unknown) => e)) as ExecutionError;
+    expect([error.code, (await lifecycleCalls(sim)).filter((c) => c === "VM.start").length]).toEqual([
+      "REPLAN_LIMIT",
+      3,
+    ]);
+  });
 });
 
 describe("guest ignoring clean shutdown", () => {
