@@ -374,7 +374,7 @@ class Run {
       this.#ref ??= await this.#conn.call<VmRef>("VM.get_by_uuid", this.#vm.uuid);
       record = await this.#conn.call<VmRecord>("VM.get_record", this.#ref);
     } catch (error) {
-      throw this.#errorFrom(error, undefined, "Reading the VM failed.");
+      throw this.#errorFrom(error, undefined, undefined, "Reading the VM failed.");
     }
     this.#power = record.power_state;
     this.#boot = bootFieldsOf(record);

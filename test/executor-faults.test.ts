@@ -329,6 +329,18 @@ describe("other failures", () => {
     );
   });
 
+  it("a failed first read keeps XAPI's code (callers branch on it) and says what failed", async () => {
+    const { conn } = await setup();
+    const uuid = "00000000-0000-4000-8000-00000000dead";
+    const error = (await converge(conn, { uuid }, { powerState: "Running" }, CLEAN).catch(
+      (e: unknown) => e,
+    )) as ExecutionError;
+    expect([error.code, error.message]).toEqual([
+      "UUID_INVALID",
+      `VM ${uuid}: UUID_INVALID(VM, ${uuid}) in VM.get_by_uuid. Nothing was done before. Reading the VM failed.`,
+    ]);
+  });
+
   it("respect the hard cap on steps", async () => {
     const { conn } = await setup();
     const error = (await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN, {
