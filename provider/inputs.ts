@@ -33,7 +33,7 @@ export const PolicySchema = z.strictObject({
   shutdown: z.enum(Object.values(ShutdownMode)).default(DEFAULT_POLICY.shutdown),
   /** "restart" (default): apply boot changes in this run; "next-boot": set them, report them pending. */
   bootChanges: z.enum(Object.values(BootChangeMode)).default(DEFAULT_POLICY.bootChanges),
-  /** Only when true may a Suspended VM be hard-shut-down (its memory image is discarded). */
+  /** Only when true (and `shutdown` is "hard") may a Suspended VM be hard-shut-down, discarding its memory image. */
   allowDiscardSuspendedState: z.boolean().default(DEFAULT_POLICY.allowDiscardSuspendedState),
 });
 

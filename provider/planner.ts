@@ -23,10 +23,11 @@
  *   clean_shutdown, clean_reboot; `hard` may use start, pause, unpause, suspend, resume, hard_shutdown and
  *   hard_reboot (from Running or Paused). `VM.shutdown` is never planned. A Crashed VM is always left
  *   with hard_shutdown.
- * - **`allowDiscardSuspendedState`** is an independent grant: when true, `VM.hard_shutdown` of a
- *   Suspended VM is allowed under every shutdown mode (it kills no running guest; it discards the saved
- *   image, which is exactly what the flag consents to). When false, a Suspended VM is resumed first.
- *   A non-destructive plan of the same length is still preferred.
+ * - **`allowDiscardSuspendedState`** narrows `hard`, it grants nothing on its own: `VM.hard_shutdown` of a
+ *   Suspended VM (it discards the saved image) needs `shutdown: "hard"` *and* the flag. `clean` and
+ *   `clean-then-hard` never plan `VM.hard_shutdown` (issue #2: "never hard_shutdown"), so there, and
+ *   without the flag, a Suspended VM is resumed first. A non-destructive plan of the same length is
+ *   still preferred.
  * - **Boot changes, `restart`**: when the target is Running or Paused, the final domain must run the
  *   declared config, so the plan contains the cheapest domain rebuild (start, clean_reboot or
  *   hard_reboot; a resume is not one, §7.6). A **Suspended** target is not rebuilt: rebooting a guest
@@ -93,8 +94,9 @@ export function isAllowedByPolicy(t: Transition, policy: Policy): boolean {
   if (!t.planned) return false;
   // Nothing else leaves Crashed, so no policy can forbid it.
   if (t.from === PowerState.Crashed) return true;
+  // Discarding a suspend image is a hard shutdown: it needs the hard policy and the explicit consent.
   if (t.from === PowerState.Suspended && t.call === LifecycleCall.hardShutdown) {
-    return policy.allowDiscardSuspendedState;
+    return policy.shutdown === ShutdownMode.hard && policy.allowDiscardSuspendedState;
   }
   switch (t.call) {
     case LifecycleCall.cleanShutdown:

@@ -56,6 +56,7 @@ const RUN_6 = xapiPlan("--from", "Running", "--to", "Halted", "--force");
 const RUN_7 = xapiPlan("--from", "Stopped", "--to", "Halted");
 const RUN_8 = xapiPlan("--from", "Halted");
 const RUN_9 = xapiPlan("--help");
+const RUN_10 = xapiPlan("--from", "Suspended", "--to", "Halted", "--allow-discard-suspended", "--json");
 
 describe("xapi-plan", () => {
   it("prints the steps as JSON", async () => {
@@ -89,6 +90,14 @@ describe("xapi-plan", () => {
     const run = await RUN_3;
     expect((JSON.parse(run.stdout) as { steps: { call: string }[] }).steps.map((s) => s.call)).toEqual([
       "VM.hard_shutdown",
+    ]);
+  });
+
+  it("does not hard-shut-down under the default clean policy, even with --allow-discard-suspended", async () => {
+    const run = await RUN_10;
+    expect((JSON.parse(run.stdout) as { steps: { call: string }[] }).steps.map((s) => s.call)).toEqual([
+      "VM.resume",
+      "VM.clean_shutdown",
     ]);
   });
 

@@ -44,12 +44,15 @@ export const BUILDS = new Set(["VM.start", "VM.clean_reboot", "VM.hard_reboot"])
 
 /** Issue #2's policy, restated. */
 export function permitted(m: Move, p: OraclePolicy): boolean {
+  // "A Crashed VM is always left with hard_shutdown, whatever the policy".
   if (m.from === "Crashed") return true;
-  if (m.from === "Suspended" && m.call === "VM.hard_shutdown") return p.allowDiscardSuspendedState;
   const hard = m.call === "VM.hard_shutdown" || m.call === "VM.hard_reboot";
   const clean = m.call === "VM.clean_shutdown" || m.call === "VM.clean_reboot";
-  if (p.shutdown === "hard") return !clean;
-  return !hard;
+  // clean / clean-then-hard: "never hard_shutdown/hard_reboot".
+  if (p.shutdown !== "hard") return !hard;
+  // hard: "hard_shutdown (from Running or Paused)"; from Suspended "only when" allowDiscardSuspendedState.
+  if (m.from === "Suspended" && m.call === "VM.hard_shutdown") return p.allowDiscardSuspendedState;
+  return !clean;
 }
 
 export interface Situation {
@@ -97,6 +100,45 @@ export function shortestLength(s: Situation, maxDepth = 6): number | undefined {
   };
   for (let d = 0; d <= maxDepth; d++) if (dfs(startSim(s), d)) return d;
   return undefined;
+}
+
+/** Loses guest state: the running memory (hard calls on a live VM) or the suspend image. */
+export function isDestructive(m: Move): boolean {
+  return (m.call === "VM.hard_shutdown" || m.call === "VM.hard_reboot") && m.from !== "Crashed";
+}
+
+/** Done without the guest's cooperation. */
+export function isHard(m: Move): boolean {
+  return m.call === "VM.hard_shutdown" || m.call === "VM.hard_reboot";
+}
+
+/**
+ * Brute force: among all shortest sequences of permitted moves, the fewest destructive calls, and
+ * among those the fewest hard ones (issue #2: "ties broken … toward graceful, non-destructive calls").
+ */
+export function gentlestCost(s: Situation): { destructive: number; hard: number } | undefined {
+  const length = shortestLength(s);
+  if (length === undefined) return undefined;
+  let best: { destructive: number; hard: number } | undefined;
+  const dfs = (sim: Sim, depth: number, destructive: number, hard: number): void => {
+    if (depth === 0) {
+      if (!reached(sim, s)) return;
+      if (
+        best === undefined ||
+        destructive < best.destructive ||
+        (destructive === best.destructive && hard < best.hard)
+      ) {
+        best = { destructive, hard };
+      }
+      return;
+    }
+    for (const m of MOVES) {
+      if (m.from !== sim.power || !permitted(m, s.policy)) continue;
+      dfs(apply(sim, m), depth - 1, destructive + (isDestructive(m) ? 1 : 0), hard + (isHard(m) ? 1 : 0));
+    }
+  };
+  dfs(startSim(s), length, 0, 0);
+  return best;
 }
 
 export const ORACLE_POLICIES: readonly OraclePolicy[] = (

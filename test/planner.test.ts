@@ -5,6 +5,9 @@ import { DEFAULT_POLICY, describePlan, planTransition } from "../provider/planne
 import {
   apply,
   BUILDS,
+  gentlestCost,
+  isDestructive,
+  isHard,
   MOVES,
   ORACLE_POLICIES,
   permitted,
@@ -106,6 +109,21 @@ describe("exhaustive: every (from, to) × policy × boot change × restartTrigge
       const plan = planOf(input);
       expect(plan.lifecycleCalls).toBe(lifecycleSteps(plan.steps).length);
       expect(plan.lifecycleCalls).toBe(shortestLength(situation));
+    },
+  );
+
+  it.each(CASES)(
+    "$name: among the shortest plans, has the fewest destructive, then hard calls (brute force)",
+    ({ input, situation }) => {
+      const steps = lifecycleSteps(planOf(input).steps).map((s) => ({
+        from: s.from,
+        call: s.call,
+        to: s.to as Target,
+      }));
+      expect({
+        destructive: steps.filter(isDestructive).length,
+        hard: steps.filter(isHard).length,
+      }).toEqual(gentlestCost(situation));
     },
   );
 
@@ -250,12 +268,12 @@ describe("tie-breaks and policy details", () => {
     expect(plan.steps.map((s) => s.call)).toEqual(["VM.resume", "VM.clean_shutdown"]);
   });
 
-  it("Suspended → Halted with allowDiscardSuspendedState discards the image, even under clean", () => {
+  it("Suspended → Halted under hard with allowDiscardSuspendedState discards the image", () => {
     const plan = planOf(
       base({
         observedPowerState: "Suspended",
         declaredPowerState: "Halted",
-        policy: withPolicy({ allowDiscardSuspendedState: true }),
+        policy: withPolicy({ shutdown: "hard", allowDiscardSuspendedState: true }),
       }),
     );
     expect(describePlan(plan)).toMatchInlineSnapshot(`
@@ -265,15 +283,68 @@ describe("tie-breaks and policy details", () => {
     `);
   });
 
-  it("prefers the non-destructive plan of equal length (resume + clean_reboot over hard_shutdown + start)", () => {
+  it("Suspended → Halted under hard without allowDiscardSuspendedState resumes first", () => {
     const plan = planOf(
       base({
         observedPowerState: "Suspended",
+        declaredPowerState: "Halted",
+        policy: withPolicy({ shutdown: "hard" }),
+      }),
+    );
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.resume", "VM.hard_shutdown"]);
+  });
+
+  // Issue #2: clean and clean-then-hard "never hard_shutdown"; the flag does not lift that.
+  it.each(["clean", "clean-then-hard"] as const)(
+    "Suspended → Halted under %s never hard-shuts-down, even with allowDiscardSuspendedState",
+    (shutdown) => {
+      const plan = planOf(
+        base({
+          observedPowerState: "Suspended",
+          declaredPowerState: "Halted",
+          policy: withPolicy({ shutdown, allowDiscardSuspendedState: true }),
+        }),
+      );
+      expect(plan.steps.map((s) => s.call)).toEqual(["VM.resume", "VM.clean_shutdown"]);
+    },
+  );
+
+  it("Suspended → Paused with a boot change under clean keeps the image path (no discard, even when allowed)", () => {
+    const plan = planOf(
+      base({
+        observedPowerState: "Suspended",
+        declaredPowerState: "Paused",
         declaredBoot: NEW_ORDER,
         policy: withPolicy({ allowDiscardSuspendedState: true }),
       }),
     );
-    expect(plan.steps.map((s) => s.call)).toEqual(["VM.set_HVM_boot_params", "VM.resume", "VM.clean_reboot"]);
+    expect(plan.steps.map((s) => s.call)).toEqual([
+      "VM.set_HVM_boot_params",
+      "VM.resume",
+      "VM.clean_reboot",
+      "VM.pause",
+    ]);
+  });
+
+  it("prefers the non-destructive plan of equal length (Paused → Running under hard: unpause, not hard_reboot)", () => {
+    const plan = planOf(
+      base({
+        observedPowerState: "Paused",
+        policy: withPolicy({ shutdown: "hard", allowDiscardSuspendedState: true }),
+      }),
+    );
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.unpause"]);
+  });
+
+  it("breaks a tie of equally destructive plans by the gentlest first call (resume + hard_reboot over hard_shutdown + start)", () => {
+    const plan = planOf(
+      base({
+        observedPowerState: "Suspended",
+        declaredBoot: NEW_ORDER,
+        policy: withPolicy({ shutdown: "hard", allowDiscardSuspendedState: true }),
+      }),
+    );
+    expect(plan.steps.map((s) => s.call)).toEqual(["VM.set_HVM_boot_params", "VM.resume", "VM.hard_reboot"]);
   });
 
   it("applies a boot change on a Running VM with one clean reboot", () => {

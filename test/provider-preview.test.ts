@@ -111,7 +111,8 @@ describe("the power-tour example's README claims", () => {
     ["Suspended", "Paused", {}, ["VM.resume"]],
     ["Paused", "Halted", { shutdown: "clean-then-hard" }, ["VM.unpause", "VM.clean_shutdown"]],
     ["Halted", "Suspended", {}, ["VM.start", "VM.suspend"]],
-    ["Suspended", "Halted", { allowDiscardSuspendedState: true }, ["VM.hard_shutdown"]],
+    // Issue #2: discarding the image needs shutdown "hard" as well; clean policies never hard-shut-down.
+    ["Suspended", "Halted", { shutdown: "hard", allowDiscardSuspendedState: true }, ["VM.hard_shutdown"]],
   ];
   it.each(cases)("%s → %s %j: %j", (from, to, policy, expected) => {
     const lines = plannedCalls(

@@ -23,7 +23,8 @@ export const USAGE = `Usage: xapi-plan --from <State> --to <State> [--boot-chang
   --boot-change                the declared boot config differs from the one the VM runs
                                (modelled as HVM boot order "cd" → "dc")
   --shutdown <mode>            how shutdowns and reboots are done (default: clean)
-  --allow-discard-suspended    a Suspended VM may be hard-shut-down, discarding its memory image
+  --allow-discard-suspended    with --shutdown hard: a Suspended VM may be hard-shut-down,
+                               discarding its memory image
   --boot-changes <mode>        restart: apply a boot change now (default); next-boot: leave it pending
   --json                       print {"steps":[…],"lifecycleCalls":n,"bootChangePending":b}
   -h, --help                   show this help`;

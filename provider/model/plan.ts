@@ -7,7 +7,11 @@ import type { BootChangeMode, LifecycleCall, PowerState, SetterCall, ShutdownMod
 export interface Policy {
   /** @default "clean" */
   readonly shutdown: ShutdownMode;
-  /** Only when true may a Suspended VM be hard-shut-down (its memory image is discarded). @default false */
+  /**
+   * Only when true, and `shutdown` is "hard", may a Suspended VM be hard-shut-down (its memory image is
+   * discarded). Under "clean" / "clean-then-hard" it changes nothing: they never plan a hard call.
+   * @default false
+   */
   readonly allowDiscardSuspendedState: boolean;
   /** @default "restart" */
   readonly bootChanges: BootChangeMode;
