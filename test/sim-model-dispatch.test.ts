@@ -15,6 +15,22 @@ describe("method resolution (§8.1, §8.4 step 2)", () => {
     expect([fault.code, ...fault.params]).toEqual(["MESSAGE_METHOD_UNKNOWN", "VM.frobnicate"]);
   });
 
+  it("checks a first parameter as a session before reporting an unknown method (extension forwarding)", async () => {
+    const h = await harness();
+    await expect(h.model.dispatch("VM.frobnicate", [BAD_SESSION], MASTER)).rejects.toMatchObject({
+      code: "SESSION_INVALID",
+      params: [BAD_SESSION],
+    });
+  });
+
+  it("answers MESSAGE_METHOD_UNKNOWN for an unknown method without parameters", async () => {
+    const h = await harness();
+    await expect(h.model.dispatch("VM.frobnicate", [], MASTER)).rejects.toMatchObject({
+      code: "MESSAGE_METHOD_UNKNOWN",
+      params: ["VM.frobnicate"],
+    });
+  });
+
   it("strips the Async. prefix before reporting an unknown method", async () => {
     const h = await harness();
     const fault = await h.fault("Async.VM.frobnicate", FIXTURE.db.ref);
@@ -104,6 +120,14 @@ describe("session check (§8.4 step 5)", () => {
     await expect(
       h.model.dispatch("VM.start", [BAD_SESSION, "OpaqueRef:nope", false, false], MASTER),
     ).rejects.toMatchObject({ code: "SESSION_INVALID" });
+  });
+
+  it("answers SESSION_INVALID [ref] for an unknown session on the member too", async () => {
+    const h = await harness();
+    await expect(h.model.dispatch("VM.get_all", [BAD_SESSION], MEMBER)).rejects.toMatchObject({
+      code: "SESSION_INVALID",
+      params: [BAD_SESSION],
+    });
   });
 
   it("answers HOST_IS_SLAVE [master address] for a session call on the member", async () => {

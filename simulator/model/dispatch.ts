@@ -167,6 +167,17 @@ export class Dispatcher {
     return { spec, name, isAsync };
   }
 
+  /**
+   * XAPI's `Session_check.check`: an unknown session is SESSION_INVALID [ref] (on the member too, whose
+   * lookup misses the same way); a valid non-pool session on the member is HOST_IS_SLAVE [master].
+   */
+  private checkSession(s: unknown, meta: CallMeta): void {
+    if (typeof s !== "string" || !this.e.sessions.has(s)) {
+      throw new XapiFault(ErrorCode.sessionInvalid, [typeof s === "string" ? s : String(s)]);
+    }
+    if (meta.host === "member") throw new XapiFault(ErrorCode.hostIsSlave, [this.e.config.masterAddress]);
+  }
+
   private async run(method: string, params: readonly unknown[], meta: CallMeta): Promise<XValue> {
     if (this.e.config.latencyMs > 0) await this.e.sleep(this.e.config.latencyMs);
     const resolved = this.resolve(method);
@@ -181,7 +192,13 @@ export class Dispatcher {
       injected !== undefined && isAsync && spec?.async === true && !EARLY_CODES.has(injected.code);
     if (injected && !injectIntoTask) throw injected;
 
-    if (!spec) throw new XapiFault(ErrorCode.messageMethodUnknown, [name]);
+    if (!spec) {
+      // XAPI forwards an unknown name to its extension mechanism, which session-checks a first parameter
+      // first (gen_server.ml `| func ->`, §8.4 step 2): a dead session gives SESSION_INVALID, not this.
+      const first = params[0];
+      if (typeof first === "string") this.checkSession(first, meta);
+      throw new XapiFault(ErrorCode.messageMethodUnknown, [name]);
+    }
     const received = params.length - (spec.session ? 1 : 0);
     const mandatory = spec.params.length - spec.defaults;
     if (spec.name !== "system.listMethods" && (received < mandatory || received > spec.params.length)) {
@@ -193,12 +210,9 @@ export class Dispatcher {
     }
     let session: string | undefined;
     if (spec.session) {
-      if (meta.host === "member") throw new XapiFault(ErrorCode.hostIsSlave, [this.e.config.masterAddress]);
       const s = params[0];
-      if (typeof s !== "string" || !this.e.sessions.has(s)) {
-        throw new XapiFault(ErrorCode.sessionInvalid, [typeof s === "string" ? s : String(s)]);
-      }
-      session = s;
+      this.checkSession(s, meta);
+      session = s as string;
     }
     if (isAsync && !spec.async) {
       // API.response_of_fault: ErrorDescription ["Fault"; msg] (server_helpers.ml).
