@@ -246,6 +246,16 @@ describe("reason wording", () => {
     `);
   });
 
+  it.each([
+    [Number.NaN, "NaN"],
+    [Number.POSITIVE_INFINITY, "Infinity"],
+  ])("shows a non-finite number as itself (%s), not as null", (value, shown) => {
+    const [failure] = failures({ ...T, timeouts: { operationSeconds: value } });
+    expect(failure?.reason).toBe(
+      `Invalid type: expected a number, received ${shown}. Timeouts are in seconds.`,
+    );
+  });
+
   it("asks for an identity", () => {
     expect(failures({})).toMatchInlineSnapshot(`
       [

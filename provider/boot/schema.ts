@@ -54,6 +54,8 @@ export function formatReceived(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
+  // JSON.stringify would print NaN and Infinity as "null".
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     return JSON.stringify(value);
   }
