@@ -361,14 +361,19 @@ function valueHint(property: string, input: unknown, values: readonly string[]):
 function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
+  let tied = false;
   for (const c of candidates) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
+      tied = false;
+    } else if (d === bestDistance && best !== undefined) {
+      tied = true;
     }
   }
-  return best;
+  // A tie (e.g. "hv": "pv" or "hvm"?) would be a guess; listing the keys says enough.
+  return tied ? undefined : best;
 }
 
 function editDistance(a: string, b: string): number {

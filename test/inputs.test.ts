@@ -132,6 +132,10 @@ describe("reason wording", () => {
     `);
   });
 
+  it("suggests nothing when two keys are equally close (hv: pv or hvm?)", () => {
+    expect(failures({ ...T, hv: {} }).map((f) => f.reason.includes("Did you mean"))).toEqual([false]);
+  });
+
   it("lists the keys when no suggestion is close", () => {
     expect(failures({ ...T, memoryMiB: 1024 })).toMatchInlineSnapshot(`
       [
