@@ -51,6 +51,18 @@ describe("event.from", () => {
     expect(from.events[0]?.snapshot?.PV_args).toBe("b");
   });
 
+  it("numbers an add event with the object's creation, whatever changed it since (xapi_event.ml)", async () => {
+    const h = await harness();
+    const { token } = (await h.call("event.from", ["vm"], "", 0)) as unknown as From;
+    const clone = (await h.call("VM.clone", FIXTURE.db.ref, "fresh")) as string;
+    const first = (await h.call("event.from", [`vm/${clone}`], token, 1)) as unknown as From;
+    await h.call("VM.set_name_description", clone, "changed since");
+    const again = (await h.call("event.from", [`vm/${clone}`], token, 1)) as unknown as From;
+    expect(again.events.map((e) => [e.operation, e.id])).toEqual(
+      first.events.map((e) => [e.operation, e.id]),
+    );
+  });
+
   it("reports del without a snapshot for a destroyed object", async () => {
     const h = await harness();
     const { token } = (await h.call("event.from", ["vm"], "", 0)) as unknown as From;

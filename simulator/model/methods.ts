@@ -957,7 +957,8 @@ export function collectEvents(
       found.push({
         gen: row.modified,
         event: {
-          id: String(row.modified),
+          // XAPI numbers an add with the creation's generation, a mod with the last modification's.
+          id: String(operation === "add" ? row.created : row.modified),
           timestamp: "0.0",
           class: cls,
           operation,
