@@ -28,7 +28,8 @@
  * - Hard caps: `maxSteps` executed steps and `maxReplans` re-plans per run (no loops).
  *
  * Reads (the exact calls besides the plan's own, so tests can compare the simulator's counters):
- * - once per run: `VM.get_by_uuid` (only when `vm.ref` is not given) and `VM.get_record`;
+ * - once per run: `VM.get_by_uuid` (only when `vm.ref` is not given) and `VM.get_record` (not when
+ *   the caller passes the record it has just read, {@link ConvergeOptions.record});
  * - per lifecycle step: `Async.VM.<call>`, `task.get_record` until the task settles (≥ 1, backoff
  *   20 ms ×2 up to 2 s), `task.destroy`, then `VM.get_power_state` (the post-state check, which is also
  *   the pre-check of the next step: no call is made in between except setters, which do not depend
@@ -124,6 +125,13 @@ export interface ConvergeOptions {
   retryBackoff?: Backoff | undefined;
   /** One line per event (step start/end, retry, escalation, re-plan). */
   log?: ((line: string) => void) | undefined;
+  /**
+   * A `VM.get_record` of this VM (`vm.ref`) that the caller has just made: the run plans from it instead
+   * of reading the record again. Only pass a record read moments before with no lifecycle call since:
+   * a VM that moved is still caught (XAPI refuses the first call and the run re-plans, and
+   * `VM.hard_shutdown` is re-checked anyway), but at the cost of a wasted call. Ignored without `vm.ref`.
+   */
+  record?: VmRecord | undefined;
 }
 
 /** Codes an {@link ExecutionError} can carry besides XAPI's and the client's. */
@@ -295,6 +303,8 @@ class Run {
   #wroteBoot = false;
   readonly #done: ExecutedStep[] = [];
   #replans = 0;
+  /** The caller's fresh record (`ConvergeOptions.record`), used once instead of the first read. */
+  #given: VmRecord | undefined;
 
   constructor(
     conn: XapiConnection,
@@ -308,6 +318,7 @@ class Run {
     this.#target = target;
     this.#policy = policy;
     this.#ref = vm.ref as VmRef | undefined;
+    this.#given = vm.ref === undefined ? undefined : opts.record;
     this.#opts = {
       operationTimeoutMs: opts.operationTimeoutMs ?? DEFAULTS.operationTimeoutMs,
       maxSteps: opts.maxSteps ?? DEFAULTS.maxSteps,
@@ -371,8 +382,10 @@ class Run {
     const before = this.#power;
     let record: VmRecord;
     try {
+      const given = first ? this.#given : undefined;
+      this.#given = undefined;
       this.#ref ??= await this.#conn.call<VmRef>("VM.get_by_uuid", this.#vm.uuid);
-      record = await this.#conn.call<VmRecord>("VM.get_record", this.#ref);
+      record = given ?? (await this.#conn.call<VmRecord>("VM.get_record", this.#ref));
     } catch (error) {
       throw this.#errorFrom(error, undefined, undefined, "Reading the VM failed.");
     }

@@ -140,6 +140,52 @@ describe("converge: every (from, to) × policy × boot change", () => {
   );
 });
 
+describe("a record the caller has just read", () => {
+  it("is planned from without reading the VM again", async () => {
+    await putInState("Halted");
+    const { ref, record } = await readVm(conn, VM.uuid);
+    const before = await counters(sim);
+    const result = await converge(
+      conn,
+      { ref, uuid: VM.uuid },
+      { powerState: "Running" },
+      POLICIES.clean as Policy,
+      {
+        record,
+      },
+    );
+    const { "task.get_record": _polls, ...calls } = callsBetween(before, await counters(sim));
+    expect([result.finalPowerState, calls]).toEqual([
+      "Running",
+      { "Async.VM.start": 1, "task.destroy": 1, "VM.get_power_state": 1 },
+    ]);
+  });
+
+  it("is used for the first plan only: a re-plan reads the record", async () => {
+    await putInState("Halted");
+    const { ref, record } = await readVm(conn, VM.uuid);
+    // Someone starts the VM after the caller's read: XAPI refuses VM.start and the run re-plans.
+    await control(sim, "setPowerState", { uuid: VM.uuid, powerState: "Running" });
+    const before = await counters(sim);
+    const result = await converge(
+      conn,
+      { ref, uuid: VM.uuid },
+      { powerState: "Paused" },
+      POLICIES.clean as Policy,
+      {
+        record,
+      },
+    );
+    const after = await counters(sim);
+    expect([
+      result.finalPowerState,
+      result.replans,
+      result.steps.map((s) => s.call),
+      callsBetween(before, after)["VM.get_record"],
+    ]).toEqual(["Paused", 1, ["VM.pause"], 1]);
+  });
+});
+
 describe("a Crashed VM (XenAPI 1.0 compatibility mode)", () => {
   it.each(DECLARABLE_POWER_STATES)(
     "is left with VM.hard_shutdown and brought to %s, even under policy clean",

@@ -391,6 +391,69 @@ describe("one VM through its lifecycle", () => {
   });
 });
 
+describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
+  /** Every call after `since`, task polls collapsed into one entry (their number depends on timing). */
+  async function callsSince(since: number): Promise<string[]> {
+    const log = await control<{ seq: number; method: string }[]>("callLog", { since });
+    return log
+      .map((c) => c.method)
+      .filter((m) => m !== "session.login_with_password") // made once, by whichever test runs first
+      .filter((m, i, all) => m !== "task.get_record" || all[i - 1] !== m);
+  }
+  const task = ["task.get_record", "task.destroy"];
+
+  it("Create, Update to Halted and Delete make exactly these calls", async () => {
+    let since = await lastSeq();
+    const { id, outs, inputs } = await create({
+      template: HVM_TEMPLATE,
+      nameLabel: "grpc-calls",
+      hvm: { bootParams: { order: "cd" } },
+    });
+    const created = await callsSince(since);
+    since = await lastSeq();
+    const news = { ...inputs, powerState: "Halted" };
+    const updated = await host.update(id, outs, news);
+    returned.push(updated);
+    const afterUpdate = await callsSince(since);
+    since = await lastSeq();
+    await host.delete(id, updated);
+    const deleted = await callsSince(since);
+    expect({ created, afterUpdate, deleted }).toEqual({
+      created: [
+        "VM.get_by_name_label",
+        "VM.get_record", // the template candidates
+        "Async.VM.clone",
+        ...task,
+        "VM.get_uuid",
+        "Async.VM.provision",
+        ...task,
+        "VM.set_is_a_template",
+        "VM.get_record", // names and the plan
+        "Async.VM.start",
+        ...task,
+        "VM.get_power_state", // the executor's post-state check
+        "VM.get_record", // the outputs (domid, boot fields)
+      ],
+      afterUpdate: [
+        "VM.get_by_uuid",
+        "VM.get_record",
+        "Async.VM.clean_shutdown",
+        ...task,
+        "VM.get_power_state",
+        "VM.get_record",
+      ],
+      deleted: [
+        "VM.get_by_uuid",
+        "VM.get_record", // the plan (nothing to do: Halted) and the VBDs
+        "VBD.get_record", // the template's CD drive and the provisioned disk
+        "VBD.get_record",
+        "VM.destroy",
+        "VDI.destroy", // the provisioned disk only
+      ],
+    });
+  });
+});
+
 describe("failures", () => {
   it("a Create whose start fails still returns the VM's id and what was done", async () => {
     await control("faults", {

@@ -20,6 +20,20 @@
  * - `delete`: releases an adopted VM (unless `deleteAdopted`), otherwise converges to Halted under
  *   the declared policy (never a hard stop, a discarded suspend image or an un-pause the policy does
  *   not allow) and destroys it with the disks it was provisioned with.
+ *
+ * Calls (besides the executor's own, documented in `provider/executor.ts`; the executor is handed the
+ * record read here, so it does not read it again; test/provider-grpc.test.ts "documented calls"):
+ * - `create`: `VM.get_by_name_label`, one `VM.get_record` per VM of that name (to find the template),
+ *   `Async.VM.clone`, `VM.get_uuid`, `Async.VM.provision`, `VM.set_is_a_template`, one `VM.get_record`
+ *   (names and plan), the name setters that differ, the executor's steps, one `VM.get_record` (outputs);
+ *   adopting: `VM.get_by_uuid` instead of the template search, clone, provision and un-template;
+ * - `read`: `VM.get_by_uuid`, `VM.get_record`, and one `VBD.get_record` per VBD when `bootableDisks` is
+ *   declared;
+ * - `update`: `VM.get_by_uuid`, `VM.get_record`, the name setters that differ, the executor's steps,
+ *   `VM.get_record` (outputs);
+ * - `delete`: `VM.get_by_uuid`, `VM.get_record`, the executor's steps, one `VBD.get_record` per VBD
+ *   (not for an adopted VM), `VM.destroy`, one `VDI.destroy` per disk VDI; nothing for a released VM;
+ * - after a failed create or update: one more `VM.get_record`, for the recorded outputs.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import {
@@ -182,7 +196,8 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
         vm,
         targetOf(value, { forceRestart: false, liveDomainBootStale: false }),
         policyOf(value.policy),
-        convergeOpts(deadline, value),
+        // The record just read: the executor plans from it instead of reading it again.
+        { ...convergeOpts(deadline, value), record: before },
       );
       calls.push(...result.steps.map(callRecordOf));
       const pending = result.bootChangePending
@@ -279,7 +294,7 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
           liveDomainBootStale: stale,
         }),
         policyOf(value.policy),
-        convergeOpts(deadline, value),
+        { ...convergeOpts(deadline, value), record },
       );
       calls.push(...result.steps.map(callRecordOf));
       const pending = result.bootChangePending
@@ -323,9 +338,13 @@ export async function delete_(id: string, props: Bag): Promise<void> {
     const timeouts = props.timeouts as VmInputs["timeouts"];
     const policy = policyOf(props.policy as Partial<Policy> | undefined);
     deadline.check("shutting the VM down");
-    await converge(conn, vm, { powerState: PowerState.Halted }, policy, convergeOpts(deadline, { timeouts }));
-    deadline.check("VM.destroy");
+    // One read serves the plan and the disk list (lifecycle calls do not change a VM's VBDs).
     const record = await recordOf(conn, vm.ref);
+    await converge(conn, vm, { powerState: PowerState.Halted }, policy, {
+      ...convergeOpts(deadline, { timeouts }),
+      record,
+    });
+    deadline.check("VM.destroy");
     const disks = adopted ? [] : await provisionedDisks(conn, record);
     await conn.call("VM.destroy", vm.ref);
     for (const vdi of disks) await conn.call("VDI.destroy", vdi);
