@@ -208,9 +208,55 @@ function planSetters(
   const invalid = checkDeclaredBoot(declared);
   if (invalid !== undefined) return fail("INVALID_DECLARED_BOOT", invalid);
 
+  const first = writeFields(power, observed, declared, SETTER_ORDER);
+  if (lands(first.current, observed, declared)) return { ok: true, steps: first.steps };
+  // A policy other than "BIOS order" (with domain_type hvm) must be written after set_domain_type,
+  // which would overwrite it (xapi-semantics §7.3).
+  const [policy, domainType, ...rest] = SETTER_ORDER;
+  const second = writeFields(power, observed, declared, [domainType, policy, ...rest]);
+  if (lands(second.current, observed, declared)) return { ok: true, steps: second.steps };
+  // Safety net: the coupled setters must land exactly on the declaration (checkDeclaredBoot rejects
+  // every known way to miss it first).
+  for (const [field] of SETTER_ORDER) {
+    const value = declaredValue(observed, declared, field);
+    if (value !== undefined && !sameValue(first.current[field], value)) {
+      return fail(
+        "INVALID_DECLARED_BOOT",
+        `Unreachable declared ${field}: expected ${JSON.stringify(value)} after XAPI's setters, received ${JSON.stringify(first.current[field])}. VM.set_domain_type and VM.set_HVM_boot_policy rewrite each other (xapi-semantics §7.3).`,
+      );
+    }
+  }
+  return { ok: true, steps: first.steps };
+}
+
+/** The value `field` must have after the setters (`HVM_boot_params` merged), or undefined if unmanaged. */
+function declaredValue(
+  observed: XapiBootFields,
+  declared: DeclaredBootFields,
+  field: keyof XapiBootFields,
+): unknown {
+  const want = declared[field];
+  if (want === undefined) return undefined;
+  return field === "HVM_boot_params" ? mergeParams(observed.HVM_boot_params, want as Params) : want;
+}
+
+function lands(current: XapiBootFields, observed: XapiBootFields, declared: DeclaredBootFields): boolean {
+  return SETTER_ORDER.every(([field]) => {
+    const value = declaredValue(observed, declared, field);
+    return value === undefined || sameValue(current[field], value);
+  });
+}
+
+/** One setter step per declared field that still differs, in `order`, tracking XAPI's coupling. */
+function writeFields(
+  power: PowerState,
+  observed: XapiBootFields,
+  declared: DeclaredBootFields,
+  order: readonly (readonly [keyof XapiBootFields, SetterCall])[],
+): { current: MutableBoot; steps: PlanStep[] } {
   const current: MutableBoot = { ...observed, HVM_boot_params: { ...observed.HVM_boot_params } };
   const steps: PlanStep[] = [];
-  for (const [field, call] of SETTER_ORDER) {
+  for (const [field, call] of order) {
     const want = declared[field];
     if (want === undefined) continue;
     const value = field === "HVM_boot_params" ? mergeParams(current.HVM_boot_params, want as Params) : want;
@@ -226,16 +272,7 @@ function planSetters(
       reason: `${field} is ${JSON.stringify(before)}, declared ${JSON.stringify(value)}`,
     });
   }
-  // Safety net: the coupled setters must land exactly on the declaration.
-  for (const [field] of SETTER_ORDER) {
-    const want = declared[field];
-    if (want === undefined) continue;
-    const value = field === "HVM_boot_params" ? mergeParams(observed.HVM_boot_params, want as Params) : want;
-    if (!sameValue(current[field], value)) {
-      return fail("INVALID_DECLARED_BOOT", `Declared ${field} cannot be reached with XAPI's setters.`);
-    }
-  }
-  return { ok: true, steps };
+  return { current, steps };
 }
 
 /**

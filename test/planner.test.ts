@@ -500,6 +500,14 @@ describe("setter steps", () => {
     ]);
   });
 
+  it("writes domain_type before a custom HVM policy, which set_domain_type would overwrite (xapi-semantics §7.3)", () => {
+    const observed: XapiBootFields = { ...HVM, domain_type: "pv_in_pvh", HVM_boot_policy: "custom" };
+    expect(setters(observed, { domain_type: "hvm", HVM_boot_policy: "custom" })).toEqual([
+      ["VM.set_domain_type", "hvm"],
+      ["VM.set_HVM_boot_policy", "custom"],
+    ]);
+  });
+
   it("writes only the PV fields that differ, in a fixed order", () => {
     const pv: XapiBootFields = {
       ...HVM,
