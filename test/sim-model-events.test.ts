@@ -19,6 +19,8 @@ interface From {
 
 const TOKEN = /^\d{20},\d{20}$/;
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe("event.from", () => {
   it("returns every object as add from the empty token, with a %020d,%020d token", async () => {
     const h = await harness();
@@ -154,6 +156,34 @@ describe("long-poll", () => {
     setTimeout(() => void h.call("VM.set_PV_args", FIXTURE.db.ref, "now"), 10);
     const from = (await h.call("event.from", ["pool"], token, 0.1)) as unknown as From;
     expect(from.events).toEqual([]);
+  });
+
+  it.each([
+    ["infinite", Number.POSITIVE_INFINITY],
+    ["negative", -1],
+  ])("treats a %s timeout as a long wait, not an immediate return (XAPI: 24 h)", async (_kind, timeout) => {
+    const h = await harness();
+    const { token } = (await h.call("event.from", ["vm"], "", 0)) as unknown as From;
+    const pending = h.call("event.from", ["vm"], token, timeout);
+    const early = await Promise.race([pending.then(() => "returned"), delay(80).then(() => "waiting")]);
+    await h.call("VM.set_PV_args", FIXTURE.db.ref, "wake");
+    const from = (await pending) as unknown as From;
+    expect([early, from.events.map((e) => e.ref)]).toEqual(["waiting", [FIXTURE.db.ref]]);
+  });
+
+  it("waits out a timeout beyond setTimeout's range without overflowing Node's timer", async () => {
+    const h = await harness();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    const { token } = (await h.call("event.from", ["vm"], "", 0)) as unknown as From;
+    const pending = h.call("event.from", ["vm"], token, 1e7);
+    await delay(50);
+    await h.call("VM.set_PV_args", FIXTURE.db.ref, "wake");
+    await pending;
+    await delay(10);
+    process.off("warning", onWarning);
+    expect(warnings.filter((name) => name === "TimeoutOverflowWarning")).toEqual([]);
   });
 
   it("ends when the model closes", async () => {

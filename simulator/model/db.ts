@@ -128,7 +128,7 @@ export class Db {
         this.waiters.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, Math.max(0, ms));
+      const timer = setTimeout(wake, clampDelay(ms));
       this.waiters.add(wake);
     });
   }
@@ -139,4 +139,12 @@ export class Db {
     this.waiters.clear();
     for (const wake of waiting) wake();
   }
+}
+
+/** setTimeout's largest delay; a larger one fires after 1 ms (TimeoutOverflowWarning), so waits are clamped. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay setTimeout honours: negative → 0, beyond {@link MAX_TIMER_MS} → that (callers loop on their deadline). */
+export function clampDelay(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }

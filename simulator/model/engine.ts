@@ -14,7 +14,7 @@ import {
   isPvLike,
 } from "./boot";
 import { allowedOperations, type CheckOptions, checkOperationError, type VmCheckView } from "./checks";
-import { Db, type Table } from "./db";
+import { clampDelay, Db, type Table } from "./db";
 import {
   defaultVbdRecord,
   defaultVdiRecord,
@@ -156,13 +156,10 @@ export class Engine {
         signal?.removeEventListener("abort", onAbort);
         this.closers.delete(onClose);
       };
-      const timer = setTimeout(
-        () => {
-          done();
-          resolve();
-        },
-        Math.max(0, ms),
-      );
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, clampDelay(ms));
       const onAbort = (): void => {
         done();
         reject(signal?.reason);

@@ -885,10 +885,10 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
   def("event.from", ["classes", "token", "timeout"], async ({ args }) => {
     const classes = strList(args, 0, "classes");
     const token = str(args, 1, "token");
-    const timeout = num(args, 2, "timeout");
+    const timeout = eventTimeoutSeconds(args);
     let since = parseToken(token);
     const subs = classes.map(parseSubscription);
-    const deadline = e.now() + Math.max(0, timeout) * 1000;
+    const deadline = e.now() + timeout * 1000;
     for (;;) {
       const { events, last } = collectEvents(e, since, subs);
       if (events.length > 0 || e.now() >= deadline || e.closed) {
@@ -908,6 +908,19 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
 }
 
 // ------------------------------------------------------------------ events helpers
+
+/** XAPI's default wait when the timeout is not a span (xapi_event.ml `from`: 24 hours). */
+const EVENT_FROM_DEFAULT_S = 24 * 60 * 60;
+
+/**
+ * `event.from`'s timeout in seconds, as XAPI reads it: `Mtime.Span.of_float_ns` turns a negative,
+ * NaN, infinite or too large value into None, which `from` replaces with 24 hours.
+ */
+function eventTimeoutSeconds(args: readonly unknown[]): number {
+  const raw = args[2];
+  const seconds = typeof raw === "number" ? raw : num(args, 2, "timeout");
+  return seconds >= 0 && seconds * 1e9 < 2 ** 64 ? seconds : EVENT_FROM_DEFAULT_S;
+}
 
 /** `"%020d,%020d"`: the DB generation and the message generation (always 0 here). */
 export function formatToken(gen: number): string {
