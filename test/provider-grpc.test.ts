@@ -391,6 +391,28 @@ describe("one VM through its lifecycle", () => {
   });
 });
 
+describe("refresh-then-preview", () => {
+  it("is clean when bootableDisks are declared in another order than XAPI lists them", async () => {
+    // The template's CD drive is at userdevice 3, the provisioned disk at 0.
+    const declared = {
+      template: HVM_TEMPLATE,
+      nameLabel: "grpc-disk-order",
+      powerState: "Halted",
+      bootableDisks: ["3", "0"],
+    };
+    const { id, outs, inputs } = await create(declared);
+    const read = await host.read(id, outs);
+    returned.push(read);
+    const { checked, diff } = await checkAndDiff(id, read.inputs ?? {}, read.props, declared, true);
+    await host.delete(id, outs);
+    expect({
+      inputs: read.inputs?.bootableDisks,
+      planned: checked.inputs.plannedCalls,
+      changes: diff.changes,
+    }).toEqual({ inputs: inputs.bootableDisks, planned: undefined, changes: "none" });
+  });
+});
+
 describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
   /** Every call after `since`, task polls collapsed into one entry (their number depends on timing). */
   async function callsSince(since: number): Promise<string[]> {

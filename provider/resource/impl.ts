@@ -246,7 +246,8 @@ export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadR
     Object.assign(observedDecl, observedDeclaration(bootDeclarationOf(old), fields));
     // Managed bootable disks are read back (one VBD.get_record per VBD) so a drift shows up.
     const disks = old.bootableDisks === undefined ? undefined : await readDisks(conn, record);
-    if (disks !== undefined) observedDecl.bootableDisks = bootableOf(disks);
+    if (disks !== undefined)
+      observedDecl.bootableDisks = inDeclaredOrder(bootableOf(disks), old.bootableDisks);
 
     const domid = domidOf(record);
     const oldPending = stringArray(props.pendingBootChanges);
@@ -655,6 +656,17 @@ async function readDisks(conn: XapiConnection, record: VmRecord): Promise<Observ
     disks.push({ userdevice: vbd.userdevice, bootable: vbd.bootable });
   }
   return disks;
+}
+
+/**
+ * The observed bootable userdevices, in the declared order when they are the same set: the order is
+ * not meaningful, and echoing XAPI's order would make a refresh look like a change of the declaration.
+ */
+function inDeclaredOrder(observed: string[], declared: unknown): string[] {
+  if (!Array.isArray(declared) || declared.length !== observed.length) return observed;
+  return declared.every((d) => typeof d === "string" && observed.includes(d))
+    ? (declared as string[])
+    : observed;
 }
 
 /** `effectiveBoot` plus the observed `bootableDisks`, when the disks were read. */
