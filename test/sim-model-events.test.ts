@@ -213,4 +213,11 @@ describe("event.inject", () => {
     const fault = await h.fault("event.inject", "pool", "OpaqueRef:nope");
     expect([fault.code, ...fault.params]).toEqual(["HANDLE_INVALID", "pool", "OpaqueRef:nope"]);
   });
+
+  it("matches the class against the table name exactly, as xapi_event.ml does (VM, not vm)", async () => {
+    const h = await harness();
+    const fault = await h.fault("event.inject", "vm", FIXTURE.web.ref);
+    expect([fault.code, ...fault.params]).toEqual(["HANDLE_INVALID", "vm", FIXTURE.web.ref]);
+    expect(await h.call("event.inject", "VM", FIXTURE.web.ref)).toMatch(TOKEN);
+  });
 });

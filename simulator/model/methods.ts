@@ -876,7 +876,8 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
   def("event.inject", ["class", "ref"], ({ args }) => {
     const cls = str(args, 0, "class");
     const ref = str(args, 1, "ref");
-    const table = e.tables.find((t) => t.name.toLowerCase() === cls.toLowerCase());
+    // The ref's table must be exactly `class` ("VM", "pool", "task"; xapi_event.ml `inject`).
+    const table = e.tables.find((t) => t.name === cls);
     if (!table?.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
     const before = e.db.gen;
     table.touch(ref);
