@@ -106,6 +106,12 @@ describe("event.from", () => {
     expect([fault.code, ...fault.params]).toEqual(["EVENT_FROM_TOKEN_PARSE_FAILURE", "garbage"]);
   });
 
+  it("answers EVENT_FROM_TOKEN_PARSE_FAILURE for a token without its second part (Token.of_string)", async () => {
+    const h = await harness();
+    const fault = await h.fault("event.from", ["vm"], "12", 0);
+    expect([fault.code, ...fault.params]).toEqual(["EVENT_FROM_TOKEN_PARSE_FAILURE", "12"]);
+  });
+
   it("answers EVENT_SUBSCRIPTION_PARSE_FAILURE for a malformed subscription", async () => {
     const h = await harness();
     const fault = await h.fault("event.from", ["vm/a/b"], "", 0);

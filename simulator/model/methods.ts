@@ -928,10 +928,10 @@ export function formatToken(gen: number): string {
   return `${String(gen).padStart(20, "0")},${"0".repeat(20)}`;
 }
 
-/** "" → 0; "N,M" → N; "N" → N; anything else → EVENT_FROM_TOKEN_PARSE_FAILURE [token]. */
+/** "" → 0; "N,M" → N; anything else → EVENT_FROM_TOKEN_PARSE_FAILURE [token] (xapi_event.ml `Token.of_string`). */
 export function parseToken(token: string): number {
   if (token === "") return 0;
-  const m = /^(\d+)(?:,(\d+))?$/.exec(token);
+  const m = /^(\d+),(\d+)$/.exec(token);
   if (!m?.[1]) throw new XapiFault(ErrorCode.eventFromTokenParseFailure, [token]);
   return Number(m[1]);
 }
