@@ -119,6 +119,15 @@ describe("diff", () => {
     });
   });
 
+  it("updates (never replaces) when a template-created VM is switched to adoption of itself", async () => {
+    // A replacement would adopt the VM, then delete the old resource: destroying the VM just adopted.
+    const uuid = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
+    expect(await decide(outputs(), inputs({ template: undefined, uuid }))).toEqual({
+      changes: true,
+      replaces: [],
+    });
+  });
+
   it("does not replace an adopted VM whose uuid is unchanged", async () => {
     const uuid = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
     const olds = outputs({ template: undefined, uuid, adopted: true });

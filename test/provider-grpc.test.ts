@@ -561,6 +561,20 @@ describe("failures", () => {
 });
 
 describe("adoption", () => {
+  it("switching a created VM to adoption of itself updates it, and delete then releases it", async () => {
+    const { id, outs, inputs } = await create({ template: HVM_TEMPLATE, nameLabel: "grpc-self-adopt" });
+    const declared = { uuid: id, powerState: "Running" };
+    const { checked, diff } = await checkAndDiff(id, inputs, outs, declared, false);
+    const updated = await host.update(id, outs, checked.inputs);
+    returned.push(updated);
+    const since = await lastSeq();
+    await host.delete(id, updated);
+    const made = await mutationsSince(since);
+    const kept = await simVm(id);
+    await host.delete(id, { ...updated, deleteAdopted: true }); // clean up
+    expect([diff.replaces, updated.adopted, made, kept?.power_state]).toEqual([[], true, [], "Running"]);
+  });
+
   it("adopts an existing VM by uuid, converges it, and releases it on delete", async () => {
     const web = (await control<SimVm[]>("vms")).find((v) => v.name_label === "web-01");
     if (web === undefined) throw new Error("fixture VM web-01 missing");

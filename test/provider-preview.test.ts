@@ -165,6 +165,14 @@ describe("plannedCalls for a replacement", () => {
     ]);
   });
 
+  it("says that adopting the created VM's own uuid keeps it", () => {
+    const uuid = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
+    const lines = plannedCalls(stored(), news({ template: undefined, uuid, nameLabel: undefined }), []);
+    expect(lines.at(-1)).toBe(
+      `2. replace: then shut down the VM cloned from "${TEMPLATE}" per its policy and VM.destroy it (unless VM ${uuid} is that VM: then it is adopted in place and kept)`,
+    );
+  });
+
   it("releases a replaced adopted VM unless deleteAdopted", () => {
     const a = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
     const b = "6f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";

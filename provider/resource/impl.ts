@@ -9,7 +9,8 @@
  * - `check`: validates (failures per property, unknowns tolerated), normalizes (defaults filled in),
  *   and in previews adds `plannedCalls` (see `preview.ts` for why this leaves no perpetual diff).
  * - `diff`: no XAPI call. Replace when the identity (`template`, or `uuid` for an adopted VM)
- *   changes; update when a declared property changes, when the recorded power state or boot config
+ *   changes (a created VM declared by its own uuid is adopted in place, not replaced: the replacement
+ *   would destroy the VM it just adopted); update when a declared property changes, when the recorded power state or boot config
  *   differs from the declaration (drift seen by a refresh or left by a failed operation), or when a
  *   pending boot change may now be applied (policy back to `restart`).
  * - `create`: clone + provision + un-template (or adopt), set names, converge. Once a VM exists any
@@ -156,8 +157,10 @@ export async function diff(_id: string, olds: Bag, news: Bag): Promise<pulumi.dy
       (k) => !sameValue(olds[k], news[k]),
     );
     const drift = recordedDrift(olds, news);
+    // A created VM now declared by its own uuid: the resource adopts it (see identityReplaces).
+    const adoption = (news.uuid !== undefined) !== (olds.adopted === true);
     return {
-      changes: replaces.length > 0 || changed.length > 0 || drift,
+      changes: replaces.length > 0 || changed.length > 0 || drift || adoption,
       replaces,
       deleteBeforeReplace: false,
     };
@@ -277,7 +280,8 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
     const value = validated(news);
     const deadline = deadlineOf(news, "update");
     const conn = connect();
-    const adopted = olds.adopted === true;
+    // Declared by uuid (the same VM, or diff would have replaced it): adopted, released on delete.
+    const adopted = value.uuid !== undefined;
     const vm = await findVm(conn, id);
     const calls: VmCallRecord[] = [];
     const oldPending = stringArray(olds.pendingBootChanges);
@@ -577,10 +581,14 @@ function outputsOf(
   }) as Bag;
 }
 
-/** Replacement keys: the identity changed (or is unknown in a preview). */
+/**
+ * Replacement keys: the identity changed (or is unknown in a preview). A VM this resource created and
+ * now declares by its own uuid is the same VM: an update that adopts it, never a replacement (which
+ * would adopt it, then delete the old resource, destroying the VM just adopted).
+ */
 function identityReplaces(olds: Bag, news: Bag): string[] {
   const wasAdopted = olds.adopted === true;
-  if (news.uuid !== undefined) return !wasAdopted || news.uuid !== olds.uuid ? ["uuid"] : [];
+  if (news.uuid !== undefined) return news.uuid !== olds.uuid ? ["uuid"] : [];
   if (news.template !== undefined) return wasAdopted || news.template !== olds.template ? ["template"] : [];
   return [];
 }

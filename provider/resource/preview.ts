@@ -102,17 +102,23 @@ function createLines(news: PlannedInputs, old: VmDeclared | undefined): string[]
     if (plan.ok) lines.push(...stripNumbers(describePlan(plan.plan)).map(markSetterConditional));
     else lines.push(`no legal plan from Halted: ${plan.failure.reason}`);
   }
-  if (old !== undefined) lines.push(...releaseLines(old));
+  if (old !== undefined) lines.push(...releaseLines(old, news));
   return lines;
 }
 
 /** What happens to the VM a replacement leaves behind (after the new one exists). */
-function releaseLines(old: VmDeclared): string[] {
+function releaseLines(old: VmDeclared, news: PlannedInputs): string[] {
   const what =
     old.uuid !== undefined ? `VM ${old.uuid}` : `the VM cloned from ${JSON.stringify(old.template)}`;
   if (old.uuid !== undefined && old.deleteAdopted !== true)
     return [`release ${what} (replaced; no call, the VM is kept)`];
-  return [`replace: then shut down ${what} per its policy and VM.destroy it`];
+  // The previous inputs of a created VM do not hold its uuid: it may be the VM adopted now (diff,
+  // which sees the uuid, then makes this an in-place adoption, not a replacement).
+  const unlessSame =
+    old.uuid === undefined && news.uuid !== undefined
+      ? ` (unless VM ${news.uuid} is that VM: then it is adopted in place and kept)`
+      : "";
+  return [`replace: then shut down ${what} per its policy and VM.destroy it${unlessSame}`];
 }
 
 /** The lines of an update: name setters, then the lifecycle plan from the previous declaration. */
