@@ -1,7 +1,8 @@
 // One VM driven through the power states by configuration, e.g.
 //   pulumi config set state Suspended   → VM.suspend
 //   pulumi config set state Paused      → VM.resume(start_paused: true)   (no un-suspend to Running first)
-//   pulumi config set state Halted      → VM.unpause, VM.clean_shutdown   (clean policy: no hard stop)
+//   pulumi config set state Halted      → VM.unpause, VM.clean_shutdown   (escalated to VM.hard_shutdown
+//                                          only if the guest does not comply: policy clean-then-hard)
 //   pulumi config set state Suspended   → VM.start(start_paused: false), VM.suspend
 // Leaving Suspended for Halted never discards the saved memory image unless
 // `pulumi config set allowDiscard true` (then the plan is one VM.hard_shutdown).
