@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { closeAllConnections, getConnection, type XapiConnection } from "../provider/client";
 import { converge, ExecutionError } from "../provider/executor";
 import type { Policy } from "../provider/model/plan";
+import { DECLARABLE_POWER_STATES } from "../provider/model/vocabulary";
+import { planTransition } from "../provider/planner";
 import type { RunningSimulator } from "../simulator";
 import { FIXTURE } from "../simulator/model/fixture";
 import { callLog, control, counters, ROOT, startSim } from "./client-sim";
@@ -42,6 +44,69 @@ afterEach(async () => {
   const c = await counters(s);
   await s.close();
   expect([c.liveSessions, c.liveTasks]).toEqual([0, 0]);
+});
+
+/**
+ * Each fault, injected once on the first lifecycle call of a plan: armed in the simulator, or (for
+ * SESSION_INVALID, which must really invalidate the session) done when the executor logs step 1.
+ */
+const FAULTS: Record<string, { arm?: (call: string) => Record<string, unknown>; atStep1?: string }> = {
+  "network drop": { arm: (call) => ({ method: `Async.${call}`, drop: true }) },
+  OTHER_OPERATION_IN_PROGRESS: {
+    arm: (call) => ({
+      method: `Async.${call}`,
+      code: "OTHER_OPERATION_IN_PROGRESS",
+      params: ["VM", FIXTURE.web.ref, "other", "OpaqueRef:other"],
+    }),
+  },
+  SESSION_INVALID: { atStep1: "invalidateSessions" },
+  HOST_IS_SLAVE: {
+    arm: (call) => ({ method: `Async.${call}`, code: "HOST_IS_SLAVE", params: ["127.0.0.1"] }),
+  },
+};
+
+const pairs = DECLARABLE_POWER_STATES.flatMap((from) =>
+  DECLARABLE_POWER_STATES.filter((to) => to !== from).flatMap((to) =>
+    Object.keys(FAULTS).map((fault) => ({ from, to, fault })),
+  ),
+);
+
+describe("every (from, to) pair with each fault injected once", () => {
+  it.each(pairs)(
+    "$from → $to, $fault: converges with the plan's calls, no hard call",
+    async ({ from, to, fault }) => {
+      const { sim, conn } = await setup();
+      await control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: from });
+      const record = await conn.call<Parameters<typeof planTransition>[0]["observedBoot"]>(
+        "VM.get_record",
+        FIXTURE.web.ref,
+      );
+      const planned = planTransition({
+        observedPowerState: from,
+        observedBoot: record,
+        declaredPowerState: to,
+        policy: CLEAN,
+      });
+      if (!planned.ok) throw new Error(planned.failure.reason);
+      const calls = planned.plan.steps.map((s) => s.call);
+      const { arm, atStep1 } = FAULTS[fault] ?? {};
+      if (arm !== undefined) await control(sim, "faults", arm(calls[0] ?? ""));
+      const log = (line: string) => {
+        if (atStep1 !== undefined && line.startsWith("step 1:")) void control(sim, atStep1);
+      };
+      const before = (await callLog(sim)).length;
+      const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: to }, CLEAN, {
+        ...FAST_RETRY,
+        log,
+      });
+      const made = (await callLog(sim))
+        .slice(before)
+        .map((entry) => entry.method.replace(/^Async\./, ""))
+        .filter((method) => /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/.test(method));
+      // The faulted call appears twice (refused or lost, then re-sent); nothing else is added.
+      expect([result.finalPowerState, made]).toEqual([to, [calls[0], ...calls]]);
+    },
+  );
 });
 
 describe("transient network error", () => {
