@@ -424,7 +424,7 @@ describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
   }
   const task = ["task.get_record", "task.destroy"];
 
-  it("Create, Update to Halted and Delete make exactly these calls", async () => {
+  it("Create, a rename, Update to Halted and Delete make exactly these calls", async () => {
     let since = await lastSeq();
     const { id, outs, inputs } = await create({
       template: HVM_TEMPLATE,
@@ -433,14 +433,18 @@ describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
     });
     const created = await callsSince(since);
     since = await lastSeq();
-    const news = { ...inputs, powerState: "Halted" };
-    const updated = await host.update(id, outs, news);
+    const renamed = await host.update(id, outs, { ...inputs, nameLabel: "grpc-calls-2" });
+    returned.push(renamed);
+    const afterRename = await callsSince(since);
+    since = await lastSeq();
+    const news = { ...inputs, nameLabel: "grpc-calls-2", powerState: "Halted" };
+    const updated = await host.update(id, renamed, news);
     returned.push(updated);
     const afterUpdate = await callsSince(since);
     since = await lastSeq();
     await host.delete(id, updated);
     const deleted = await callsSince(since);
-    expect({ created, afterUpdate, deleted }).toEqual({
+    expect({ created, afterRename, afterUpdate, deleted }).toEqual({
       created: [
         "VM.get_by_name_label",
         "VM.get_record", // the template candidates
@@ -456,6 +460,8 @@ describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
         "VM.get_power_state", // the executor's post-state check
         "VM.get_record", // the outputs (domid, boot fields)
       ],
+      // Nothing for the executor to do: the record read before is still the VM's (no second read).
+      afterRename: ["VM.get_by_uuid", "VM.get_record", "VM.set_name_label"],
       afterUpdate: [
         "VM.get_by_uuid",
         "VM.get_record",

@@ -26,12 +26,13 @@
  * record read here, so it does not read it again; test/provider-grpc.test.ts "documented calls"):
  * - `create`: `VM.get_by_name_label`, one `VM.get_record` per VM of that name (to find the template),
  *   `Async.VM.clone`, `VM.get_uuid`, `Async.VM.provision`, `VM.set_is_a_template`, one `VM.get_record`
- *   (names and plan), the name setters that differ, the executor's steps, one `VM.get_record` (outputs);
+ *   (names and plan), the name setters that differ, the executor's steps, one `VM.get_record` (outputs;
+ *   only when the executor sent a call, otherwise the record read before serves);
  *   adopting: `VM.get_by_uuid` instead of the template search, clone, provision and un-template;
  * - `read`: `VM.get_by_uuid`, `VM.get_record`, and one `VBD.get_record` per VBD when `bootableDisks` is
  *   declared;
  * - `update`: `VM.get_by_uuid`, `VM.get_record`, the name setters that differ, the executor's steps,
- *   `VM.get_record` (outputs);
+ *   `VM.get_record` (outputs; only when the executor sent a call);
  * - `delete`: `VM.get_by_uuid`, `VM.get_record`, the executor's steps, one `VBD.get_record` per VBD
  *   (not for an adopted VM), `VM.destroy`, one `VDI.destroy` per disk VDI; nothing for a released VM;
  * - after a failed create or update: one more `VM.get_record`, for the recorded outputs.
@@ -206,7 +207,7 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
       const pending = result.bootChangePending
         ? changedBootPaths(executedSetters(result.steps), bootFieldsOf(before))
         : [];
-      const after = await recordOf(conn, vm.ref);
+      const after = madeCalls(result.steps) ? await recordOf(conn, vm.ref) : before;
       const disks = result.observedDisks;
       return { id: vm.uuid, outs: outputsOf(value, after, { adopted, pending, calls, bag: inputs, disks }) };
     } catch (error) {
@@ -310,7 +311,7 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
             ]),
           ].sort()
         : [];
-      const after = await recordOf(conn, vm.ref);
+      const after = madeCalls(result.steps) ? await recordOf(conn, vm.ref) : record;
       const disks = result.observedDisks;
       return { outs: outputsOf(value, after, { adopted, pending, calls, bag: news, disks }) };
     } catch (error) {
@@ -709,6 +710,15 @@ function timeoutOpts(deadline: Deadline, value: { timeouts?: VmInputs["timeouts"
 function convergeOpts(deadline: Deadline, value: { timeouts?: VmInputs["timeouts"] }) {
   const operationTimeoutMs = deadline.taskTimeoutMs(perOperationMs(value));
   return operationTimeoutMs === undefined ? {} : { operationTimeoutMs };
+}
+
+/**
+ * True when the executor sent a call (a setter not skipped, or a lifecycle call). Otherwise the record
+ * read before it is still the VM's (only names were set since, and the outputs take names from the
+ * declaration), so the outputs need no second `VM.get_record`.
+ */
+function madeCalls(steps: readonly ExecutedStep[]): boolean {
+  return steps.some((s) => s.skipped === undefined);
 }
 
 function executedSetters(steps: readonly ExecutedStep[]): ExecutedStep[] {
