@@ -35,7 +35,8 @@
  *   the pre-check of the next step: no call is made in between except setters, which do not depend
  *   on the power state; XAPI itself refuses a lifecycle call from a wrong state, and that refusal
  *   triggers a re-plan too);
- * - before `VM.hard_shutdown` when `allowDiscardSuspendedState` is false: one extra
+ * - before `VM.hard_shutdown` unless the policy may discard a suspended image (`shutdown: "hard"`
+ *   with `allowDiscardSuspendedState`, see `mayDiscardSuspendedState`): one extra
  *   `VM.get_power_state` right before each send of the call (retries after OTHER_OPERATION_IN_PROGRESS
  *   included), because hard_shutdown is also legal on a Suspended VM and would silently discard its
  *   memory image if the VM was suspended meanwhile; not when the read just before was the escalation
@@ -71,7 +72,7 @@ import {
   type VbdRef,
   type VmRef,
 } from "./model/vocabulary";
-import { planTransition } from "./planner";
+import { mayDiscardSuspendedState, planTransition } from "./planner";
 
 /** What the VM should become. */
 export interface ConvergeTarget {
@@ -515,7 +516,7 @@ class Run {
     for (let attempt = 0; ; attempt++) {
       // hard_shutdown is also legal on a Suspended VM (it discards the image): check right before EVERY
       // send, retries included (the operation that made XAPI refuse the first one may have been a suspend).
-      if (call === LifecycleCall.hardShutdown && !this.#policy.allowDiscardSuspendedState && !fresh) {
+      if (call === LifecycleCall.hardShutdown && !mayDiscardSuspendedState(this.#policy) && !fresh) {
         await this.#recheck(step, "before VM.hard_shutdown");
       }
       fresh = false;

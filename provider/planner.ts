@@ -86,6 +86,14 @@ export const CALL_PREFERENCE: readonly LifecycleCall[] = [
 ];
 
 /**
+ * Whether the policy lets a plan discard a Suspended VM's memory image (`VM.hard_shutdown` from
+ * Suspended): only `shutdown: "hard"` together with `allowDiscardSuspendedState`.
+ */
+export function mayDiscardSuspendedState(policy: Policy): boolean {
+  return policy.shutdown === ShutdownMode.hard && policy.allowDiscardSuspendedState;
+}
+
+/**
  * Whether `policy` allows the planner to use transition `t` (issue #2, "Policy").
  *
  * @example isAllowedByPolicy(<Running --VM.hard_shutdown--> Halted>, DEFAULT_POLICY) === false
@@ -96,7 +104,7 @@ export function isAllowedByPolicy(t: Transition, policy: Policy): boolean {
   if (t.from === PowerState.Crashed) return true;
   // Discarding a suspend image is a hard shutdown: it needs the hard policy and the explicit consent.
   if (t.from === PowerState.Suspended && t.call === LifecycleCall.hardShutdown) {
-    return policy.shutdown === ShutdownMode.hard && policy.allowDiscardSuspendedState;
+    return mayDiscardSuspendedState(policy);
   }
   switch (t.call) {
     case LifecycleCall.cleanShutdown:

@@ -40,6 +40,12 @@ const POLICIES: Record<string, Policy> = {
   },
   hard: { shutdown: "hard", allowDiscardSuspendedState: false, bootChanges: "restart" },
   "hard+discard": { shutdown: "hard", allowDiscardSuspendedState: true, bootChanges: "restart" },
+  // The flag alone grants nothing: clean modes never discard, so the executor still re-checks.
+  "clean-then-hard+discard": {
+    shutdown: "clean-then-hard",
+    allowDiscardSuspendedState: true,
+    bootChanges: "restart",
+  },
   "next-boot": { shutdown: "clean", allowDiscardSuspendedState: false, bootChanges: "next-boot" },
 };
 
@@ -74,8 +80,9 @@ function documentedCalls(plan: Plan, policy: Policy): Record<string, number> {
     add(`Async.${step.call}`);
     add("task.destroy");
     add("VM.get_power_state");
-    if (step.call === LifecycleCall.hardShutdown && !policy.allowDiscardSuspendedState)
-      add("VM.get_power_state");
+    // The extra read before a hard_shutdown is skipped only where discarding an image is allowed.
+    const mayDiscard = policy.shutdown === "hard" && policy.allowDiscardSuspendedState;
+    if (step.call === LifecycleCall.hardShutdown && !mayDiscard) add("VM.get_power_state");
   }
   return expected;
 }
