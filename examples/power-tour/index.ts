@@ -5,7 +5,8 @@
 //                                          only if the guest does not comply: policy clean-then-hard)
 //   pulumi config set state Suspended   → VM.start(start_paused: false), VM.suspend
 // Leaving Suspended for Halted never discards the saved memory image unless
-// `pulumi config set allowDiscard true` (then the plan is one VM.hard_shutdown).
+// `pulumi config set allowDiscard true`, which also switches the policy to shutdown "hard" (the clean
+// modes never call VM.hard_shutdown): the plan is then one VM.hard_shutdown.
 import * as pulumi from "@pulumi/pulumi";
 import * as xapi from "pulumi-xapi";
 
@@ -16,13 +17,15 @@ const wanted = config.get("state") ?? "Running";
 if (!states.includes(wanted as State))
   throw new Error(`power-tour:state must be one of ${states.join(", ")}`);
 
+const allowDiscard = config.getBoolean("allowDiscard") ?? false;
+
 const vm = new xapi.Vm("power-tour", {
   template: config.get("template") ?? "Other install media",
   nameLabel: "power-tour",
   powerState: wanted as State,
   policy: {
-    shutdown: "clean-then-hard",
-    allowDiscardSuspendedState: config.getBoolean("allowDiscard") ?? false,
+    shutdown: allowDiscard ? "hard" : "clean-then-hard",
+    allowDiscardSuspendedState: allowDiscard,
   },
 });
 
