@@ -84,6 +84,20 @@ describe("InvalidStateError", () => {
     expect(() => createModel({ state })).toThrow(InvalidStateError);
     expect(() => createModel({ state })).toThrow(/at vms\.3\.record\.power_state/);
   });
+
+  it.each([
+    ["a VM map", "vms", "blocked_operations", null],
+    ["a VM int", "vms", "memory_static_max", "8 GiB"],
+    ["a VM set", "vms", "tags", "web"],
+    ["a VBD flag", "vbds", "currently_attached", "yes"],
+    ["a VDI map", "vdis", "sm_config", 1],
+  ])("names %s of the wrong type instead of failing later", async (_what, table, field, value) => {
+    const h = await harness();
+    const state = JSON.parse(JSON.stringify(h.model.exportState()));
+    state[table][1].record[field] = value;
+    expect(() => createModel({ state })).toThrow(InvalidStateError);
+    expect(() => createModel({ state })).toThrow(`at ${table}.1.record.${field}`);
+  });
 });
 
 describe("onChange", () => {

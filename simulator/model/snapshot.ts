@@ -299,6 +299,7 @@ export function parseSnapshot(value: unknown): SimSnapshot {
     );
   }
   const data = parsed.data;
+  checkRecordShapes(data);
   const vmRefs = new Set<string>();
   for (const vm of data.vms) {
     if (vmRefs.has(vm.ref))
@@ -383,6 +384,60 @@ export function parseSnapshot(value: unknown): SimSnapshot {
     })),
     nextDomid: data.nextDomid,
   };
+}
+
+/** What a record field's JSON value must look like: the kind of its default value. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return "a set (array)";
+  if (value === null) return "null";
+  if (typeof value === "object") return "a map (object of strings)";
+  if (typeof value === "number") return "a number";
+  return `a ${typeof value}`;
+}
+
+/**
+ * Every field a record shares with XAPI's default record must have the default's kind (string, number,
+ * boolean, set of strings or numbers, string map), so that a hand-edited file fails here, naming the
+ * field, rather than later inside a call. The schema above only checks the fields the model reads first.
+ */
+function checkRecordShapes(data: z.infer<typeof snapshotSchema>): void {
+  const check = (template: object, record: Record<string, unknown>, path: string): void => {
+    for (const [field, expected] of Object.entries(template)) {
+      if (!Object.hasOwn(record, field)) continue;
+      const value = record[field];
+      const kind = kindOf(expected);
+      const element = Array.isArray(expected) && typeof expected[0] === "number" ? "number" : "string";
+      const ok =
+        kindOf(value) === kind &&
+        (!Array.isArray(value) || value.every((x) => typeof x === element)) &&
+        (kind !== "a map (object of strings)" ||
+          Object.values(value as object).every((x) => typeof x === "string")) &&
+        (typeof value !== "number" || Number.isFinite(value));
+      if (!ok) {
+        throw new InvalidStateError(
+          `Invalid xapi-sim state: expected ${kind}, found ${JSON.stringify(value) ?? "nothing"} at ${path}.${field}. ` +
+            'Expected a value previously returned by exportState() (format "xapi-sim-state", version 1).',
+        );
+      }
+    }
+  };
+  check(defaultPoolRecord({ uuid: "", master: "" }), data.pool.record, "pool.record");
+  const hostTemplate = defaultHostRecord({
+    uuid: "",
+    name_label: "",
+    address: "",
+    hostname: "",
+    controlDomain: "",
+  });
+  for (const [i, h] of data.hosts.entries()) check(hostTemplate, h.record, `hosts.${i}.record`);
+  const vmTemplate = defaultVmRecord({ uuid: "", name_label: "" });
+  for (const [i, vm] of data.vms.entries()) check(vmTemplate, vm.record, `vms.${i}.record`);
+  const srTemplate = defaultSrRecord({ uuid: "", name_label: "" });
+  for (const [i, sr] of data.srs.entries()) check(srTemplate, sr.record, `srs.${i}.record`);
+  const vdiTemplate = defaultVdiRecord({ uuid: "", name_label: "" });
+  for (const [i, vdi] of data.vdis.entries()) check(vdiTemplate, vdi.record, `vdis.${i}.record`);
+  const vbdTemplate = defaultVbdRecord({ uuid: "", VM: "", userdevice: "0" });
+  for (const [i, vbd] of data.vbds.entries()) check(vbdTemplate, vbd.record, `vbds.${i}.record`);
 }
 
 /** A boot record from a state file, with the outcome fields an older xapi-sim did not write. */
