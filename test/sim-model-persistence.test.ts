@@ -31,6 +31,19 @@ describe("exportState / options.state", () => {
     expect(await h2.call("VM.get_resident_on", FIXTURE.db.ref)).toBe(FIXTURE.member.ref);
   });
 
+  it("halts a Crashed VM loaded without crashedCompat, which has no way out of Crashed", async () => {
+    const h = await harness({ crashedCompat: true });
+    await h.control("crashGuest", { uuid: FIXTURE.web.uuid });
+    const state = JSON.parse(JSON.stringify(h.model.exportState()));
+    const compat = await harness({ state, crashedCompat: true });
+    const plain = await harness({ state });
+    expect([await compat.powerState(FIXTURE.web.ref), await plain.powerState(FIXTURE.web.ref)]).toEqual([
+      "Crashed",
+      "Halted",
+    ]);
+    expect(await plain.call("VM.get_domid", FIXTURE.web.ref)).toBe(-1);
+  });
+
   it("keeps boot fields, guest settings and boot records", async () => {
     const h = await harness();
     await h.call("VM.set_PV_args", FIXTURE.web.ref, "pending-args");

@@ -246,6 +246,11 @@ export class Engine {
     for (const ref of this.vms.rows.keys()) this.updateVm(ref, () => undefined);
     for (const ref of this.vms.rows.keys()) this.syncAttachment(ref);
     this.syncResidents();
+    // Outside XenAPI 1.0 mode nothing leaves Crashed: halt such VMs, as leaving compat mode does.
+    if (!this.config.crashedCompat) {
+      for (const [ref, vm] of this.vms.entries())
+        if (vm.power_state === Crashed) this.enterState(ref, Halted);
+    }
   }
 
   /** Recomputes the derived ref lists (VM.VBDs, VDI.VBDs, SR.VDIs) from the VBD and VDI tables. */
