@@ -137,6 +137,16 @@ describe("out-of-band changes", () => {
     expect(await h.call("VM.get_suspend_VDI", FIXTURE.db.ref)).not.toBe("OpaqueRef:NULL");
   });
 
+  it("setPowerState refuses Crashed outside XenAPI 1.0 mode, where no call could leave it", async () => {
+    const h = await harness();
+    await expect(
+      h.control("setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Crashed" }),
+    ).rejects.toThrowErrorMatchingInlineSnapshot(
+      `[Error: "powerState" Crashed exists only with crashedCompat (POST /_sim/config {"crashedCompat": true})]`,
+    );
+    expect(await h.powerState(FIXTURE.web.ref)).toBe("Running");
+  });
+
   it("setFields writes record fields raw", async () => {
     const h = await harness();
     await h.control("setFields", {

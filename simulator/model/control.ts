@@ -147,6 +147,8 @@ export function buildControl(
     if (typeof target !== "string" || !states.includes(target))
       fail(`"powerState" must be one of ${states.join(", ")}`);
     const state = target as SimPowerState;
+    if (state === "Crashed" && !e.config.crashedCompat)
+      fail('"powerState" Crashed exists only with crashedCompat (POST /_sim/config {"crashedCompat": true})');
     const vm = e.vm(ref);
     const live = (s: SimPowerState): boolean => s === "Running" || s === "Paused" || s === "Crashed";
     if (state === "Halted") e.enterState(ref, state, { clearSuspendVdi: true });
