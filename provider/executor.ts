@@ -27,6 +27,16 @@
  *   what was already done.
  * - Hard caps: `maxSteps` executed steps and `maxReplans` re-plans per run (no loops).
  *
+ * Restore (a stopped run does not leave the VM in a state the owner never had nor asked for): when a run
+ * stops with an {@link ExecutionError} after this run itself took the VM from Paused or Suspended to
+ * Running (`VM.unpause`, `VM.resume`) only on its way to a Halted or Suspended target, and the VM still
+ * reads Running, the executor puts it back with the one call of the lifecycle table from Running to that
+ * state that is neither hard nor destructive and that the policy allows: `VM.pause` (→ Paused) or
+ * `VM.suspend` (→ Suspended). Never when the target itself is Running or Paused (then Running is not a
+ * state merely passed through), never with a hard call. The restore step is recorded in
+ * {@link ExecutionError.done} (its `reason` starts with "restore"), the error keeps its code, and its
+ * message says what was restored, or that restoring failed and why ({@link ExecutionError.restore}).
+ *
  * Reads (the exact calls besides the plan's own, so tests can compare the simulator's counters):
  * - once per run: `VM.get_by_uuid` (only when `vm.ref` is not given) and `VM.get_record` (not when
  *   the caller passes the record it has just read, {@link ConvergeOptions.record});
@@ -47,7 +57,10 @@
  *   `VBD.get_record` per ref in the record's `VBDs` (the VM's own disks; `VBD.get_all_records` would
  *   read every disk of the pool), so that `VBD.set_bootable` steps know each VBD's ref and flag;
  * - per re-plan: `VM.get_record`; per escalation, per retried network failure and per
- *   VM_BAD_POWER_STATE / TASK_CANCELLED: one `VM.get_power_state`.
+ *   VM_BAD_POWER_STATE / TASK_CANCELLED: one `VM.get_power_state`;
+ * - only on a stopped run that may restore (see "Restore"): one `VM.get_power_state` (is the VM still
+ *   Running?), then, if it is, the restore call as a lifecycle step (`Async.VM.pause` or
+ *   `Async.VM.suspend`, task polls, `task.destroy`, `VM.get_power_state`).
  */
 import { type Backoff, backoffDelay, sleep } from "./client/backoff";
 import type { XapiConnection } from "./client/connection";
@@ -62,6 +75,7 @@ import {
 } from "./client/errors";
 import type { DeclaredBootFields, ObservedDisk, XapiBootFields } from "./model/boot";
 import { DomainType } from "./model/boot";
+import { hasFlag, TransitionFlag, transitionsFrom } from "./model/lifecycle";
 import type { PlanStep, Policy } from "./model/plan";
 import {
   type DeclarablePowerState,
@@ -72,7 +86,7 @@ import {
   type VbdRef,
   type VmRef,
 } from "./model/vocabulary";
-import { mayDiscardSuspendedState, planTransition } from "./planner";
+import { isAllowedByPolicy, mayDiscardSuspendedState, planTransition } from "./planner";
 
 /** What the VM should become. */
 export interface ConvergeTarget {
@@ -147,41 +161,73 @@ export const ExecutionErrorCode = {
 export type ExecutionErrorCode = (typeof ExecutionErrorCode)[keyof typeof ExecutionErrorCode];
 
 /**
- * The run stopped. The message names the VM, the step, the code, and what was already done.
+ * How a stopped run put back a state the VM only passed through (module doc, "Restore").
+ * `restored` false: the VM is left where the failure left it (`why` says why).
+ */
+export interface RestoreOutcome {
+  /** The state the VM was in before this run lifted it to Running (Paused or Suspended). */
+  readonly state: PowerState;
+  /** The restore call (`VM.pause`, `VM.suspend`). */
+  readonly call: LifecycleCall;
+  readonly restored: boolean;
+  /** Why restoring failed (the error's message); only when `restored` is false. */
+  readonly why?: string;
+}
+
+/**
+ * The run stopped. The message names the VM, the step, the code, what was already done and, when
+ * the run put back a state the VM only passed through, what it restored ({@link ExecutionError.restore}).
  * `code` is the XAPI code (e.g. `VM_LACKS_FEATURE`), a client code (`TASK_TIMEOUT`, `ECONNREFUSED`), a
- * planner failure code (`NO_LEGAL_PATH`, …) or an {@link ExecutionErrorCode}.
+ * planner failure code (`NO_LEGAL_PATH`, …) or an {@link ExecutionErrorCode}: always the failure's,
+ * never the restore's.
  */
 export class ExecutionError extends Error {
   override readonly name = "ExecutionError";
   readonly vm: { readonly uuid: string; readonly ref?: string };
   readonly step?: PlanStep;
   readonly code: string;
-  /** Steps completed before the failure (the VM may have moved). */
+  /** Steps completed (the VM may have moved), the restore step last when one was made. */
   readonly done: ExecutedStep[];
+  /** Set when the run tried to put back the state the VM had before it (module doc, "Restore"). */
+  readonly restore?: RestoreOutcome;
+  readonly #args: ExecutionErrorArgs;
 
-  constructor(args: {
-    vm: { uuid: string; ref?: string | undefined };
-    code: string;
-    detail: string;
-    done: ExecutedStep[];
-    step?: PlanStep | undefined;
-    hint?: string | undefined;
-    cause?: unknown;
-  }) {
+  constructor(args: ExecutionErrorArgs) {
     const where = args.step === undefined ? "" : `${formatStep(args.step)} failed: `;
     const done =
       args.done.length === 0
         ? "Nothing was done before."
         : `Done before: ${args.done.map((s, i) => `${i + 1}. ${formatStep(s)}${s.skipped ? " (skipped, already set)" : ""}`).join("; ")}.`;
+    const restore = args.restore === undefined ? "" : ` ${restoreText(args.restore.outcome)}`;
     super(
-      `VM ${args.vm.uuid}: ${where}${args.detail} ${done}${args.hint === undefined ? "" : ` ${args.hint}`}`,
+      `VM ${args.vm.uuid}: ${where}${args.detail} ${done}${args.hint === undefined ? "" : ` ${args.hint}`}${restore}`,
       args.cause === undefined ? undefined : { cause: args.cause },
     );
+    this.#args = args;
     this.vm = args.vm.ref === undefined ? { uuid: args.vm.uuid } : { uuid: args.vm.uuid, ref: args.vm.ref };
     this.code = args.code;
-    this.done = args.done;
+    this.done = [...args.done, ...(args.restore?.steps ?? [])];
     if (args.step !== undefined) this.step = args.step;
+    if (args.restore !== undefined) this.restore = args.restore.outcome;
   }
+
+  /** The same failure, told with what the run did afterwards to restore the VM's earlier state. */
+  withRestore(outcome: RestoreOutcome, steps: readonly ExecutedStep[]): ExecutionError {
+    return new ExecutionError({ ...this.#args, restore: { outcome, steps } });
+  }
+}
+
+interface ExecutionErrorArgs {
+  vm: { uuid: string; ref?: string | undefined };
+  code: string;
+  detail: string;
+  /** Steps completed before the failure. */
+  done: ExecutedStep[];
+  step?: PlanStep | undefined;
+  hint?: string | undefined;
+  cause?: unknown;
+  /** What the run did after the failure, and the steps it recorded doing it. */
+  restore?: { outcome: RestoreOutcome; steps: readonly ExecutedStep[] } | undefined;
 }
 
 /** The VM record fields the executor reads (wire names); other fields pass through untyped. */
@@ -255,6 +301,9 @@ const BUILDS_DOMAIN: ReadonlySet<string> = new Set([
   LifecycleCall.hardReboot,
 ]);
 
+/** Calls that take a Paused or Suspended VM to Running: what a stopped run may undo (module doc, "Restore"). */
+const LIFTS: ReadonlySet<string> = new Set([LifecycleCall.unpause, LifecycleCall.resume]);
+
 /** The hard twin a clean call may escalate to under `clean-then-hard`. */
 const HARD_TWIN: Readonly<Record<string, LifecycleCall>> = {
   [LifecycleCall.cleanShutdown]: LifecycleCall.hardShutdown,
@@ -306,6 +355,11 @@ class Run {
   #replans = 0;
   /** The caller's fresh record (`ConvergeOptions.record`), used once instead of the first read. */
   #given: VmRecord | undefined;
+  /**
+   * The state this run's last lifecycle step lifted the VM out of to Running (Paused by `VM.unpause`,
+   * Suspended by `VM.resume`); `undefined` once any other lifecycle step ran. What a stopped run restores.
+   */
+  #lifted: PowerState | undefined;
 
   constructor(
     conn: XapiConnection,
@@ -333,11 +387,31 @@ class Run {
   async execute(): Promise<ConvergeResult> {
     await this.#readRecord(true);
     this.#stale = this.#power !== PowerState.Halted && this.#target.liveDomainBootStale === true;
+    try {
+      await this.#converge();
+    } catch (error) {
+      if (error instanceof ExecutionError) throw await this.#restore(error);
+      throw error;
+    }
+    return {
+      vmRef: this.#ref as string,
+      uuid: this.#vm.uuid,
+      finalPowerState: this.#power,
+      steps: this.#done,
+      bootChangePending: this.#power !== PowerState.Halted && this.#stale,
+      observedBoot: bootFieldsOf(this.#boot),
+      ...(this.#disks === undefined ? {} : { observedDisks: this.#observedDisks() ?? [] }),
+      replans: this.#replans,
+    };
+  }
+
+  /** Plan, run, re-plan until the VM is where the target says, or throw. */
+  async #converge(): Promise<void> {
     for (;;) {
       const steps = this.#plan();
       try {
         for (const step of steps) await this.#runStep(step);
-        break;
+        return;
       } catch (error) {
         if (!(error instanceof Replan)) throw error;
         this.#replans++;
@@ -351,16 +425,58 @@ class Run {
         await this.#readRecord(false);
       }
     }
-    return {
-      vmRef: this.#ref as string,
-      uuid: this.#vm.uuid,
-      finalPowerState: this.#power,
-      steps: this.#done,
-      bootChangePending: this.#power !== PowerState.Halted && this.#stale,
-      observedBoot: bootFieldsOf(this.#boot),
-      ...(this.#disks === undefined ? {} : { observedDisks: this.#observedDisks() ?? [] }),
-      replans: this.#replans,
+  }
+
+  /**
+   * After a stopped run: put back the Paused or Suspended state this run lifted the VM out of only on its
+   * way to a Halted or Suspended target, with a call that is neither hard nor destructive and that the
+   * policy allows (module doc, "Restore"). Returns the error to throw: `failure` itself when there was
+   * nothing to restore, otherwise the same failure told with the outcome.
+   */
+  async #restore(failure: ExecutionError): Promise<ExecutionError> {
+    const state = this.#lifted;
+    const target = this.#target.powerState;
+    // A live target means Running (or Paused) is where the VM is going, not a state it passes through.
+    if (state === undefined || target === PowerState.Running || target === PowerState.Paused) return failure;
+    const back = transitionsFrom(PowerState.Running).find(
+      (t) =>
+        t.to === state &&
+        !hasFlag(t, TransitionFlag.hard) &&
+        !hasFlag(t, TransitionFlag.destructive) &&
+        isAllowedByPolicy(t, this.#policy),
+    );
+    if (back === undefined) return failure;
+    const step: PlanStep = {
+      kind: "lifecycle",
+      call: back.call,
+      args: { ...back.args },
+      from: PowerState.Running,
+      to: state,
+      reason: `restore ${state}: the run stopped after taking the VM from ${state} to Running only on its way to ${target}`,
     };
+    const before = this.#done.length;
+    const outcome = (restored: boolean, why?: string): ExecutionError =>
+      failure.withRestore(
+        { state, call: back.call, restored, ...(why === undefined ? {} : { why }) },
+        this.#done.slice(before),
+      );
+    let now: PowerState;
+    try {
+      now = await this.#conn.call<PowerState>("VM.get_power_state", this.#ref);
+    } catch (error) {
+      return outcome(false, `reading its power state failed (${errorText(error)}).`);
+    }
+    // Someone (or the failed call) moved it: it is not in the state this run left it in; leave it alone.
+    if (now !== PowerState.Running) return failure;
+    this.#power = now;
+    this.#opts.log(`restore ${state}: ${formatStep(step)} after ${failure.code}`);
+    try {
+      await this.#runLifecycle(step);
+    } catch (error) {
+      const why = error instanceof Replan ? `${error.why}.` : `${errorText(causeOf(error))}.`;
+      return outcome(false, why);
+    }
+    return outcome(true);
   }
 
   /** Plan from the current observation. */
@@ -567,6 +683,8 @@ class Run {
     // Verify: this read is also the next step's pre-check.
     const after = await this.#readPower(step);
     const executed = escalatedFrom === undefined ? step : { ...step, call };
+    // Only a lift to Running made by this very step is one a stopped run may undo.
+    this.#lifted = LIFTS.has(call) && after === PowerState.Running ? step.from : undefined;
     if (after !== step.to) {
       this.#record(executed, startedAt, escalatedFrom === undefined ? {} : { escalatedFrom });
       throw new Replan(`${call} succeeded but the VM is ${after}, expected ${step.to}`);
@@ -654,6 +772,15 @@ function codeOf(error: unknown): string {
   return "UNEXPECTED";
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The XAPI or client error behind an {@link ExecutionError} (its message without the run's context). */
+function causeOf(error: unknown): unknown {
+  return error instanceof ExecutionError && error.cause !== undefined ? error.cause : error;
+}
+
 function positionalArgs(call: string, args: Readonly<Record<string, unknown>>): unknown[] {
   const order = POSITIONAL_ARGS[call] ?? [];
   const unknown = Object.keys(args).filter((name) => !order.includes(name));
@@ -682,6 +809,21 @@ function bootFailureHint(error: unknown): string | undefined {
     return "The bootloader found no kernel on the bootable disks: check the guest's /boot (menu.lst) or pv.kernel.";
   }
   return undefined;
+}
+
+/** How a lifted state is named in messages: the call that left it, and the call that restores it. */
+const RESTORE_WORDS: Readonly<Partial<Record<PowerState, { left: string; back: string }>>> = {
+  [PowerState.Paused]: { left: "unpaused", back: "paused again" },
+  [PowerState.Suspended]: { left: "resumed", back: "suspended again" },
+};
+
+/** The sentence an {@link ExecutionError} ends with when the run tried to restore the VM's earlier state. */
+function restoreText(outcome: RestoreOutcome): string {
+  const words = RESTORE_WORDS[outcome.state] ?? { left: "moved", back: `put back to ${outcome.state}` };
+  const lifted = `This run had ${words.left} the VM only on its way to the declared state`;
+  return outcome.restored
+    ? `${lifted}: it was ${words.back} (${outcome.call}), ${outcome.state} as before the run.`
+    : `${lifted}; it was not ${words.back} (${outcome.call}): ${outcome.why ?? "unknown reason."}`;
 }
 
 function stateConflictHint(now: PowerState): string {
