@@ -1,5 +1,7 @@
 /** xapi-sim tasks (xapi-semantics §8.6): records, results, errors, cancel, deferred destroy. */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { XFloat } from "../simulator/api";
+import { xmlRpcValue } from "../simulator/model/engine";
 import { FIXTURE, harness } from "./sim-model-helpers";
 
 const TASK_FIELDS = [
@@ -207,5 +209,21 @@ describe("task garbage collection", () => {
     vi.setSystemTime(Date.now() + 2 * 60 * 60 * 1000);
     const fresh = (await h.call("Async.VM.pause", FIXTURE.db.ref)) as string;
     expect(await h.call("task.get_all")).toEqual([fresh]);
+  });
+});
+
+describe("task result encoding (taskHelper.ml: Xmlrpc.to_string of the return value)", () => {
+  it("encodes a void, a ref, a struct and a float the way the XML-RPC wire does", () => {
+    expect([
+      xmlRpcValue(""),
+      xmlRpcValue("OpaqueRef:1"),
+      xmlRpcValue({ order: "dc", size: 2 }),
+      xmlRpcValue(new XFloat(0.5)),
+    ]).toEqual([
+      "<value></value>",
+      "<value>OpaqueRef:1</value>",
+      "<value><struct><member><name>order</name><value>dc</value></member><member><name>size</name><value>2</value></member></struct></value>",
+      "<value><double>0.5</double></value>",
+    ]);
   });
 });

@@ -4,6 +4,7 @@
  * implementations (`methods.ts`), dispatch (`dispatch.ts`) and control API (`control.ts`) use it.
  */
 import { XapiFault, type XValue } from "../api";
+import { encodeXmlRpcValue } from "../wire/xmlrpc";
 import {
   type BootDiskInput,
   type BootResult,
@@ -881,19 +882,12 @@ export class Engine {
   }
 }
 
-/** XAPI's task `result`: the XML-RPC serialisation of the return value (taskHelper.ml:168-175). */
+/**
+ * XAPI's task `result`: the XML-RPC serialisation of the return value (taskHelper.ml:168-175), with the
+ * same encoder the wire uses, so structs, floats and datetimes come out exactly as XAPI writes them.
+ */
 export function xmlRpcValue(value: XValue): string {
-  if (typeof value === "string") return `<value>${escapeXml(value)}</value>`;
-  if (typeof value === "number") return `<value>${value}</value>`;
-  if (typeof value === "boolean") return `<value><boolean>${value ? 1 : 0}</boolean></value>`;
-  if (value === null) return "<value><nil/></value>";
-  if (Array.isArray(value))
-    return `<value><array><data>${value.map(xmlRpcValue).join("")}</data></array></value>`;
-  return "<value></value>";
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  return encodeXmlRpcValue(value);
 }
 
 /** One `<disk>` of a template's `other_config["disks"]` provisioning XML. */
