@@ -510,6 +510,63 @@ describe("failures", () => {
     if (init !== undefined) await host.delete(init.id, init.properties);
   });
 
+  it("a Create whose provision fails records the template clone, and the next Update finishes and starts it", async () => {
+    await control("faults", { method: "VM.provision", code: "INTERNAL_ERROR", params: ["disk"], count: 1 });
+    const declared = { template: HVM_TEMPLATE, nameLabel: "grpc-provision-fails" };
+    const checked = await host.check({}, { ...declared, __xapiPreview: false });
+    const failure = await host.create(checked.inputs).catch((e: unknown) => e);
+    returned.push(failure);
+    const init = (failure as ProviderCallError).initFailed;
+    if (init === undefined) throw new Error(`expected an init failure with the id, got ${String(failure)}`);
+    const recorded = await simVm(init.id);
+    // What `pulumi up` does next for a resource recorded with an init error: Check, Diff, Update.
+    const next = await checkAndDiff(init.id, checked.inputs, init.properties, declared, false);
+    const since = await lastSeq();
+    const updated = await host.update(init.id, init.properties, next.checked.inputs);
+    returned.push(updated);
+    const vm = await simVm(init.id);
+    const disks = await control<{ userdevice: string }[]>("disks", { uuid: init.id });
+    const made = await mutationsSince(since);
+    await host.delete(init.id, updated);
+    expect({
+      failed: [calls(init.properties), recorded?.is_a_template],
+      diff: next.diff.changes,
+      updated: [calls(updated), made, updated.observedPowerState],
+      vm: [vm?.is_a_template, vm?.power_state, disks.map((d) => d.userdevice).sort()],
+    }).toEqual({
+      failed: [["VM.clone"], true],
+      diff: "some",
+      updated: [
+        ["VM.provision", "VM.set_is_a_template", "VM.start"],
+        ["VM.provision", "VM.set_is_a_template", "VM.start"],
+        "Running",
+      ],
+      vm: [false, "Running", ["0", "3"]],
+    });
+  });
+
+  it("a Delete whose clean shutdown fails pauses the VM again and keeps it", async () => {
+    const created = await create({
+      template: HVM_TEMPLATE,
+      nameLabel: "grpc-paused-delete",
+      powerState: "Paused",
+    });
+    await control("setGuest", { uuid: created.id, pvDrivers: false });
+    const since = await lastSeq();
+    const failure = await host.delete(created.id, created.outs).catch((e: unknown) => e);
+    returned.push(failure);
+    const made = await mutationsSince(since);
+    const kept = await simVm(created.id);
+    // Clean-up: a hard shutdown is what the declared policy would have to allow.
+    await host.delete(created.id, { ...created.outs, policy: { shutdown: "hard" } });
+    expect([made, kept?.power_state, (failure as Error).message]).toEqual([
+      ["VM.unpause", "VM.clean_shutdown", "VM.pause"],
+      "Paused",
+      expect.stringContaining("VM_LACKS_FEATURE"),
+    ]);
+    expect((failure as Error).message).toContain("it was paused again (VM.pause), Paused as before the run.");
+  });
+
   it("an expired customTimeouts deadline stops an update before any lifecycle call, keeping the id", async () => {
     const { id, outs, inputs } = await create({ template: HVM_TEMPLATE, nameLabel: "grpc-deadline" });
     const since = await lastSeq();

@@ -17,7 +17,9 @@
  *   failure is thrown as {@link VmOperationError} carrying its id, so the engine records it.
  * - `read`: the observed state as outputs AND as inputs (so refresh-then-preview is clean, and a
  *   drift shows up as a planned change back).
- * - `update`: re-reads the live VM and converges (the executor re-plans from what is really there).
+ * - `update`: re-reads the live VM and converges (the executor re-plans from what is really there);
+ *   a VM still a template because its create stopped after the clone is provisioned and un-templated
+ *   first (the engine updates a resource recorded with an init error even when nothing changed).
  * - `delete`: releases an adopted VM (unless `deleteAdopted`), otherwise converges to Halted under
  *   the declared policy (never a hard stop, a discarded suspend image or an un-pause the policy does
  *   not allow) and destroys it with the disks it was provisioned with.
@@ -32,7 +34,10 @@
  * - `read`: `VM.get_by_uuid`, `VM.get_record`, and one `VBD.get_record` per VBD when `bootableDisks` is
  *   declared;
  * - `update`: `VM.get_by_uuid`, `VM.get_record`, the name setters that differ, the executor's steps,
- *   `VM.get_record` (outputs; only when the executor sent a call);
+ *   `VM.get_record` (outputs; only when the executor sent a call); when the VM is still the template
+ *   clone of a create that stopped before `VM.set_is_a_template` (a failed provision), first
+ *   `Async.VM.provision` (only while `other_config.disks` is set: provision consumes it),
+ *   `VM.set_is_a_template` and one more `VM.get_record`;
  * - `delete`: `VM.get_by_uuid`, `VM.get_record`, the executor's steps, one `VBD.get_record` per VBD
  *   (not for an adopted VM), `VM.destroy`, one `VDI.destroy` per disk VDI; nothing for a released VM;
  * - after a failed create or update: one more `VM.get_record`, for the recorded outputs.
@@ -287,7 +292,11 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
     const calls: VmCallRecord[] = [];
     const oldPending = stringArray(olds.pendingBootChanges);
     try {
-      const record = await recordOf(conn, vm.ref);
+      let record = await recordOf(conn, vm.ref);
+      // A create that stopped after the clone left a template behind: finish it before converging.
+      if (createdFromTemplate(olds) && record.is_a_template === true) {
+        record = await finishClone(conn, vm.ref, record, calls, deadline, value);
+      }
       await setNames(conn, vm.ref, record, value, calls);
       const live = record.power_state !== PowerState.Halted;
       const stale = oldPending.length > 0 && live && domidOf(record) === olds.observedDomid;
@@ -461,6 +470,48 @@ async function cloneTemplate(
     await conn.call("VM.destroy", ref).catch(() => undefined);
     throw error;
   }
+}
+
+/** The recorded resource created its VM by cloning `template` (it did not adopt one). */
+function createdFromTemplate(olds: Bag): boolean {
+  return olds.adopted !== true && typeof olds.template === "string";
+}
+
+/**
+ * Finishes a create that stopped between `VM.clone` and `VM.set_is_a_template(false)` (e.g. a failed
+ * `VM.provision`): the VM is still a template, which XAPI refuses to start (`VM_IS_TEMPLATE`).
+ * Provisions it while its `other_config.disks` still lists disks to create (provision consumes the key),
+ * un-templates it, and returns the record read afterwards (the disks and flags changed).
+ */
+async function finishClone(
+  conn: XapiConnection,
+  ref: string,
+  record: VmRecord,
+  calls: VmCallRecord[],
+  deadline: Deadline,
+  value: VmInputs,
+): Promise<VmRecord> {
+  const reason = "finish the create: the VM is still the template clone an earlier create left";
+  if (pendingDisks(record)) {
+    deadline.check("VM.provision");
+    await recorded(calls, { call: "VM.provision", from: "Halted", to: "Halted", reason }, () =>
+      conn.callAsync("VM.provision", [ref], timeoutOpts(deadline, value)),
+    );
+  }
+  await recorded(
+    calls,
+    { call: "VM.set_is_a_template", args: { value: false }, from: "Halted", to: "Halted", reason },
+    () => conn.call("VM.set_is_a_template", ref, false),
+  );
+  return recordOf(conn, ref);
+}
+
+/** The template's `other_config.disks` (the disks `VM.provision` creates) is still there. */
+function pendingDisks(record: VmRecord): boolean {
+  const other = record.other_config;
+  if (typeof other !== "object" || other === null) return false;
+  const disks = (other as Record<string, unknown>).disks;
+  return typeof disks === "string" && disks.trim() !== "";
 }
 
 /** `VM.set_name_label` / `VM.set_name_description` when the declared value differs. */
