@@ -27,7 +27,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { closeAllConnections, getConnection } from "../provider/client";
-import { createJsonRpcTransport } from "../provider/client/jsonrpc";
+import { createJsonRpcTransport, type Transport } from "../provider/client/jsonrpc";
 import { converge } from "../provider/executor";
 import { DEFAULT_POLICY } from "../provider/model/plan";
 import { planTransition } from "../provider/planner";
@@ -180,16 +180,30 @@ function fetchJson(url: string, body: unknown): Promise<{ result?: unknown; erro
   });
 }
 
-/** Clone the template VM n times and put each clone in its job's starting state. */
-async function prepare(sim: Sim, jobs: readonly Job[]): Promise<string[]> {
+/** One bench-side session (not the provider's): open, log in, run `fn`, log out, close. */
+async function withBenchSession<T>(
+  sim: Sim,
+  originator: string,
+  fn: (transport: Transport, session: unknown) => Promise<T>,
+): Promise<T> {
   const transport = createJsonRpcTransport({ url: sim.url });
   const session = await transport("session.login_with_password", [
     USER.username,
     USER.password,
     "2.21",
-    "bench-setup",
+    originator,
   ]);
   try {
+    return await fn(transport, session);
+  } finally {
+    await transport("session.logout", [session]);
+    transport.close();
+  }
+}
+
+/** Clone the template VM n times and put each clone in its job's starting state. */
+async function prepare(sim: Sim, jobs: readonly Job[]): Promise<string[]> {
+  return withBenchSession(sim, "bench-setup", async (transport, session) => {
     const template = await transport("VM.get_by_uuid", [session, TEMPLATE_VM_UUID]);
     const uuids: string[] = new Array(jobs.length);
     await pool(jobs, 32, async (job) => {
@@ -201,10 +215,7 @@ async function prepare(sim: Sim, jobs: readonly Job[]): Promise<string[]> {
       await control(sim, "setPowerState", { uuid: uuids[job.index], powerState: job.from });
     });
     return uuids;
-  } finally {
-    await transport("session.logout", [session]);
-    transport.close();
-  }
+  });
 }
 
 /**
@@ -213,35 +224,18 @@ async function prepare(sim: Sim, jobs: readonly Job[]): Promise<string[]> {
  * because loopback HTTP + JSON on the simulator side costs time of its own.
  */
 async function measureRoundTrip(sim: Sim, vm: string): Promise<number> {
-  const transport = createJsonRpcTransport({ url: sim.url });
-  const session = await transport("session.login_with_password", [
-    USER.username,
-    USER.password,
-    "2.21",
-    "bench-rtt",
-  ]);
-  try {
+  return withBenchSession(sim, "bench-rtt", async (transport, session) => {
     const ref = await transport("VM.get_by_uuid", [session, vm]);
     const samples = 100;
     const t0 = performance.now();
     for (let i = 0; i < samples; i++) await transport("VM.get_power_state", [session, ref]);
     return (performance.now() - t0) / samples;
-  } finally {
-    await transport("session.logout", [session]);
-    transport.close();
-  }
+  });
 }
 
 /** Read every VM's power state and boot order after a run (not counted: counters are read before). */
 async function verify(sim: Sim, uuids: readonly string[], jobs: readonly Job[]): Promise<number> {
-  const transport = createJsonRpcTransport({ url: sim.url });
-  const session = await transport("session.login_with_password", [
-    USER.username,
-    USER.password,
-    "2.21",
-    "bench-verify",
-  ]);
-  try {
+  return withBenchSession(sim, "bench-verify", async (transport, session) => {
     const records = (await transport("VM.get_all_records", [session])) as Record<
       string,
       { uuid: string; power_state: string; HVM_boot_params: Record<string, string> }
@@ -252,10 +246,7 @@ async function verify(sim: Sim, uuids: readonly string[], jobs: readonly Job[]):
       const wantOrder = job.boot?.HVM_boot_params?.order ?? INITIAL_BOOT_PARAMS.order;
       return record?.power_state === job.to && record.HVM_boot_params.order === wantOrder;
     }).length;
-  } finally {
-    await transport("session.logout", [session]);
-    transport.close();
-  }
+  });
 }
 
 // ---------------------------------------------------------------- runs
