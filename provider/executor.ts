@@ -578,7 +578,7 @@ class Run {
         throw this.#errorFrom(error, step);
       }
     }
-    this.#boot = applySetter(this.#boot, field, value);
+    this.#boot = applyBootSetter(this.#boot, field, value);
     this.#wroteBoot = true;
     if (this.#power !== PowerState.Halted) this.#stale = true;
     this.#record(step, startedAt, {});
@@ -649,7 +649,7 @@ class Run {
             throw this.#errorFrom(error, step, undefined, escalationHint(call, code));
           }
           // Did the clean call complete after all (e.g. it finished as the timeout hit)?
-          const now = await this.#readPower(step);
+          const now = await this.#readPower(step, step.from);
           if (now === step.to && call === LifecycleCall.cleanShutdown) break;
           if (now !== step.from) throw new Replan(`${call} failed with ${code}; the VM is now ${now}`);
           this.#opts.log(`escalate ${call} → ${twin} after ${code}`);
@@ -667,13 +667,13 @@ class Run {
           // The request may have reached XAPI: only re-send if the VM demonstrably did not move,
           // read after the backoff so that the observation is the one right before the re-send.
           await this.#backoff(step, error, attempt);
-          const now = await this.#readPower(step);
+          const now = await this.#readPower(step, step.from);
           if (now !== step.from) throw new Replan(`${call} hit a network failure; the VM is now ${now}`);
           fresh = true;
           continue;
         }
         if (MOVED_CODES.has(code)) {
-          const now = await this.#readPower(step);
+          const now = await this.#readPower(step, step.from);
           if (now !== step.from) throw new Replan(`${call} failed with ${code}; the VM is now ${now}`);
           throw this.#errorFrom(error, step, ExecutionErrorCode.STATE_CONFLICT, stateConflictHint(now));
         }
@@ -681,7 +681,7 @@ class Run {
       }
     }
     // Verify: this read is also the next step's pre-check.
-    const after = await this.#readPower(step);
+    const after = await this.#readPower(step, step.to);
     const executed = escalatedFrom === undefined ? step : { ...step, call };
     // Only a lift to Running made by this very step is one a stopped run may undo.
     this.#lifted = LIFTS.has(call) && after === PowerState.Running ? step.from : undefined;
@@ -699,12 +699,15 @@ class Run {
 
   /** Extra pre-check read right before a call whose meaning depends on the source state. */
   async #recheck(step: PlanStep, why: string): Promise<void> {
-    const now = await this.#readPower(step);
+    const now = await this.#readPower(step, step.from);
     if (now !== step.from) throw new Replan(`${why}: expected ${step.from}, observed ${now}`);
   }
 
-  async #readPower(step: PlanStep): Promise<PowerState> {
-    const before = this.#power;
+  /**
+   * One `VM.get_power_state`. `expected` is where the run believes the VM is at this read (`step.from`
+   * before the call, `step.to` after it): only a different answer is a move made by someone else.
+   */
+  async #readPower(step: PlanStep, expected: PowerState): Promise<PowerState> {
     try {
       this.#power = await this.#conn.call<PowerState>("VM.get_power_state", this.#ref);
     } catch (error) {
@@ -715,7 +718,7 @@ class Run {
         "Reading the power state failed; the VM's state is unknown.",
       );
     }
-    if (this.#power !== before) this.#observedMove(before);
+    if (this.#power !== expected) this.#observedMove(expected);
     return this.#power;
   }
 
@@ -835,8 +838,16 @@ function formatStep(step: PlanStep): string {
   return `${step.call} (${step.from} → ${step.to})`;
 }
 
-/** XAPI §7.3: set_domain_type and set_HVM_boot_policy each rewrite the other field. */
-function applySetter(boot: XapiBootFields, field: keyof XapiBootFields, value: unknown): XapiBootFields {
+/**
+ * The boot fields after `VM.set_<field>(value)`, as XAPI leaves them: `set_domain_type` and
+ * `set_HVM_boot_policy` each rewrite the other field (docs/xapi-facts.md, "domain_type and
+ * HVM_boot_policy"); every other setter writes its field only.
+ */
+export function applyBootSetter(
+  boot: XapiBootFields,
+  field: keyof XapiBootFields,
+  value: unknown,
+): XapiBootFields {
   if (field === "HVM_boot_policy") {
     return {
       ...boot,

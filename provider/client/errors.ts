@@ -36,6 +36,10 @@ export const XapiErrorCode = {
   HANDLE_INVALID: "HANDLE_INVALID",
   /** `VM.get_by_uuid` found no VM (the resource's read treats the VM as gone). */
   UUID_INVALID: "UUID_INVALID",
+  /** `add_to_<map>` of a key the map already has. */
+  MAP_DUPLICATE_KEY: "MAP_DUPLICATE_KEY",
+  /** `session.login_with_password` refused the username or password. */
+  SESSION_AUTHENTICATION_FAILED: "SESSION_AUTHENTICATION_FAILED",
 } as const;
 export type XapiErrorCode = (typeof XapiErrorCode)[keyof typeof XapiErrorCode];
 

@@ -4,8 +4,14 @@
  * this module adds what the resource needs around it: a base record for planning without a live
  * read, the read-back block for `refresh`, the effective-boot output and pending-change paths.
  */
-import { fromXapiBootFields, normalizePv, toXapiBootFields } from "../boot/schema";
-import { type DeclaredBootFields, DomainType, type ObservedDisk, type XapiBootFields } from "../model/boot";
+import { fromXapiBootFields, PV_FIELD_OF, PV_KEYS, toXapiBootFields } from "../boot/schema";
+import {
+  type DeclaredBootFields,
+  DomainType,
+  type ObservedDisk,
+  resolveDeclaredBoot,
+  type XapiBootFields,
+} from "../model/boot";
 import { SetterCall } from "../model/vocabulary";
 import type { EffectiveBoot, HvmBoot, PvBoot } from "./types";
 
@@ -31,7 +37,12 @@ export const UNKNOWN_BOOT: XapiBootFields = {
   PV_bootloader_args: "",
 };
 
-/** The XAPI fields a declaration manages, or `undefined` when it declares no boot block. */
+/**
+ * The XAPI fields a declaration manages, or `undefined` when it declares no boot block. Only what the
+ * block declares (see `toXapiBootFields`): `pv: { bootloader: "pygrub" }` manages the domain type and
+ * `PV_bootloader`, not `PV_args`. The seed's pygrub rule needs the VM's fields and is added by the
+ * planner (`resolveDeclaredBoot`), not here.
+ */
 export function declaredBootFields(decl: BootDeclaration): DeclaredBootFields | undefined {
   if (decl.pv !== undefined) return toXapiBootFields({ pv: decl.pv });
   if (decl.hvm !== undefined) return toXapiBootFields({ hvm: decl.hvm });
@@ -40,7 +51,8 @@ export function declaredBootFields(decl: BootDeclaration): DeclaredBootFields | 
 
 /**
  * The declared boot fields plus the declared bootable disks (`bootableDisks` → `bootableUserdevices`),
- * what the planner and executor take; `undefined` when neither is declared.
+ * what the planner and executor take; `undefined` when neither is declared. Partial like
+ * {@link declaredBootFields}: a PV field the block omits is absent here, so no plan writes it.
  */
 export function declaredBootWithDisks(
   decl: BootDeclaration & { readonly bootableDisks?: readonly string[] | undefined },
@@ -58,13 +70,24 @@ export function bootableOf(disks: readonly ObservedDisk[]): string[] {
     .sort((a, b) => Number(a) - Number(b));
 }
 
-/** The boot fields a VM would have if it had exactly the declaration (over {@link UNKNOWN_BOOT}). */
+/**
+ * The boot fields a VM would have after a plan applied the declaration to a VM whose fields are
+ * unknown ({@link UNKNOWN_BOOT}): the declared fields, the others as in `UNKNOWN_BOOT` (empty), and the
+ * seed's pygrub rule applied to the result (`resolveDeclaredBoot`), as the planner would. Used to plan
+ * a preview from the previous declaration when the VM is not read.
+ *
+ * @example
+ * assumedBootFields({ pv: { args: "quiet" } })
+ * // → { ...UNKNOWN_BOOT, domain_type: "pv", PV_bootloader: "pygrub", PV_args: "quiet" }
+ */
 export function assumedBootFields(decl: BootDeclaration): XapiBootFields {
-  const declared = declaredBootFields(decl) ?? {};
+  const declared = declaredBootFields(decl);
+  if (declared === undefined) return UNKNOWN_BOOT;
+  const resolved = resolveDeclaredBoot(declared, UNKNOWN_BOOT);
   return {
     ...UNKNOWN_BOOT,
-    ...declared,
-    HVM_boot_params: { ...UNKNOWN_BOOT.HVM_boot_params, ...(declared.HVM_boot_params ?? {}) },
+    ...resolved,
+    HVM_boot_params: { ...UNKNOWN_BOOT.HVM_boot_params, ...(resolved.HVM_boot_params ?? {}) },
   };
 }
 
@@ -82,10 +105,17 @@ export function effectiveBootOf(fields: XapiBootFields): EffectiveBoot {
 }
 
 /**
- * The declaration as it is really on the VM, for `read` (refresh): the declared block when every
- * field it manages matches; otherwise the observed block, keeping the keys the user declared plus
- * every key that differs, so the next preview shows exactly the drift. A VM whose domain type
- * changed gets the other block.
+ * The declaration as it is really on the VM, for `read` (refresh), in the shape the user declared so
+ * that refresh-then-preview shows exactly the drift and nothing else:
+ * - no block declared → `{}` (boot not managed);
+ * - the VM has every field the block manages (`matches`) → the declared block itself, e.g.
+ *   `pv: { bootloader: "pygrub" }` on a VM with `PV_args` "console=hvc0" stays
+ *   `{ pv: { bootloader: "pygrub" } }`;
+ * - otherwise the observed block with the keys the user declared, each with the VM's value, plus every
+ *   key the plan would write that the user did not (a cleared bootloader for a direct kernel, or the
+ *   seed's "pygrub" when the VM's bootloader and kernel are both empty), with the VM's value;
+ * - a VM whose domain type changed gets the other block: HVM with its order (firmware when the user
+ *   manages it or it is not XAPI's default "bios"), or PV with its non-empty fields.
  */
 export function observedDeclaration(decl: BootDeclaration, fields: XapiBootFields): BootDeclaration {
   const declared = declaredBootFields(decl);
@@ -103,21 +133,27 @@ export function observedDeclaration(decl: BootDeclaration, fields: XapiBootField
     };
   }
   const observed = effective.pv;
-  const wanted = decl.pv === undefined ? undefined : normalizePv(decl.pv);
+  const wanted = decl.pv === undefined ? undefined : resolveDeclaredBoot(declared, fields);
   const pv: Record<string, string> = {};
-  for (const key of ["bootloader", "kernel", "ramdisk", "args", "bootloaderArgs"] as const) {
+  for (const key of PV_KEYS) {
+    const want = wanted?.[PV_FIELD_OF[key]];
     const keep =
       wanted === undefined
         ? observed[key] !== ""
-        : decl.pv?.[key] !== undefined || wanted[key] !== observed[key];
+        : decl.pv?.[key] !== undefined || (want !== undefined && want !== observed[key]);
     if (keep) pv[key] = observed[key];
   }
   return { pv };
 }
 
-/** True when every declared field already has its declared value (HVM_boot_params: declared keys only). */
+/**
+ * True when a plan would write none of the declared boot fields: every field of the declaration,
+ * completed by `resolveDeclaredBoot` against `fields` (the seed's pygrub rule), already has its
+ * declared value (`HVM_boot_params`: the declared keys only). `bootableUserdevices` is not compared.
+ */
 export function matches(declared: DeclaredBootFields, fields: XapiBootFields): boolean {
-  for (const [key, value] of Object.entries(declared)) {
+  for (const [key, value] of Object.entries(resolveDeclaredBoot(declared, fields))) {
+    if (key === "bootableUserdevices") continue;
     if (key === "HVM_boot_params") {
       const params = value as Readonly<Record<string, string>>;
       if (Object.entries(params).some(([k, v]) => fields.HVM_boot_params[k] !== v)) return false;

@@ -124,3 +124,19 @@ export function scrubSecrets(text: string, secrets: readonly (string | undefined
   }
   return out;
 }
+
+/**
+ * A login refused by XAPI, told with the setting to fix; any other error is returned as it is.
+ * (`SESSION_AUTHENTICATION_FAILED` carries the username XAPI saw, never the password.)
+ */
+export function explainLoginFailure(error: unknown, conn: { url: string; username: string }): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code !== "SESSION_AUTHENTICATION_FAILED") return error;
+  return new ProviderError(
+    ProviderErrorCode.AUTHENTICATION_FAILED,
+    `Logging in to ${conn.url} as ${JSON.stringify(conn.username)} failed: expected XAPI to accept the password, ` +
+      "received SESSION_AUTHENTICATION_FAILED. Check xapi:username and xapi:password (or XAPI_USERNAME and " +
+      "XAPI_PASSWORD): `pulumi config set --secret xapi:password <password>`.",
+    { cause: error },
+  );
+}

@@ -16,6 +16,10 @@ export const ProviderErrorCode = {
   TEMPLATE_AMBIGUOUS: "TEMPLATE_AMBIGUOUS",
   /** The VM to adopt (or to update) does not exist. */
   VM_NOT_FOUND: "VM_NOT_FOUND",
+  /** The recorded VM belongs to another pool than the one the connection reaches now. */
+  POOL_MISMATCH: "POOL_MISMATCH",
+  /** XAPI refused the username or password. */
+  AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED",
   /** The planner found no legal plan under the declared policy. */
   PLAN_FAILED: "PLAN_FAILED",
   /** A `customTimeouts` deadline passed. */

@@ -1,27 +1,56 @@
 /**
- * The plan shown in `pulumi preview`: a pure function of the previous inputs and the new ones, made
- * without any XAPI call (check and diff run in previews, possibly without credentials).
+ * The plan shown in `pulumi preview`.
  *
- * Mechanism (why there is no perpetual diff):
- * - `check` adds the lines computed here as the synthetic input `plannedCalls`, **only in a
- *   preview** (the `Vm` class passes `pulumi.runtime.isDryRun()` in the internal input
- *   `__xapiPreview`) and only when there is something to do. The engine renders a preview by
- *   diffing the old inputs with the new ones, so the lines appear as an added property:
- *   `+ plannedCalls: ["1. VM.clean_reboot(force: false) (Running → Running): …"]`.
- * - During the real update the key is absent, so the stored inputs never hold it: the next preview
- *   diffs against inputs without `plannedCalls`, and when nothing changes the key is absent on
- *   both sides. `diff` ignores it (and every `__` key) when deciding update vs replace.
- * - The baseline is the previous inputs: after `pulumi up` they are what was achieved, after
- *   `pulumi refresh` they are what `read` observed (read returns inputs). At apply time the executor
- *   re-reads the VM and re-plans from its live state; `lastCalls` records what really ran.
+ * Where it comes from:
+ * - **From the pool** whenever the provider can read it: `check` runs the operation `pulumi up` will run
+ *   (`createVm`, `updateVm`, and for a replacement `deleteVm` of the old VM; `operations.ts`) through a
+ *   {@link DryRunConnection} over a batched {@link PoolSnapshot}: the same code, the same planner and the
+ *   same live records, with the writes recorded instead of sent. Reads only; a preview of N VMs costs a
+ *   handful of calls (`snapshot.ts`). Mistakes the pool reveals (an unknown template, a missing uuid, a
+ *   wrong password) fail the preview with the message `up` would give.
+ * - **From the recorded inputs** when it cannot (no credentials, as in a fork's CI; the pool unreachable;
+ *   a VM the preview cannot identify): the previous inputs are taken as the VM's state, as before this
+ *   provider read pools in previews, and the first line says so, with the reason.
+ * - **Deferred** while a property the plan depends on is unknown (an output of another resource).
+ *
+ * How it reaches the screen (why there is no perpetual diff):
+ * - `check` adds the lines as the synthetic input `plannedCalls`, **only in a preview** (the `Vm` class
+ *   passes `pulumi.runtime.isDryRun()` in the internal input `__xapiPreview`) and only when there is
+ *   something to do. The engine renders a preview by diffing the old inputs with the new ones, so the
+ *   lines appear as an added property: `+ plannedCalls: ["1. VM.clean_reboot (Running → Running): …"]`.
+ *   The same steps as data go in the internal input `__xapiPlan`, which the human diff does not render
+ *   (internal keys, `resource.IsInternalPropertyKey`) but `pulumi preview --json` carries.
+ * - During the real update the keys are absent, so the stored inputs never hold them: the next preview
+ *   diffs against inputs without them. `diff` ignores them when deciding update vs replace, and reports
+ *   an update whenever the live plan makes a call, so a plain `pulumi up` does what the preview showed.
+ *
+ * What the engine does not let a provider show: a resource removed from the program is deleted without
+ * any `check` or `diff` call (the engine's step generator emits the delete step itself), so its preview
+ * line is the engine's `- pulumi-nodejs:dynamic/xapi:Vm: (delete)`; README "What `pulumi preview`
+ * shows" tells what `delete` then does.
  */
-
+import { isTransientTransportError, type XapiConnection, XapiError, XapiTransportError } from "../client";
+import { validateVmInputs } from "../inputs";
 import type { ObservedDisk } from "../model/boot";
+import { formatCall } from "../model/lifecycle";
 import type { Policy } from "../model/plan";
 import { type DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { describePlan, planTransition } from "../planner";
 import { assumedBootFields, type BootDeclaration, declaredBootWithDisks, UNKNOWN_BOOT } from "./boot";
-import type { VmDeclared } from "./types";
+import { explainLoginFailure } from "./config";
+import { DryRunConnection } from "./dry-run";
+import { ProviderError, ProviderErrorCode, VmOperationError } from "./errors";
+import {
+  assertSamePool,
+  type Bag,
+  createVm,
+  deleteVm,
+  flagsOf,
+  NOT_USER_INPUT,
+  updateVm,
+} from "./operations";
+import { type PoolSnapshot, snapshotOf } from "./snapshot";
+import { InternalKey, type VmCallRecord, type VmDeclared } from "./types";
 
 /** What `check` knows about the new inputs. */
 export interface PlannedInputs extends BootDeclaration {
@@ -194,4 +223,247 @@ function markSetterConditional(line: string): string {
   if (!line.startsWith("VM.set_") && !line.startsWith("VBD.set_")) return line;
   const at = line.indexOf("): ");
   return at < 0 ? line : `${line.slice(0, at + 1)}: unless the template already has this value`;
+}
+
+//////////////////////////////
+////   from the pool      ////
+//////////////////////////////
+
+/** One planned call as data (`__xapiPlan.steps[]`). */
+export interface PlannedStep {
+  /** Which VM the call is for: the resource's VM, a new one (create), or the VM a replacement deletes. */
+  readonly vm: "existing" | "new" | "replaced";
+  readonly call: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+  readonly reason?: string | undefined;
+  /** A hard lifecycle call (the guest is not asked). */
+  readonly hard: boolean;
+  /** The call loses guest state (running memory or a suspend image). */
+  readonly destructive: boolean;
+  /** The call brings the VM to Running although Running is not where it is going. */
+  readonly passesThroughRunning: boolean;
+}
+
+/** `__xapiPlan`: where the plan comes from, and its steps. */
+export interface PlanData {
+  /** "pool": planned from the live records; "recorded-inputs": the fallback; "deferred": unknown inputs. */
+  readonly source: "pool" | "recorded-inputs" | "deferred";
+  /** The pool's uuid, when planned from it. */
+  readonly pool?: string | undefined;
+  /** Why the plan is not from the pool. */
+  readonly reason?: string | undefined;
+  readonly steps: readonly PlannedStep[];
+}
+
+/** What `check` adds in a preview, or the failures that stop it. */
+export interface PreviewOutcome {
+  readonly lines: readonly string[];
+  readonly data: PlanData;
+  readonly failures?: readonly { property: string; reason: string }[] | undefined;
+}
+
+/** The connection, or why there is none. */
+export type ConnectionSource = () => XapiConnection | ProviderError;
+
+/**
+ * The plan of a create or update (and of the replaced VM's deletion) for `check` in a preview; see the
+ * module comment for the three sources.
+ * @param olds the previous inputs (`{}` for a new resource)
+ * @param inputs the checked inputs (internal keys included)
+ * @param value the validated, normalized inputs
+ */
+export async function previewPlan(
+  connection: ConnectionSource,
+  olds: Bag,
+  inputs: Bag,
+  value: PlannedInputs,
+  unknowns: readonly string[],
+): Promise<PreviewOutcome> {
+  const deferred = PLAN_INPUTS.filter((key) => unknowns.some((u) => u === key || u.startsWith(`${key}.`)));
+  if (deferred.length > 0) {
+    return { lines: plannedCalls(olds, value, unknowns), data: { source: "deferred", steps: [] } };
+  }
+  const fallback = (reason: string): PreviewOutcome => {
+    const lines = plannedCalls(olds, value, unknowns);
+    if (lines.length === 0) return { lines, data: { source: "recorded-inputs", reason, steps: [] } };
+    return {
+      lines: [`(planned from the recorded inputs, not from the pool: ${reason})`, ...lines],
+      data: { source: "recorded-inputs", reason, steps: [] },
+    };
+  };
+  const conn = connection();
+  if (conn instanceof ProviderError) return fallback(conn.message);
+  const snapshot = snapshotOf(conn);
+  let pool: string;
+  try {
+    pool = (await snapshot.pool()).uuid;
+  } catch (error) {
+    if (isUnreachable(error))
+      return fallback(`the pool at ${conn.url} cannot be reached (${codeText(error)})`);
+    throw explainLoginFailure(error, conn);
+  }
+
+  const old = readOldDeclaration(olds);
+  const own = old === undefined ? undefined : await ownVm(snapshot, olds, inputs);
+  const parts: { vm: PlannedStep["vm"]; calls: readonly VmCallRecord[] }[] = [];
+  const notes: string[] = [];
+  try {
+    const sameIdentity =
+      old !== undefined &&
+      (value.uuid !== undefined
+        ? old.uuid === value.uuid
+        : old.uuid === undefined && old.template === value.template);
+    if (old !== undefined && (sameIdentity || (value.uuid !== undefined && own?.uuid === value.uuid))) {
+      if (own === undefined) {
+        return fallback(
+          "the VM of this resource was not found in the pool by its uuid or its owner tag (run `pulumi refresh` to record its uuid)",
+        );
+      }
+      const outs = await updateVm(new DryRunConnection(snapshot), own.uuid, olds, inputs);
+      parts.push({ vm: "existing", calls: callsOf(outs) });
+    } else {
+      const created = await createVm(new DryRunConnection(snapshot), inputs);
+      parts.push({ vm: "new", calls: callsOf(created.outs) });
+      if (old !== undefined) {
+        if (own === undefined)
+          notes.push("the replaced VM was not found in the pool: nothing to shut down or destroy");
+        else {
+          const oldProps = { ...olds, adopted: old.uuid !== undefined };
+          parts.push({
+            vm: "replaced",
+            calls: await deleteVm(new DryRunConnection(snapshot), own.uuid, oldProps),
+          });
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof ProviderError) {
+      const property = FAILING_PROPERTY[error.code];
+      if (property !== undefined)
+        return {
+          lines: [],
+          data: { source: "pool", pool, steps: [] },
+          failures: [{ property, reason: error.message }],
+        };
+      throw error;
+    }
+    if (error instanceof VmOperationError) {
+      parts.push({ vm: old === undefined ? "new" : "existing", calls: callsOf(error.properties) });
+      notes.push(`then fails: ${error.message}`);
+    } else throw error;
+  }
+  const steps = parts.flatMap(({ vm, calls }) =>
+    calls
+      .filter((c) => c.skipped === undefined)
+      .map((c) => plannedStep(vm, c, vm === "replaced" ? "Halted" : value.powerState)),
+  );
+  const lines = [
+    ...steps.map(
+      (s, i) =>
+        `${i + 1}. ${s.vm === "replaced" && own !== undefined ? `replaced VM ${own.uuid}: ` : ""}${describeStep(s)}`,
+    ),
+    ...notes,
+  ];
+  return { lines, data: { source: "pool", pool, steps } };
+}
+
+/**
+ * `diff`'s answer to "would the update make a call?" from the VM's live state (drift, a pending boot
+ * change now due), through the same dry run as the preview. `fallback` decides when the pool cannot be
+ * read or the inputs are not all known.
+ * @throws ProviderError POOL_MISMATCH, VM_NOT_FOUND; a login failure
+ */
+export async function liveDiff(
+  connection: ConnectionSource,
+  id: string,
+  olds: Bag,
+  news: Bag,
+  fallback: () => boolean,
+): Promise<boolean> {
+  const validation = validateVmInputs(news, { ignoreKeys: NOT_USER_INPUT });
+  if (!validation.ok || validation.unknowns.length > 0) return fallback();
+  const conn = connection();
+  if (conn instanceof ProviderError) return fallback();
+  const snapshot = snapshotOf(conn);
+  let pool: string;
+  try {
+    pool = (await snapshot.pool()).uuid;
+  } catch (error) {
+    if (isUnreachable(error)) return fallback();
+    throw explainLoginFailure(error, conn);
+  }
+  assertSamePool(conn, olds, pool, id);
+  const outs = await updateVm(new DryRunConnection(snapshot), id, olds, news);
+  return callsOf(outs).some((c) => c.skipped === undefined);
+}
+
+/** The property a pool-dependent mistake is reported on, by error code. */
+const FAILING_PROPERTY: Partial<Record<ProviderErrorCode, string>> = {
+  [ProviderErrorCode.TEMPLATE_NOT_FOUND]: "template",
+  [ProviderErrorCode.TEMPLATE_AMBIGUOUS]: "template",
+  [ProviderErrorCode.VM_NOT_FOUND]: "uuid",
+};
+
+/**
+ * The VM the previous inputs stand for: the adopted uuid, the uuid a refresh recorded, or the VM whose
+ * owner tag names this resource's URN.
+ */
+async function ownVm(snapshot: PoolSnapshot, olds: Bag, inputs: Bag): Promise<{ uuid: string } | undefined> {
+  for (const key of ["uuid", InternalKey.vm] as const) {
+    const uuid = olds[key];
+    if (typeof uuid === "string") {
+      const found = await snapshot.vmByUuid(uuid);
+      if (found !== undefined) return { uuid };
+    }
+  }
+  const urn = inputs[InternalKey.urn] ?? olds[InternalKey.urn];
+  if (typeof urn !== "string") return undefined;
+  const owned = await snapshot.vmOwnedBy(urn);
+  return owned === undefined ? undefined : { uuid: owned.record.uuid };
+}
+
+function callsOf(outs: Bag): VmCallRecord[] {
+  return Array.isArray(outs.lastCalls) ? (outs.lastCalls as VmCallRecord[]) : [];
+}
+
+function plannedStep(vm: PlannedStep["vm"], call: VmCallRecord, target: string): PlannedStep {
+  const { hard, destructive } = flagsOf(call);
+  return {
+    vm,
+    call: call.call,
+    args: call.args ?? {},
+    from: call.from,
+    to: call.to,
+    reason: call.reason,
+    hard,
+    destructive,
+    passesThroughRunning:
+      call.to === PowerState.Running && call.from !== call.to && target !== PowerState.Running,
+  };
+}
+
+/** `VM.pause (Running → Paused): reason`, the form of `xapi-plan` and the executor's messages. */
+export function describeStep(step: Pick<PlannedStep, "call" | "args" | "from" | "to" | "reason">): string {
+  const states =
+    step.from !== undefined && step.to !== undefined
+      ? ` (${step.from} → ${step.to})`
+      : step.to !== undefined
+        ? ` (→ ${step.to})`
+        : step.from !== undefined
+          ? ` (${step.from})`
+          : "";
+  return `${formatCall(step.call, step.args)}${states}${step.reason === undefined ? "" : `: ${step.reason}`}`;
+}
+
+/** The pool cannot be reached at all (as opposed to refusing us, which fails the preview like `up`). */
+function isUnreachable(error: unknown): boolean {
+  return (
+    isTransientTransportError(error) || (error instanceof XapiTransportError && error.code === "ENOTFOUND")
+  );
+}
+
+function codeText(error: unknown): string {
+  return error instanceof XapiTransportError || error instanceof XapiError ? error.code : String(error);
 }

@@ -64,6 +64,18 @@ export const InternalKey = {
   preview: "__xapiPreview",
   /** The resource's `customTimeouts` option (Go duration strings), which the dynamic-provider host drops. */
   customTimeouts: "__xapiCustomTimeouts",
+  /**
+   * The resource's URN as the program computes it: written on a VM the provider creates
+   * (`other_config["pulumi-xapi:urn"]`) so that a preview, which sees only inputs, finds the VM.
+   */
+  urn: "__xapiUrn",
+  /** The VM's uuid, put in the inputs by `read` (refresh) for a VM created before the URN was recorded. */
+  vm: "__xapiVm",
+  /**
+   * Preview only: the planned steps as structured data (`pulumi preview --json`:
+   * `.steps[].newState.inputs.__xapiPlan`). Internal keys are not rendered in the human diff.
+   */
+  plan: "__xapiPlan",
 } as const;
 export type InternalKey = (typeof InternalKey)[keyof typeof InternalKey];
 
@@ -108,6 +120,8 @@ export interface VmObserved {
   readonly uuid: string;
   /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */
   readonly adopted: boolean;
+  /** The uuid of the pool the VM is in. */
+  readonly poolUuid: string;
   /** The power state read back after the last operation or refresh (may be "Crashed"). */
   readonly observedPowerState: PowerState;
   /** The VM's boot fields as read back. */

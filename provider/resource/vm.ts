@@ -133,6 +133,8 @@ export class Vm extends pulumi.dynamic.Resource {
   declare public readonly pendingBootChanges: pulumi.Output<string[]>;
   /** The XenAPI calls the last create or update made, in order. */
   declare public readonly lastCalls: pulumi.Output<VmCallRecord[]>;
+  /** The uuid of the pool the VM is in (a stack pointed at another pool fails instead of losing its VMs). */
+  declare public readonly poolUuid: pulumi.Output<string>;
   /** True when this resource adopted an existing VM (`uuid`). */
   declare public readonly adopted: pulumi.Output<boolean>;
   declare public readonly pv: pulumi.Output<PvBoot | undefined>;
@@ -168,12 +170,15 @@ export class Vm extends pulumi.dynamic.Resource {
         nameLabel: args.nameLabel ?? (args.template !== undefined ? name : undefined),
         [InternalKey.preview]: pulumi.runtime.isDryRun(),
         [InternalKey.customTimeouts]: customTimeouts,
+        // The URN the engine will give this resource: recorded on the VM it creates, so that a preview finds it.
+        [InternalKey.urn]: pulumi.createUrn(name, "pulumi-nodejs:dynamic/xapi:Vm", opts?.parent),
         uuid: args.uuid,
         observedPowerState: undefined,
         effectiveBoot: undefined,
         pendingBootChanges: undefined,
         lastCalls: undefined,
         adopted: undefined,
+        poolUuid: undefined,
       },
       opts,
       "xapi",

@@ -1,0 +1,109 @@
+/**
+ * A read-only picture of the pool for `check` and `diff`: the records a preview plans from, read in
+ * batches so that a preview of N VMs costs a handful of XAPI calls, not N round trips.
+ *
+ * Why `<class>.get_all_records` (one call per class) rather than `get_all_records_where` or an
+ * `event.from` snapshot: a stack usually manages a good part of its pool's VMs, so one call returning
+ * every VM costs about what a filtered one does, with no expression language to get right across XAPI
+ * versions; `event.from` would return every class of the pool (messages, metrics, tasks, …) and ties the
+ * preview to the event machinery. `get_all_records` exists for VM, VBD and pool in every XAPI
+ * (XenAPI 1.0 onwards).
+ *
+ * Classes are read lazily and at most once per snapshot: `pool` always (the pool's uuid), `VM` when a
+ * resource needs a VM or a template, `VBD` only when a plan looks at disks (declared `bootableDisks`,
+ * or the disks a deletion destroys). A snapshot is shared by every `check` and `diff` of the provider
+ * process and renewed after {@link SNAPSHOT_MAX_AGE_MS}: a `diff` never plans from an old picture of a
+ * long `pulumi up`, and the real operations (create, update, delete, read) never use it at all: they
+ * read the VM live.
+ */
+import type { XapiConnection } from "../client";
+import type { VmRecord } from "../executor";
+
+/** How long a snapshot serves `check` and `diff` before the pool is read again. */
+export const SNAPSHOT_MAX_AGE_MS = 30_000;
+
+/** The `other_config` key under which the provider records which Pulumi resource owns a VM it created. */
+export const URN_KEY = "pulumi-xapi:urn";
+
+/** A VBD record, as far as plans read it. */
+export interface VbdRecord {
+  readonly userdevice: string;
+  readonly bootable: boolean;
+  readonly type?: string;
+  readonly VDI?: string;
+  readonly VM?: string;
+  readonly [field: string]: unknown;
+}
+
+/** The records of one pool, read in batches. */
+export class PoolSnapshot {
+  readonly #conn: XapiConnection;
+  readonly takenAt: number;
+  #pool: Promise<{ uuid: string }> | undefined;
+  #vms: Promise<ReadonlyMap<string, VmRecord>> | undefined;
+  #vbds: Promise<ReadonlyMap<string, VbdRecord>> | undefined;
+
+  constructor(conn: XapiConnection, now: number) {
+    this.#conn = conn;
+    this.takenAt = now;
+  }
+
+  /** The connection the snapshot reads through (its URL names the pool in messages). */
+  get connection(): XapiConnection {
+    return this.#conn;
+  }
+
+  /** The pool's own record (one `pool.get_all_records`: a XAPI pool has exactly one pool object). */
+  pool(): Promise<{ uuid: string }> {
+    this.#pool ??= this.#conn.call<Record<string, { uuid: string }>>("pool.get_all_records").then((all) => {
+      const [first] = Object.values(all);
+      if (first === undefined) throw new Error("pool.get_all_records returned no pool object");
+      return first;
+    });
+    return this.#pool;
+  }
+
+  /** Every VM record of the pool (templates and snapshots included), by ref. */
+  vms(): Promise<ReadonlyMap<string, VmRecord>> {
+    this.#vms ??= this.#conn
+      .call<Record<string, VmRecord>>("VM.get_all_records")
+      .then((all) => new Map(Object.entries(all)));
+    return this.#vms;
+  }
+
+  /** Every VBD record of the pool, by ref. */
+  vbds(): Promise<ReadonlyMap<string, VbdRecord>> {
+    this.#vbds ??= this.#conn
+      .call<Record<string, VbdRecord>>("VBD.get_all_records")
+      .then((all) => new Map(Object.entries(all)));
+    return this.#vbds;
+  }
+
+  /** The VM whose `other_config` names this resource's URN as its owner (created by this provider). */
+  async vmOwnedBy(urn: string): Promise<{ ref: string; record: VmRecord } | undefined> {
+    for (const [ref, record] of await this.vms()) {
+      if (record.is_a_snapshot === true) continue; // a snapshot copies its VM's other_config
+      const other = record.other_config as Record<string, unknown> | undefined;
+      if (other?.[URN_KEY] === urn) return { ref, record };
+    }
+    return undefined;
+  }
+
+  /** The VM with this uuid, if any. */
+  async vmByUuid(uuid: string): Promise<{ ref: string; record: VmRecord } | undefined> {
+    for (const [ref, record] of await this.vms()) if (record.uuid === uuid) return { ref, record };
+    return undefined;
+  }
+}
+
+/** The snapshot of each connection in this process (one per pool URL and user). */
+const snapshots = new WeakMap<XapiConnection, PoolSnapshot>();
+
+/** The current snapshot of the pool behind `conn`, renewed once older than {@link SNAPSHOT_MAX_AGE_MS}. */
+export function snapshotOf(conn: XapiConnection, now: number = Date.now()): PoolSnapshot {
+  const current = snapshots.get(conn);
+  if (current !== undefined && now - current.takenAt < SNAPSHOT_MAX_AGE_MS) return current;
+  const fresh = new PoolSnapshot(conn, now);
+  snapshots.set(conn, fresh);
+  return fresh;
+}
