@@ -4,6 +4,9 @@
  * (`provider/executor.ts`) runs what it returns.
  *
  * How a plan is built:
+ * 0. **The declaration is completed against the observed fields** (`resolveDeclaredBoot`): a PV
+ *    declaration whose resulting bootloader and kernel (declared, else observed) are both empty also
+ *    declares `PV_bootloader: "pygrub"`, the seed's "as if PV/bootloader was specified as pygrub".
  * 1. **Setter steps first**, one per boot field whose observed value differs from the declared one
  *    (fields can be written in any power state, xapi-semantics §7.2). XAPI couples two of them:
  *    `VM.set_HVM_boot_policy` also rewrites `domain_type` and `VM.set_domain_type` also rewrites
@@ -42,7 +45,13 @@
  *   live domain at the end to restart, and starting a VM only to stop it again helps nobody.
  * - A declared Crashed target, or no legal path, is a typed failure, never a partial plan.
  */
-import { type DeclaredBootFields, DomainType, type ObservedDisk, type XapiBootFields } from "./model/boot";
+import {
+  type DeclaredBootFields,
+  DomainType,
+  type ObservedDisk,
+  resolveDeclaredBoot,
+  type XapiBootFields,
+} from "./model/boot";
 import { formatCall, hasFlag, type Transition, TransitionFlag, transitionsFrom } from "./model/lifecycle";
 import {
   DEFAULT_POLICY,
@@ -122,6 +131,10 @@ export function isAllowedByPolicy(t: Transition, policy: Policy): boolean {
  * Plans the calls that take a VM from its observed to its declared power state and boot config.
  * Pure: performs no calls, reads no clock, same input → same output.
  *
+ * Only the declared boot fields are planned; the declaration is first completed with
+ * `resolveDeclaredBoot` (a PV VM left with an empty bootloader and an empty kernel gets
+ * `PV_bootloader: "pygrub"`), so every caller gets the seed's rule against the VM's real fields.
+ *
  * @returns `{ ok: true, plan }` with setter steps first, then the fewest lifecycle calls; or
  *   `{ ok: false, failure }` with `code` `TARGET_NOT_DECLARABLE` (e.g. Crashed), `INVALID_DECLARED_BOOT`
  *   (fields XAPI's setters cannot reach together), `NO_LEGAL_PATH` or `SEARCH_LIMIT`. Never a partial plan.
@@ -137,11 +150,15 @@ export function planTransition(input: PlanInput): PlanResult {
       `Invalid target power state: expected one of ${DECLARABLE_POWER_STATES.map((s) => `"${s}"`).join(", ")}, received ${JSON.stringify(target)}.${target === PowerState.Crashed ? " Crashed can be observed but not declared." : ""}`,
     );
   }
-  const fields = planSetters(input.observedPowerState, input.observedBoot, input.declaredBoot);
+  const declaredBoot =
+    input.declaredBoot === undefined
+      ? undefined
+      : resolveDeclaredBoot(input.declaredBoot, input.observedBoot);
+  const fields = planSetters(input.observedPowerState, input.observedBoot, declaredBoot);
   if (!fields.ok) return fields;
   const disks = planBootableDisks(
     input.observedPowerState,
-    input.declaredBoot?.bootableUserdevices,
+    declaredBoot?.bootableUserdevices,
     input.observedDisks,
   );
   if (!disks.ok) return disks;

@@ -415,7 +415,11 @@ describe("seed ¶4: pygrub", () => {
 
   it('"[…] or an autodetected kernel is used if nothing is specified and autodetection is possible."', async () => {
     await control("setGuestDisk", { uuid: FIXTURE.pvDirect.uuid, userdevice: "0", menuLst: null });
-    const { id } = await up({ uuid: FIXTURE.pvDirect.uuid, pv: { bootloader: "pygrub" } });
+    // pvdirect-01 has a control-domain kernel and ramdisk, which an omitted key would keep: write them empty.
+    const { id } = await up({
+      uuid: FIXTURE.pvDirect.uuid,
+      pv: { bootloader: "pygrub", kernel: "", ramdisk: "" },
+    });
     const boot = await lastBoot(id);
     expect([boot.kernelSource, boot.kernel, boot.ramdisk]).toEqual([
       "autodetected",
@@ -450,7 +454,7 @@ describe("seed ¶4: pygrub", () => {
     cmdlines[(await lastBoot(spec.id)).kernelSource ?? "?"] = (await lastBoot(spec.id)).cmdline;
     const auto = await change(spec.id, spec.outs, {
       uuid: FIXTURE.pvDirect.uuid,
-      pv: { bootloader: "pygrub", args },
+      pv: { bootloader: "pygrub", kernel: "", ramdisk: "", args },
     });
     expect(auto.observedPowerState).toBe("Running");
     cmdlines[(await lastBoot(spec.id)).kernelSource ?? "?"] = (await lastBoot(spec.id)).cmdline;
@@ -527,6 +531,55 @@ describe("seed ¶5: empty bootloader", () => {
       boot.kernelSource,
       boot.cmdline,
     ]).toEqual(["pygrub", "pygrub", "menu.lst", `${MENU_ARGS}  quiet`]);
+  });
+
+  it("\"If both PV/bootloader and PV/kernel are empty, then the behaviour is as if PV/bootloader was specified as ``pygrub''.\" (pv: {} on a VM without a bootloader or kernel: pygrub is written)", async () => {
+    const ref = await xapi("VM.get_by_uuid", FIXTURE.pvDirect.uuid);
+    await xapi("VM.set_PV_kernel", ref, "");
+    const { id, outs } = await up({ uuid: FIXTURE.pvDirect.uuid, pv: {} });
+    expect([calls(outs).filter((c) => c.includes(".set_")), (await lastBoot(id)).bootloader?.name]).toEqual([
+      ["VM.set_PV_bootloader"],
+      "pygrub",
+    ]);
+  });
+
+  it("\"If both PV/bootloader and PV/kernel are empty, then the behaviour is as if PV/bootloader was specified as ``pygrub''.\" (not both empty: a VM with a direct kernel keeps it, nothing is written for the bootloader)", async () => {
+    const { id, outs } = await up({ uuid: FIXTURE.pvDirect.uuid, pv: { args: "quiet" } });
+    const boot = await lastBoot(id);
+    expect([calls(outs).filter((c) => c.includes(".set_")), boot.method, boot.kernel, boot.cmdline]).toEqual([
+      ["VM.set_PV_args"],
+      "pv-direct",
+      "/var/lib/xcp/guest/vmlinuz-6.1",
+      "quiet",
+    ]);
+  });
+});
+
+//////////////////////////////////////////////////////////////////////
+// pv declares only what is written
+
+describe("a PV field the user does not write keeps the VM's or template's value", () => {
+  it('pv: { bootloader: "pygrub" } on "Generic PV (pygrub)" keeps its PV_args "console=hvc0": no setter for PV_args, PV_kernel or PV_ramdisk', async () => {
+    const { id, outs } = await up({ template: PV_TEMPLATE, pv: { bootloader: "pygrub" } });
+    const record = (await xapi("VM.get_record", await xapi("VM.get_by_uuid", id))) as Bag;
+    const boot = await lastBoot(id);
+    expect([
+      calls(outs).filter((c) => c.startsWith("VM.set_PV_")),
+      [record.PV_args, record.PV_kernel, record.PV_ramdisk],
+      boot.cmdline,
+    ]).toEqual([[], ["console=hvc0", "", ""], `${MENU_ARGS}  console=hvc0`]);
+  });
+
+  it("a refresh of that VM gives back the declared block, so the next preview has no change", async () => {
+    const declared = { template: PV_TEMPLATE, pv: { bootloader: "pygrub" } };
+    const { id, outs } = await up(declared);
+    const refreshed = await impl.read(id, outs);
+    const diff = await impl.diff(
+      id,
+      refreshed.props ?? {},
+      (await impl.check(refreshed.inputs ?? {}, declared)).inputs ?? {},
+    );
+    expect([refreshed.inputs?.pv, diff.changes]).toEqual([{ bootloader: "pygrub" }, false]);
   });
 });
 

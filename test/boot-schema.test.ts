@@ -6,11 +6,10 @@ import {
   fromXapiBootFields,
   HvmBootSchema,
   isControlDomainPath,
-  normalizePv,
   PvBootSchema,
   toXapiBootFields,
 } from "../provider/boot/schema";
-import type { XapiBootFields } from "../provider/model/boot";
+import { resolveDeclaredBoot, type XapiBootFields } from "../provider/model/boot";
 
 const BLANK: XapiBootFields = {
   domain_type: "hvm",
@@ -27,52 +26,150 @@ const issues = (schema: { safeParse: (v: unknown) => { error?: { issues: unknown
   (schema.safeParse(v).error?.issues ?? []) as { path: PropertyKey[]; code: string; message: string }[];
 const paths = (list: { path: PropertyKey[] }[]) => list.map((i) => i.path.join("."));
 
-describe("PV normalization (the seed's rules made explicit)", () => {
-  it("bootloader and kernel both empty means pygrub", () => {
-    expect(normalizePv({}).bootloader).toBe("pygrub");
+describe("toXapiBootFields: pv declares only what the block declares", () => {
+  it("maps pv to domain_type pv, an empty HVM policy and the written PV fields only", () => {
+    expect(toXapiBootFields({ pv: { args: "console=hvc0" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_args: "console=hvc0",
+    });
   });
 
-  it("empty bootloader with a kernel is direct kernel boot", () => {
-    expect(normalizePv({ kernel: "/var/lib/xcp/guest/vmlinuz" }).bootloader).toBe("");
+  it('pv: { bootloader: "pygrub" } declares the bootloader, not PV_args, PV_kernel or PV_ramdisk', () => {
+    expect(toXapiBootFields({ pv: { bootloader: "pygrub" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "pygrub",
+    });
   });
 
-  it("keeps a full-path bootloader and passes the other fields unmodified", () => {
+  it("pv: {} declares the domain type only", () => {
+    expect(toXapiBootFields({ pv: {} })).toEqual({ domain_type: "pv", HVM_boot_policy: "" });
+  });
+
+  it("a non-empty kernel without a bootloader also declares an empty bootloader (direct boot)", () => {
+    expect(toXapiBootFields({ pv: { kernel: "/var/lib/xcp/guest/vmlinuz" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "",
+      PV_kernel: "/var/lib/xcp/guest/vmlinuz",
+    });
+  });
+
+  it("an empty kernel without a bootloader leaves the bootloader undeclared", () => {
+    expect(toXapiBootFields({ pv: { kernel: "" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_kernel: "",
+    });
+  });
+
+  it("a kernel with a bootloader keeps the bootloader", () => {
+    expect(toXapiBootFields({ pv: { bootloader: "pygrub", kernel: "boot/vmlinuz" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "pygrub",
+      PV_kernel: "boot/vmlinuz",
+    });
+  });
+
+  it("passes all five written fields unmodified", () => {
     const pv = {
       bootloader: "/usr/lib/xen/bin/pygrub",
       kernel: "k",
       ramdisk: "r",
-      args: "a b",
+      args: "a  b",
       bootloaderArgs: "--x",
     };
-    expect(normalizePv(pv)).toEqual(pv);
+    expect(toXapiBootFields({ pv })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "/usr/lib/xen/bin/pygrub",
+      PV_kernel: "k",
+      PV_ramdisk: "r",
+      PV_args: "a  b",
+      PV_bootloader_args: "--x",
+    });
   });
 
-  it("fills omitted strings with empty ones", () => {
-    expect(normalizePv({ bootloader: "pygrub" })).toEqual({
-      bootloader: "pygrub",
-      kernel: "",
-      ramdisk: "",
-      args: "",
-      bootloaderArgs: "",
+  it("declares an empty bootloader and kernel as written (the pygrub rule needs the VM's fields)", () => {
+    expect(toXapiBootFields({ pv: { bootloader: "", kernel: "" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "",
+      PV_kernel: "",
     });
   });
 });
 
-describe("toXapiBootFields", () => {
-  it("maps pv to domain_type pv, an empty HVM policy and all PV fields", () => {
-    expect(toXapiBootFields({ pv: { args: "console=hvc0" } })).toMatchInlineSnapshot(`
-      {
-        "HVM_boot_policy": "",
-        "PV_args": "console=hvc0",
-        "PV_bootloader": "pygrub",
-        "PV_bootloader_args": "",
-        "PV_kernel": "",
-        "PV_ramdisk": "",
-        "domain_type": "pv",
-      }
-    `);
+describe("resolveDeclaredBoot: the seed's pygrub rule on the resulting fields", () => {
+  const PV_VM: XapiBootFields = { ...BLANK, domain_type: "pv", HVM_boot_policy: "", PV_args: "console=hvc0" };
+  const PV_DECL = { domain_type: "pv", HVM_boot_policy: "" } as const;
+
+  it("declares pygrub when neither the declaration nor the VM has a bootloader or kernel", () => {
+    expect(resolveDeclaredBoot({ ...PV_DECL, PV_args: "x" }, PV_VM)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_args: "x",
+      PV_bootloader: "pygrub",
+    });
   });
 
+  it("declares pygrub for a declared empty bootloader when the VM has no kernel", () => {
+    expect(resolveDeclaredBoot({ ...PV_DECL, PV_bootloader: "" }, PV_VM)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "pygrub",
+    });
+  });
+
+  it("declares pygrub when a declared empty kernel replaces the VM's direct kernel", () => {
+    const direct = { ...PV_VM, PV_kernel: "/var/lib/xcp/guest/vmlinuz" };
+    expect(resolveDeclaredBoot({ ...PV_DECL, PV_kernel: "" }, direct)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_kernel: "",
+      PV_bootloader: "pygrub",
+    });
+  });
+
+  it("adds nothing when the VM keeps a direct kernel", () => {
+    const direct = { ...PV_VM, PV_kernel: "/var/lib/xcp/guest/vmlinuz" };
+    expect(resolveDeclaredBoot({ ...PV_DECL, PV_args: "x" }, direct)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_args: "x",
+    });
+  });
+
+  it("adds nothing when the VM keeps its bootloader", () => {
+    const pygrub = { ...PV_VM, PV_bootloader: "pygrub" };
+    expect(resolveDeclaredBoot({ ...PV_DECL, PV_kernel: "" }, pygrub)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_kernel: "",
+    });
+  });
+
+  it("adds nothing to an HVM declaration, whatever the VM's PV fields", () => {
+    const hvm = {
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "c" },
+    } as const;
+    expect(resolveDeclaredBoot(hvm, PV_VM)).toEqual({
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      HVM_boot_params: { order: "c" },
+    });
+  });
+
+  it("adds nothing to fields declared without domain_type pv", () => {
+    expect(resolveDeclaredBoot({ PV_args: "quiet" }, PV_VM)).toEqual({ PV_args: "quiet" });
+  });
+});
+
+describe("toXapiBootFields", () => {
   it("maps hvm to domain_type hvm, policy BIOS order and the boot params", () => {
     expect(
       toXapiBootFields({ hvm: { bootParams: { order: "dc", firmware: "uefi" } } }),
@@ -145,11 +242,28 @@ describe("fromXapiBootFields", () => {
     )
     .filter((pv) => PvBootSchema.safeParse(pv).success);
 
-  it("inverts toXapiBootFields for pv (modulo normalization)", () => {
+  it("inverts toXapiBootFields for pv: written keys read back, the VM's values for the others", () => {
+    const vm: XapiBootFields = {
+      ...BLANK,
+      PV_bootloader: "pygrub",
+      PV_kernel: "vm-kernel",
+      PV_ramdisk: "vm-ramdisk",
+      PV_args: "vm-args",
+      PV_bootloader_args: "vm-bootloader-args",
+    };
     fc.assert(
       fc.property(pvArb, (pv) => {
-        const fields = { ...BLANK, ...toXapiBootFields({ pv }) };
-        expect(fromXapiBootFields(fields)).toEqual({ pv: normalizePv(pv) });
+        const fields = { ...vm, ...toXapiBootFields({ pv }) };
+        const direct = pv.bootloader === undefined && pv.kernel !== undefined && pv.kernel !== "";
+        expect(fromXapiBootFields(fields)).toEqual({
+          pv: {
+            bootloader: pv.bootloader ?? (direct ? "" : "pygrub"),
+            kernel: pv.kernel ?? "vm-kernel",
+            ramdisk: pv.ramdisk ?? "vm-ramdisk",
+            args: pv.args ?? "vm-args",
+            bootloaderArgs: pv.bootloaderArgs ?? "vm-bootloader-args",
+          },
+        });
       }),
     );
   });

@@ -2,8 +2,11 @@
 import { describe, expect, it } from "vitest";
 import type { XapiBootFields } from "../provider/model/boot";
 import {
+  assumedBootFields,
   changedBootPaths,
+  declaredBootWithDisks,
   effectiveBootOf,
+  matches,
   observedDeclaration,
   UNKNOWN_BOOT,
 } from "../provider/resource/boot";
@@ -48,13 +51,43 @@ describe("observedDeclaration (what refresh puts back into the inputs)", () => {
     ).toEqual({ pv: { bootloader: "pygrub", args: "quiet" } });
   });
 
-  it("keeps the declared PV keys plus the ones that drifted", () => {
+  it("keeps the declared block when only fields it does not declare differ (refresh-then-preview stays clean)", () => {
     expect(
       observedDeclaration(
         { pv: { bootloader: "pygrub" } },
-        pv({ PV_bootloader: "pygrub", PV_args: "console=hvc0 single" }),
+        pv({ PV_bootloader: "pygrub", PV_args: "console=hvc0" }),
+      ),
+    ).toEqual({ pv: { bootloader: "pygrub" } });
+  });
+
+  it("reports a drifted declared PV key with the VM's value, and no undeclared key", () => {
+    expect(
+      observedDeclaration(
+        { pv: { bootloader: "pygrub", args: "quiet" } },
+        pv({ PV_bootloader: "pygrub", PV_kernel: "/boot/vmlinuz", PV_args: "console=hvc0 single" }),
       ),
     ).toEqual({ pv: { bootloader: "pygrub", args: "console=hvc0 single" } });
+  });
+
+  it("adds the bootloader a written kernel implies (direct boot) when the VM has another one", () => {
+    expect(
+      observedDeclaration(
+        { pv: { kernel: "/var/lib/xcp/guest/vmlinuz" } },
+        pv({ PV_bootloader: "pygrub", PV_kernel: "/var/lib/xcp/guest/vmlinuz" }),
+      ),
+    ).toEqual({ pv: { kernel: "/var/lib/xcp/guest/vmlinuz", bootloader: "pygrub" } });
+  });
+
+  it("adds the empty bootloader when the VM has neither bootloader nor kernel (pygrub would be planned)", () => {
+    expect(observedDeclaration({ pv: { args: "quiet" } }, pv({ PV_args: "quiet" }))).toEqual({
+      pv: { args: "quiet", bootloader: "" },
+    });
+  });
+
+  it("keeps pv: {} on a VM that boots a direct kernel", () => {
+    expect(observedDeclaration({ pv: {} }, pv({ PV_kernel: "/var/lib/xcp/guest/vmlinuz" }))).toEqual({
+      pv: {},
+    });
   });
 
   it("says nothing about boot when no block is declared", () => {
@@ -91,5 +124,74 @@ describe("changedBootPaths (pendingBootChanges)", () => {
       { call: "VM.set_domain_type", args: { value: "pv" } },
     ];
     expect(changedBootPaths(steps, hvm({}))).toEqual(["domainType", "pv.args"]);
+  });
+});
+
+describe("matches (a plan would write no declared boot field)", () => {
+  it("ignores the PV fields the declaration leaves out", () => {
+    const declared = { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "pygrub" } as const;
+    expect(matches(declared, pv({ PV_bootloader: "pygrub", PV_args: "console=hvc0" }))).toBe(true);
+  });
+
+  it("is false when the VM's bootloader and kernel are both empty (the seed's pygrub is due)", () => {
+    const declared = { domain_type: "pv", HVM_boot_policy: "", PV_args: "quiet" } as const;
+    expect(matches(declared, pv({ PV_args: "quiet" }))).toBe(false);
+  });
+
+  it("is true for the same declaration on a VM that boots a direct kernel", () => {
+    const declared = { domain_type: "pv", HVM_boot_policy: "", PV_args: "quiet" } as const;
+    expect(matches(declared, pv({ PV_kernel: "/var/lib/xcp/guest/vmlinuz", PV_args: "quiet" }))).toBe(true);
+  });
+});
+
+describe("assumedBootFields (a VM of unknown fields after the declaration)", () => {
+  it("takes the written PV fields, empty ones for the rest, and pygrub when no kernel is written", () => {
+    expect(assumedBootFields({ pv: { args: "quiet" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      HVM_boot_params: {},
+      PV_bootloader: "pygrub",
+      PV_kernel: "",
+      PV_ramdisk: "",
+      PV_args: "quiet",
+      PV_bootloader_args: "",
+    });
+  });
+
+  it("keeps a direct kernel's empty bootloader", () => {
+    expect(assumedBootFields({ pv: { kernel: "/var/lib/xcp/guest/vmlinuz" } })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      HVM_boot_params: {},
+      PV_bootloader: "",
+      PV_kernel: "/var/lib/xcp/guest/vmlinuz",
+      PV_ramdisk: "",
+      PV_args: "",
+      PV_bootloader_args: "",
+    });
+  });
+
+  it("is UNKNOWN_BOOT when no block is declared", () => {
+    expect(assumedBootFields({})).toEqual({
+      domain_type: "unspecified",
+      HVM_boot_policy: "",
+      HVM_boot_params: {},
+      PV_bootloader: "",
+      PV_kernel: "",
+      PV_ramdisk: "",
+      PV_args: "",
+      PV_bootloader_args: "",
+    });
+  });
+});
+
+describe("declaredBootWithDisks", () => {
+  it("passes a partial PV block through with the bootable disks", () => {
+    expect(declaredBootWithDisks({ pv: { bootloader: "pygrub" }, bootableDisks: ["0"] })).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+      PV_bootloader: "pygrub",
+      bootableUserdevices: ["0"],
+    });
   });
 });

@@ -5,20 +5,21 @@
  * - `pv` and `hvm` are mutually exclusive groups (the seed: "one of the two mutually exclusive groups").
  *   Both are strict objects: a misspelt key fails instead of being ignored.
  * - PV: `bootloader` is "pygrub" or a full control-domain path. Bootloader empty + kernel set = direct
- *   kernel boot (kernel and ramdisk are control-domain paths). **Both empty = as if "pygrub"**: the seed
- *   says so, current XAPI does not do it (empty bootloader always means direct boot, §7.4), so the
- *   mapping writes "pygrub" explicitly. `kernel`/`ramdisk`/`args`/`bootloaderArgs` are otherwise passed
- *   unmodified.
+ *   kernel boot (kernel and ramdisk are control-domain paths). `kernel`/`ramdisk`/`args`/`bootloaderArgs`
+ *   are otherwise passed unmodified. Only the fields the user writes are declared: an omitted field keeps
+ *   the VM's (or template's) value. **Bootloader and kernel both empty = as if "pygrub"**: the seed says
+ *   so, current XAPI does not do it (empty bootloader always means direct boot, §7.4), so the provider
+ *   writes "pygrub" when the VM's *resulting* bootloader and kernel are both empty. That needs the VM's
+ *   fields, so it is `resolveDeclaredBoot` (`provider/model/boot.ts`), applied by the planner.
  * - HVM: policy "BIOS order" with `bootParams.order` (the QEMU boot order) and optional `firmware`.
  *
  * `toXapiBootFields` is the only place the block → field mapping lives; `fromXapiBootFields` is its
  * inverse, for reporting the effective configuration of a VM.
  */
 import { z } from "zod";
-import { type DeclaredBootFields, DomainType, type XapiBootFields } from "../model/boot";
+import { type DeclaredBootFields, DomainType, PYGRUB, type XapiBootFields } from "../model/boot";
 
-/** The PV bootloader XAPI knows by name; the seed's default when neither bootloader nor kernel is set. */
-export const PYGRUB = "pygrub";
+export { PYGRUB };
 
 /** XAPI's HVM boot policy (`Constants.hvm_default_boot_policy`), the only one the seed defines. */
 export const HVM_BOOT_POLICY = "BIOS order";
@@ -127,13 +128,18 @@ export function checkBootOrder(order: string): string | undefined {
 //////////////////////////////
 
 /**
- * `pv`: paravirtualised boot. All fields optional; see `normalizePv` for what omitted fields mean.
+ * `pv`: paravirtualised boot. All fields optional: an omitted field is not managed (the VM keeps its
+ * value), see `toXapiBootFields`. The checks below read an omitted `bootloader` as empty: that is what
+ * the mapping declares when `kernel` is set, and with `kernel` omitted or empty they accept anything.
  * Custom issues carry `params.siblings`: the sibling fields the check depends on, so that callers can
  * skip it while one of them is still unknown (Pulumi preview).
  */
 export const PvBootSchema = z
   .strictObject({
-    /** "pygrub" or a full control-domain path; empty with `kernel` set = direct kernel boot. */
+    /**
+     * "pygrub" or a full control-domain path; empty with a kernel = direct kernel boot. Omitted: the
+     * VM keeps its bootloader, unless a non-empty `kernel` is written (then it is cleared: direct boot).
+     */
     bootloader: z.string().optional(),
     /** Direct boot: control-domain path of the kernel. With a bootloader: passed to it unmodified. */
     kernel: z.string().optional(),
@@ -164,7 +170,8 @@ export const PvBootSchema = z
     for (const field of ["kernel", "ramdisk"] as const) {
       const value = pv[field] ?? "";
       if (value === "" || isControlDomainPath(value)) continue;
-      if (field === "ramdisk" && (pv.kernel ?? "") === "") continue; // treated as pygrub: passed unmodified
+      // No kernel written: the boot method depends on the VM's fields (or is pygrub), so no path rule.
+      if (field === "ramdisk" && (pv.kernel ?? "") === "") continue;
       ctx.addIssue({
         code: "custom",
         path: [field],
@@ -223,7 +230,10 @@ export function conflictingBootGroups(): string {
 ////   mapping            ////
 //////////////////////////////
 
-/** A PV block with every field explicit, as XAPI will store it. */
+/**
+ * A PV block with every field explicit, as XAPI stores it: what `fromXapiBootFields` reports for a
+ * PV VM (the `effectiveBoot` output).
+ */
 export interface NormalizedPv {
   readonly bootloader: string;
   readonly kernel: string;
@@ -232,45 +242,53 @@ export interface NormalizedPv {
   readonly bootloaderArgs: string;
 }
 
-/**
- * Makes the seed's PV rules explicit: omitted strings are empty, and bootloader and kernel both empty
- * means `bootloader: "pygrub"` (current XAPI would attempt a direct boot of an empty kernel instead).
- */
-export function normalizePv(pv: PvBoot): NormalizedPv {
-  const kernel = pv.kernel ?? "";
-  const bootloader = pv.bootloader ?? "";
-  return {
-    bootloader: bootloader === "" && kernel === "" ? PYGRUB : bootloader,
-    kernel,
-    ramdisk: pv.ramdisk ?? "",
-    args: pv.args ?? "",
-    bootloaderArgs: pv.bootloaderArgs ?? "",
-  };
-}
+/** The `pv` block's keys and the XAPI field each one maps to, in the planner's setter order. */
+export const PV_FIELD_OF = {
+  bootloader: "PV_bootloader",
+  kernel: "PV_kernel",
+  ramdisk: "PV_ramdisk",
+  args: "PV_args",
+  bootloaderArgs: "PV_bootloader_args",
+} as const satisfies Readonly<Record<keyof NormalizedPv, keyof XapiBootFields>>;
+
+/** The `pv` block's keys, in {@link PV_FIELD_OF}'s order. */
+export const PV_KEYS = Object.keys(PV_FIELD_OF) as readonly (keyof typeof PV_FIELD_OF)[];
 
 /**
- * THE mapping from a validated boot block to the XAPI fields a plan manages:
- * - `pv` → `domain_type: "pv"`, `HVM_boot_policy: ""` and all five `PV_*` fields (normalized);
+ * THE mapping from a validated boot block to the XAPI fields a plan manages. It declares only what
+ * the block declares; a field left out is not touched by a plan.
+ * - `pv` → `domain_type: "pv"`, `HVM_boot_policy: ""` and the `PV_*` field of each key present in the
+ *   block, value unmodified. One implication: a non-empty `kernel` without `bootloader` also declares
+ *   `PV_bootloader: ""`, since a bootloader left on the VM would make XAPI ignore the kernel, and the
+ *   user asked for a direct boot. `pv: {}` declares the domain type only. The seed's "both empty = as
+ *   if pygrub" rule depends on the VM's fields and is applied by the planner (`resolveDeclaredBoot`).
  *   `HVM_boot_params` is left alone (ignored for PV).
- * - `hvm` → `domain_type: "hvm"`, `HVM_boot_policy: "BIOS order"`, `HVM_boot_params: { order, firmware? }`;
- *   the planner merges these keys into the VM's map (other keys are kept); `PV_*` are left alone.
+ * - `hvm` → `domain_type: "hvm"`, `HVM_boot_policy: "BIOS order"`, `HVM_boot_params: { order, firmware? }`
+ *   (`firmware` only when given); the planner merges these keys into the VM's map (other keys are kept);
+ *   `PV_*` are left alone.
  * - neither → `{}`: the boot configuration is not managed.
  *
  * @throws TypeError when both groups are given (validation rejects that first).
+ * @example
+ * toXapiBootFields({ pv: { bootloader: "pygrub" } })
+ * // → { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "pygrub" }   (PV_args etc. untouched)
+ * toXapiBootFields({ pv: { kernel: "/var/lib/xcp/guest/vmlinuz" } })
+ * // → { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "", PV_kernel: "/var/lib/xcp/guest/vmlinuz" }
  */
 export function toXapiBootFields(block: BootBlock): DeclaredBootFields {
   if (block.pv !== undefined && block.hvm !== undefined) throw new TypeError(conflictingBootGroups());
   if (block.pv !== undefined) {
-    const pv = normalizePv(block.pv);
-    return {
+    const pv = block.pv;
+    const fields: { -readonly [K in keyof DeclaredBootFields]: DeclaredBootFields[K] } = {
       domain_type: DomainType.pv,
       HVM_boot_policy: "",
-      PV_bootloader: pv.bootloader,
-      PV_kernel: pv.kernel,
-      PV_ramdisk: pv.ramdisk,
-      PV_args: pv.args,
-      PV_bootloader_args: pv.bootloaderArgs,
     };
+    for (const key of PV_KEYS) {
+      const value = pv[key];
+      if (value !== undefined) fields[PV_FIELD_OF[key]] = value;
+    }
+    if (pv.bootloader === undefined && pv.kernel !== undefined && pv.kernel !== "") fields.PV_bootloader = "";
+    return fields;
   }
   if (block.hvm !== undefined) {
     const { order, firmware } = block.hvm.bootParams;
@@ -289,10 +307,11 @@ export type EffectiveBoot =
   | { readonly hvm: { readonly bootParams: { readonly order: string; readonly firmware: string } } };
 
 /**
- * The inverse of `toXapiBootFields`, for reporting: what XAPI will boot. HVM when `domain_type` is
- * "hvm" (or "unspecified" with a non-empty `HVM_boot_policy`, §7.3), with XAPI's defaults filled in
- * (order "cd", firmware "bios"); otherwise PV with the five fields as stored. pvh / pv_in_pvh are
- * reported as `pv` (the seed knows two groups).
+ * The inverse of `toXapiBootFields`, for reporting: what XAPI will boot, from a VM's full record (the
+ * fields a declaration left out show the VM's own values). HVM when `domain_type` is "hvm" (or
+ * "unspecified" with a non-empty `HVM_boot_policy`, §7.3), with XAPI's defaults filled in (order "cd",
+ * firmware "bios"); otherwise PV with the five fields as stored. pvh / pv_in_pvh are reported as `pv`
+ * (the seed knows two groups).
  */
 export function fromXapiBootFields(fields: XapiBootFields): EffectiveBoot {
   const hvm =

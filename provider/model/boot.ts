@@ -47,3 +47,41 @@ export interface ObservedDisk {
   readonly userdevice: string;
   readonly bootable: boolean;
 }
+
+/** The PV bootloader XAPI knows by name; the seed's default when neither bootloader nor kernel is set. */
+export const PYGRUB = "pygrub";
+
+/**
+ * Completes a declaration with the rule that needs the VM's own fields: the seed's "If PV/bootloader
+ * and PV/kernel are both empty, then the behaviour is as if PV/bootloader was specified as pygrub".
+ *
+ * A PV declaration (`domain_type: "pv"`) names only the PV fields the user wrote; the others keep the
+ * VM's (or template's) value. So the rule is checked against the fields the VM will *have*: the
+ * effective bootloader is the declared one, else the observed one, and likewise the kernel. When both
+ * are empty, `PV_bootloader: "pygrub"` is declared: current XAPI does not apply the seed's fallback (an
+ * empty bootloader always means a direct boot, xapi-semantics §7.4), so the provider writes it.
+ *
+ * Any other declaration (HVM, none, or raw fields without `domain_type: "pv"`) is returned unchanged.
+ * Pure; returns `declared` itself when nothing is added. The planner applies it first, so every plan
+ * (executor, preview, `xapi-plan`) follows the rule.
+ *
+ * @param declared the fields a declaration manages (`toXapiBootFields`' result, plus bootable disks).
+ * @param observed the VM's current boot fields.
+ * @returns `declared`, with `PV_bootloader: "pygrub"` when the resulting bootloader and kernel are both empty.
+ * @example
+ * const declared = { domain_type: "pv", HVM_boot_policy: "", PV_args: "x" };  // pv: { args: "x" }
+ * resolveDeclaredBoot(declared, { ...vm, PV_bootloader: "", PV_kernel: "" })
+ * // → { ...declared, PV_bootloader: "pygrub" }
+ * resolveDeclaredBoot(declared, { ...vm, PV_bootloader: "", PV_kernel: "/var/lib/xcp/guest/vmlinuz" })
+ * // → declared, unchanged: the VM boots its kernel directly
+ */
+export function resolveDeclaredBoot(
+  declared: DeclaredBootFields,
+  observed: XapiBootFields,
+): DeclaredBootFields {
+  if (declared.domain_type !== DomainType.pv) return declared;
+  const bootloader = declared.PV_bootloader ?? observed.PV_bootloader;
+  const kernel = declared.PV_kernel ?? observed.PV_kernel;
+  if (bootloader !== "" || kernel !== "") return declared;
+  return { ...declared, PV_bootloader: PYGRUB };
+}
