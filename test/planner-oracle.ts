@@ -1,7 +1,9 @@
 /**
  * An independent model of the lifecycle and the policy, for checking the planner. It is written from
  * xapi-semantics §2.1 and issue #2's policy text, and shares no code with provider/planner.ts or
- * provider/model/lifecycle.ts, so a bug in either shows up as a disagreement.
+ * provider/model/lifecycle.ts, so a bug in either shows up as a disagreement. It also models what a
+ * `pv` block does to a VM's PV fields (README "Boot configuration" and the seed's "VM boot
+ * parameters"), independently of provider/boot/schema.ts and provider/model/boot.ts.
  */
 
 export type State = "Halted" | "Paused" | "Running" | "Suspended" | "Crashed";
@@ -152,3 +154,68 @@ export const ORACLE_POLICIES: readonly OraclePolicy[] = (
     })),
   ),
 );
+
+//////////////////////////////
+////   PV boot fields     ////
+//////////////////////////////
+
+/** A `pv` block as the user writes it: every key optional. */
+export interface OraclePvBlock {
+  readonly bootloader?: string;
+  readonly kernel?: string;
+  readonly ramdisk?: string;
+  readonly args?: string;
+  readonly bootloaderArgs?: string;
+}
+
+/** The five PV fields as a VM stores them (`PV_bootloader`, `PV_kernel`, …). */
+export interface OraclePvFields {
+  readonly bootloader: string;
+  readonly kernel: string;
+  readonly ramdisk: string;
+  readonly args: string;
+  readonly bootloaderArgs: string;
+}
+
+/** The XAPI setter of each PV field. */
+export const PV_SETTER: Readonly<Record<keyof OraclePvFields, string>> = {
+  bootloader: "VM.set_PV_bootloader",
+  kernel: "VM.set_PV_kernel",
+  ramdisk: "VM.set_PV_ramdisk",
+  args: "VM.set_PV_args",
+  bootloaderArgs: "VM.set_PV_bootloader_args",
+};
+
+/**
+ * The PV fields a VM has once `pulumi up` applied `block` to a VM that had `vm`:
+ * - a field the user wrote takes the written value; a field the user did not write keeps the VM's;
+ * - a non-empty kernel written without a bootloader asks for a direct boot: the bootloader becomes "";
+ * - the seed: "If PV/bootloader and PV/kernel are both empty, then the behaviour is as if PV/bootloader
+ *   was specified as pygrub": checked on the resulting fields, and written as "pygrub".
+ */
+export function pvAfter(block: OraclePvBlock, vm: OraclePvFields): OraclePvFields {
+  const bootloader =
+    block.bootloader !== undefined
+      ? block.bootloader
+      : block.kernel !== undefined && block.kernel !== ""
+        ? ""
+        : vm.bootloader;
+  const kernel = block.kernel ?? vm.kernel;
+  return {
+    bootloader: bootloader === "" && kernel === "" ? "pygrub" : bootloader,
+    kernel,
+    ramdisk: block.ramdisk ?? vm.ramdisk,
+    args: block.args ?? vm.args,
+    bootloaderArgs: block.bootloaderArgs ?? vm.bootloaderArgs,
+  };
+}
+
+/** The PV setter calls a plan needs, call → value: exactly the fields whose value changes. */
+export function pvWrites(block: OraclePvBlock, vm: OraclePvFields): Record<string, string> {
+  const after = pvAfter(block, vm);
+  const writes: Record<string, string> = {};
+  for (const key of Object.keys(PV_SETTER) as (keyof OraclePvFields)[]) {
+    if (after[key] !== vm[key]) writes[PV_SETTER[key]] = after[key];
+  }
+  return writes;
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { toXapiBootFields } from "../provider/boot/schema";
 import type { DeclaredBootFields, XapiBootFields } from "../provider/model/boot";
 import type { PlanInput, PlanStep, Policy } from "../provider/model/plan";
 import { DEFAULT_POLICY, describePlan, planTransition } from "../provider/planner";
@@ -10,7 +11,10 @@ import {
   isHard,
   MOVES,
   ORACLE_POLICIES,
+  type OraclePvBlock,
+  type OraclePvFields,
   permitted,
+  pvWrites,
   type Situation,
   type State,
   shortestLength,
@@ -538,4 +542,126 @@ describe("setter steps", () => {
       ]
     `);
   });
+});
+
+describe("PV blocks: only the fields the user writes are planned", () => {
+  /** "Generic PV (pygrub)"'s boot fields. */
+  const PYGRUB_TEMPLATE: XapiBootFields = {
+    ...HVM,
+    domain_type: "pv",
+    HVM_boot_policy: "",
+    HVM_boot_params: {},
+    PV_bootloader: "pygrub",
+    PV_args: "console=hvc0",
+  };
+  /** A PV VM that boots a control-domain kernel directly. */
+  const DIRECT: XapiBootFields = {
+    ...PYGRUB_TEMPLATE,
+    PV_bootloader: "",
+    PV_kernel: "/var/lib/xcp/guest/vmlinuz-6.1",
+    PV_ramdisk: "/var/lib/xcp/guest/initrd-6.1.img",
+    PV_args: "root=/dev/xvda1 ro console=hvc0",
+  };
+  /** A PV VM with neither bootloader nor kernel. */
+  const EMPTY: XapiBootFields = { ...PYGRUB_TEMPLATE, PV_bootloader: "", PV_args: "console=hvc0" };
+
+  const setters = (observed: XapiBootFields, pv: OraclePvBlock) =>
+    planOf({
+      observedPowerState: "Halted",
+      observedBoot: observed,
+      declaredPowerState: "Halted",
+      declaredBoot: toXapiBootFields({ pv }),
+      policy: DEFAULT_POLICY,
+    }).steps.map((s) => [s.call, s.args.value]);
+
+  it('pv: { bootloader: "pygrub" } on the pygrub template plans nothing (PV_args "console=hvc0" is kept)', () => {
+    expect(setters(PYGRUB_TEMPLATE, { bootloader: "pygrub" })).toEqual([]);
+  });
+
+  it('pv: { bootloader: "pygrub" } on a direct-boot VM sets the bootloader only (PV_kernel, PV_ramdisk, PV_args untouched)', () => {
+    expect(setters(DIRECT, { bootloader: "pygrub" })).toEqual([["VM.set_PV_bootloader", "pygrub"]]);
+  });
+
+  it("pv: {} on a VM whose bootloader and kernel are both empty plans pygrub (the seed)", () => {
+    expect(setters(EMPTY, {})).toEqual([["VM.set_PV_bootloader", "pygrub"]]);
+  });
+
+  it('pv: { args: "x" } on a VM whose bootloader and kernel are both empty plans pygrub and the args', () => {
+    expect(setters(EMPTY, { args: "x" })).toEqual([
+      ["VM.set_PV_bootloader", "pygrub"],
+      ["VM.set_PV_args", "x"],
+    ]);
+  });
+
+  it("pv: {} on a VM with a direct kernel plans nothing", () => {
+    expect(setters(DIRECT, {})).toEqual([]);
+  });
+
+  it('pv: { args: "x" } on a VM with a direct kernel plans the args only, nothing for the bootloader', () => {
+    expect(setters(DIRECT, { args: "x" })).toEqual([["VM.set_PV_args", "x"]]);
+  });
+
+  it('pv: { bootloader: "" } on the pygrub template keeps pygrub: without a kernel, empty means pygrub (the seed)', () => {
+    expect(setters(PYGRUB_TEMPLATE, { bootloader: "" })).toEqual([]);
+  });
+
+  it("a kernel written without a bootloader clears the VM's bootloader (direct boot)", () => {
+    expect(setters(PYGRUB_TEMPLATE, { kernel: "/var/lib/xcp/guest/vmlinuz" })).toEqual([
+      ["VM.set_PV_bootloader", ""],
+      ["VM.set_PV_kernel", "/var/lib/xcp/guest/vmlinuz"],
+    ]);
+  });
+
+  it("an empty kernel written on a direct-boot VM leaves both empty, so pygrub is planned", () => {
+    expect(setters(DIRECT, { kernel: "" })).toEqual([
+      ["VM.set_PV_bootloader", "pygrub"],
+      ["VM.set_PV_kernel", ""],
+    ]);
+  });
+
+  it("an HVM VM switched to pv: {} gets pygrub when its PV fields are empty", () => {
+    expect(setters(HVM, {})).toEqual([
+      ["VM.set_HVM_boot_policy", ""],
+      ["VM.set_PV_bootloader", "pygrub"],
+    ]);
+  });
+
+  // Against the independent model: every combination of written / omitted keys on four kinds of VM.
+  const CHOICES = {
+    bootloader: [undefined, "", "pygrub"],
+    kernel: [undefined, "", "/var/lib/xcp/guest/vmlinuz"],
+    ramdisk: [undefined, "", "/var/lib/xcp/guest/initrd.img"],
+    args: [undefined, "", "quiet"],
+    bootloaderArgs: [undefined, "--entry=1"],
+  } as const;
+  const BLOCKS: OraclePvBlock[] = [{}];
+  for (const [key, values] of Object.entries(CHOICES)) {
+    const next = BLOCKS.flatMap((b) => values.map((v) => (v === undefined ? b : { ...b, [key]: v })));
+    BLOCKS.splice(0, BLOCKS.length, ...next);
+  }
+  const VMS: [string, XapiBootFields][] = [
+    ["pygrub", PYGRUB_TEMPLATE],
+    ["direct", DIRECT],
+    ["empty", EMPTY],
+    ["hvm", HVM],
+  ];
+  const fieldsOf = (vm: XapiBootFields): OraclePvFields => ({
+    bootloader: vm.PV_bootloader,
+    kernel: vm.PV_kernel,
+    ramdisk: vm.PV_ramdisk,
+    args: vm.PV_args,
+    bootloaderArgs: vm.PV_bootloader_args,
+  });
+
+  it("covers every block on every VM", () => {
+    expect(BLOCKS.length * VMS.length).toBe(3 * 3 * 3 * 3 * 2 * 4);
+  });
+
+  it.each(VMS.flatMap(([name, vm]) => BLOCKS.map((pv) => ({ name, vm, pv, block: JSON.stringify(pv) }))))(
+    "$name VM, pv $block: the PV setters are the independent model's",
+    ({ vm, pv }) => {
+      const planned = Object.fromEntries(setters(vm, pv).filter(([call]) => String(call).includes("_PV_")));
+      expect(planned).toEqual(pvWrites(pv, fieldsOf(vm)));
+    },
+  );
 });
