@@ -131,10 +131,10 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
         calls,
         {
           call: "VM.add_to_other_config",
-          args: { key: URN_KEY, value: urn },
+          args: { key: URN_KEY },
           from: "Halted",
           to: "Halted",
-          reason: "record on the VM the Pulumi resource that owns it",
+          reason: "record on the VM its owner, this resource's URN",
         },
         () => conn.call("VM.add_to_other_config", vm.ref, URN_KEY, urn),
       );
