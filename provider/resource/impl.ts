@@ -41,6 +41,7 @@ import {
   updateVm,
 } from "./operations";
 import { liveDiff, previewPlan } from "./preview";
+import { markStale } from "./snapshot";
 import { type EffectiveBoot, InternalKey, PLANNED_CALLS_KEY } from "./types";
 
 export { DECLARED_KEYS, OUTPUT_KEYS } from "./operations";
@@ -114,24 +115,44 @@ export async function diff(id: string, olds: Bag, news: Bag): Promise<pulumi.dyn
 
 /** Clones and provisions a VM from its template (or adopts one), then converges it. */
 export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> {
-  return guard(() => createVm(connect(), inputs));
+  return guard(async () => {
+    const conn = connect();
+    try {
+      const created = await createVm(conn, inputs);
+      markStale(conn, created.id);
+      return created;
+    } catch (error) {
+      if (error instanceof VmOperationError) markStale(conn, error.id);
+      throw error;
+    }
+  });
 }
 
 /** Reads the VM back: observed state as outputs and as inputs. A VM that is gone yields no id. */
 export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadResult> {
-  return guard(async () => (await readVmState(connect(), id, props)) ?? {});
+  return guard(async () => {
+    const conn = connect();
+    markStale(conn, id);
+    return (await readVmState(conn, id, props)) ?? {};
+  });
 }
 
 /** Re-reads the live VM, applies name changes and converges it to the new declaration. */
 export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.dynamic.UpdateResult> {
-  return guard(async () => ({ outs: await updateVm(connect(), id, olds, news) }));
+  return guard(async () => {
+    const conn = connect();
+    markStale(conn, id);
+    return { outs: await updateVm(conn, id, olds, news) };
+  });
 }
 
 /** Releases an adopted VM, or shuts it down per policy and destroys it. */
 export async function delete_(id: string, props: Bag): Promise<void> {
   return guard(async () => {
     if (props.adopted === true && props.deleteAdopted !== true) return; // released: no connection needed
-    await deleteVm(connect(), id, props);
+    const conn = connect();
+    markStale(conn, id);
+    await deleteVm(conn, id, props);
   });
 }
 export { delete_ as delete };

@@ -49,7 +49,7 @@ import {
   NOT_USER_INPUT,
   updateVm,
 } from "./operations";
-import { type PoolSnapshot, snapshotOf } from "./snapshot";
+import { type PoolSnapshot, renewSnapshot, snapshotAbout, snapshotOf } from "./snapshot";
 import { InternalKey, type VmCallRecord, type VmDeclared } from "./types";
 
 /** What `check` knows about the new inputs. */
@@ -306,7 +306,21 @@ export async function previewPlan(
   }
 
   const old = readOldDeclaration(olds);
-  const own = old === undefined ? undefined : await ownVm(snapshot, olds, inputs);
+  let own = old === undefined ? undefined : await ownVm(snapshot, olds, inputs);
+  let current = snapshot;
+  if (old !== undefined) {
+    // The VM's record in the shared snapshot may predate a write of this process (snapshot.ts).
+    const fresh =
+      own === undefined
+        ? snapshot.stale.size > 0
+          ? renewSnapshot(conn)
+          : snapshot
+        : await snapshotAbout(conn, own.uuid);
+    if (fresh !== snapshot) {
+      current = fresh;
+      own = await ownVm(current, olds, inputs);
+    }
+  }
   const parts: { vm: PlannedStep["vm"]; calls: readonly VmCallRecord[] }[] = [];
   const notes: string[] = [];
   try {
@@ -321,10 +335,10 @@ export async function previewPlan(
           "the VM of this resource was not found in the pool by its uuid or its owner tag (run `pulumi refresh` to record its uuid)",
         );
       }
-      const outs = await updateVm(new DryRunConnection(snapshot), own.uuid, olds, inputs);
+      const outs = await updateVm(new DryRunConnection(current), own.uuid, olds, inputs);
       parts.push({ vm: "existing", calls: callsOf(outs) });
     } else {
-      const created = await createVm(new DryRunConnection(snapshot), inputs);
+      const created = await createVm(new DryRunConnection(current), inputs);
       parts.push({ vm: "new", calls: callsOf(created.outs) });
       if (old !== undefined) {
         if (own === undefined)
@@ -333,7 +347,7 @@ export async function previewPlan(
           const oldProps = { ...olds, adopted: old.uuid !== undefined };
           parts.push({
             vm: "replaced",
-            calls: await deleteVm(new DryRunConnection(snapshot), own.uuid, oldProps),
+            calls: await deleteVm(new DryRunConnection(current), own.uuid, oldProps),
           });
         }
       }
@@ -395,7 +409,8 @@ export async function liveDiff(
     throw explainLoginFailure(error, conn);
   }
   assertSamePool(conn, olds, pool, id);
-  const outs = await updateVm(new DryRunConnection(snapshot), id, olds, news);
+  const current = await snapshotAbout(conn, id);
+  const outs = await updateVm(new DryRunConnection(current), id, olds, news);
   return callsOf(outs).some((c) => c.skipped === undefined);
 }
 

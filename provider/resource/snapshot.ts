@@ -14,7 +14,10 @@
  * or the disks a deletion destroys). A snapshot is shared by every `check` and `diff` of the provider
  * process and renewed after {@link SNAPSHOT_MAX_AGE_MS}: a `diff` never plans from an old picture of a
  * long `pulumi up`, and the real operations (create, update, delete, read) never use it at all: they
- * read the VM live.
+ * read the VM live. A VM this process has written or read live since the snapshot was taken ({@link markStale}),
+ * or one the snapshot does not hold, is looked up in a new snapshot: in one Pulumi command each resource
+ * is diffed before it is written, so this costs nothing there, and it keeps a long-lived provider
+ * process truthful.
  */
 import type { XapiConnection } from "../client";
 import type { VmRecord } from "../executor";
@@ -39,6 +42,8 @@ export interface VbdRecord {
 export class PoolSnapshot {
   readonly #conn: XapiConnection;
   readonly takenAt: number;
+  /** uuids of the VMs this process wrote or read live after the snapshot was taken: their records here are old. */
+  readonly stale = new Set<string>();
   #pool: Promise<{ uuid: string }> | undefined;
   #vms: Promise<ReadonlyMap<string, VmRecord>> | undefined;
   #vbds: Promise<ReadonlyMap<string, VbdRecord>> | undefined;
@@ -103,7 +108,35 @@ const snapshots = new WeakMap<XapiConnection, PoolSnapshot>();
 export function snapshotOf(conn: XapiConnection, now: number = Date.now()): PoolSnapshot {
   const current = snapshots.get(conn);
   if (current !== undefined && now - current.takenAt < SNAPSHOT_MAX_AGE_MS) return current;
+  return renewSnapshot(conn, now);
+}
+
+/**
+ * A snapshot in which the VM `uuid` is current: the shared one, unless it predates a write of this
+ * process to that VM or does not hold the VM at all (created since); then a new one.
+ */
+export async function snapshotAbout(
+  conn: XapiConnection,
+  uuid: string,
+  now: number = Date.now(),
+): Promise<PoolSnapshot> {
+  const current = snapshotOf(conn, now);
+  const found = (await current.vmByUuid(uuid)) !== undefined;
+  if (found ? !current.stale.has(uuid) : current.stale.size === 0) return current;
+  return renewSnapshot(conn, now);
+}
+
+/** A new snapshot of the pool behind `conn`, shared from now on. */
+export function renewSnapshot(conn: XapiConnection, now: number = Date.now()): PoolSnapshot {
   const fresh = new PoolSnapshot(conn, now);
   snapshots.set(conn, fresh);
   return fresh;
+}
+
+/**
+ * This process writes the VM `uuid` (create, update, delete) or has just read it live (read): the shared
+ * snapshot's record of it is old.
+ */
+export function markStale(conn: XapiConnection, uuid: string): void {
+  snapshots.get(conn)?.stale.add(uuid);
 }
