@@ -679,7 +679,8 @@ describe("bootableDisks is a boot-config change like any other", () => {
       after.pendingBootChanges,
       record.pendingBootChange,
       record.lastBoot.disks.length,
-    ]).toEqual([["VBD.set_bootable"], ["bootableDisks"], true, 1]);
+      // The pending change is also noted on the VM (other_config), where a preview sees it.
+    ]).toEqual([["VBD.set_bootable", "VM.add_to_other_config"], ["bootableDisks"], true, 1]);
   });
 
   it("a refresh reads the bootable flags back, and the next diff plans the change back", async () => {
