@@ -161,11 +161,11 @@ export const ORACLE_POLICIES: readonly OraclePolicy[] = (
 
 /** A `pv` block as the user writes it: every key optional. */
 export interface OraclePvBlock {
-  readonly bootloader?: string;
-  readonly kernel?: string;
-  readonly ramdisk?: string;
-  readonly args?: string;
-  readonly bootloaderArgs?: string;
+  readonly bootloader?: string | undefined;
+  readonly kernel?: string | undefined;
+  readonly ramdisk?: string | undefined;
+  readonly args?: string | undefined;
+  readonly bootloaderArgs?: string | undefined;
 }
 
 /** The five PV fields as a VM stores them (`PV_bootloader`, `PV_kernel`, …). */
