@@ -108,7 +108,9 @@ export class DryRunConnection implements XapiConnection {
     const ref = String(args[0]);
     switch (name) {
       case "get_by_uuid": {
-        for (const [r, record] of await this.#allVms()) if (record.uuid === ref) return r;
+        for (const [r, record] of this.#vms) if (record !== null && record.uuid === ref) return r;
+        const shared = await this.#snapshot.vmByUuid(ref);
+        if (shared !== undefined && this.#vms.get(shared.ref) !== null) return shared.ref;
         throw new XapiError(XapiErrorCode.UUID_INVALID, ["VM", ref], method);
       }
       case "get_by_name_label": {
@@ -171,25 +173,32 @@ export class DryRunConnection implements XapiConnection {
         });
       }
     }
-    const transition = await this.#lifecycle(method, name, ref);
+    const transition = await this.#lifecycle(method, name, args);
     if (transition !== undefined) return transition;
     throw new Error(
       `pulumi-xapi preview: ${method} is not modelled by the dry run (provider/resource/dry-run.ts)`,
     );
   }
 
-  /** A lifecycle call: the table's target state from the VM's current one, or XAPI's refusal. */
-  async #lifecycle(method: string, name: string, ref: string): Promise<unknown> {
+  /**
+   * A lifecycle call: the table's target state from the VM's current one, or XAPI's refusal. `VM.start`
+   * and `VM.resume` take `(vm, start_paused, force)`: `start_paused` picks the row (Running or Paused).
+   */
+  async #lifecycle(method: string, name: string, args: readonly unknown[]): Promise<unknown> {
     const call = `VM.${name}`;
     const known = Object.values(PowerState).some((s) => transitionsFrom(s).some((t) => t.call === call));
     if (!known) return undefined;
+    const ref = String(args[0]);
     const record = await this.#vm(method, ref);
     const from = record.power_state as PowerState;
-    const transition = transitionsFrom(from).find((t) => t.call === call);
+    const startPaused = args[1] === true;
+    const transition = transitionsFrom(from).find(
+      (t) => t.call === call && (t.args.start_paused === true) === startPaused,
+    );
     if (transition === undefined) {
       throw new XapiError(XapiErrorCode.VM_BAD_POWER_STATE, [ref, "", from], method);
     }
-    return this.#write(method, [ref], () => {
+    return this.#write(method, args, () => {
       record.power_state = transition.to;
       if (transition.to === PowerState.Halted || transition.to === PowerState.Suspended) record.domid = "-1";
       else if (transition.rebuildsDomain || from === PowerState.Suspended) {

@@ -47,6 +47,7 @@ export class PoolSnapshot {
   #pool: Promise<{ uuid: string }> | undefined;
   #vms: Promise<ReadonlyMap<string, VmRecord>> | undefined;
   #vbds: Promise<ReadonlyMap<string, VbdRecord>> | undefined;
+  #byUuid: Promise<ReadonlyMap<string, string>> | undefined;
 
   constructor(conn: XapiConnection, now: number) {
     this.#conn = conn;
@@ -96,8 +97,10 @@ export class PoolSnapshot {
 
   /** The VM with this uuid, if any. */
   async vmByUuid(uuid: string): Promise<{ ref: string; record: VmRecord } | undefined> {
-    for (const [ref, record] of await this.vms()) if (record.uuid === uuid) return { ref, record };
-    return undefined;
+    this.#byUuid ??= this.vms().then((vms) => new Map([...vms].map(([ref, record]) => [record.uuid, ref])));
+    const ref = (await this.#byUuid).get(uuid);
+    const record = ref === undefined ? undefined : (await this.vms()).get(ref);
+    return ref === undefined || record === undefined ? undefined : { ref, record };
   }
 }
 
