@@ -7,24 +7,28 @@
  * update (name setters, the executor with its planner, its setter skips and re-checks, the bookkeeping
  * writes) against the pool's live records guarantees it, instead of re-describing that code a second
  * time. What this module models of XAPI is only the effect of the writes the provider makes:
- * - `VM.clone`: a copy of the template record (still a template, same `other_config`, copies of its
- *   VBDs), Halted;
+ * - `VM.clone`: a copy of the template record (still a template, but never a default one: the
+ *   `default_template` key of `other_config` is dropped, the rest kept; copies of its VBDs), Halted;
  * - `VM.provision`: one VBD per `<disk>` of `other_config["disks"]` whose device is free (bootable as the
  *   XML says), then the key is dropped;
  * - a lifecycle call: the power state the lifecycle table gives for (state, call), or
- *   `VM_BAD_POWER_STATE` as XAPI answers; a call that builds a domain gives a new `domid`, Halted and
- *   Suspended have none (-1);
+ *   `VM_BAD_POWER_STATE` as XAPI answers; a call that builds a domain (start, the reboots, and resume,
+ *   which restores the saved one into a new domain) gives a new `domid`, Halted and Suspended have none
+ *   (-1); `domid` is a number, as XAPI's JSON-RPC sends it;
  * - `VM.set_<field>` writes the field (`domain_type` and `HVM_boot_policy` rewrite each other, as XAPI
- *   does: {@link applyBootSetter}); `VM.add_to_other_config` fails on an existing key
- *   (`MAP_DUPLICATE_KEY`), `VM.remove_from_other_config` ignores a missing one; `VBD.set_bootable`;
- *   `VM.destroy`, `VDI.destroy`.
+ *   does: {@link applyBootSetter}; `VM.set_domain_type("unspecified")` is refused, `INVALID_VALUE`);
+ *   `VM.add_to_other_config` fails on an existing key (`MAP_DUPLICATE_KEY`),
+ *   `VM.remove_from_other_config` ignores a missing one; `VBD.set_bootable`;
+ * - `VM.destroy`: from Halted or Suspended only (else `VM_BAD_POWER_STATE`), and the VM's VBDs go
+ *   with it (its VDIs stay); `VDI.destroy`.
+ * test/dry-run.test.ts runs the same calls through this model and through xapi-sim and compares.
  * Any other call is refused: a provider change that adds a call must model it here, or its preview
  * fails loudly instead of silently omitting the call.
  */
 import type { XapiConnection } from "../client";
 import { XapiError, XapiErrorCode } from "../client";
 import { applyBootSetter, type VmRecord } from "../executor";
-import type { XapiBootFields } from "../model/boot";
+import { DomainType, type XapiBootFields } from "../model/boot";
 import { transitionsFrom } from "../model/lifecycle";
 import { NULL_REF, PowerState } from "../model/vocabulary";
 import type { PoolSnapshot, VbdRecord } from "./snapshot";
@@ -96,6 +100,10 @@ export class DryRunConnection implements XapiConnection {
       const pool = await this.#snapshot.pool();
       return { "OpaqueRef:pool": pool };
     }
+    if (method === "host.get_API_version_major" || method === "host.get_API_version_minor") {
+      const api = await this.#snapshot.apiVersion();
+      return String(method.endsWith("major") ? api.major : api.minor);
+    }
     if (cls === "VM") return this.#vmCall(method, name, args);
     if (cls === "VBD") return this.#vbdCall(method, name, args);
     if (method === "VDI.destroy") return this.#write(method, args, () => "");
@@ -145,8 +153,17 @@ export class DryRunConnection implements XapiConnection {
         });
       }
       case "destroy": {
-        await this.#vm(method, ref);
+        const record = await this.#vm(method, ref);
+        const state = record.power_state as PowerState;
+        if (state !== PowerState.Halted && state !== PowerState.Suspended) {
+          throw new XapiError(
+            XapiErrorCode.VM_BAD_POWER_STATE,
+            [ref, "halted, suspended", state.toLowerCase()],
+            method,
+          );
+        }
         return this.#write(method, args, () => {
+          for (const vbd of stringList(record.VBDs)) this.#vbds.set(vbd, null);
           this.#vms.set(ref, null);
           return "";
         });
@@ -158,6 +175,9 @@ export class DryRunConnection implements XapiConnection {
       const field = name.slice("set_".length);
       const record = await this.#vm(method, ref);
       if (BOOT_FIELDS.has(field)) {
+        if (field === "domain_type" && args[1] === DomainType.unspecified) {
+          throw new XapiError("INVALID_VALUE", ["domain_type", DomainType.unspecified], method);
+        }
         return this.#write(method, args, () => {
           Object.assign(
             record,
@@ -200,9 +220,9 @@ export class DryRunConnection implements XapiConnection {
     }
     return this.#write(method, args, () => {
       record.power_state = transition.to;
-      if (transition.to === PowerState.Halted || transition.to === PowerState.Suspended) record.domid = "-1";
+      if (transition.to === PowerState.Halted || transition.to === PowerState.Suspended) record.domid = -1;
       else if (transition.rebuildsDomain || from === PowerState.Suspended) {
-        record.domid = String(FIRST_PREVIEW_DOMID + this.#serial++);
+        record.domid = FIRST_PREVIEW_DOMID + this.#serial++;
       }
       return "";
     });
@@ -239,12 +259,16 @@ export class DryRunConnection implements XapiConnection {
       this.#vbds.set(copy, { ...(vbd ?? {}), VM: ref, __copyOf: vbdRef });
       vbds.push(copy);
     }
+    const { default_template: _, ...other } =
+      (template.other_config as Record<string, string> | undefined) ?? {};
     this.#vms.set(ref, {
       ...structuredClone(template),
+      other_config: other,
+      is_default_template: false,
       uuid: "(the new VM's uuid)",
       name_label: newName,
       power_state: PowerState.Halted,
-      domid: "-1",
+      domid: -1,
       VBDs: vbds,
     });
     return ref;
