@@ -74,7 +74,7 @@ import {
   XapiTransportError,
 } from "./client/errors";
 import type { DeclaredBootFields, ObservedDisk, XapiBootFields } from "./model/boot";
-import { DomainType } from "./model/boot";
+import { DEFAULT_HVM_BOOT_ORDER, DomainType, domainTypeOf } from "./model/boot";
 import { hasFlag, TransitionFlag, transitionsFrom } from "./model/lifecycle";
 import type { PlanStep, Policy } from "./model/plan";
 import {
@@ -147,6 +147,8 @@ export interface ConvergeOptions {
    * `VM.hard_shutdown` is re-checked anyway), but at the cost of a wasted call. Ignored without `vm.ref`.
    */
   record?: VmRecord | undefined;
+  /** False on a pool without `VM.set_domain_type` (XAPI API before 2.10): see `PlanInput.canSetDomainType`. @default true */
+  canSetDomainType?: boolean | undefined;
 }
 
 /** Codes an {@link ExecutionError} can carry besides XAPI's and the client's. */
@@ -245,12 +247,22 @@ export async function readVm(conn: XapiConnection, uuid: string): Promise<{ ref:
   return { ref, record };
 }
 
-/** The boot fields of a VM record. */
+/**
+ * The boot fields of a VM record, read as XAPI boots them (docs/xapi-facts.md):
+ * - a record without `domain_type` (XAPI before API 2.10, XenAPI 1.0) or with "unspecified" gets the
+ *   type derived from `HVM_boot_policy` (empty ⇒ PV);
+ * - an HVM VM whose `HVM_boot_params.order` is absent or "" boots "cd" (QEMU's default), so it reads "cd".
+ */
 export function bootFieldsOf(record: XapiBootFields): XapiBootFields {
+  const domainType = domainTypeOf(record);
+  const params = { ...(record.HVM_boot_params ?? {}) };
+  if (domainType === DomainType.hvm && (params.order === undefined || params.order === "")) {
+    params.order = DEFAULT_HVM_BOOT_ORDER;
+  }
   return {
-    domain_type: record.domain_type,
+    domain_type: domainType,
     HVM_boot_policy: record.HVM_boot_policy,
-    HVM_boot_params: { ...record.HVM_boot_params },
+    HVM_boot_params: params,
     PV_bootloader: record.PV_bootloader,
     PV_kernel: record.PV_kernel,
     PV_ramdisk: record.PV_ramdisk,
@@ -337,6 +349,7 @@ class Run {
     retries: number;
     retryBackoff: Backoff;
     log: (line: string) => void;
+    canSetDomainType: boolean;
   };
   #ref: VmRef | undefined;
   /** Last observed (or verified) power state. */
@@ -381,6 +394,7 @@ class Run {
       retries: opts.retries ?? DEFAULTS.retries,
       retryBackoff: opts.retryBackoff ?? DEFAULTS.retryBackoff,
       log: opts.log ?? (() => undefined),
+      canSetDomainType: opts.canSetDomainType !== false,
     };
   }
 
@@ -490,6 +504,7 @@ class Run {
       liveDomainBootStale: this.#stale,
       forceRestart: this.#target.forceRestart === true && !this.#restarted,
       policy: this.#policy,
+      canSetDomainType: this.#opts.canSetDomainType,
     });
     if (!result.ok) throw this.#error(result.failure.code, result.failure.reason);
     return result.plan.steps;

@@ -10,6 +10,7 @@
  * `04da6b54-80e4-46f7-96ec-b56ff0331ba9` whatever their type (pulumi/pulumi#6310). Such a field is not
  * validated (nor are rules that depend on it) and its dot path is listed in `unknowns`.
  */
+
 import { z } from "zod";
 import {
   conflictingBootGroups,
@@ -19,6 +20,7 @@ import {
   invalid,
   PvBootSchema,
 } from "./boot/schema";
+import { diskNumberOf } from "./model/device-number";
 import { DEFAULT_POLICY } from "./model/plan";
 import { BootChangeMode, DECLARABLE_POWER_STATES, PowerState, ShutdownMode } from "./model/vocabulary";
 
@@ -48,36 +50,40 @@ export const TimeoutsSchema = z.strictObject({
  * VBD is made non-bootable. `[]` = none. Omitted = the bootable flags are not managed.
  */
 export const BootableDisksSchema = z.array(z.unknown()).transform((items, ctx) => {
-  const seen = new Set<string>();
+  const seen = new Map<number, string>();
   items.forEach((item, i) => {
-    if (typeof item !== "string" || !/^\d+$/.test(item)) {
+    const disk = typeof item === "string" ? diskNumberOf(item) : undefined;
+    if (typeof item !== "string" || disk === undefined) {
       ctx.addIssue({
         code: "custom",
         path: [i],
         input: item,
         message: invalid(
           "Invalid value",
-          'the userdevice of one of the VM\'s disks, a decimal string such as "0"',
+          'the userdevice of one of the VM\'s disks, a decimal string such as "0" or a device name such as "xvda"',
           item,
           typeof item === "number"
             ? `Write it as a string: "${item}".`
             : 'List them with "xe vbd-list vm-uuid=<uuid>".',
         ),
       });
-    } else if (seen.has(item)) {
+    } else if (seen.has(disk)) {
+      const first = seen.get(disk);
       ctx.addIssue({
         code: "custom",
         path: [i],
         input: item,
         message: invalid(
           "Duplicate value",
-          "each userdevice at most once",
+          "each disk at most once",
           item,
-          "Remove the repeated entry.",
+          first === item
+            ? "Remove the repeated entry."
+            : `${JSON.stringify(first)} and ${JSON.stringify(item)} name the same disk (XAPI reads both as disk ${disk}); keep one.`,
         ),
       });
     } else {
-      seen.add(item);
+      seen.set(disk, item);
     }
   });
   return items as string[];

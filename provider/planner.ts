@@ -45,6 +45,7 @@
  *   live domain at the end to restart, and starting a VM only to stop it again helps nobody.
  * - A declared Crashed target, or no legal path, is a typed failure, never a partial plan.
  */
+
 import {
   type DeclaredBootFields,
   DomainType,
@@ -52,6 +53,7 @@ import {
   resolveDeclaredBoot,
   type XapiBootFields,
 } from "./model/boot";
+import { diskNumberOf, sameDisk } from "./model/device-number";
 import { formatCall, hasFlag, type Transition, TransitionFlag, transitionsFrom } from "./model/lifecycle";
 import {
   DEFAULT_POLICY,
@@ -154,7 +156,12 @@ export function planTransition(input: PlanInput): PlanResult {
     input.declaredBoot === undefined
       ? undefined
       : resolveDeclaredBoot(input.declaredBoot, input.observedBoot);
-  const fields = planSetters(input.observedPowerState, input.observedBoot, declaredBoot);
+  const fields = planSetters(
+    input.observedPowerState,
+    input.observedBoot,
+    declaredBoot,
+    input.canSetDomainType !== false,
+  );
   if (!fields.ok) return fields;
   const disks = planBootableDisks(
     input.observedPowerState,
@@ -228,11 +235,29 @@ function planSetters(
   power: PowerState,
   observed: XapiBootFields,
   declared: DeclaredBootFields | undefined,
+  canSetDomainType: boolean,
 ): SetterResult {
   if (declared === undefined) return { ok: true, steps: [] };
   const invalid = checkDeclaredBoot(declared);
   if (invalid !== undefined) return fail("INVALID_DECLARED_BOOT", invalid);
 
+  if (!canSetDomainType) {
+    // XAPI before API 2.10 has no domain_type: PV vs HVM is HVM_boot_policy alone (empty ⇒ PV).
+    const type = declared.domain_type;
+    if (type !== undefined && type !== DomainType.pv && type !== DomainType.hvm) {
+      return fail(
+        "INVALID_DECLARED_BOOT",
+        `Unsupported declared domain type: expected "pv" or "hvm" on this pool, received ${JSON.stringify(type)}. Its XAPI has no VM.domain_type (API before 2.10, XenServer 7.4 and older); ${type} needs XCP-ng 8 or XenServer 8.`,
+      );
+    }
+    const order = SETTER_ORDER.filter(([field]) => field !== "domain_type");
+    const only = writeFields(power, observed, declared, order);
+    if (lands(only.current, observed, declared)) return { ok: true, steps: only.steps };
+    return fail(
+      "INVALID_DECLARED_BOOT",
+      `Unreachable declared boot fields on a pool without VM.domain_type: expected ${JSON.stringify(declared.domain_type)} from HVM_boot_policy ${JSON.stringify(declared.HVM_boot_policy)}.`,
+    );
+  }
   const first = writeFields(power, observed, declared, SETTER_ORDER);
   if (lands(first.current, observed, declared)) return { ok: true, steps: first.steps };
   // A policy other than "BIOS order" (with domain_type hvm) must be written after set_domain_type,
@@ -320,11 +345,11 @@ function planBootableDisks(
     to: power,
     reason,
   });
-  const bad = declared.find((u) => !/^\d+$/.test(u));
+  const bad = declared.find((u) => diskNumberOf(u) === undefined);
   if (bad !== undefined) {
     return fail(
       "INVALID_DECLARED_BOOT",
-      `Invalid declared bootable disk: expected a userdevice such as "0", received ${JSON.stringify(bad)}.`,
+      `Invalid declared bootable disk: expected a userdevice such as "0" or "xvda", received ${JSON.stringify(bad)}.`,
     );
   }
   const wanted = [...new Set(declared)].sort(byUserdevice);
@@ -337,7 +362,8 @@ function planBootableDisks(
     };
   }
   const have = [...observed].sort((a, b) => byUserdevice(a.userdevice, b.userdevice));
-  const missing = wanted.filter((u) => !have.some((d) => d.userdevice === u));
+  // A declared "xvda" and an observed "0" are the same disk, as XAPI reads them (device-number.ts).
+  const missing = wanted.filter((u) => !have.some((d) => sameDisk(d.userdevice, u)));
   if (missing.length > 0) {
     const list = have.map((d) => JSON.stringify(d.userdevice)).join(", ");
     return fail(
@@ -347,7 +373,7 @@ function planBootableDisks(
   }
   const steps: PlanStep[] = [];
   for (const disk of have) {
-    const want = wanted.includes(disk.userdevice);
+    const want = wanted.some((u) => sameDisk(disk.userdevice, u));
     if (disk.bootable === want) continue;
     steps.push(
       step(disk.userdevice, want, `VBD ${disk.userdevice} bootable is ${disk.bootable}, declared ${want}`),
@@ -356,9 +382,9 @@ function planBootableDisks(
   return { ok: true, steps };
 }
 
-/** Numeric order of userdevice slots ("2" before "10"). */
+/** Disk order of userdevice slots ("2" before "10", "xvdb" after "0"). */
 function byUserdevice(a: string, b: string): number {
-  return Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0);
+  return (diskNumberOf(a) ?? 0) - (diskNumberOf(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 function checkDeclaredBoot(d: DeclaredBootFields): string | undefined {

@@ -27,9 +27,8 @@ const issues = (schema: { safeParse: (v: unknown) => { error?: { issues: unknown
 const paths = (list: { path: PropertyKey[] }[]) => list.map((i) => i.path.join("."));
 
 describe("toXapiBootFields: pv declares only what the block declares", () => {
-  it("maps pv to domain_type pv, an empty HVM policy and the written PV fields only", () => {
+  it("maps pv to an empty HVM policy and the written PV fields only (no domain type unless declared)", () => {
     expect(toXapiBootFields({ pv: { args: "console=hvc0" } })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_args: "console=hvc0",
     });
@@ -37,19 +36,25 @@ describe("toXapiBootFields: pv declares only what the block declares", () => {
 
   it('pv: { bootloader: "pygrub" } declares the bootloader, not PV_args, PV_kernel or PV_ramdisk', () => {
     expect(toXapiBootFields({ pv: { bootloader: "pygrub" } })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_bootloader: "pygrub",
     });
   });
 
-  it("pv: {} declares the domain type only", () => {
-    expect(toXapiBootFields({ pv: {} })).toEqual({ domain_type: "pv", HVM_boot_policy: "" });
+  it("pv: {} declares the PV group only (an empty HVM policy)", () => {
+    expect(toXapiBootFields({ pv: {} })).toEqual({ HVM_boot_policy: "" });
+  });
+
+  it('pv: { domainType: "pvh" } declares the domain type', () => {
+    expect(toXapiBootFields({ pv: { domainType: "pvh", bootloader: "pygrub" } })).toEqual({
+      domain_type: "pvh",
+      HVM_boot_policy: "",
+      PV_bootloader: "pygrub",
+    });
   });
 
   it("a non-empty kernel without a bootloader also declares an empty bootloader (direct boot)", () => {
     expect(toXapiBootFields({ pv: { kernel: "/var/lib/xcp/guest/vmlinuz" } })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_bootloader: "",
       PV_kernel: "/var/lib/xcp/guest/vmlinuz",
@@ -58,7 +63,6 @@ describe("toXapiBootFields: pv declares only what the block declares", () => {
 
   it("an empty kernel without a bootloader leaves the bootloader undeclared", () => {
     expect(toXapiBootFields({ pv: { kernel: "" } })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_kernel: "",
     });
@@ -66,7 +70,6 @@ describe("toXapiBootFields: pv declares only what the block declares", () => {
 
   it("a kernel with a bootloader keeps the bootloader", () => {
     expect(toXapiBootFields({ pv: { bootloader: "pygrub", kernel: "boot/vmlinuz" } })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_bootloader: "pygrub",
       PV_kernel: "boot/vmlinuz",
@@ -82,7 +85,6 @@ describe("toXapiBootFields: pv declares only what the block declares", () => {
       bootloaderArgs: "--x",
     };
     expect(toXapiBootFields({ pv })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_bootloader: "/usr/lib/xen/bin/pygrub",
       PV_kernel: "k",
@@ -94,7 +96,6 @@ describe("toXapiBootFields: pv declares only what the block declares", () => {
 
   it("declares an empty bootloader and kernel as written (the pygrub rule needs the VM's fields)", () => {
     expect(toXapiBootFields({ pv: { bootloader: "", kernel: "" } })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_bootloader: "",
       PV_kernel: "",
@@ -148,6 +149,40 @@ describe("resolveDeclaredBoot: the seed's pygrub rule on the resulting fields", 
       domain_type: "pv",
       HVM_boot_policy: "",
       PV_kernel: "",
+    });
+  });
+
+  it("keeps a pvh VM's domain type for a pv block without one (never a silent conversion)", () => {
+    const pvh = { ...PV_VM, domain_type: "pvh", PV_bootloader: "pygrub" } as const;
+    expect(resolveDeclaredBoot({ HVM_boot_policy: "", PV_args: "x" }, pvh)).toEqual({
+      domain_type: "pvh",
+      HVM_boot_policy: "",
+      PV_args: "x",
+    });
+  });
+
+  it('makes an HVM VM "pv" for a pv block without a domain type', () => {
+    const hvm = {
+      ...PV_VM,
+      domain_type: "hvm",
+      HVM_boot_policy: "BIOS order",
+      PV_bootloader: "pygrub",
+    } as const;
+    expect(resolveDeclaredBoot({ HVM_boot_policy: "" }, hvm)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
+    });
+  });
+
+  it("reads a record without domain_type (XAPI before 2.10) from its HVM_boot_policy", () => {
+    const old = { ...PV_VM, HVM_boot_policy: "BIOS order", PV_bootloader: "pygrub" } as Record<
+      string,
+      unknown
+    >;
+    delete old.domain_type;
+    expect(resolveDeclaredBoot({ HVM_boot_policy: "" }, old as unknown as XapiBootFields)).toEqual({
+      domain_type: "pv",
+      HVM_boot_policy: "",
     });
   });
 
@@ -243,8 +278,11 @@ describe("fromXapiBootFields", () => {
     .filter((pv) => PvBootSchema.safeParse(pv).success);
 
   it("inverts toXapiBootFields for pv: written keys read back, the VM's values for the others", () => {
+    // A PV VM: a pv block without domainType keeps the VM's PV domain type.
     const vm: XapiBootFields = {
       ...BLANK,
+      domain_type: "pv",
+      HVM_boot_policy: "",
       PV_bootloader: "pygrub",
       PV_kernel: "vm-kernel",
       PV_ramdisk: "vm-ramdisk",

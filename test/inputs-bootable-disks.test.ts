@@ -33,18 +33,33 @@ describe("bootableDisks", () => {
       [
         {
           "property": "bootableDisks.0",
-          "reason": "Invalid value: expected the userdevice of one of the VM's disks, a decimal string such as "0", received 0. Write it as a string: "0".",
+          "reason": "Invalid value: expected the userdevice of one of the VM's disks, a decimal string such as "0" or a device name such as "xvda", received 0. Write it as a string: "0".",
         },
       ]
     `);
   });
 
-  it("rejects a device name", () => {
-    expect(failures({ ...T, bootableDisks: ["xvda"] })).toMatchInlineSnapshot(`
+  it("accepts a device name, as XAPI reads userdevices (xvda is disk 0)", () => {
+    expect(failures({ ...T, bootableDisks: ["xvda", "1"] })).toEqual([]);
+  });
+
+  it("rejects a name XAPI would not read as a device", () => {
+    expect(failures({ ...T, bootableDisks: ["disk0"] })).toMatchInlineSnapshot(`
       [
         {
           "property": "bootableDisks.0",
-          "reason": "Invalid value: expected the userdevice of one of the VM's disks, a decimal string such as "0", received "xvda". List them with "xe vbd-list vm-uuid=<uuid>".",
+          "reason": "Invalid value: expected the userdevice of one of the VM's disks, a decimal string such as "0" or a device name such as "xvda", received "disk0". List them with "xe vbd-list vm-uuid=<uuid>".",
+        },
+      ]
+    `);
+  });
+
+  it("rejects the same disk named twice, by number and by device name", () => {
+    expect(failures({ ...T, bootableDisks: ["0", "xvda"] })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "bootableDisks.1",
+          "reason": "Duplicate value: expected each disk at most once, received "xvda". "0" and "xvda" name the same disk (XAPI reads both as disk 0); keep one.",
         },
       ]
     `);
@@ -55,7 +70,7 @@ describe("bootableDisks", () => {
       [
         {
           "property": "bootableDisks.2",
-          "reason": "Duplicate value: expected each userdevice at most once, received "0". Remove the repeated entry.",
+          "reason": "Duplicate value: expected each disk at most once, received "0". Remove the repeated entry.",
         },
       ]
     `);

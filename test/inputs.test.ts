@@ -126,7 +126,7 @@ describe("reason wording", () => {
       [
         {
           "property": "pv.bootloder",
-          "reason": "Unrecognized key "bootloder": expected one of "bootloader", "kernel", "ramdisk", "args", "bootloaderArgs", received "bootloder". Did you mean "bootloader"?",
+          "reason": "Unrecognized key "bootloder": expected one of "bootloader", "kernel", "ramdisk", "args", "bootloaderArgs", "domainType", received "bootloder". Did you mean "bootloader"?",
         },
       ]
     `);
@@ -152,7 +152,7 @@ describe("reason wording", () => {
       [
         {
           "property": "pv.bootloader",
-          "reason": "Invalid value: expected "pygrub" or a full control-domain path such as "/usr/lib/xen/bin/pygrub", received "grub". Leave it empty and set "kernel" for direct kernel boot.",
+          "reason": "Invalid value: expected "pygrub", "eliloader" or a full control-domain path such as "/usr/lib/xen/bin/pygrub", received "grub". Leave it empty and set "kernel" for direct kernel boot.",
         },
       ]
     `);

@@ -42,6 +42,21 @@ function setters(declared: readonly string[], observed: readonly ObservedDisk[] 
 }
 
 describe("VBD.set_bootable steps", () => {
+  it('matches a declared device name to the disk XAPI reads it as: "xvda" is disk 0, already bootable', () => {
+    expect(setters(["xvda"])).toEqual([]);
+  });
+
+  it("matches a declared number to a VBD whose userdevice is a device name (a XenServer 6.1 pool)", () => {
+    const named: ObservedDisk[] = [
+      { userdevice: "xvda", bootable: false },
+      { userdevice: "xvdd", bootable: true },
+    ];
+    expect(setters(["0"], named)).toEqual([
+      ["VBD.set_bootable", { userdevice: "xvda", value: true }],
+      ["VBD.set_bootable", { userdevice: "xvdd", value: false }],
+    ]);
+  });
+
   it("sets the declared disks and clears the others, in userdevice order", () => {
     expect(setters(["3", "1"])).toEqual([
       ["VBD.set_bootable", { userdevice: "0", value: false }],
@@ -95,12 +110,12 @@ describe("VBD.set_bootable steps", () => {
     `);
   });
 
-  it("fails INVALID_DECLARED_BOOT for a userdevice that is not a decimal string", () => {
+  it("fails INVALID_DECLARED_BOOT for a userdevice XAPI would not read as a device", () => {
     const result = planTransition({
       observedPowerState: "Halted",
       observedBoot: BOOT,
       declaredPowerState: "Halted",
-      declaredBoot: { bootableUserdevices: ["xvda"] },
+      declaredBoot: { bootableUserdevices: ["disk0"] },
       observedDisks: DISKS,
       policy: DEFAULT_POLICY,
     });

@@ -498,10 +498,42 @@ describe("setter steps", () => {
   });
 
   it("writes the policy before domain_type so that pvh survives the coupling", () => {
+    // PVH boots a PV kernel: with no bootloader and no kernel on the VM, the seed's pygrub rule applies too.
     expect(setters(HVM, { domain_type: "pvh", HVM_boot_policy: "" })).toEqual([
       ["VM.set_HVM_boot_policy", ""],
       ["VM.set_domain_type", "pvh"],
+      ["VM.set_PV_bootloader", "pygrub"],
     ]);
+  });
+
+  it("on a pool without VM.set_domain_type (API < 2.10), switches PV/HVM with the policy alone", () => {
+    const result = planTransition({
+      observedPowerState: "Halted",
+      observedBoot: { ...HVM, PV_bootloader: "pygrub" },
+      declaredPowerState: "Halted",
+      declaredBoot: { HVM_boot_policy: "" },
+      policy: DEFAULT_POLICY,
+      canSetDomainType: false,
+    });
+    expect(result.ok ? result.plan.steps.map((s) => [s.call, s.args.value]) : result.failure).toEqual([
+      ["VM.set_HVM_boot_policy", ""],
+    ]);
+  });
+
+  it("on a pool without VM.set_domain_type, refuses a declared pvh with the reason", () => {
+    const result = planTransition({
+      observedPowerState: "Halted",
+      observedBoot: HVM,
+      declaredPowerState: "Halted",
+      declaredBoot: { domain_type: "pvh", HVM_boot_policy: "" },
+      policy: DEFAULT_POLICY,
+      canSetDomainType: false,
+    });
+    expect(result.ok ? "ok" : result.failure).toEqual({
+      code: "INVALID_DECLARED_BOOT",
+      reason:
+        'Unsupported declared domain type: expected "pv" or "hvm" on this pool, received "pvh". Its XAPI has no VM.domain_type (API before 2.10, XenServer 7.4 and older); pvh needs XCP-ng 8 or XenServer 8.',
+    });
   });
 
   it("writes domain_type before a custom HVM policy, which set_domain_type would overwrite (xapi-semantics §7.3)", () => {

@@ -188,7 +188,6 @@ describe("assumedBootFields (a VM of unknown fields after the declaration)", () 
 describe("declaredBootWithDisks", () => {
   it("passes a partial PV block through with the bootable disks", () => {
     expect(declaredBootWithDisks({ pv: { bootloader: "pygrub" }, bootableDisks: ["0"] })).toEqual({
-      domain_type: "pv",
       HVM_boot_policy: "",
       PV_bootloader: "pygrub",
       bootableUserdevices: ["0"],

@@ -17,15 +17,22 @@
  * inverse, for reporting the effective configuration of a VM.
  */
 import { z } from "zod";
-import { type DeclaredBootFields, DomainType, PYGRUB, type XapiBootFields } from "../model/boot";
+import {
+  DEFAULT_HVM_BOOT_ORDER,
+  type DeclaredBootFields,
+  DomainType,
+  ELILOADER,
+  PYGRUB,
+  type XapiBootFields,
+} from "../model/boot";
 
-export { PYGRUB };
+export { ELILOADER, PYGRUB };
 
 /** XAPI's HVM boot policy (`Constants.hvm_default_boot_policy`), the only one the seed defines. */
 export const HVM_BOOT_POLICY = "BIOS order";
 
 /** QEMU's boot order when `HVM_boot_params.order` is absent or empty (XSI-804). */
-export const DEFAULT_BOOT_ORDER = "cd";
+export const DEFAULT_BOOT_ORDER = DEFAULT_HVM_BOOT_ORDER;
 
 /** HVM firmware values XAPI accepts in `HVM_boot_params.firmware` (anything else: INVALID_VALUE). */
 export const Firmware = { bios: "bios", uefi: "uefi" } as const;
@@ -149,17 +156,27 @@ export const PvBootSchema = z
     args: z.string().optional(),
     /** Extra arguments for the bootloader. */
     bootloaderArgs: z.string().optional(),
+    /**
+     * How XAPI builds the PV kernel's domain: "pv", "pvh" (XCP-ng 8 / XenServer 8) or "pv_in_pvh".
+     * Omitted: a PV-like VM keeps its own, an HVM VM becomes "pv".
+     */
+    domainType: z.enum([DomainType.pv, DomainType.pvh, DomainType.pvInPvh]).optional(),
   })
   .superRefine((pv, ctx) => {
     const bootloader = pv.bootloader ?? "";
-    if (bootloader !== "" && bootloader !== PYGRUB && !isControlDomainPath(bootloader)) {
+    if (
+      bootloader !== "" &&
+      bootloader !== PYGRUB &&
+      bootloader !== ELILOADER &&
+      !isControlDomainPath(bootloader)
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["bootloader"],
         input: pv.bootloader,
         message: invalid(
           "Invalid value",
-          `"${PYGRUB}" or a full control-domain path such as "/usr/lib/xen/bin/pygrub"`,
+          `"${PYGRUB}", "${ELILOADER}" or a full control-domain path such as "/usr/lib/xen/bin/pygrub"`,
           pv.bootloader,
           'Leave it empty and set "kernel" for direct kernel boot.',
         ),
@@ -257,7 +274,8 @@ export const PV_KEYS = Object.keys(PV_FIELD_OF) as readonly (keyof typeof PV_FIE
 /**
  * THE mapping from a validated boot block to the XAPI fields a plan manages. It declares only what
  * the block declares; a field left out is not touched by a plan.
- * - `pv` → `domain_type: "pv"`, `HVM_boot_policy: ""` and the `PV_*` field of each key present in the
+ * - `pv` → `HVM_boot_policy: ""`, `domain_type` when `domainType` is given (otherwise the planner keeps a
+ *   PV-like VM's own type and makes an HVM VM "pv": `resolveDeclaredBoot`), and the `PV_*` field of each key present in the
  *   block, value unmodified. One implication: a non-empty `kernel` without `bootloader` also declares
  *   `PV_bootloader: ""`, since a bootloader left on the VM would make XAPI ignore the kernel, and the
  *   user asked for a direct boot. `pv: {}` declares the domain type only. The seed's "both empty = as
@@ -271,16 +289,16 @@ export const PV_KEYS = Object.keys(PV_FIELD_OF) as readonly (keyof typeof PV_FIE
  * @throws TypeError when both groups are given (validation rejects that first).
  * @example
  * toXapiBootFields({ pv: { bootloader: "pygrub" } })
- * // → { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "pygrub" }   (PV_args etc. untouched)
+ * // → { HVM_boot_policy: "", PV_bootloader: "pygrub" }   (PV_args etc. untouched)
  * toXapiBootFields({ pv: { kernel: "/var/lib/xcp/guest/vmlinuz" } })
- * // → { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "", PV_kernel: "/var/lib/xcp/guest/vmlinuz" }
+ * // → { HVM_boot_policy: "", PV_bootloader: "", PV_kernel: "/var/lib/xcp/guest/vmlinuz" }
  */
 export function toXapiBootFields(block: BootBlock): DeclaredBootFields {
   if (block.pv !== undefined && block.hvm !== undefined) throw new TypeError(conflictingBootGroups());
   if (block.pv !== undefined) {
     const pv = block.pv;
     const fields: { -readonly [K in keyof DeclaredBootFields]: DeclaredBootFields[K] } = {
-      domain_type: DomainType.pv,
+      ...(pv.domainType === undefined ? {} : { domain_type: pv.domainType }),
       HVM_boot_policy: "",
     };
     for (const key of PV_KEYS) {

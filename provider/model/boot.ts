@@ -48,20 +48,55 @@ export interface ObservedDisk {
   readonly bootable: boolean;
 }
 
+/** QEMU's boot order when `HVM_boot_params.order` is absent or empty (XSI-804): disk, then CD-ROM. */
+export const DEFAULT_HVM_BOOT_ORDER = "cd";
+
 /** The PV bootloader XAPI knows by name; the seed's default when neither bootloader nor kernel is set. */
 export const PYGRUB = "pygrub";
+
+/** The other bootloader XAPI runs by name (the installer's kernel from install media; XenServer's `eliloader`). */
+export const ELILOADER = "eliloader";
+
+/** Domain types that boot a PV kernel (directly or through a bootloader): the seed's PV group. */
+export const PV_LIKE_DOMAIN_TYPES: readonly DomainType[] = [
+  DomainType.pv,
+  DomainType.pvh,
+  DomainType.pvInPvh,
+];
+
+/** True for `pv`, `pvh` and `pv_in_pvh`. */
+export function isPvLike(domainType: DomainType): boolean {
+  return PV_LIKE_DOMAIN_TYPES.includes(domainType);
+}
+
+/**
+ * The domain type XAPI builds for a VM record: its `domain_type`, or, where the record has none (XAPI
+ * before API 2.10, XenAPI 1.0) or it is "unspecified", the one derived from `HVM_boot_policy` (empty ⇒
+ * PV, as the seed says and as XAPI's `derive_domain_type` does).
+ */
+export function domainTypeOf(record: {
+  domain_type?: DomainType | undefined;
+  HVM_boot_policy: string;
+}): DomainType {
+  const t = record.domain_type;
+  if (t !== undefined && t !== DomainType.unspecified) return t;
+  return record.HVM_boot_policy === "" ? DomainType.pv : DomainType.hvm;
+}
 
 /**
  * Completes a declaration with the rule that needs the VM's own fields: the seed's "If PV/bootloader
  * and PV/kernel are both empty, then the behaviour is as if PV/bootloader was specified as pygrub".
  *
- * A PV declaration (`domain_type: "pv"`) names only the PV fields the user wrote; the others keep the
+ * It also settles a `pv` block's domain type (`HVM_boot_policy: ""` without a `domain_type`): the VM's
+ * own when it is PV-like (`pvh`, `pv_in_pvh` are kept, never silently converted), `"pv"` for an HVM VM.
+ *
+ * A PV declaration (`HVM_boot_policy: ""`) names only the PV fields the user wrote; the others keep the
  * VM's (or template's) value. So the rule is checked against the fields the VM will *have*: the
  * effective bootloader is the declared one, else the observed one, and likewise the kernel. When both
  * are empty, `PV_bootloader: "pygrub"` is declared: current XAPI does not apply the seed's fallback (an
  * empty bootloader always means a direct boot, xapi-semantics §7.4), so the provider writes it.
  *
- * Any other declaration (HVM, none, or raw fields without `domain_type: "pv"`) is returned unchanged.
+ * Any other declaration (HVM, none) is returned unchanged.
  * Pure; returns `declared` itself when nothing is added. The planner applies it first, so every plan
  * (executor, preview, `xapi-plan`) follows the rule.
  *
@@ -79,9 +114,15 @@ export function resolveDeclaredBoot(
   declared: DeclaredBootFields,
   observed: XapiBootFields,
 ): DeclaredBootFields {
-  if (declared.domain_type !== DomainType.pv) return declared;
+  const pvBlock =
+    declared.HVM_boot_policy === "" && (declared.domain_type === undefined || isPvLike(declared.domain_type));
+  if (!pvBlock) return declared;
+  // A pv block without a domain type keeps a PV-like VM's own (pvh stays pvh) and makes an HVM VM "pv".
+  const observedType = domainTypeOf(observed);
+  const domainType = declared.domain_type ?? (isPvLike(observedType) ? observedType : DomainType.pv);
+  const typed = declared.domain_type === domainType ? declared : { ...declared, domain_type: domainType };
   const bootloader = declared.PV_bootloader ?? observed.PV_bootloader;
   const kernel = declared.PV_kernel ?? observed.PV_kernel;
-  if (bootloader !== "" || kernel !== "") return declared;
-  return { ...declared, PV_bootloader: PYGRUB };
+  if (bootloader !== "" || kernel !== "") return typed;
+  return { ...typed, PV_bootloader: PYGRUB };
 }

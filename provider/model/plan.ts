@@ -91,6 +91,11 @@ export interface PlanInput {
   /** `restartTrigger` changed: the plan must contain exactly one restart of the domain. @default false */
   readonly forceRestart?: boolean | undefined;
   readonly policy: Policy;
+  /**
+   * False on a pool whose XAPI has no `VM.set_domain_type` (API before 2.10): PV vs HVM is then written
+   * with `VM.set_HVM_boot_policy` alone, and a declared pvh / pv_in_pvh is refused. @default true
+   */
+  readonly canSetDomainType?: boolean | undefined;
   /** Bound on the lifecycle calls the search explores; hitting it is a `SEARCH_LIMIT` failure. @default 8 */
   readonly searchLimit?: number | undefined;
 }

@@ -4,14 +4,17 @@
  * this module adds what the resource needs around it: a base record for planning without a live
  * read, the read-back block for `refresh`, the effective-boot output and pending-change paths.
  */
+
 import { fromXapiBootFields, PV_FIELD_OF, PV_KEYS, toXapiBootFields } from "../boot/schema";
 import {
   type DeclaredBootFields,
   DomainType,
+  domainTypeOf,
   type ObservedDisk,
   resolveDeclaredBoot,
   type XapiBootFields,
 } from "../model/boot";
+import { diskNumberOf } from "../model/device-number";
 import { SetterCall } from "../model/vocabulary";
 import type { EffectiveBoot, HvmBoot, PvBoot } from "./types";
 
@@ -67,7 +70,7 @@ export function bootableOf(disks: readonly ObservedDisk[]): string[] {
   return disks
     .filter((d) => d.bootable)
     .map((d) => d.userdevice)
-    .sort((a, b) => Number(a) - Number(b));
+    .sort((a, b) => (diskNumberOf(a) ?? 0) - (diskNumberOf(b) ?? 0));
 }
 
 /**
@@ -142,6 +145,14 @@ export function observedDeclaration(decl: BootDeclaration, fields: XapiBootField
         ? observed[key] !== ""
         : decl.pv?.[key] !== undefined || (want !== undefined && want !== observed[key]);
     if (keep) pv[key] = observed[key];
+  }
+  // The domain type is reported when the user manages it, or when it is not what the block would build.
+  const observedType = domainTypeOf(fields);
+  if (
+    decl.pv?.domainType !== undefined ||
+    (wanted?.domain_type !== undefined && wanted.domain_type !== observedType)
+  ) {
+    pv.domainType = observedType;
   }
   return { pv };
 }

@@ -23,6 +23,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { closeAllConnections, getConnection, type XapiConnection } from "../client";
 import { UNKNOWN_SENTINEL, validateVmInputs } from "../inputs";
 import type { XapiBootFields } from "../model/boot";
+import { diskNumberOf } from "../model/device-number";
 import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
 import { assumedBootFields, declaredBootFields, matches } from "./boot";
@@ -236,7 +237,8 @@ function recordedDrift(olds: Bag, news: Bag): boolean {
   const declaredDisks = news.bootableDisks;
   const observedDisks = effective?.bootableDisks;
   if (Array.isArray(declaredDisks) && !containsUnknown(declaredDisks) && Array.isArray(observedDisks)) {
-    const sorted = (a: readonly unknown[]) => JSON.stringify([...a].map(String).sort());
+    const sorted = (a: readonly unknown[]) =>
+      JSON.stringify([...a].map((d) => diskNumberOf(String(d)) ?? String(d)).sort());
     if (sorted(declaredDisks) !== sorted(observedDisks)) return true;
   }
   // A pending next-boot change becomes due when the policy now says restart.

@@ -43,10 +43,12 @@ import {
 } from "../executor";
 import { type VmInputs, validateVmInputs } from "../inputs";
 import type { ObservedDisk } from "../model/boot";
+import { sameDisk } from "../model/device-number";
 import { hasFlag, TransitionFlag, transitionsFrom } from "../model/lifecycle";
 import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
 import { NULL_REF, PowerState } from "../model/vocabulary";
+import { type ApiVersion, hasDomainType, readApiVersion } from "./api-version";
 import {
   type BootDeclaration,
   bootableOf,
@@ -116,7 +118,7 @@ export interface Created {
 export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Created> {
   const value = validated(inputs);
   const deadline = deadlineOf(inputs, "create");
-  const pool = await poolUuidOf(conn);
+  const { uuid: pool, api } = await poolInfoOf(conn);
   const calls: VmCallRecord[] = [];
   const adopted = value.uuid !== undefined;
   const vm = adopted
@@ -174,7 +176,7 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
       targetOf(value, { forceRestart: false, liveDomainBootStale: stale }),
       policyOf(value.policy),
       // The record just read: the executor plans from it instead of reading it again.
-      { ...convergeOpts(deadline, value), record: before },
+      { ...convergeOpts(deadline, value), record: before, canSetDomainType: hasDomainType(api) },
     );
     calls.push(...result.steps.map(callRecordOf));
     const pending = pendingAfter(result, stale ? (marker?.paths ?? []) : [], before);
@@ -210,7 +212,7 @@ export async function readVmState(
   id: string,
   props: Bag,
 ): Promise<ReadState | undefined> {
-  const pool = await poolUuidOf(conn);
+  const { uuid: pool } = await poolInfoOf(conn);
   assertSamePool(conn, props, pool, id);
   let ref: string;
   try {
@@ -268,7 +270,7 @@ export async function readVmState(
 export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news: Bag): Promise<Bag> {
   const value = validated(news);
   const deadline = deadlineOf(news, "update");
-  const pool = await poolUuidOf(conn);
+  const { uuid: pool, api } = await poolInfoOf(conn);
   assertSamePool(conn, olds, pool, id);
   // Declared by uuid (the same VM, or diff would have replaced it): adopted, released on delete.
   const adopted = value.uuid !== undefined;
@@ -295,7 +297,7 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
         liveDomainBootStale: stale,
       }),
       policyOf(value.policy),
-      { ...convergeOpts(deadline, value), record },
+      { ...convergeOpts(deadline, value), record, canSetDomainType: hasDomainType(api) },
     );
     calls.push(...result.steps.map(callRecordOf));
     const pending = pendingAfter(result, oldPending, record);
@@ -322,7 +324,7 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
 export async function deleteVm(conn: XapiConnection, id: string, props: Bag): Promise<VmCallRecord[]> {
   const adopted = props.adopted === true;
   if (adopted && props.deleteAdopted !== true) return []; // released: the VM is not ours to destroy
-  const pool = await poolUuidOf(conn);
+  const { uuid: pool, api } = await poolInfoOf(conn);
   assertSamePool(conn, props, pool, id);
   let vm: { ref: string; uuid: string };
   try {
@@ -341,6 +343,7 @@ export async function deleteVm(conn: XapiConnection, id: string, props: Bag): Pr
   const result = await converge(conn, vm, { powerState: PowerState.Halted }, policy, {
     ...convergeOpts(deadline, { timeouts }),
     record,
+    canSetDomainType: hasDomainType(api),
   });
   calls.push(...result.steps.map(callRecordOf));
   deadline.check("VM.destroy");
@@ -468,20 +471,29 @@ async function recordPending(
 ////   XAPI helpers       ////
 //////////////////////////////
 
-/** The uuid of the pool behind each connection (one `pool.get_all_records` per connection). */
-const poolUuids = new WeakMap<XapiConnection, Promise<string>>();
+/** What the provider needs to know of the pool behind a connection. */
+export interface PoolInfo {
+  readonly uuid: string;
+  /** The coordinator's XAPI API version: which boot fields and setters exist (`api-version.ts`). */
+  readonly api: ApiVersion;
+}
 
-/** The uuid of the pool `conn` talks to. */
-export function poolUuidOf(conn: XapiConnection): Promise<string> {
-  let known = poolUuids.get(conn);
+/** The pool behind each connection (`pool.get_all_records` and the coordinator's API version, once). */
+const pools = new WeakMap<XapiConnection, Promise<PoolInfo>>();
+
+/** The pool `conn` talks to. */
+export function poolInfoOf(conn: XapiConnection): Promise<PoolInfo> {
+  let known = pools.get(conn);
   if (known === undefined) {
-    known = conn.call<Record<string, { uuid: string }>>("pool.get_all_records").then((all) => {
-      const [pool] = Object.values(all);
-      if (pool === undefined) throw new Error("pool.get_all_records returned no pool object");
-      return pool.uuid;
-    });
-    known.catch(() => poolUuids.delete(conn));
-    poolUuids.set(conn, known);
+    known = conn
+      .call<Record<string, { uuid: string; master: string }>>("pool.get_all_records")
+      .then(async (all) => {
+        const [pool] = Object.values(all);
+        if (pool === undefined) throw new Error("pool.get_all_records returned no pool object");
+        return { uuid: pool.uuid, api: await readApiVersion(conn, pool.master) };
+      });
+    known.catch(() => pools.delete(conn));
+    pools.set(conn, known);
   }
   return known;
 }
@@ -848,7 +860,8 @@ function targetOf(
  */
 function inDeclaredOrder(observed: string[], declared: unknown): string[] {
   if (!Array.isArray(declared) || declared.length !== observed.length) return observed;
-  return declared.every((d) => typeof d === "string" && observed.includes(d))
+  // The declared spelling is kept too ("xvda" for a VBD whose userdevice is "0"): the same disk for XAPI.
+  return declared.every((d) => typeof d === "string" && observed.some((o) => sameDisk(o, d)))
     ? (declared as string[])
     : observed;
 }

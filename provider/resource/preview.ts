@@ -276,11 +276,12 @@ export type ConnectionSource = () => XapiConnection | ProviderError;
  */
 export async function previewPlan(
   connection: ConnectionSource,
-  olds: Bag,
+  checkOlds: Bag,
   inputs: Bag,
   value: PlannedInputs,
   unknowns: readonly string[],
 ): Promise<PreviewOutcome> {
+  const olds = replacementOlds(checkOlds, inputs, value);
   const deferred = PLAN_INPUTS.filter((key) => unknowns.some((u) => u === key || u.startsWith(`${key}.`)));
   if (deferred.length > 0) {
     return { lines: plannedCalls(olds, value, unknowns), data: { source: "deferred", steps: [] } };
@@ -412,6 +413,34 @@ export async function liveDiff(
   const current = await snapshotAbout(conn, id);
   const outs = await updateVm(new DryRunConnection(current), id, olds, news);
   return callsOf(outs).some((c) => c.skipped === undefined);
+}
+
+/**
+ * The previous inputs of each resource whose `check` saw its identity change (a replacement), by URN.
+ * On a replacement the engine calls `check` a second time, without the olds, and shows THAT result
+ * (pulumi pkg/v3 resource/deploy/step_generator.go: "If we are going to perform a replacement, we need
+ * to recompute the default values"); the second call plans from the olds kept here, so the preview still
+ * lists the replaced VM's calls.
+ */
+const replacedOlds = new Map<string, Bag>();
+
+function replacementOlds(olds: Bag, inputs: Bag, value: PlannedInputs): Bag {
+  const urn = inputs[InternalKey.urn];
+  if (typeof urn !== "string") return olds;
+  if (Object.keys(olds).length === 0) {
+    const kept = replacedOlds.get(urn);
+    replacedOlds.delete(urn);
+    return kept ?? olds;
+  }
+  const old = readOldDeclaration(olds);
+  const identityChanged =
+    old !== undefined &&
+    (value.uuid !== undefined
+      ? old.uuid !== value.uuid
+      : old.uuid !== undefined || old.template !== value.template);
+  if (identityChanged) replacedOlds.set(urn, olds);
+  else replacedOlds.delete(urn);
+  return olds;
 }
 
 /** The property a pool-dependent mistake is reported on, by error code. */

@@ -21,6 +21,7 @@
  */
 import type { XapiConnection } from "../client";
 import type { VmRecord } from "../executor";
+import { type ApiVersion, readApiVersion } from "./api-version";
 
 /** How long a snapshot serves `check` and `diff` before the pool is read again. */
 export const SNAPSHOT_MAX_AGE_MS = 30_000;
@@ -44,7 +45,8 @@ export class PoolSnapshot {
   readonly takenAt: number;
   /** uuids of the VMs this process wrote or read live after the snapshot was taken: their records here are old. */
   readonly stale = new Set<string>();
-  #pool: Promise<{ uuid: string }> | undefined;
+  #pool: Promise<{ uuid: string; master: string }> | undefined;
+  #api: Promise<ApiVersion> | undefined;
   #vms: Promise<ReadonlyMap<string, VmRecord>> | undefined;
   #vbds: Promise<ReadonlyMap<string, VbdRecord>> | undefined;
   #byUuid: Promise<ReadonlyMap<string, string>> | undefined;
@@ -60,13 +62,21 @@ export class PoolSnapshot {
   }
 
   /** The pool's own record (one `pool.get_all_records`: a XAPI pool has exactly one pool object). */
-  pool(): Promise<{ uuid: string }> {
-    this.#pool ??= this.#conn.call<Record<string, { uuid: string }>>("pool.get_all_records").then((all) => {
-      const [first] = Object.values(all);
-      if (first === undefined) throw new Error("pool.get_all_records returned no pool object");
-      return first;
-    });
+  pool(): Promise<{ uuid: string; master: string }> {
+    this.#pool ??= this.#conn
+      .call<Record<string, { uuid: string; master: string }>>("pool.get_all_records")
+      .then((all) => {
+        const [first] = Object.values(all);
+        if (first === undefined) throw new Error("pool.get_all_records returned no pool object");
+        return first;
+      });
     return this.#pool;
+  }
+
+  /** The coordinator's XAPI API version (two calls, once per snapshot). */
+  apiVersion(): Promise<ApiVersion> {
+    this.#api ??= this.pool().then(({ master }) => readApiVersion(this.#conn, master));
+    return this.#api;
   }
 
   /** Every VM record of the pool (templates and snapshots included), by ref. */

@@ -12,6 +12,8 @@ export interface PvBoot {
   readonly ramdisk?: string | undefined;
   readonly args?: string | undefined;
   readonly bootloaderArgs?: string | undefined;
+  /** "pv", "pvh" or "pv_in_pvh"; omitted: a PV-like VM keeps its own, an HVM VM becomes "pv". */
+  readonly domainType?: "pv" | "pvh" | "pv_in_pvh" | undefined;
 }
 
 /** HVM boot: policy "BIOS order" with QEMU's boot `order` (e.g. "cd", "dc", "ncd") and firmware. */

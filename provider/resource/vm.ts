@@ -18,7 +18,7 @@ import {
 
 /** `pv` block of {@link VmArgs}. */
 export interface PvBootArgs {
-  /** "pygrub" (indirect boot through the guest's grub config) or a control-domain path. */
+  /** "pygrub" (indirect boot through the guest's grub config), "eliloader" or a control-domain path. */
   bootloader?: pulumi.Input<string>;
   /** Direct kernel boot: a dom0 path (under /var/lib/xcp/guest/ on current XAPI). */
   kernel?: pulumi.Input<string>;
@@ -26,6 +26,11 @@ export interface PvBootArgs {
   /** Kernel command line (appended to the guest's grub arguments under pygrub). */
   args?: pulumi.Input<string>;
   bootloaderArgs?: pulumi.Input<string>;
+  /**
+   * How XAPI builds the domain of this PV kernel: "pv", "pvh" (XCP-ng 8.x, XenServer 8; needs XAPI API
+   * 2.10+) or "pv_in_pvh". Omitted: a PV-like VM keeps its own type, an HVM VM becomes "pv".
+   */
+  domainType?: pulumi.Input<"pv" | "pvh" | "pv_in_pvh">;
 }
 
 /** `hvm` block of {@link VmArgs}. */
