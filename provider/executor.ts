@@ -21,8 +21,10 @@
  *   plan; re-read and re-plan (if it did not move, stop: XAPI and the executor disagree).
  * - `VM_LACKS_FEATURE`, `VM_SHUTDOWN_TIMEOUT`, `VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT` or the operation
  *   timeout on `clean_shutdown` / `clean_reboot`: escalated to `hard_shutdown` / `hard_reboot` ONLY under
- *   policy `clean-then-hard` (after a read confirms the VM is still in `step.from`); otherwise they stop
- *   the run.
+ *   policy `clean-then-hard` (after a read confirms the VM is still in `step.from`), and never for a VM
+ *   that was Suspended when the run began unless the policy may discard a suspended image
+ *   (`mayDiscardSuspendedState`): its saved state would be lost; otherwise they stop the run (and a VM
+ *   this run resumed is suspended again, see "Restore").
  * - Anything else stops the run with an {@link ExecutionError} naming the VM, the step, the code and
  *   what was already done.
  * - Hard caps: `maxSteps` executed steps and `maxReplans` re-plans per run (no loops).
@@ -373,6 +375,8 @@ class Run {
    * Suspended by `VM.resume`); `undefined` once any other lifecycle step ran. What a stopped run restores.
    */
   #lifted: PowerState | undefined;
+  /** The VM was Suspended when the run began: its saved state must survive the run (no hard escalation). */
+  #startedSuspended = false;
 
   constructor(
     conn: XapiConnection,
@@ -400,6 +404,7 @@ class Run {
 
   async execute(): Promise<ConvergeResult> {
     await this.#readRecord(true);
+    this.#startedSuspended = this.#power === PowerState.Suspended;
     this.#stale = this.#power !== PowerState.Halted && this.#target.liveDomainBootStale === true;
     try {
       await this.#converge();
@@ -663,6 +668,11 @@ class Run {
           if (this.#policy.shutdown !== ShutdownMode.cleanThenHard) {
             throw this.#errorFrom(error, step, undefined, escalationHint(call, code));
           }
+          // A VM that was Suspended when the run began keeps its saved state: no hard call unless the policy
+          // may discard a suspended image; the run stops and puts it back (module doc, "Restore").
+          if (this.#startedSuspended && !mayDiscardSuspendedState(this.#policy)) {
+            throw this.#errorFrom(error, step, undefined, suspendedEscalationHint(call, twin));
+          }
           // Did the clean call complete after all (e.g. it finished as the timeout hit)?
           const now = await this.#readPower(step, step.from);
           if (now === step.to && call === LifecycleCall.cleanShutdown) break;
@@ -842,6 +852,10 @@ function restoreText(outcome: RestoreOutcome): string {
   return outcome.restored
     ? `${lifted}: it was ${words.back} (${outcome.call}), ${outcome.state} as before the run.`
     : `${lifted}; it was not ${words.back} (${outcome.call}): ${outcome.why ?? "unknown reason."}`;
+}
+
+function suspendedEscalationHint(call: string, twin: string): string {
+  return `The VM was Suspended when this run began, so ${twin} (which would discard what the guest had saved) is not used in place of ${call}; policy shutdown "hard" with allowDiscardSuspendedState allows it. Or fix the guest's clean shutdown.`;
 }
 
 function stateConflictHint(now: PowerState): string {

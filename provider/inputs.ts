@@ -136,6 +136,11 @@ export const VmInputsSchema = z.strictObject({
   restartTrigger: z.string().optional(),
   /** With `uuid`: destroy the adopted VM on delete instead of releasing it. @default false */
   deleteAdopted: z.boolean().optional(),
+  /**
+   * With `uuid`: adopt the VM even when another Pulumi resource owns it (its `other_config` names
+   * that resource); the other resource then fails, saying it lost the VM. @default false
+   */
+  takeOver: z.boolean().optional(),
 });
 
 /** The validated inputs, defaults applied. */

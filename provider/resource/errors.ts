@@ -16,6 +16,10 @@ export const ProviderErrorCode = {
   TEMPLATE_AMBIGUOUS: "TEMPLATE_AMBIGUOUS",
   /** The VM to adopt (or to update) does not exist. */
   VM_NOT_FOUND: "VM_NOT_FOUND",
+  /** The VM is owned by another Pulumi resource (its `other_config["pulumi-xapi:urn"]`). */
+  OWNED_ELSEWHERE: "OWNED_ELSEWHERE",
+  /** Several VMs carry this resource's owner tag (a copy of a managed VM keeps it): which one is meant is unknown. */
+  AMBIGUOUS_OWNER: "AMBIGUOUS_OWNER",
   /** The recorded VM belongs to another pool than the one the connection reaches now. */
   POOL_MISMATCH: "POOL_MISMATCH",
   /** XAPI refused the username or password. */

@@ -150,7 +150,6 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
 /** Releases an adopted VM, or shuts it down per policy and destroys it. */
 export async function delete_(id: string, props: Bag): Promise<void> {
   return guard(async () => {
-    if (props.adopted === true && props.deleteAdopted !== true) return; // released: no connection needed
     const conn = connect();
     markStale(conn, id);
     await deleteVm(conn, id, props);

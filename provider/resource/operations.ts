@@ -32,6 +32,7 @@
  * written while Suspended, domid -1, holds until the VM is seen Halted or rebuilt: a resume keeps the old
  * configuration).
  */
+import { createHash } from "node:crypto";
 import { isXapiError, type XapiConnection, XapiErrorCode } from "../client";
 import {
   bootFieldsOf,
@@ -85,6 +86,7 @@ export const DECLARED_KEYS = [
   "timeouts",
   "restartTrigger",
   "deleteAdopted",
+  "takeOver",
 ] as const;
 
 /** Properties only the provider writes. */
@@ -114,57 +116,38 @@ export interface Created {
 ////   operations         ////
 //////////////////////////////
 
-/** Clones and provisions a VM from its template (or adopts one), then converges it. */
+/**
+ * Clones and provisions a VM from its template (or adopts one), then converges it.
+ *
+ * Kill-safe: a VM is born with a name unique to its resource ({@link birthName}) and tagged with the
+ * resource's URN right after; a create first looks for a VM a stopped create left behind (by that name,
+ * or by its declared name and the tag) and finishes it instead of cloning again.
+ */
 export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Created> {
   const value = validated(inputs);
   const deadline = deadlineOf(inputs, "create");
   const { uuid: pool, api } = await poolInfoOf(conn);
   const calls: VmCallRecord[] = [];
   const adopted = value.uuid !== undefined;
-  const vm = adopted
-    ? await findVm(conn, value.uuid ?? "")
-    : await cloneTemplate(conn, value, calls, deadline);
+  const urn = urnOf(inputs);
+  let vm: { ref: string; uuid: string };
+  let birth: Birth | undefined;
+  let claimed: VmRecord | undefined;
+  if (adopted) {
+    vm = await findVm(conn, value.uuid ?? "");
+    // Ownership is settled before anything is written, and a refused adoption records nothing.
+    claimed = await recordOf(conn, vm.ref);
+    assertMayOwn(vm.uuid, claimed, urn, value.takeOver === true);
+  } else {
+    const leftover = urn === undefined ? undefined : await findLeftover(conn, value, urn);
+    birth = leftover ?? (await cloneTemplate(conn, value, urn, calls, deadline));
+    vm = birth;
+  }
 
   let before: VmRecord | undefined;
   try {
-    const urn = inputs[InternalKey.urn];
-    if (!adopted && typeof urn === "string") {
-      await recorded(
-        calls,
-        {
-          call: "VM.add_to_other_config",
-          args: { key: URN_KEY },
-          from: "Halted",
-          to: "Halted",
-          reason: "record on the VM its owner, this resource's URN",
-        },
-        () => conn.call("VM.add_to_other_config", vm.ref, URN_KEY, urn),
-      );
-    }
-    if (!adopted) {
-      deadline.check("VM.provision");
-      await recorded(
-        calls,
-        {
-          call: "VM.provision",
-          from: "Halted",
-          to: "Halted",
-          reason: "create the disks the template describes",
-        },
-        () => conn.callAsync("VM.provision", [vm.ref], timeoutOpts(deadline, value)),
-      );
-      await recorded(
-        calls,
-        {
-          call: "VM.set_is_a_template",
-          args: { value: false },
-          from: "Halted",
-          to: "Halted",
-          reason: "turn the copy into a VM",
-        },
-        () => conn.call("VM.set_is_a_template", vm.ref, false),
-      );
-    }
+    if (claimed !== undefined) await claim(conn, vm.ref, claimed, urn, calls);
+    if (birth !== undefined) await finishBirth(conn, birth, urn, calls, deadline, value);
     before = await recordOf(conn, vm.ref);
     await setNames(conn, vm.ref, before, value, calls);
     const marker = pendingMarkerOf(before);
@@ -276,10 +259,13 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
   const adopted = value.uuid !== undefined;
   const vm = await findVm(conn, id);
   const calls: VmCallRecord[] = [];
-  let record: VmRecord | undefined;
+  const urn = urnOf(news);
+  let record: VmRecord | undefined = await recordOf(conn, vm.ref);
+  assertStillOwned(id, record, urn, adopted && value.takeOver === true);
   let oldPending: string[] = [];
   try {
-    record = await recordOf(conn, vm.ref);
+    // The owner tag: written when missing (a VM adopted or created before tags), or taken over.
+    await claim(conn, vm.ref, record, urn, calls);
     // A create that stopped after the clone left a template behind: finish it before converging.
     if (createdFromTemplate(olds) && record.is_a_template === true) {
       record = await finishClone(conn, vm.ref, record, calls, deadline, value);
@@ -318,12 +304,11 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
 }
 
 /**
- * Releases an adopted VM (no call, unless `deleteAdopted`), or shuts it down per its policy and
+ * Releases an adopted VM (removing only its owner tag, unless `deleteAdopted`), or shuts it down per its policy and
  * destroys it with the disks it was provisioned with. Returns the calls made.
  */
 export async function deleteVm(conn: XapiConnection, id: string, props: Bag): Promise<VmCallRecord[]> {
   const adopted = props.adopted === true;
-  if (adopted && props.deleteAdopted !== true) return []; // released: the VM is not ours to destroy
   const { uuid: pool, api } = await poolInfoOf(conn);
   assertSamePool(conn, props, pool, id);
   let vm: { ref: string; uuid: string };
@@ -334,6 +319,26 @@ export async function deleteVm(conn: XapiConnection, id: string, props: Bag): Pr
     throw error;
   }
   const calls: VmCallRecord[] = [];
+  if (adopted && props.deleteAdopted !== true) {
+    // Released: the VM is not ours to destroy; only our owner tag goes (another owner's stays).
+    const record = await recordOf(conn, vm.ref);
+    const urn = urnOf(props);
+    if (urn !== undefined && ownerOf(record) === urn) {
+      const power = record.power_state;
+      await recorded(
+        calls,
+        {
+          call: "VM.remove_from_other_config",
+          args: { key: URN_KEY },
+          from: power,
+          to: power,
+          reason: "release the VM: this resource no longer owns it",
+        },
+        () => conn.call("VM.remove_from_other_config", vm.ref, URN_KEY),
+      );
+    }
+    return calls;
+  }
   const deadline = deadlineOf(props, "delete");
   const timeouts = props.timeouts as VmInputs["timeouts"];
   const policy = policyOf(props.policy as Partial<Policy> | undefined);
@@ -534,13 +539,77 @@ function recordOf(conn: XapiConnection, ref: string): Promise<VmRecord> {
   return conn.call<VmRecord>("VM.get_record", ref);
 }
 
+/** A VM this resource is bringing into the world: a fresh clone, or one a stopped create left behind. */
+interface Birth {
+  readonly ref: string;
+  readonly uuid: string;
+  /** Still a template (not provisioned and un-templated yet). */
+  readonly isTemplate: boolean;
+  /** Already carries this resource's URN tag. */
+  readonly tagged: boolean;
+  /** `VM.provision` is still due: a fresh clone, or a left-behind one whose `other_config.disks` is still set. */
+  readonly provisionDue: boolean;
+}
+
+/**
+ * The `name_label` a VM is born with: unique to its resource, so that a create stopped before the VM was
+ * tagged or recorded finds it again (`VM.get_by_name_label`). Renamed to the declared name once tagged.
+ */
+export function birthName(urn: string): string {
+  return `${BIRTH_PREFIX}${createHash("sha256").update(urn).digest("hex").slice(0, 16)}`;
+}
+
+const BIRTH_PREFIX = "pulumi-xapi:creating:";
+
+/** The resource's URN (the `Vm` class passes it), or `undefined` for a caller that does not. */
+function urnOf(bag: Bag): string | undefined {
+  const urn = bag[InternalKey.urn];
+  return typeof urn === "string" ? urn : undefined;
+}
+
+/**
+ * A VM an earlier, stopped create of this resource left behind: one still bearing the birth name, or one
+ * with the declared name whose URN tag names this resource. Two such VMs (a copy keeps the tag) are
+ * refused: which one is meant is unknown.
+ */
+async function findLeftover(conn: XapiConnection, value: VmInputs, urn: string): Promise<Birth | undefined> {
+  const found: { ref: string; record: VmRecord }[] = [];
+  const seen = new Set<string>();
+  for (const name of [birthName(urn), value.nameLabel ?? value.template ?? ""]) {
+    for (const ref of await conn.call<string[]>("VM.get_by_name_label", name)) {
+      if (seen.has(ref)) continue;
+      seen.add(ref);
+      const record = await recordOf(conn, ref);
+      if (record.is_a_snapshot === true) continue;
+      if (name === birthName(urn) || ownerOf(record) === urn) found.push({ ref, record });
+    }
+  }
+  if (found.length > 1) {
+    throw new ProviderError(
+      ProviderErrorCode.AMBIGUOUS_OWNER,
+      `Several VMs are left by an earlier create of this resource: expected at most one, found ${found.length} (${found.map((f) => f.record.uuid).join(", ")}). ` +
+        `Destroy the extra copies (xe vm-uninstall uuid=…) or remove their other_config key ${URN_KEY}, then run pulumi up again.`,
+    );
+  }
+  const [left] = found;
+  if (left === undefined) return undefined;
+  return {
+    ref: left.ref,
+    uuid: left.record.uuid,
+    isTemplate: left.record.is_a_template === true,
+    tagged: ownerOf(left.record) === urn,
+    provisionDue: pendingDisks(left.record),
+  };
+}
+
 /** Finds the template by name_label and clones it; the clone is a template until provisioned. */
 async function cloneTemplate(
   conn: XapiConnection,
   value: VmInputs,
+  urn: string | undefined,
   calls: VmCallRecord[],
   deadline: Deadline,
-): Promise<{ ref: string; uuid: string }> {
+): Promise<Birth> {
   const name = value.template ?? "";
   const refs = await conn.call<string[]>("VM.get_by_name_label", name);
   const templates: { ref: string; uuid: string }[] = [];
@@ -565,7 +634,8 @@ async function cloneTemplate(
     );
   }
   deadline.check("VM.clone");
-  const newName = value.nameLabel ?? name;
+  // Born with a name unique to the resource (when its URN is known), so a stopped create finds it again.
+  const newName = urn === undefined ? (value.nameLabel ?? name) : birthName(urn);
   const ref = await recorded(
     calls,
     {
@@ -577,12 +647,141 @@ async function cloneTemplate(
     () => conn.callAsync<string>("VM.clone", [template.ref, newName], timeoutOpts(deadline, value)),
   );
   try {
-    return { ref, uuid: await conn.call<string>("VM.get_uuid", ref) };
+    return {
+      ref,
+      uuid: await conn.call<string>("VM.get_uuid", ref),
+      isTemplate: true,
+      tagged: false,
+      provisionDue: true,
+    };
   } catch (error) {
     // Without its uuid the VM cannot be recorded: undo the clone to stay transactional.
     await conn.call("VM.destroy", ref).catch(() => undefined);
     throw error;
   }
+}
+
+/** Tags, provisions and un-templates a VM being born, as far as it is not done yet. */
+async function finishBirth(
+  conn: XapiConnection,
+  birth: Birth,
+  urn: string | undefined,
+  calls: VmCallRecord[],
+  deadline: Deadline,
+  value: VmInputs,
+): Promise<void> {
+  if (urn !== undefined && !birth.tagged) {
+    await recorded(
+      calls,
+      {
+        call: "VM.add_to_other_config",
+        args: { key: URN_KEY },
+        from: "Halted",
+        to: "Halted",
+        reason: "record on the VM its owner, this resource's URN",
+      },
+      () => conn.call("VM.add_to_other_config", birth.ref, URN_KEY, urn),
+    );
+  }
+  if (!birth.isTemplate) return;
+  if (birth.provisionDue) {
+    deadline.check("VM.provision");
+    await recorded(
+      calls,
+      {
+        call: "VM.provision",
+        from: "Halted",
+        to: "Halted",
+        reason: "create the disks the template describes",
+      },
+      () => conn.callAsync("VM.provision", [birth.ref], timeoutOpts(deadline, value)),
+    );
+  }
+  await recorded(
+    calls,
+    {
+      call: "VM.set_is_a_template",
+      args: { value: false },
+      from: "Halted",
+      to: "Halted",
+      reason: "turn the copy into a VM",
+    },
+    () => conn.call("VM.set_is_a_template", birth.ref, false),
+  );
+}
+
+/** The Pulumi resource (URN) a VM's `other_config` names as its owner, if any. */
+function ownerOf(record: VmRecord): string | undefined {
+  const owner = (record.other_config as Record<string, unknown> | undefined)?.[URN_KEY];
+  return typeof owner === "string" ? owner : undefined;
+}
+
+/**
+ * Refuses a VM another Pulumi resource owns, unless `takeOver`.
+ * @throws ProviderError OWNED_ELSEWHERE
+ */
+function assertMayOwn(uuid: string, record: VmRecord, urn: string | undefined, takeOver: boolean): void {
+  const owner = ownerOf(record);
+  if (owner === undefined || urn === undefined || owner === urn || takeOver) return;
+  throw new ProviderError(
+    ProviderErrorCode.OWNED_ELSEWHERE,
+    `VM ${uuid} is managed by another Pulumi resource: expected a VM no other resource owns, received one whose ` +
+      `other_config["${URN_KEY}"] is ${JSON.stringify(owner)}. Remove it from that stack (pulumi state delete), ` +
+      "or set takeOver: true on this resource to take it over.",
+  );
+}
+
+/**
+ * Refuses to update a VM whose owner tag names another resource: it was taken over (`takeOver` on that
+ * resource) or copied under this resource's feet. `takeOver` on this (adopting) resource takes it back.
+ * @throws ProviderError OWNED_ELSEWHERE
+ */
+function assertStillOwned(uuid: string, record: VmRecord, urn: string | undefined, takeOver: boolean): void {
+  const owner = ownerOf(record);
+  if (owner === undefined || urn === undefined || owner === urn || takeOver) return;
+  throw new ProviderError(
+    ProviderErrorCode.OWNED_ELSEWHERE,
+    `VM ${uuid} is no longer this resource's: expected its other_config["${URN_KEY}"] to name ${JSON.stringify(urn)}, ` +
+      `received ${JSON.stringify(owner)} (another stack took it over). Remove this resource without touching the VM ` +
+      "(pulumi state delete <urn>), or take it back with takeOver: true on an adopting resource.",
+  );
+}
+
+/** Writes this resource as the VM's owner (replacing another owner: `takeOver` was checked before). */
+async function claim(
+  conn: XapiConnection,
+  ref: string,
+  record: VmRecord,
+  urn: string | undefined,
+  calls: VmCallRecord[],
+): Promise<void> {
+  const owner = ownerOf(record);
+  if (urn === undefined || owner === urn) return;
+  const power = record.power_state;
+  if (owner !== undefined) {
+    await recorded(
+      calls,
+      {
+        call: "VM.remove_from_other_config",
+        args: { key: URN_KEY },
+        from: power,
+        to: power,
+        reason: `take the VM over from ${owner} (takeOver)`,
+      },
+      () => conn.call("VM.remove_from_other_config", ref, URN_KEY),
+    );
+  }
+  await recorded(
+    calls,
+    {
+      call: "VM.add_to_other_config",
+      args: { key: URN_KEY },
+      from: power,
+      to: power,
+      reason: "record on the VM its owner, this resource's URN",
+    },
+    () => conn.call("VM.add_to_other_config", ref, URN_KEY, urn),
+  );
 }
 
 /** The recorded resource created its VM by cloning `template` (it did not adopt one). */
@@ -636,8 +835,10 @@ async function setNames(
   calls: VmCallRecord[],
 ): Promise<void> {
   const power = record.power_state;
-  if (value.nameLabel !== undefined && value.nameLabel !== record.name_label) {
-    const v = value.nameLabel;
+  // A VM still bearing its birth name gets the template's name when no name is declared (as a clone would).
+  const label = value.nameLabel ?? (record.name_label.startsWith(BIRTH_PREFIX) ? value.template : undefined);
+  if (label !== undefined && label !== record.name_label) {
+    const v = label;
     await recorded(
       calls,
       { call: "VM.set_name_label", args: { value: v }, from: power, to: power, reason: "the declared name" },
@@ -754,7 +955,12 @@ async function operationFailure(
     error instanceof ProviderError || error instanceof VmOperationError
       ? error.code
       : ProviderErrorCode.XAPI_FAILED;
-  const what = operation === "create" ? "was created but could not be brought to" : "could not be brought to";
+  const what =
+    operation === "update"
+      ? "could not be brought to"
+      : extra.adopted
+        ? "was adopted but could not be brought to"
+        : "was created but could not be brought to";
   const made = calls.length === 0 ? "no call made" : `calls made: ${calls.map((c) => c.call).join(", ")}`;
   // The executor's message starts with the VM too; say it once.
   const detail = errorText(error).replace(`VM ${vm.uuid}: `, "");

@@ -448,6 +448,7 @@ const FAILING_PROPERTY: Partial<Record<ProviderErrorCode, string>> = {
   [ProviderErrorCode.TEMPLATE_NOT_FOUND]: "template",
   [ProviderErrorCode.TEMPLATE_AMBIGUOUS]: "template",
   [ProviderErrorCode.VM_NOT_FOUND]: "uuid",
+  [ProviderErrorCode.OWNED_ELSEWHERE]: "uuid",
 };
 
 /**
@@ -464,8 +465,9 @@ async function ownVm(snapshot: PoolSnapshot, olds: Bag, inputs: Bag): Promise<{ 
   }
   const urn = inputs[InternalKey.urn] ?? olds[InternalKey.urn];
   if (typeof urn !== "string") return undefined;
-  const owned = await snapshot.vmOwnedBy(urn);
-  return owned === undefined ? undefined : { uuid: owned.record.uuid };
+  // Several tagged VMs (a copy keeps the tag): which one is this resource's is not known here.
+  const owned = await snapshot.vmsOwnedBy(urn);
+  return owned.length === 1 && owned[0] !== undefined ? { uuid: owned[0].record.uuid } : undefined;
 }
 
 function callsOf(outs: Bag): VmCallRecord[] {

@@ -95,14 +95,15 @@ export class PoolSnapshot {
     return this.#vbds;
   }
 
-  /** The VM whose `other_config` names this resource's URN as its owner (created by this provider). */
-  async vmOwnedBy(urn: string): Promise<{ ref: string; record: VmRecord } | undefined> {
+  /** The VMs whose `other_config` names this resource's URN as their owner (one, unless a copy kept the tag). */
+  async vmsOwnedBy(urn: string): Promise<{ ref: string; record: VmRecord }[]> {
+    const owned: { ref: string; record: VmRecord }[] = [];
     for (const [ref, record] of await this.vms()) {
       if (record.is_a_snapshot === true) continue; // a snapshot copies its VM's other_config
       const other = record.other_config as Record<string, unknown> | undefined;
-      if (other?.[URN_KEY] === urn) return { ref, record };
+      if (other?.[URN_KEY] === urn) owned.push({ ref, record });
     }
-    return undefined;
+    return owned;
   }
 
   /** The VM with this uuid, if any. */

@@ -55,6 +55,8 @@ export interface VmDeclared {
   readonly timeouts?: VmTimeouts | undefined;
   readonly restartTrigger?: string | undefined;
   readonly deleteAdopted?: boolean | undefined;
+  /** With `uuid`: adopt the VM even when another Pulumi resource owns it. */
+  readonly takeOver?: boolean | undefined;
 }
 
 /**

@@ -97,6 +97,12 @@ export interface VmArgs {
   restartTrigger?: pulumi.Input<string>;
   /** For an adopted VM (`uuid`): destroy it when the resource is deleted. @default false */
   deleteAdopted?: pulumi.Input<boolean>;
+  /**
+   * For an adopted VM (`uuid`): adopt it even when another Pulumi resource (another stack) owns it, as its
+   * `other_config["pulumi-xapi:urn"]` says. That resource's next preview then fails, saying it lost the VM.
+   * @default false
+   */
+  takeOver?: pulumi.Input<boolean>;
 }
 
 /**
