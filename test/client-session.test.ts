@@ -127,3 +127,27 @@ describe("refused methods", () => {
     );
   });
 });
+
+describe("outages", () => {
+  it("waits out a host that answered before and then drops more reads than a first contact would retry", async () => {
+    sim = await startSim();
+    const conn = getConnection({ url: sim.url, ...ROOT });
+    await conn.call("VM.get_power_state", FIXTURE.web.ref);
+    // Six dropped answers in a row: a coordinator restart, not a wrong address.
+    await control(sim, "faults", { method: "VM.get_power_state", drop: true, count: 6 });
+    await expect(conn.call("VM.get_power_state", FIXTURE.web.ref)).resolves.toBe("Running");
+    const sent = (await callLog(sim)).filter((e) => e.method === "VM.get_power_state").length;
+    expect(sent).toBe(8);
+  });
+
+  it("gives up after the short first-contact retries when the host never answered", async () => {
+    sim = await startSim();
+    await control(sim, "faults", { method: "session.login_with_password", drop: true, count: 10 });
+    const conn = getConnection({ url: sim.url, ...ROOT });
+    await expect(conn.call("VM.get_power_state", FIXTURE.web.ref)).rejects.toMatchObject({
+      name: "XapiTransportError",
+    });
+    const logins = (await callLog(sim)).filter((e) => e.method === "session.login_with_password").length;
+    expect(logins).toBe(4);
+  });
+});

@@ -36,6 +36,11 @@ export interface ConnectionOptions {
   insecure?: boolean | undefined;
   /** Per-request (socket inactivity) timeout. @default 60000 */
   requestTimeoutMs?: number | undefined;
+  /**
+   * How long reads and the re-login wait out an outage of a host that has answered before (a coordinator
+   * restart); a host that never answered fails within a second. @default 120000
+   */
+  outageToleranceMs?: number | undefined;
   /** Task polling schedule of `callAsync`. @default { initialMs: 20, maxMs: 2000, factor: 2 } */
   taskPoll?: Backoff | undefined;
 }
@@ -80,6 +85,7 @@ class Connection implements XapiConnection {
         fingerprint: options.fingerprint,
         insecure: options.insecure,
         requestTimeoutMs: options.requestTimeoutMs,
+        outageToleranceMs: options.outageToleranceMs,
       },
       options.password,
     );

@@ -1,7 +1,8 @@
 /**
  * One XAPI session for one (url, username): lazy single-flight login, re-login once on
- * SESSION_INVALID, HOST_IS_SLAVE redirect to the coordinator (remembered), bounded retry of
- * idempotent reads after transient network failures, and logout.
+ * SESSION_INVALID, HOST_IS_SLAVE redirect to the coordinator (remembered), retry of idempotent reads
+ * and of the login after transient network failures (briefly while the host has never answered; up to
+ * `outageToleranceMs` once it has: a coordinator restart is waited out), and logout.
  *
  * The password lives in a private field: it is sent in `session.login_with_password` and nowhere
  * else, and never appears in errors, logs, `JSON.stringify` or `util.inspect` output.
@@ -21,9 +22,18 @@ export const LOGIN_API_VERSION = "2.21";
 const LOGIN = "session.login_with_password";
 /** How many HOST_IS_SLAVE hops a single call may follow (a pool has one coordinator; 2 covers a failover). */
 const MAX_REDIRECTS = 2;
-/** Retries of an idempotent read after a transient network failure. */
-const READ_RETRIES = 3;
-const READ_RETRY_BACKOFF: Backoff = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.2 };
+/**
+ * Retries of an idempotent read (or of the login) after a transient network failure, while the host has
+ * never answered: an address that refuses from the start is a setting to fix (or, in a preview, a pool to
+ * plan without), so it fails in under a second.
+ */
+const FIRST_CONTACT_RETRIES = 3;
+/**
+ * Once the host has answered, a transient failure is an outage (a coordinator restart takes tens of
+ * seconds): reads and the re-login are retried with backoff for this long before the failure is reported.
+ */
+export const DEFAULT_OUTAGE_TOLERANCE_MS = 120_000;
+const READ_RETRY_BACKOFF: Backoff = { initialMs: 100, maxMs: 5000, factor: 2, jitter: 0.2 };
 
 /** Options of a {@link XapiSession} (everything but the password). */
 export interface SessionOptions extends TlsOptions {
@@ -31,6 +41,8 @@ export interface SessionOptions extends TlsOptions {
   readonly username: string;
   /** @default 60000 */
   readonly requestTimeoutMs?: number | undefined;
+  /** How long an outage of a host that has answered before is waited out. @default 120000 */
+  readonly outageToleranceMs?: number | undefined;
 }
 
 /** Counters of one session holder (wire requests, successful logins). */
@@ -67,9 +79,13 @@ export class XapiSession {
   #transport: Transport;
   #ref: SessionRef | undefined;
   #loggingIn: Promise<SessionRef> | undefined;
+  /** The host has answered at least once (a failure since is an outage, not a wrong address). */
+  #reached = false;
+  readonly #outageToleranceMs: number;
 
   constructor(options: SessionOptions, password: string) {
     this.username = options.username;
+    this.#outageToleranceMs = options.outageToleranceMs ?? DEFAULT_OUTAGE_TOLERANCE_MS;
     this.#password = password;
     this.#tls = { caCert: options.caCert, fingerprint: options.fingerprint, insecure: options.insecure };
     this.#requestTimeoutMs = options.requestTimeoutMs;
@@ -101,12 +117,27 @@ export class XapiSession {
     let relogins = 0;
     let redirects = 0;
     let readRetries = 0;
+    let outageSince: number | undefined;
     for (;;) {
       let session: SessionRef | undefined;
+      let sent = false;
       try {
         session = await this.#session();
+        sent = true;
         return await this.#send(method, [session, ...args]);
       } catch (error) {
+        // A failed login never sent `method`: retrying it is safe whatever the method is.
+        if (isTransientTransportError(error) && (!sent || isIdempotentCall(method))) {
+          const now = Date.now();
+          outageSince ??= now;
+          const retry = this.#reached
+            ? now - outageSince < this.#outageToleranceMs
+            : readRetries < FIRST_CONTACT_RETRIES;
+          if (retry) {
+            await sleep(backoffDelay(READ_RETRY_BACKOFF, readRetries++));
+            continue;
+          }
+        }
         if (isXapiError(error, XapiErrorCode.SESSION_INVALID) && session !== undefined && relogins === 0) {
           relogins++;
           this.#forget(session);
@@ -122,10 +153,6 @@ export class XapiSession {
           this.#redirect(error.params[0]);
           // Sessions live in the pool database: log the old one out at the coordinator, do not leak it.
           if (this.#forget(session)) await this.#send("session.logout", [session]).catch(() => undefined);
-          continue;
-        }
-        if (isTransientTransportError(error) && isIdempotentCall(method) && readRetries < READ_RETRIES) {
-          await sleep(backoffDelay(READ_RETRY_BACKOFF, readRetries++));
           continue;
         }
         throw error;
@@ -211,8 +238,16 @@ export class XapiSession {
     return createJsonRpcTransport(options);
   }
 
-  #send(method: string, params: readonly unknown[]): Promise<unknown> {
+  async #send(method: string, params: readonly unknown[]): Promise<unknown> {
     this.stats.calls++;
-    return this.#transport(method, params);
+    try {
+      const result = await this.#transport(method, params);
+      this.#reached = true;
+      return result;
+    } catch (error) {
+      // An answer, even an error, means the host is there.
+      if (!isTransientTransportError(error)) this.#reached = true;
+      throw error;
+    }
   }
 }

@@ -967,7 +967,12 @@ async function operationFailure(
   // Name the VM the way its owner knows it (name_label) and the way Pulumi does (uuid = id).
   const label = record?.name_label ?? value.nameLabel;
   const named = label === undefined || label === "" ? `VM ${vm.uuid}` : `VM "${label}" (${vm.uuid})`;
-  const message = `${named} ${what} its declared state (${made}): ${detail}`;
+  // A create stopped between the clone and the un-template: say that the VM is kept and finished next time.
+  const unfinished =
+    operation === "create" && !extra.adopted && record?.is_a_template === true
+      ? " The VM is recorded in the stack (still a template); the next `pulumi up` finishes the create from where it stopped."
+      : "";
+  const message = `${named} ${what} its declared state (${made}): ${detail}${unfinished}`;
   return new VmOperationError(code, message, vm.uuid, properties, { cause: error });
 }
 
