@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type StartOptions, startSimulator } from "./index";
+import { PROFILE_NAMES, type ProfileName, type StartOptions, startSimulator } from "./index";
 
 const USAGE = `Usage: xapi-sim [options]
 
@@ -19,6 +19,9 @@ const USAGE = `Usage: xapi-sim [options]
   --user U            login user name (with --password; default root / xapi-sim)
   --password P        login password
   --no-member         do not listen as the pool member on 127.0.0.2
+  --profile NAME      XAPI generation to play: current (XCP-ng 8.3, API 2.21; the default),
+                      xenserver-7 (XenServer 7.2, API 2.7, no domain_type) or xenapi-1.0
+                      (API 1.0, no domain_type, power state Crashed); a --state file keeps its own
   --crashed-compat    report crashed guests as power_state "Crashed" (XenAPI 1.0 behaviour)
   --op-ms N           simulated duration of each lifecycle operation in ms (default 20)
   -h, --help          show this help
@@ -55,6 +58,14 @@ export function parseCliArgs(argv: readonly string[]): StartOptions | "help" {
     options.users = { [values.user]: values.password };
   if (values["no-member"]) options.member = false;
   if (values["crashed-compat"]) options.crashedCompat = true;
+  if (values.profile !== undefined) {
+    if (!(PROFILE_NAMES as readonly string[]).includes(values.profile)) {
+      throw new UsageError(
+        `--profile expects one of ${PROFILE_NAMES.join(", ")}, received "${values.profile}"`,
+      );
+    }
+    options.profile = values.profile as ProfileName;
+  }
   if (values["op-ms"] !== undefined) {
     options.defaultOperationMs = parseInteger("--op-ms", values["op-ms"], 0, 3_600_000);
   }
@@ -75,6 +86,7 @@ function parse(argv: readonly string[]) {
       password: { type: "string" },
       "no-member": { type: "boolean" },
       "crashed-compat": { type: "boolean" },
+      profile: { type: "string" },
       "op-ms": { type: "string" },
       help: { type: "boolean", short: "h" },
     },

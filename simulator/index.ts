@@ -26,7 +26,13 @@ import {
   writeStateFile,
 } from "./state-file";
 
-export { InvalidStateError, type SimModel, type SimModelOptions } from "./model";
+export {
+  InvalidStateError,
+  PROFILE_NAMES,
+  type ProfileName,
+  type SimModel,
+  type SimModelOptions,
+} from "./model";
 export { StateFileError, StateFileErrorCode } from "./state-file";
 
 /** Options of {@link startSimulator}; the model options are passed through to `createModel`. */

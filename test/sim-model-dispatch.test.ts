@@ -60,9 +60,18 @@ describe("method resolution (§8.1, §8.4 step 2)", () => {
   it("lists methods without a session, including every get_all_records clients need", async () => {
     const h = await harness();
     const methods = (await h.model.dispatch("system.listMethods", [], MASTER)) as string[];
-    for (const cls of ["session", "pool", "host", "VM", "task"])
+    for (const cls of ["pool", "host", "VM", "task", "VIF", "network", "VM_guest_metrics", "VM_metrics"])
       expect(methods).toContain(`${cls}.get_all_records`);
     expect(methods).toContain("event.from");
+  });
+
+  it("lists no message XAPI's datamodel lacks: sessions cannot be enumerated, pools have no get_by_name_label", async () => {
+    const h = await harness();
+    const methods = (await h.model.dispatch("system.listMethods", [], MASTER)) as string[];
+    expect(methods.filter((m) => /^session\.get_all(_records)?$|^pool\.get_by_name_label$/.test(m))).toEqual(
+      [],
+    );
+    expect((await h.fault("session.get_all_records")).code).toBe("MESSAGE_METHOD_UNKNOWN");
   });
 
   it("serves get_all_records for every listed class", async () => {

@@ -123,13 +123,17 @@ describe("event.from", () => {
     const from = (await h.call("event.from", ["pool"], "", 0)) as unknown as From;
     expect(Object.keys(from.valid_ref_counts).sort()).toEqual([
       "host",
+      "network",
       "pool",
       "session",
       "sr",
       "task",
       "vbd",
       "vdi",
+      "vif",
       "vm",
+      "vm_guest_metrics",
+      "vm_metrics",
     ]);
     expect(from.valid_ref_counts.session).toEqual(new XInt32(1));
   });

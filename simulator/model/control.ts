@@ -7,7 +7,9 @@ import { XapiFault } from "../api";
 import { bootIsStale } from "./boot";
 import type { Dispatcher, InjectedFault } from "./dispatch";
 import type { Engine, SimConfig } from "./engine";
-import { defaultVmRecord, type VmRecord } from "./records";
+import { DEFAULT_OS_VERSION, DEFAULT_PV_DRIVERS_VERSION } from "./guest";
+import { PROFILES, servesField } from "./profiles";
+import { defaultVmRecord, type VmRecord, xapiDate } from "./records";
 import type { SimSnapshot } from "./snapshot";
 import { DOMAIN_TYPES, ErrorCode, NULL_REF, SimPowerState } from "./vocabulary";
 
@@ -22,6 +24,19 @@ function optNumber(body: Record<string, unknown>, key: string): number | undefin
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) fail(`"${key}" must be a non-negative number`);
   return v;
+}
+
+function optStringMap(body: Record<string, unknown>, key: string): Record<string, string> | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (
+    v === null ||
+    typeof v !== "object" ||
+    Array.isArray(v) ||
+    !Object.values(v).every((x) => typeof x === "string")
+  )
+    fail(`"${key}" must be an object of strings`);
+  return { ...(v as Record<string, string>) };
 }
 
 function optBool(body: Record<string, unknown>, key: string): boolean | undefined {
@@ -43,7 +58,11 @@ function vmRef(e: Engine, body: Record<string, unknown>): string {
 
 /** The public config view (users are not echoed). */
 function configView(c: SimConfig): Record<string, unknown> {
+  const p = PROFILES[c.profile];
   return {
+    profile: c.profile,
+    profileDescription: p.description,
+    apiVersion: `${p.apiVersionMajor}.${p.apiVersionMinor}`,
     crashedCompat: c.crashedCompat,
     defaultOperationMs: c.defaultOperationMs,
     operationMs: { ...c.operationMs },
@@ -83,6 +102,10 @@ export function buildControl(
   };
 
   const config = (body: Record<string, unknown>): Record<string, unknown> => {
+    if (body.profile !== undefined && body.profile !== e.config.profile)
+      fail(
+        `"profile" is fixed when xapi-sim starts (--profile, or the state file's); this one plays "${e.config.profile}"`,
+      );
     const crashedCompat = optBool(body, "crashedCompat");
     const numbers = [
       "defaultOperationMs",
@@ -157,6 +180,7 @@ export function buildControl(
       e.updateVm(ref, (v) => {
         v.power_state = state;
       });
+      e.afterPowerChange(ref);
     } else if (vm.power_state === "Suspended") {
       e.enterState(ref, state, { newDomain: true, clearSuspendVdi: true });
     } else {
@@ -190,6 +214,8 @@ export function buildControl(
           ? Array.isArray(v) && v.every((x) => typeof x === typeof (expected[0] ?? x))
           : typeof v === typeof expected;
       if (!ok) fail(`field "${k}" has the wrong type`);
+      if (!servesField(e.profile, "VM", k))
+        fail(`profile "${e.config.profile}" has no VM field "${k}" (it appeared in a later XAPI)`);
       if (k === "domain_type" && !(DOMAIN_TYPES as readonly unknown[]).includes(v)) {
         fail(`"domain_type" must be one of ${DOMAIN_TYPES.join(", ")}`);
       }
@@ -206,11 +232,45 @@ export function buildControl(
     const ref = vmRef(e, body);
     const pvDrivers = optBool(body, "pvDrivers");
     const ignoresCleanShutdown = optBool(body, "ignoresCleanShutdown");
+    const osVersion = optStringMap(body, "os_version");
+    const driversVersion = optStringMap(body, "PV_drivers_version");
     e.updateVm(ref, (_vm, sim) => {
       if (pvDrivers !== undefined) sim.guest.pvDrivers = pvDrivers;
       if (ignoresCleanShutdown !== undefined) sim.guest.ignoresCleanShutdown = ignoresCleanShutdown;
+      if (osVersion !== undefined || driversVersion !== undefined) {
+        sim.agent = {
+          os_version: osVersion ?? { ...(sim.agent?.os_version ?? DEFAULT_OS_VERSION) },
+          PV_drivers_version: driversVersion ?? {
+            ...(sim.agent?.PV_drivers_version ?? DEFAULT_PV_DRIVERS_VERSION),
+          },
+        };
+      }
     });
-    return { uuid: e.vm(ref).uuid, guest: { ...e.simOf(ref).guest } };
+    // The agent reports what changed: new guest metrics appear once a Running guest has PV drivers; an
+    // OS or tools change reaches existing ones (xapi_guest_agent.ml `all` updates changed fields).
+    const vm = e.vm(ref);
+    const gm = e.guestMetrics.get(vm.guest_metrics);
+    if (
+      gm !== undefined &&
+      (osVersion !== undefined || driversVersion !== undefined) &&
+      vm.power_state === "Running"
+    ) {
+      const agent = e.simOf(ref).agent;
+      e.guestMetrics.update(vm.guest_metrics, (g) => {
+        if (agent) {
+          g.os_version = { ...agent.os_version };
+          g.PV_drivers_version = { ...agent.PV_drivers_version };
+        }
+        g.last_updated = xapiDate(e.now());
+      });
+    }
+    e.afterPowerChange(ref);
+    const sim = e.simOf(ref);
+    return {
+      uuid: vm.uuid,
+      guest: { ...sim.guest },
+      ...(sim.agent ? { agent: structuredClone(sim.agent) } : {}),
+    };
   };
 
   const guestAction = (body: Record<string, unknown>): unknown => {
@@ -341,7 +401,7 @@ export function buildControl(
         power_state: vm.power_state,
         is_a_template: vm.is_a_template,
         is_control_domain: vm.is_control_domain,
-        domain_type: vm.domain_type,
+        ...(e.profile.domainType ? { domain_type: vm.domain_type } : {}),
         guest: { ...e.simOf(ref).guest },
       })),
     bootRecord: (body) => {

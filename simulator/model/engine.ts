@@ -3,6 +3,7 @@
  * tasks, and XAPI's `with_vm_operation` bookkeeping (xapi-semantics §4.4, §8.6). The call
  * implementations (`methods.ts`), dispatch (`dispatch.ts`) and control API (`control.ts`) use it.
  */
+import { randomBytes } from "node:crypto";
 import { XapiFault, type XValue } from "../api";
 import { encodeXmlRpcValue } from "../wire/xmlrpc";
 import {
@@ -16,20 +17,29 @@ import {
 } from "./boot";
 import { allowedOperations, type CheckOptions, checkOperationError, type VmCheckView } from "./checks";
 import { clampDelay, Db, type Table } from "./db";
+import { guestReport } from "./guest";
+import { fieldsOf, PROFILES, type ProfileName, type SimProfile } from "./profiles";
 import {
+  CLASS_FIELDS,
   defaultVbdRecord,
   defaultVdiRecord,
+  defaultVmMetricsRecord,
   defaultVmRecord,
+  type GuestMetricsRecord,
   type HostRecord,
   NEVER,
+  type NetworkRecord,
   newRef,
   newUuid,
   type PoolRecord,
   type SessionRecord,
   type SrRecord,
   type TaskRecord,
+  toWire,
   type VbdRecord,
   type VdiRecord,
+  type VifRecord,
+  type VmMetricsRecord,
   type VmRecord,
   xapiDate,
 } from "./records";
@@ -38,6 +48,8 @@ import { ErrorCode, NULL_REF, SimPowerState, type VmOperation } from "./vocabula
 
 /** Run-time knobs (the `config` control op changes them). */
 export interface SimConfig {
+  /** The XAPI generation played (fixed for the model's life; `config` shows it). */
+  readonly profile: ProfileName;
   users: Record<string, string>;
   masterAddress: string;
   memberAddress: string;
@@ -93,6 +105,10 @@ export class Engine {
   readonly srs: Table<SrRecord>;
   readonly vdis: Table<VdiRecord>;
   readonly vbds: Table<VbdRecord>;
+  readonly vmMetrics: Table<VmMetricsRecord>;
+  readonly guestMetrics: Table<GuestMetricsRecord>;
+  readonly vifs: Table<VifRecord>;
+  readonly networks: Table<NetworkRecord>;
   /** Simulator-only: what each VDI holds for a bootloader (menu.lst, kernels), keyed by VDI ref. */
   readonly vdiContent = new Map<string, GuestDiskContent>();
   /** Simulator-only state per VM ref (guest model, boots). */
@@ -116,6 +132,27 @@ export class Engine {
     this.srs = this.db.table<SrRecord>("SR");
     this.vdis = this.db.table<VdiRecord>("VDI");
     this.vbds = this.db.table<VbdRecord>("VBD");
+    this.vmMetrics = this.db.table<VmMetricsRecord>("VM_metrics");
+    this.guestMetrics = this.db.table<GuestMetricsRecord>("VM_guest_metrics");
+    this.vifs = this.db.table<VifRecord>("VIF");
+    this.networks = this.db.table<NetworkRecord>("network");
+  }
+
+  /** The XAPI generation this model plays. */
+  get profile(): SimProfile {
+    return PROFILES[this.config.profile];
+  }
+
+  private readonly wireFields = new Map<string, string[]>();
+
+  /** A record as the profile serves it: its published fields (those of the profile's release), typed. */
+  wire(cls: string, record: object): { [key: string]: XValue } {
+    let fields = this.wireFields.get(cls);
+    if (fields === undefined) {
+      fields = fieldsOf(this.profile, cls);
+      this.wireFields.set(cls, fields);
+    }
+    return toWire(cls, record, fields.length > 0 ? fields : undefined);
   }
 
   /** Every table, in a stable order (events and valid_ref_counts walk them). */
@@ -129,6 +166,10 @@ export class Engine {
       this.srs,
       this.vdis,
       this.vbds,
+      this.vmMetrics,
+      this.guestMetrics,
+      this.vifs,
+      this.networks,
     ] as Table<unknown>[];
   }
 
@@ -222,9 +263,19 @@ export class Engine {
     this.sim.clear();
     for (const vm of snapshot.vms) this.sim.set(vm.ref, structuredClone(vm.sim));
     replace(this.pools, [snapshot.pool]);
+    // A host's address comes from the options; its API version and software_version from the profile, as
+    // xapi rewrites them at every start (dbsync_slave.ml: `create_software_version`, the API version).
+    const p = this.profile;
     const hosts = snapshot.hosts.map((h, i) => ({
       ref: h.ref,
-      record: { ...h.record, address: i === 0 ? this.config.masterAddress : this.config.memberAddress },
+      record: {
+        ...h.record,
+        address: i === 0 ? this.config.masterAddress : this.config.memberAddress,
+        API_version_major: p.apiVersionMajor,
+        API_version_minor: p.apiVersionMinor,
+        API_version_vendor: p.apiVersionVendor,
+        software_version: p.softwareVersion(h.record.hostname),
+      },
     }));
     replace(this.hosts, hosts);
     replace(
@@ -240,13 +291,18 @@ export class Engine {
       snapshot.vdis.map((v) => ({ ref: v.ref, record: v.record })),
     );
     replace(this.vbds, snapshot.vbds);
+    replace(this.networks, snapshot.networks);
+    replace(this.vifs, snapshot.vifs);
+    replace(this.vmMetrics, snapshot.vmMetrics);
+    replace(this.guestMetrics, snapshot.guestMetrics);
     this.vdiContent.clear();
     for (const v of snapshot.vdis) this.vdiContent.set(v.ref, structuredClone(v.content));
     this.nextDomid = snapshot.nextDomid;
     this.syncStorageLinks();
+    this.syncNetworkLinks();
+    for (const ref of this.vms.rows.keys()) this.ensureMetrics(ref);
     for (const ref of this.vms.rows.keys()) this.updateVm(ref, () => undefined);
-    for (const ref of this.vms.rows.keys()) this.syncAttachment(ref);
-    this.syncResidents();
+    for (const ref of this.vms.rows.keys()) this.afterPowerChange(ref);
     // Outside XenAPI 1.0 mode nothing leaves Crashed: halt such VMs, as leaving compat mode does.
     if (!this.config.crashedCompat) {
       for (const [ref, vm] of this.vms.entries())
@@ -286,29 +342,69 @@ export class Engine {
     }
   }
 
+  /** Recomputes the derived ref lists VM.VIFs (by device) and network.VIFs from the VIF table. */
+  private syncNetworkLinks(): void {
+    const same = (a: readonly string[], b: readonly string[]) => JSON.stringify(a) === JSON.stringify(b);
+    for (const [ref, vm] of this.vms.entries()) {
+      const vifs = this.vifsOf(ref).map(([r]) => r);
+      if (!same(vm.VIFs, vifs))
+        this.vms.update(ref, (v) => {
+          v.VIFs = vifs;
+        });
+    }
+    for (const [ref, network] of this.networks.entries()) {
+      const vifs = this.vifs
+        .entries()
+        .filter(([, v]) => v.network === ref)
+        .map(([r]) => r);
+      if (!same(network.VIFs, vifs))
+        this.networks.update(ref, (n) => {
+          n.VIFs = vifs;
+        });
+    }
+  }
+
   /** The persistent state as a JSON-serialisable snapshot. */
   snapshot(): SimSnapshot {
     const [pool] = this.pools.entries();
     if (!pool) throw new Error("xapi-sim has no pool");
+    // Records as a host of the profile's generation dumps them: without the fields it lacks (a load
+    // fills them back per profile); unknown fields a loaded file had are kept.
+    const dump = <T extends object>(cls: string, table: Table<T>) =>
+      table.entries().map(([ref, record]) => ({ ref, record: this.dumpRecord(cls, record) }));
     return structuredClone({
       format: "xapi-sim-state",
       version: 1,
-      pool: { ref: pool[0], record: pool[1] },
-      hosts: this.hosts.entries().map(([ref, record]) => ({ ref, record })),
+      pool: { ref: pool[0], record: this.dumpRecord("pool", pool[1]) },
+      hosts: dump("host", this.hosts),
       vms: this.vms.entries().map(([ref, record]) => ({
         ref,
-        record: { ...record, allowed_operations: [], current_operations: {} },
+        record: this.dumpRecord("VM", { ...record, allowed_operations: [], current_operations: {} }),
         sim: this.simOf(ref),
       })),
-      srs: this.srs.entries().map(([ref, record]) => ({ ref, record })),
+      srs: dump("SR", this.srs),
       vdis: this.vdis.entries().map(([ref, record]) => ({
         ref,
-        record,
+        record: this.dumpRecord("VDI", record),
         content: this.contentOf(ref),
       })),
-      vbds: this.vbds.entries().map(([ref, record]) => ({ ref, record })),
+      vbds: dump("VBD", this.vbds),
+      networks: dump("network", this.networks),
+      vifs: dump("VIF", this.vifs),
+      vmMetrics: dump("VM_metrics", this.vmMetrics),
+      guestMetrics: dump("VM_guest_metrics", this.guestMetrics),
       nextDomid: this.nextDomid,
-    });
+      profile: this.config.profile,
+    }) as SimSnapshot;
+  }
+
+  /** A record without the published fields the profile does not serve. */
+  private dumpRecord<T extends object>(cls: string, record: T): T {
+    const served = new Set(fieldsOf(this.profile, cls));
+    const all = CLASS_FIELDS[cls] ?? [];
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(record)) if (served.has(k) || !all.includes(k)) out[k] = v;
+    return out as T;
   }
 
   // ---------------------------------------------------------------- storage
@@ -394,7 +490,7 @@ export class Engine {
       });
   }
 
-  /** VBD.currently_attached follows the VM's domain: true while Running or Paused (or Crashed). */
+  /** VBD and VIF currently_attached follow the VM's domain: true while Running or Paused (or Crashed). */
   syncAttachment(vmRef: string): void {
     const vm = this.vms.get(vmRef);
     if (!vm) return;
@@ -405,6 +501,154 @@ export class Engine {
           b.currently_attached = live;
         });
     }
+    for (const [ref, vif] of this.vifsOf(vmRef)) {
+      const ops = this.vifAllowedOperations(vif, vm, live);
+      if (vif.currently_attached !== live || JSON.stringify(ops) !== JSON.stringify(vif.allowed_operations))
+        this.vifs.update(ref, (v) => {
+          v.currently_attached = live;
+          v.allowed_operations = ops;
+        });
+    }
+  }
+
+  /** What follows a power-state change: device attachment, guest metrics, host residents. */
+  afterPowerChange(vmRef: string): void {
+    this.syncGuestMetrics(vmRef);
+    this.syncAttachment(vmRef);
+    this.syncResidents();
+  }
+
+  // ---------------------------------------------------------------- VIFs, VM_metrics, VM_guest_metrics
+
+  /** The VM's VIFs, `[ref, record]`, sorted by device. */
+  vifsOf(vmRef: string): [string, VifRecord][] {
+    return this.vifs
+      .entries()
+      .filter(([, vif]) => vif.VM === vmRef)
+      .sort(([, a], [, b]) => Number(a.device) - Number(b.device));
+  }
+
+  /**
+   * `VIF.allowed_operations` (xapi_vif_helpers.ml `valid_operations`): `attach` always; `plug` / `unplug`
+   * only while the VM is Running, by whether the VIF is attached, and for an HVM domain only with PV drivers.
+   */
+  private vifAllowedOperations(vif: VifRecord, vm: VmRecord, attached: boolean): string[] {
+    if (Object.keys(vif.current_operations).length > 0) return [];
+    const ops = ["attach"];
+    if (vm.power_state !== Running || vm.is_control_domain) return ops;
+    const sim = this.simOf(vif.VM);
+    const hvm = sim.lastBoot === null ? effectiveHvm(vm) : sim.lastBoot.domain_type === "hvm";
+    if (hvm && !sim.guest.pvDrivers) return ops;
+    ops.push(attached ? "unplug" : "plug");
+    return ops;
+  }
+
+  /** The VIF record, or HANDLE_INVALID ["VIF", ref]. */
+  vif(ref: string): VifRecord {
+    const vif = this.vifs.get(ref);
+    if (!vif) throw new XapiFault(ErrorCode.handleInvalid, ["VIF", ref]);
+    return vif;
+  }
+
+  /** Creates a VIF; keeps VM.VIFs and network.VIFs in step; attached if the VM has a domain. */
+  createVif(record: VifRecord, ref: string = newRef()): string {
+    this.vifs.insert(ref, { ...structuredClone(record), currently_attached: false, allowed_operations: [] });
+    this.vms.update(record.VM, (v) => {
+      v.VIFs = this.vifsOf(record.VM).map(([r]) => r);
+    });
+    if (this.networks.has(record.network))
+      this.networks.update(record.network, (n) => {
+        n.VIFs = [...n.VIFs, ref];
+      });
+    this.syncAttachment(record.VM);
+    return ref;
+  }
+
+  /** Deletes a VIF and unlinks it from its VM and network. */
+  destroyVif(ref: string): void {
+    const vif = this.vifs.get(ref);
+    if (!vif) return;
+    this.vifs.remove(ref);
+    if (this.vms.has(vif.VM))
+      this.vms.update(vif.VM, (v) => {
+        v.VIFs = v.VIFs.filter((r) => r !== ref);
+      });
+    if (this.networks.has(vif.network))
+      this.networks.update(vif.network, (n) => {
+        n.VIFs = n.VIFs.filter((r) => r !== ref);
+      });
+  }
+
+  /**
+   * Gives a VM whose `metrics` is NULL or names no object a fresh VM_metrics, as xapi does for every VM at
+   * start (dbsync_master.ml `ensure_vm_metrics_records_exist`).
+   */
+  ensureMetrics(vmRef: string): string {
+    const vm = this.vm(vmRef);
+    if (this.vmMetrics.has(vm.metrics)) return vm.metrics;
+    const ref = newRef();
+    this.vmMetrics.insert(ref, defaultVmMetricsRecord({ uuid: newUuid(), VCPUs_utilisation: {} }));
+    this.vms.update(vmRef, (v) => {
+      v.metrics = ref;
+    });
+    // The domain a live or suspended VM runs was built from its boot record (xapi_db_upgrade.ml
+    // `upgrade_domain_type` also sets current_domain_type of VMs that are not Halted).
+    if (vm.power_state !== Halted) {
+      const sim = this.simOf(vmRef);
+      this.vmMetrics.update(ref, (m) => {
+        m.current_domain_type = sim.lastBoot?.domain_type ?? effectiveDomainTypeOf(vm);
+      });
+    }
+    return ref;
+  }
+
+  private updateMetrics(vmRef: string, mutate: (m: VmMetricsRecord) => void): void {
+    const ref = this.ensureMetrics(vmRef);
+    this.vmMetrics.update(ref, mutate);
+  }
+
+  /**
+   * XAPI's `create_guest_metrics_if_needed` (xapi_xenops.ml): a Running VM whose guest runs the agent
+   * (PV drivers) and has no guest metrics gets them, created from the agent's report
+   * (`create_and_set_guest_metrics`). A guest that lost its drivers keeps its object, with
+   * PV_drivers_detected and PV_drivers_up_to_date false.
+   */
+  syncGuestMetrics(vmRef: string): void {
+    const vm = this.vms.get(vmRef);
+    if (!vm || vm.is_control_domain) return;
+    const sim = this.simOf(vmRef);
+    const gm = this.guestMetrics.get(vm.guest_metrics);
+    if (gm === undefined) {
+      if (vm.power_state !== Running || !sim.guest.pvDrivers) return;
+      const ref = newRef();
+      const report = guestReport(
+        sim.agent,
+        this.vifsOf(vmRef).map(([, v]) => v),
+        this.now(),
+      );
+      this.guestMetrics.insert(ref, { uuid: newUuid(), ...report });
+      this.vms.update(vmRef, (v) => {
+        v.guest_metrics = ref;
+      });
+      return;
+    }
+    if (vm.power_state === Running && gm.PV_drivers_detected !== sim.guest.pvDrivers) {
+      this.guestMetrics.update(vm.guest_metrics, (g) => {
+        g.PV_drivers_detected = sim.guest.pvDrivers;
+        g.PV_drivers_up_to_date = sim.guest.pvDrivers;
+      });
+    }
+  }
+
+  /** `Xapi_vm_helpers.delete_guest_metrics`: VM.guest_metrics ← NULL and the object destroyed. */
+  deleteGuestMetrics(vmRef: string): void {
+    const vm = this.vms.get(vmRef);
+    if (!vm || vm.guest_metrics === NULL_REF) return;
+    const gm = vm.guest_metrics;
+    this.vms.update(vmRef, (v) => {
+      v.guest_metrics = NULL_REF;
+    });
+    this.guestMetrics.remove(gm);
   }
 
   /** The VM's disks as a boot sees them (§7.4): VBD facts, the VDI's dom0 path and content. */
@@ -561,8 +805,29 @@ export class Engine {
         }
       }
     });
-    this.syncAttachment(ref);
-    this.syncResidents();
+    const vm = this.vm(ref);
+    const sim = this.simOf(ref);
+    if ((state === Running || state === Paused) && o.newDomain) {
+      // A new domain: its start time and type (xapi_xenops.ml `update_vm`: last_start_time, domain_type).
+      const domainType = sim.lastBoot?.domain_type ?? effectiveDomainTypeOf(vm);
+      const now = xapiDate(this.now());
+      this.updateMetrics(ref, (m) => {
+        m.start_time = now;
+        m.last_updated = now;
+        m.current_domain_type = domainType;
+        m.hvm = domainType === "hvm";
+        m.memory_actual = vm.memory_dynamic_max;
+        m.VCPUs_number = vm.VCPUs_at_startup;
+      });
+      // A start or reboot clears the previous guest's metrics (xapi_vm.ml `start`; xapi_xenops.ml drops
+      // metrics older than the new start time); a resume keeps them.
+      if (o.build !== undefined) this.deleteGuestMetrics(ref);
+    } else if (state === Halted) {
+      this.updateMetrics(ref, (m) => {
+        m.current_domain_type = "unspecified";
+      });
+    }
+    this.afterPowerChange(ref);
   }
 
   /**
@@ -578,17 +843,25 @@ export class Engine {
     return vm;
   }
 
-  /** A new VM record in the table (clone, provision). */
+  /** A new VM record in the table (clone, provision), with its VM_metrics. */
   insertVm(ref: string, record: VmRecord, sim: VmSimState): void {
     this.sim.set(ref, sim);
     this.vms.insert(ref, record);
+    this.ensureMetrics(ref);
     this.updateVm(ref, () => undefined);
   }
 
-  /** Deletes a VM and its VBDs; its VDIs stay (XAPI's VM.destroy keeps disks). */
+  /**
+   * Deletes a VM with its VBDs, VIFs, VM_metrics and VM_guest_metrics; its VDIs stay
+   * (xapi_vm_helpers.ml `destroy`).
+   */
   removeVm(ref: string): void {
+    const vm = this.vm(ref);
     for (const [vbd] of this.vbdsOf(ref)) this.destroyVbd(vbd);
+    for (const [vif] of this.vifsOf(ref)) this.destroyVif(vif);
     this.vms.remove(ref);
+    this.vmMetrics.remove(vm.metrics);
+    this.guestMetrics.remove(vm.guest_metrics);
     this.sim.delete(ref);
     this.syncResidents();
   }
@@ -614,6 +887,8 @@ export class Engine {
       current_operations: {},
       VBDs: [],
       VIFs: [],
+      metrics: NULL_REF,
+      guest_metrics: NULL_REF,
       consoles: [],
       snapshots: [],
       children: [],
@@ -644,6 +919,31 @@ export class Engine {
         });
       }
       this.createVbd({ ...vbd, uuid: newUuid(), VM: newVm, VDI: vdi, currently_attached: false });
+    }
+    // xapi_vm_clone.ml: the metrics and guest metrics are copies (`copy_metrics`, `copy_guest_metrics`),
+    // each VIF is cloned with a new MAC unless its MAC was set by hand (`clone_single_vif`).
+    const srcMetrics = this.vmMetrics.get(src.metrics);
+    const newMetrics = this.vm(newVm).metrics;
+    if (srcMetrics !== undefined)
+      this.vmMetrics.update(newMetrics, (m) => {
+        Object.assign(m, { ...structuredClone(srcMetrics), uuid: m.uuid });
+      });
+    const srcGuest = this.guestMetrics.get(src.guest_metrics);
+    if (srcGuest !== undefined) {
+      const gm = newRef();
+      this.guestMetrics.insert(gm, { ...structuredClone(srcGuest), uuid: newUuid() });
+      this.vms.update(newVm, (v) => {
+        v.guest_metrics = gm;
+      });
+    }
+    for (const [, vif] of this.vifsOf(ref)) {
+      this.createVif({
+        ...structuredClone(vif),
+        uuid: newUuid(),
+        VM: newVm,
+        MAC: vif.MAC_autogenerated ? randomMac() : vif.MAC,
+        current_operations: {},
+      });
     }
     return newVm;
   }
@@ -920,4 +1220,20 @@ export function parseProvisionDisks(xml: string): ProvisionDisk[] {
     });
   }
   return disks;
+}
+
+/** `derive_domain_type` applied to a VM whose domain_type is unspecified (xapi_vm_helpers.ml). */
+function effectiveDomainTypeOf(vm: Pick<VmRecord, "domain_type" | "HVM_boot_policy">): string {
+  return vm.domain_type === "unspecified" ? (vm.HVM_boot_policy === "" ? "pv" : "hvm") : vm.domain_type;
+}
+
+function effectiveHvm(vm: Pick<VmRecord, "domain_type" | "HVM_boot_policy">): boolean {
+  return effectiveDomainTypeOf(vm) === "hvm";
+}
+
+/** A random locally administered unicast MAC, as XAPI generates one for a VIF (xapi_vif_helpers.ml `gen_mac`). */
+export function randomMac(): string {
+  const bytes = [...randomBytes(6)];
+  bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }

@@ -4,16 +4,26 @@
  * `reset` can rely on them.
  */
 import { type BootDiskInput, bootOutcome, bootRecordOf } from "./boot";
+import { guestReport } from "./guest";
+import { PROFILES, type ProfileName } from "./profiles";
 import {
   defaultHostRecord,
+  defaultNetworkRecord,
   defaultPoolRecord,
   defaultSrRecord,
   defaultVbdRecord,
   defaultVdiRecord,
+  defaultVifRecord,
+  defaultVmMetricsRecord,
   defaultVmRecord,
+  type GuestMetricsRecord,
+  type NetworkRecord,
   type SrRecord,
   type VbdRecord,
+  type VifRecord,
+  type VmMetricsRecord,
   type VmRecord,
+  xapiDate,
 } from "./records";
 import type { GuestDiskContent, GuestSettings, SimSnapshot, VdiEntry, VmEntry } from "./snapshot";
 import { NULL_REF } from "./vocabulary";
@@ -89,7 +99,28 @@ export const FIXTURE = {
     ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000052",
     uuid: "5a1f0000-0000-4000-8000-0000000000f2",
   },
+  /** "Pool-wide network associated with eth0": the management network every guest's VIF is on. */
+  network: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000061",
+    uuid: "5a1f0000-0000-4000-8000-0000000000a3",
+  },
 } as const;
+
+/**
+ * The fixed ref of the N-th fixture object of a kind (N from 1, in fixture order): VIFs `…10NN` (uuid
+ * `…11NN`), VM_metrics `…12NN` (`…13NN`), VM_guest_metrics `…14NN` (`…15NN`).
+ */
+export function fixtureId(
+  kind: "vif" | "metrics" | "guestMetrics",
+  n: number,
+): { ref: string; uuid: string } {
+  const base = { vif: 10, metrics: 12, guestMetrics: 14 }[kind];
+  const nn = String(n).padStart(2, "0");
+  return {
+    ref: `OpaqueRef:5a1f0000-0000-4000-8000-00000000${base}${nn}`,
+    uuid: `5a1f0000-0000-4000-8000-00000000${base + 1}${nn}`,
+  };
+}
 
 /**
  * The GRUB legacy menu.lst on the fixture's Debian disks (the PV template's and the PV guests' root
@@ -147,12 +178,17 @@ function guest(pvDrivers: boolean, ignoresCleanShutdown = false): GuestSettings 
   return { pvDrivers, ignoresCleanShutdown };
 }
 
-/** Builds the fixture for the given host addresses. `nowMs` stamps the running guests' boot time. */
+/**
+ * Builds the fixture for the given host addresses and profile. `nowMs` stamps the running guests' boot
+ * time. Under a profile without domain types every VM's (hidden) domain_type is `unspecified`.
+ */
 export function createFixture(o: {
   masterAddress: string;
   memberAddress: string;
   nowMs: number;
+  profile?: ProfileName;
 }): SimSnapshot {
+  const profile = PROFILES[o.profile ?? "current"];
   let nextDomid = 1;
   const bootedAt = o.nowMs - DAY_MS;
   const entries: VmEntry[] = [];
@@ -165,6 +201,7 @@ export function createFixture(o: {
     live?: { host: string; via?: string },
   ): void => {
     const r = defaultVmRecord({ ...record, uuid: id.uuid });
+    if (!profile.domainType) r.domain_type = "unspecified";
     const entry: VmEntry = {
       ref: id.ref,
       record: r,
@@ -472,6 +509,70 @@ export function createFixture(o: {
     }
   }
 
+  // ------------------------------------------------------------ networking and metrics
+  const networks: { ref: string; record: NetworkRecord }[] = [
+    {
+      ref: FIXTURE.network.ref,
+      record: defaultNetworkRecord({
+        uuid: FIXTURE.network.uuid,
+        name_label: "Pool-wide network associated with eth0",
+        bridge: "xenbr0",
+        other_config: { automatic: "true" },
+      }),
+    },
+  ];
+  // Every guest has one NIC on the management network; templates and control domains have none.
+  const vifs: { ref: string; record: VifRecord }[] = [];
+  for (const entry of entries) {
+    if (entry.record.is_a_template || entry.record.is_control_domain) continue;
+    const id = fixtureId("vif", vifs.length + 1);
+    vifs.push({
+      ref: id.ref,
+      record: defaultVifRecord({
+        uuid: id.uuid,
+        VM: entry.ref,
+        network: FIXTURE.network.ref,
+        device: "0",
+        MAC: `5a:1f:00:00:00:${entry.record.uuid.slice(-2)}`,
+        currently_attached: entry.record.power_state === "Running" || entry.record.power_state === "Paused",
+      }),
+    });
+    entry.record.VIFs = [id.ref];
+  }
+  for (const network of networks) network.record.VIFs = vifs.map((v) => v.ref);
+  const vmMetrics: { ref: string; record: VmMetricsRecord }[] = [];
+  const guestMetrics: { ref: string; record: GuestMetricsRecord }[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const r = entry.record;
+    const id = fixtureId("metrics", i + 1);
+    const booted = r.power_state !== "Halted";
+    const domainType = entry.sim.lastBoot?.domain_type ?? (r.is_control_domain ? "pv" : "unspecified");
+    vmMetrics.push({
+      ref: id.ref,
+      record: defaultVmMetricsRecord({
+        uuid: id.uuid,
+        ...(booted
+          ? {
+              memory_actual: r.memory_dynamic_max,
+              VCPUs_number: r.VCPUs_at_startup,
+              start_time: xapiDate(bootedAt),
+              last_updated: xapiDate(bootedAt),
+              current_domain_type: domainType,
+              hvm: domainType === "hvm",
+            }
+          : {}),
+      }),
+    });
+    r.metrics = id.ref;
+    // A guest with PV drivers that has booted (and not been halted since) reported its guest metrics.
+    if (booted && !r.is_control_domain && entry.sim.guest.pvDrivers) {
+      const gm = fixtureId("guestMetrics", guestMetrics.length + 1);
+      const own = vifs.filter((v) => v.record.VM === entry.ref).map((v) => v.record);
+      guestMetrics.push({ ref: gm.ref, record: { uuid: gm.uuid, ...guestReport(undefined, own, bootedAt) } });
+      r.guest_metrics = gm.ref;
+    }
+  }
+
   return {
     format: "xapi-sim-state",
     version: 1,
@@ -509,6 +610,11 @@ export function createFixture(o: {
     srs,
     vdis,
     vbds,
+    networks,
+    vifs,
+    vmMetrics,
+    guestMetrics,
     nextDomid,
+    profile: profile.name,
   };
 }

@@ -18,12 +18,20 @@ import { Dispatcher } from "./dispatch";
 import { Engine, type SimConfig } from "./engine";
 import { createFixture } from "./fixture";
 import { buildMethods } from "./methods";
+import { DEFAULT_PROFILE, PROFILES, type ProfileName } from "./profiles";
 import { parseSnapshot, type SimSnapshot } from "./snapshot";
 
 export { FIXTURE } from "./fixture";
+export { PROFILE_NAMES, type ProfileName } from "./profiles";
 export { InvalidStateError } from "./snapshot";
 
 export interface SimModelOptions {
+  /**
+   * The XAPI generation to play: "current" (XCP-ng 8.3, API 2.21), "xenserver-7" (XenServer 7.2, API 2.7,
+   * no domain_type) or "xenapi-1.0" (XenAPI 1.0: no domain_type, Crashed). With `state`, the state's
+   * own profile is used, and a different one here is refused. @default the state's, else "current"
+   */
+  profile?: ProfileName;
   /** Accepted user names and passwords. @default { root: "xapi-sim" } */
   users?: Record<string, string>;
   /** The master's address: the parameter of HOST_IS_SLAVE. @default "127.0.0.1" */
@@ -44,7 +52,7 @@ export interface SimModelOptions {
   operationWaitMs?: number;
   /** Delay before SESSION_AUTHENTICATION_FAILED. XAPI waits ~5 s. @default 0 */
   authFailureDelayMs?: number;
-  /** XenAPI 1.0 compatibility: a crashed guest shows power_state "Crashed". @default false */
+  /** XenAPI 1.0 compatibility: a crashed guest shows power_state "Crashed". @default the profile's (true for xenapi-1.0) */
   crashedCompat?: boolean;
   /** A value previously returned by exportState(). */
   state?: unknown;
@@ -63,14 +71,34 @@ export interface SimModel {
 }
 
 /** Tables whose changes are persistent (sessions and tasks are not). */
-const PERSISTENT_TABLES: ReadonlySet<string> = new Set(["VM", "pool", "host", "SR", "VDI", "VBD"]);
+const PERSISTENT_TABLES: ReadonlySet<string> = new Set([
+  "VM",
+  "pool",
+  "host",
+  "SR",
+  "VDI",
+  "VBD",
+  "VM_metrics",
+  "VM_guest_metrics",
+  "VIF",
+  "network",
+]);
 
 /**
  * Creates a model with the fixture pool (or `options.state`).
- * @throws InvalidStateError when `options.state` is not a valid snapshot.
+ * @throws InvalidStateError when `options.state` is not a valid snapshot (or belongs to another profile).
+ * @throws RangeError for an unknown `options.profile`.
  */
 export function createModel(options: SimModelOptions = {}): SimModel {
+  if (options.profile !== undefined && !Object.hasOwn(PROFILES, options.profile)) {
+    throw new RangeError(
+      `Unknown xapi-sim profile "${String(options.profile)}"; expected one of ${Object.keys(PROFILES).join(", ")}.`,
+    );
+  }
+  const parsed = options.state === undefined ? undefined : parseSnapshot(options.state, options.profile);
+  const profile = PROFILES[parsed?.profile ?? options.profile ?? DEFAULT_PROFILE];
   const config: SimConfig = {
+    profile: profile.name,
     users: { ...(options.users ?? { root: "xapi-sim" }) },
     masterAddress: options.masterAddress ?? "127.0.0.1",
     memberAddress: options.memberAddress ?? "127.0.0.2",
@@ -79,17 +107,17 @@ export function createModel(options: SimModelOptions = {}): SimModel {
     cleanShutdownTimeoutMs: options.cleanShutdownTimeoutMs ?? 1500,
     operationWaitMs: options.operationWaitMs ?? 2000,
     authFailureDelayMs: options.authFailureDelayMs ?? 0,
-    crashedCompat: options.crashedCompat ?? false,
+    crashedCompat: options.crashedCompat ?? profile.crashedCompat,
     latencyMs: 0,
   };
   const initial: SimSnapshot =
-    options.state === undefined
-      ? createFixture({
-          masterAddress: config.masterAddress,
-          memberAddress: config.memberAddress,
-          nowMs: Date.now(),
-        })
-      : parseSnapshot(options.state);
+    parsed ??
+    createFixture({
+      masterAddress: config.masterAddress,
+      memberAddress: config.memberAddress,
+      nowMs: Date.now(),
+      profile: profile.name,
+    });
   const engine = new Engine(config);
   engine.load(initial);
   const dispatcher = new Dispatcher(engine, buildMethods(engine));

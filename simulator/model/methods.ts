@@ -9,19 +9,24 @@ import { deriveDomainType, deriveHvmBootPolicy } from "./boot";
 import type { Table } from "./db";
 import { type Engine, type OpContext, ocamlFloat } from "./engine";
 import { bool, enumValue, num, str, strList, strMap } from "./params";
+import { messageRemoved, servesField, servesMessage } from "./profiles";
 import {
+  CLASS_FIELDS,
+  defaultGuestMetricsRecord,
   defaultHostRecord,
+  defaultNetworkRecord,
   defaultPoolRecord,
   defaultSrRecord,
   defaultVbdRecord,
   defaultVdiRecord,
+  defaultVifRecord,
+  defaultVmMetricsRecord,
   defaultVmRecord,
   fieldToWire,
   NEVER,
   newRef,
   newUuid,
   type StringMap,
-  toWire,
   xapiDate,
 } from "./records";
 import {
@@ -90,24 +95,31 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
   };
 
   // ------------------------------------------------------------ implicit messages (§8.8)
+  /**
+   * The implicit messages of a class (§8.8): get_record, get_all, get_all_records, get_by_uuid,
+   * get_by_name_label (`byName`), and get_<field> for every field of `sample`. A bad ref is
+   * HANDLE_INVALID [cls, ref]. Records go out as the profile serves them (`e.wire`).
+   */
   const lookups = <T extends object>(
     cls: string,
     table: Table<T>,
     sample: T,
-    o: { byName?: boolean; skipGetters?: readonly string[] } = {},
+    o: { byName?: boolean; all?: boolean; skipGetters?: readonly string[] } = {},
   ): void => {
     const record = (ref: string): T => {
       const row = table.get(ref);
       if (!row) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
       return row;
     };
-    def(`${cls}.get_record`, ["self"], ({ args }) => toWire(cls, record(str(args, 0, "self"))));
-    def(`${cls}.get_all`, [], () => [...table.rows.keys()]);
-    def(`${cls}.get_all_records`, [], () => {
-      const out: { [ref: string]: XValue } = {};
-      for (const [ref, value] of table.entries()) out[ref] = toWire(cls, value);
-      return out;
-    });
+    def(`${cls}.get_record`, ["self"], ({ args }) => e.wire(cls, record(str(args, 0, "self"))));
+    if (o.all !== false) {
+      def(`${cls}.get_all`, [], () => [...table.rows.keys()]);
+      def(`${cls}.get_all_records`, [], () => {
+        const out: { [ref: string]: XValue } = {};
+        for (const [ref, value] of table.entries()) out[ref] = e.wire(cls, value);
+        return out;
+      });
+    }
     def(`${cls}.get_by_uuid`, ["uuid"], ({ args }) => {
       const uuid = str(args, 0, "uuid");
       const hit = table.entries().find(([, v]) => (v as { uuid?: string }).uuid === uuid);
@@ -176,27 +188,33 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     return "";
   });
   def("session.get_all_subject_identifiers", [], () => []);
-  lookups("session", e.sessions, {
-    uuid: "",
-    this_host: "",
-    this_user: "",
-    last_active: NEVER,
-    pool: false,
-    other_config: {},
-    is_local_superuser: false,
-    subject: "",
-    validation_time: NEVER,
-    auth_user_sid: "",
-    auth_user_name: "",
-    rbac_permissions: [],
-    tasks: [],
-    parent: "",
-    originator: "",
-    client_certificate: false,
-  });
+  // No get_all / get_all_records for sessions in XAPI's datamodel.
+  lookups(
+    "session",
+    e.sessions,
+    {
+      uuid: "",
+      this_host: "",
+      this_user: "",
+      last_active: NEVER,
+      pool: false,
+      other_config: {},
+      is_local_superuser: false,
+      subject: "",
+      validation_time: NEVER,
+      auth_user_sid: "",
+      auth_user_name: "",
+      rbac_permissions: [],
+      tasks: [],
+      parent: "",
+      originator: "",
+      client_certificate: false,
+    },
+    { all: false },
+  );
 
-  // ------------------------------------------------------------ pool
-  lookups("pool", e.pools, defaultPoolRecord({ uuid: "", master: "" }), { byName: true });
+  // ------------------------------------------------------------ pool (no get_by_name_label in XAPI)
+  lookups("pool", e.pools, defaultPoolRecord({ uuid: "", master: "" }));
   const poolMap = (field: "other_config" | "gui_config" | "health_check_config"): void => {
     const pool = (ref: string) => {
       if (!e.pools.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, ["pool", ref]);
@@ -336,7 +354,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
 
   // ------------------------------------------------------------ VM: lookups and setters (§7)
   lookups("VM", e.vms, defaultVmRecord({ uuid: "", name_label: "" }), { byName: true });
-  def("VM.get_boot_record", ["self"], ({ args }) => toWire("VM", e.vm(str(args, 0, "self"))));
+  def("VM.get_boot_record", ["self"], ({ args }) => e.wire("VM", e.vm(str(args, 0, "self"))));
 
   const setter = (field: string, impl: (ref: string, args: readonly unknown[]) => void): void => {
     def(
@@ -458,7 +476,8 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
   setter("set_HVM_boot_policy", (ref, args) => {
     const value = str(args, 1, "value");
     e.updateVm(ref, (vm) => {
-      vm.domain_type = deriveDomainType(value);
+      // Before kolkata the setter is a plain field write: there is no domain_type to keep in step.
+      if (e.profile.domainType) vm.domain_type = deriveDomainType(value);
       vm.HVM_boot_policy = value;
     });
   });
@@ -493,6 +512,13 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       vm.is_a_template = value;
       if (!value) vm.is_default_template = false;
     });
+    // "We define a 'set_is_a_template false' as 'install time'" (xapi_vm_helpers.ml `set_is_a_template`).
+    if (!value) {
+      const metrics = e.ensureMetrics(ref);
+      e.vmMetrics.update(metrics, (m) => {
+        m.install_time = xapiDate(e.now());
+      });
+    }
   });
   setter("set_tags", (ref, args) => {
     const value = strList(args, 1, "value");
@@ -580,8 +606,8 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     host?: string,
   ): Promise<void> => {
     await e.withVmOperation(ctx, ref, op, async () => {
-      // ensure_domain_type_is_specified (§7.3)
-      if (e.vm(ref).domain_type === "unspecified") {
+      // ensure_domain_type_is_specified (§7.3); before kolkata HVM_boot_policy decides at every start.
+      if (e.profile.domainType && e.vm(ref).domain_type === "unspecified") {
         e.updateVm(ref, (vm) => {
           vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
         });
@@ -872,6 +898,66 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     return "";
   });
 
+  // ------------------------------------------------------------ VM_metrics, VM_guest_metrics, VIF, network
+  lookups("VM_metrics", e.vmMetrics, defaultVmMetricsRecord({ uuid: "" }));
+  lookups("VM_guest_metrics", e.guestMetrics, defaultGuestMetricsRecord({ uuid: "" }));
+  lookups("VIF", e.vifs, defaultVifRecord({ uuid: "", VM: "", network: "", device: "0", MAC: "" }));
+  lookups("network", e.networks, defaultNetworkRecord({ uuid: "", name_label: "" }), { byName: true });
+  /** `set_/add_to_/remove_from_<field>` of a string map field: DB writes (MAP_DUPLICATE_KEY on add). */
+  const mapSetters = <T extends object>(cls: string, table: Table<T>, field: keyof T & string): void => {
+    const row = (args: readonly unknown[]): string => {
+      const ref = str(args, 0, "self");
+      if (!table.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
+      return ref;
+    };
+    const mapOf = (value: T): StringMap => value[field] as StringMap;
+    def(`${cls}.set_${field}`, ["self", "value"], ({ args }) => {
+      const ref = row(args);
+      const value = strMap(args, 1, "value");
+      table.update(ref, (r) => {
+        (r as Record<string, unknown>)[field] = value;
+      });
+      return "";
+    });
+    def(`${cls}.add_to_${field}`, ["self", "key", "value"], ({ args }) => {
+      const ref = row(args);
+      const key = str(args, 1, "key");
+      const value = str(args, 2, "value");
+      const current = table.get(ref);
+      if (current !== undefined && Object.hasOwn(mapOf(current), key)) {
+        throw new XapiFault(ErrorCode.mapDuplicateKey, [cls, field, ref, key]);
+      }
+      table.update(ref, (r) => {
+        (r as Record<string, unknown>)[field] = { ...mapOf(r), [key]: value };
+      });
+      return "";
+    });
+    def(`${cls}.remove_from_${field}`, ["self", "key"], ({ args }) => {
+      const ref = row(args);
+      const key = str(args, 1, "key");
+      table.update(ref, (r) => {
+        const { [key]: _, ...rest } = mapOf(r);
+        (r as Record<string, unknown>)[field] = rest;
+      });
+      return "";
+    });
+  };
+  mapSetters("VM_metrics", e.vmMetrics, "other_config");
+  mapSetters("VM_guest_metrics", e.guestMetrics, "other_config");
+  mapSetters("VIF", e.vifs, "other_config");
+  mapSetters("network", e.networks, "other_config");
+  for (const field of ["name_label", "name_description"] as const) {
+    def(`network.set_${field}`, ["self", "value"], ({ args }) => {
+      const ref = str(args, 0, "self");
+      if (!e.networks.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, ["network", ref]);
+      const value = str(args, 1, "value");
+      e.networks.update(ref, (n) => {
+        n[field] = value;
+      });
+      return "";
+    });
+  }
+
   // ------------------------------------------------------------ event (§8.7)
   def("event.inject", ["class", "ref"], ({ args }) => {
     const cls = str(args, 0, "class");
@@ -901,6 +987,27 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     }
   });
   def("event.get_current_id", [], () => String(e.db.gen));
+
+  // ------------------------------------------------------------ the profile's API
+  // Messages newer than the profile's release do not exist (MESSAGE_METHOD_UNKNOWN, not listed);
+  // removed ones stay listed and answer MESSAGE_REMOVED after the session check (gen_server.ml).
+  const accessorOfHiddenField = (name: string): boolean => {
+    const m = /^([A-Za-z_]+)\.(?:get|set|add_to|remove_from)_(.+)$/.exec(name);
+    const cls = m?.[1] ?? "";
+    const field = m?.[2] ?? "";
+    return (CLASS_FIELDS[cls] ?? []).includes(field) && !servesField(e.profile, cls, field);
+  };
+  for (const [name, spec] of [...methods]) {
+    if (!servesMessage(e.profile, name) || accessorOfHiddenField(name)) methods.delete(name);
+    else if (messageRemoved(e.profile, name)) {
+      methods.set(name, {
+        ...spec,
+        impl: () => {
+          throw new XapiFault(ErrorCode.messageRemoved, []);
+        },
+      });
+    }
+  }
 
   // ------------------------------------------------------------ system
   def("system.listMethods", [], () => [...methods.keys()], { session: false });
@@ -977,7 +1084,7 @@ export function collectEvents(
           class: cls,
           operation,
           ref: row.ref,
-          snapshot: toWire(table.name, row.value as object),
+          snapshot: e.wire(table.name, row.value as object),
         },
       });
     }

@@ -4,21 +4,30 @@
  * persisted, like a XAPI restart that drops them.
  */
 import { z } from "zod";
+import { DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, type ProfileName } from "./profiles";
 import {
+  defaultGuestMetricsRecord,
   defaultHostRecord,
+  defaultNetworkRecord,
   defaultPoolRecord,
   defaultSrRecord,
   defaultVbdRecord,
   defaultVdiRecord,
+  defaultVifRecord,
+  defaultVmMetricsRecord,
   defaultVmRecord,
+  type GuestMetricsRecord,
   type HostRecord,
+  type NetworkRecord,
   type PoolRecord,
   type SrRecord,
   type VbdRecord,
   type VdiRecord,
+  type VifRecord,
+  type VmMetricsRecord,
   type VmRecord,
 } from "./records";
-import { DOMAIN_TYPES, SimPowerState } from "./vocabulary";
+import { DOMAIN_TYPES, NULL_REF, SimPowerState } from "./vocabulary";
 
 /** How the simulated guest inside a VM behaves. */
 export interface GuestSettings {
@@ -119,9 +128,17 @@ export interface BootRecord {
   at: string;
 }
 
+/** What the simulated guest agent reports (VM_guest_metrics); absent: a Debian 12 guest with tools 8.4.0. */
+export interface GuestAgentReport {
+  os_version: Record<string, string>;
+  PV_drivers_version: Record<string, string>;
+}
+
 /** Simulator-only per-VM state, persisted alongside the VM record. */
 export interface VmSimState {
   guest: GuestSettings;
+  /** The guest agent's OS and tools versions, when not the default ones (control op `setGuest`). */
+  agent?: GuestAgentReport;
   /** How many domains have been built for this VM (start, reboots; not resume). */
   bootCount: number;
   /** The config the current (or last) domain was built from; `null` if it never booted here. */
@@ -153,7 +170,14 @@ export interface SimSnapshot {
   srs: { ref: string; record: SrRecord }[];
   vdis: VdiEntry[];
   vbds: { ref: string; record: VbdRecord }[];
+  /** Networking and metrics; absent in files written before them (VMs then get fresh VM_metrics). */
+  networks: { ref: string; record: NetworkRecord }[];
+  vifs: { ref: string; record: VifRecord }[];
+  vmMetrics: { ref: string; record: VmMetricsRecord }[];
+  guestMetrics: { ref: string; record: GuestMetricsRecord }[];
   nextDomid: number;
+  /** The XAPI generation the state belongs to; absent in older files, which are `current`. */
+  profile: ProfileName;
 }
 
 /** Thrown by createModel when options.state is not a valid snapshot. */
@@ -224,7 +248,8 @@ const vmRecordSchema = z.looseObject({
   is_a_template: z.boolean(),
   domid: z.number().int(),
   resident_on: z.string(),
-  domain_type: z.enum(DOMAIN_TYPES),
+  // Absent in records from hosts older than XAPI 2.10 (kolkata); filled per profile (see parseSnapshot).
+  domain_type: z.enum(DOMAIN_TYPES).optional(),
   HVM_boot_policy: z.string(),
   HVM_boot_params: stringMap,
   PV_bootloader: z.string(),
@@ -233,6 +258,10 @@ const vmRecordSchema = z.looseObject({
   PV_args: z.string(),
   PV_bootloader_args: z.string(),
 });
+
+/** A `[{ref, record}]` table whose records need a uuid plus `fields`; absent in older files: `[]`. */
+const rows = <T extends z.ZodRawShape>(fields: T) =>
+  z.array(z.object({ ref, record: z.looseObject({ uuid: z.string().min(1), ...fields }) })).default([]);
 
 const snapshotSchema = z.object({
   format: z.literal("xapi-sim-state"),
@@ -247,15 +276,14 @@ const snapshotSchema = z.object({
       record: vmRecordSchema,
       sim: z.object({
         guest: z.object({ pvDrivers: z.boolean(), ignoresCleanShutdown: z.boolean() }),
+        agent: z.object({ os_version: stringMap, PV_drivers_version: stringMap }).optional(),
         bootCount: z.number().int().nonnegative(),
         lastBoot: bootRecordSchema.nullable(),
         startedAtMs: z.number().nullable(),
       }),
     }),
   ),
-  srs: z
-    .array(z.object({ ref, record: z.looseObject({ uuid: z.string().min(1), name_label: z.string() }) }))
-    .default([]),
+  srs: rows({ name_label: z.string() }),
   vdis: z
     .array(
       z.object({
@@ -265,52 +293,71 @@ const snapshotSchema = z.object({
       }),
     )
     .default([]),
-  vbds: z
-    .array(
-      z.object({
-        ref,
-        record: z.looseObject({
-          uuid: z.string().min(1),
-          VM: z.string(),
-          VDI: z.string(),
-          userdevice: z.string().regex(/^\d+$/, "expected a decimal userdevice"),
-          bootable: z.boolean(),
-          type: z.enum(["CD", "Disk", "Floppy"]),
-          empty: z.boolean(),
-        }),
-      }),
-    )
-    .default([]),
+  vbds: rows({
+    VM: z.string(),
+    VDI: z.string(),
+    userdevice: z.string().regex(/^\d+$/, "expected a decimal userdevice"),
+    bootable: z.boolean(),
+    type: z.enum(["CD", "Disk", "Floppy"]),
+    empty: z.boolean(),
+  }),
+  networks: rows({ name_label: z.string() }),
+  vifs: rows({
+    VM: z.string(),
+    network: z.string(),
+    device: z.string().regex(/^\d+$/, "expected a decimal device"),
+    MAC: z.string(),
+  }),
+  vmMetrics: rows({}),
+  guestMetrics: rows({}),
   nextDomid: z.number().int().positive(),
+  profile: z.enum(PROFILE_NAMES).optional(),
 });
+type ParsedSnapshot = z.infer<typeof snapshotSchema>;
+
+const ADVICE = 'Expected a value previously returned by exportState() (format "xapi-sim-state", version 1).';
+
+function invalid(message: string): InvalidStateError {
+  return new InvalidStateError(`Invalid xapi-sim state: ${message}`);
+}
 
 /**
- * Validates a snapshot and fills fields it lacks with XAPI's defaults (so a file written by an
- * older xapi-sim still loads). Throws {@link InvalidStateError} naming the first bad path.
+ * Validates a snapshot and fills what it lacks, so that a file written by an older xapi-sim, or records
+ * as an older host dumps them, still load:
+ * - `profile`: the file's, else `profile` (the model option), else `current`; the two must agree;
+ * - numbers written as XML-RPC dumps them (int64 as decimal strings) become numbers;
+ * - fields a record lacks get XAPI's defaults; a VM without `domain_type` gets it the way XAPI's upgrade
+ *   does (xapi_db_upgrade.ml `upgrade_domain_type`: control domain → pv, else `derive_domain_type` of
+ *   HVM_boot_policy) when the profile has domain types, else `unspecified` (and a profile without
+ *   domain types refuses a VM that has another one);
+ * - unknown fields are kept (persisted, not served).
+ * Refuses dangling references (a VM's VBDs/VIFs/guest_metrics/resident_on, a VBD's VM/VDI, a VDI's SR,
+ * a VIF's VM/network naming no object in the state). Throws {@link InvalidStateError} naming the path.
  */
-export function parseSnapshot(value: unknown): SimSnapshot {
-  const parsed = snapshotSchema.safeParse(value);
+export function parseSnapshot(value: unknown, profile?: ProfileName): SimSnapshot {
+  const parsed = snapshotSchema.safeParse(normaliseNumbers(value));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue && issue.path.length > 0 ? issue.path.join(".") : "(root)";
-    throw new InvalidStateError(
-      `Invalid xapi-sim state: ${issue?.message ?? "unknown problem"} at ${path}. ` +
-        'Expected a value previously returned by exportState() (format "xapi-sim-state", version 1).',
-    );
+    throw invalid(`${issue?.message ?? "unknown problem"} at ${path}. ${ADVICE}`);
   }
   const data = parsed.data;
-  checkRecordShapes(data);
-  const vmRefs = new Set<string>();
-  for (const vm of data.vms) {
-    if (vmRefs.has(vm.ref))
-      throw new InvalidStateError(`Invalid xapi-sim state: duplicate VM ref ${vm.ref}.`);
-    vmRefs.add(vm.ref);
+  if (data.profile !== undefined && profile !== undefined && data.profile !== profile) {
+    throw invalid(
+      `the state belongs to profile "${data.profile}", not "${profile}" (a state keeps the XAPI generation it was made with; drop the profile option or start from a new state).`,
+    );
   }
-  for (const vbd of data.vbds) {
-    if (!vmRefs.has(vbd.record.VM))
-      throw new InvalidStateError(
-        `Invalid xapi-sim state: VBD ${vbd.ref} names a VM that is not in the state.`,
+  const resolved = data.profile ?? profile ?? DEFAULT_PROFILE;
+  const domainTypes = PROFILES[resolved].domainType;
+  checkRecordShapes(data);
+  checkReferences(data);
+  for (const [i, vm] of data.vms.entries()) {
+    const dt = vm.record.domain_type;
+    if (!domainTypes && dt !== undefined && dt !== "unspecified") {
+      throw invalid(
+        `vms.${i}.record.domain_type is "${dt}", but profile "${resolved}" has no domain_type (its VMs boot by HVM_boot_policy).`,
       );
+    }
   }
   const [master, member] = data.hosts;
   return {
@@ -334,7 +381,7 @@ export function parseSnapshot(value: unknown): SimSnapshot {
                   name_label: h.record.name_label,
                   address: "",
                   hostname: h.record.name_label,
-                  controlDomain: "OpaqueRef:NULL",
+                  controlDomain: NULL_REF,
                 }),
                 ...(h.record as Partial<HostRecord>),
               },
@@ -348,9 +395,11 @@ export function parseSnapshot(value: unknown): SimSnapshot {
         ...(vm.record as Partial<VmRecord>),
         uuid: vm.record.uuid,
         name_label: vm.record.name_label,
+        domain_type: vm.record.domain_type ?? (domainTypes ? upgradedDomainType(vm.record) : "unspecified"),
       }),
       sim: {
         guest: { ...vm.sim.guest },
+        ...(vm.sim.agent === undefined ? {} : { agent: structuredClone(vm.sim.agent) }),
         bootCount: vm.sim.bootCount,
         lastBoot: vm.sim.lastBoot ? withBootDefaults(vm.sim.lastBoot) : null,
         startedAtMs: vm.sim.startedAtMs,
@@ -382,25 +431,175 @@ export function parseSnapshot(value: unknown): SimSnapshot {
         userdevice: vbd.record.userdevice,
       }),
     })),
+    networks: data.networks.map((n) => ({
+      ref: n.ref,
+      record: defaultNetworkRecord({
+        ...(n.record as Partial<NetworkRecord>),
+        uuid: n.record.uuid,
+        name_label: n.record.name_label,
+      }),
+    })),
+    vifs: data.vifs.map((v) => ({
+      ref: v.ref,
+      record: defaultVifRecord({
+        ...(v.record as Partial<VifRecord>),
+        uuid: v.record.uuid,
+        VM: v.record.VM,
+        network: v.record.network,
+        device: v.record.device,
+        MAC: v.record.MAC,
+      }),
+    })),
+    vmMetrics: data.vmMetrics.map((m) => ({
+      ref: m.ref,
+      record: defaultVmMetricsRecord({ ...(m.record as Partial<VmMetricsRecord>), uuid: m.record.uuid }),
+    })),
+    guestMetrics: data.guestMetrics.map((m) => ({
+      ref: m.ref,
+      record: defaultGuestMetricsRecord({
+        ...(m.record as Partial<GuestMetricsRecord>),
+        uuid: m.record.uuid,
+      }),
+    })),
     nextDomid: data.nextDomid,
+    profile: resolved,
   };
+}
+
+/** `upgrade_domain_type` (xapi_db_upgrade.ml): dom0 is pv, any other VM `derive_domain_type`. */
+function upgradedDomainType(record: { is_control_domain?: unknown; domid: number; HVM_boot_policy: string }) {
+  if (record.is_control_domain === true && record.domid === 0) return "pv" as const;
+  return record.HVM_boot_policy === "" ? ("pv" as const) : ("hvm" as const);
+}
+
+/** The default record of each table, whose field kinds a file's records must have. */
+const TEMPLATES: Readonly<Record<string, object>> = {
+  pool: defaultPoolRecord({ uuid: "", master: "" }),
+  hosts: defaultHostRecord({ uuid: "", name_label: "", address: "", hostname: "", controlDomain: "" }),
+  vms: defaultVmRecord({ uuid: "", name_label: "" }),
+  srs: defaultSrRecord({ uuid: "", name_label: "" }),
+  vdis: defaultVdiRecord({ uuid: "", name_label: "" }),
+  vbds: defaultVbdRecord({ uuid: "", VM: "", userdevice: "0" }),
+  networks: defaultNetworkRecord({ uuid: "", name_label: "" }),
+  vifs: defaultVifRecord({ uuid: "", VM: "", network: "", device: "0", MAC: "" }),
+  vmMetrics: defaultVmMetricsRecord({ uuid: "" }),
+  guestMetrics: defaultGuestMetricsRecord({ uuid: "" }),
+};
+
+/** A decimal integer as XML-RPC dumps an int64, or a float's decimal text. */
+const NUMERIC_TEXT = /^-?\d+(\.\d+)?$/;
+
+/**
+ * Numbers written as the XML-RPC wire carries them: an int64 is a decimal string there (and the
+ * Python XenAPI binding hands it over as one), so a record dumped through it has `"memory_static_max":
+ * "2147483648"`. Every field whose default is a number (or a set of numbers) is turned back into one;
+ * anything else is left for the checks to name.
+ */
+function normaliseNumbers(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  const copy = structuredClone(value) as Record<string, unknown>;
+  const fix = (template: object, record: unknown): void => {
+    if (record === null || typeof record !== "object") return;
+    const r = record as Record<string, unknown>;
+    for (const [field, expected] of Object.entries(template)) {
+      const v = r[field];
+      if (typeof expected === "number" && typeof v === "string" && NUMERIC_TEXT.test(v)) r[field] = Number(v);
+      if (Array.isArray(expected) && typeof expected[0] === "number" && Array.isArray(v))
+        r[field] = v.map((x) => (typeof x === "string" && NUMERIC_TEXT.test(x) ? Number(x) : x));
+    }
+  };
+  const pool = copy.pool as { record?: unknown } | undefined;
+  if (pool && typeof pool === "object") fix(TEMPLATES.pool ?? {}, pool.record);
+  for (const table of Object.keys(TEMPLATES)) {
+    const list = copy[table];
+    if (table === "pool" || !Array.isArray(list)) continue;
+    for (const row of list) {
+      if (row && typeof row === "object") fix(TEMPLATES[table] ?? {}, (row as { record?: unknown }).record);
+    }
+  }
+  if (typeof copy.nextDomid === "string" && NUMERIC_TEXT.test(copy.nextDomid))
+    copy.nextDomid = Number(copy.nextDomid);
+  return copy;
+}
+
+/**
+ * Refuses references that name no object of the state: a VM's `VBDs`, `VIFs`, `guest_metrics` and
+ * `resident_on` (NULL allowed for the last two), a VBD's `VM` and `VDI` (NULL only for an empty CD
+ * drive), a VDI's `SR` (NULL allowed), a VIF's `VM` and `network`; duplicate refs too. A VM whose
+ * `metrics` names nothing is not refused: xapi gives it a fresh VM_metrics at start, and so does
+ * xapi-sim. (`suspend_VDI` is not checked: xapi-sim has no suspend-image VDIs.)
+ */
+function checkReferences(data: ParsedSnapshot): void {
+  const refsOf = (table: keyof ParsedSnapshot, what: string): Set<string> => {
+    const set = new Set<string>();
+    const list = data[table] as { ref: string }[];
+    for (const [i, row] of list.entries()) {
+      if (set.has(row.ref)) throw invalid(`duplicate ${what} ref ${row.ref} at ${String(table)}.${i}.ref.`);
+      set.add(row.ref);
+    }
+    return set;
+  };
+  const vms = refsOf("vms", "VM");
+  const vbds = refsOf("vbds", "VBD");
+  const vdis = refsOf("vdis", "VDI");
+  const srs = refsOf("srs", "SR");
+  const vifs = refsOf("vifs", "VIF");
+  const networks = refsOf("networks", "network");
+  const guestMetrics = refsOf("guestMetrics", "VM_guest_metrics");
+  refsOf("vmMetrics", "VM_metrics");
+  const hosts = new Set(data.hosts.map((h) => h.ref));
+  const dangling = (path: string, cls: string, ref: unknown): InvalidStateError =>
+    invalid(
+      `${path} names ${cls} ${String(ref)}, which is not in the state (a dangling reference). ${ADVICE}`,
+    );
+  const need = (path: string, cls: string, ref: unknown, set: Set<string>, nullable: boolean): void => {
+    if (nullable && ref === NULL_REF) return;
+    if (typeof ref !== "string" || !set.has(ref)) throw dangling(path, cls, ref);
+  };
+  for (const [i, vm] of data.vms.entries()) {
+    const r = vm.record as Record<string, unknown>;
+    const list = (field: string): unknown[] => (Array.isArray(r[field]) ? (r[field] as unknown[]) : []);
+    for (const [j, vbd] of list("VBDs").entries()) need(`vms.${i}.record.VBDs.${j}`, "VBD", vbd, vbds, false);
+    for (const [j, vif] of list("VIFs").entries()) need(`vms.${i}.record.VIFs.${j}`, "VIF", vif, vifs, false);
+    need(`vms.${i}.record.resident_on`, "host", r.resident_on, hosts, true);
+    if (r.guest_metrics !== undefined)
+      need(`vms.${i}.record.guest_metrics`, "VM_guest_metrics", r.guest_metrics, guestMetrics, true);
+  }
+  for (const [i, vbd] of data.vbds.entries()) {
+    need(`vbds.${i}.record.VM`, "VM", vbd.record.VM, vms, false);
+    const emptyCd = vbd.record.type === "CD" && vbd.record.empty;
+    need(`vbds.${i}.record.VDI`, "VDI", vbd.record.VDI, vdis, emptyCd);
+  }
+  for (const [i, vdi] of data.vdis.entries()) need(`vdis.${i}.record.SR`, "SR", vdi.record.SR, srs, true);
+  for (const [i, vif] of data.vifs.entries()) {
+    need(`vifs.${i}.record.VM`, "VM", vif.record.VM, vms, false);
+    need(`vifs.${i}.record.network`, "network", vif.record.network, networks, false);
+  }
 }
 
 /** What a record field's JSON value must look like: the kind of its default value. */
 function kindOf(value: unknown): string {
   if (Array.isArray(value)) return "a set (array)";
   if (value === null) return "null";
-  if (typeof value === "object") return "a map (object of strings)";
+  if (typeof value === "object") return "a map (object)";
   if (typeof value === "number") return "a number";
   return `a ${typeof value}`;
 }
 
+/** The kind of a map's values, from a default map value (string unless the default says otherwise). */
+function mapValueOk(expected: object, value: object): boolean {
+  const sample = Object.values(expected)[0];
+  return Object.values(value).every((x) =>
+    sample === undefined ? typeof x === "string" : kindOf(x) === kindOf(sample),
+  );
+}
+
 /**
  * Every field a record shares with XAPI's default record must have the default's kind (string, number,
- * boolean, set of strings or numbers, string map), so that a hand-edited file fails here, naming the
- * field, rather than later inside a call. The schema above only checks the fields the model reads first.
+ * boolean, set of strings or numbers, map), so that a hand-edited file fails here, naming the field,
+ * rather than later inside a call. The schema above only checks the fields the model reads first.
  */
-function checkRecordShapes(data: z.infer<typeof snapshotSchema>): void {
+function checkRecordShapes(data: ParsedSnapshot): void {
   const check = (template: object, record: Record<string, unknown>, path: string): void => {
     for (const [field, expected] of Object.entries(template)) {
       if (!Object.hasOwn(record, field)) continue;
@@ -410,34 +609,21 @@ function checkRecordShapes(data: z.infer<typeof snapshotSchema>): void {
       const ok =
         kindOf(value) === kind &&
         (!Array.isArray(value) || value.every((x) => typeof x === element)) &&
-        (kind !== "a map (object of strings)" ||
-          Object.values(value as object).every((x) => typeof x === "string")) &&
+        (kind !== "a map (object)" || mapValueOk(expected, value as object)) &&
         (typeof value !== "number" || Number.isFinite(value));
       if (!ok) {
-        throw new InvalidStateError(
-          `Invalid xapi-sim state: expected ${kind}, found ${JSON.stringify(value) ?? "nothing"} at ${path}.${field}. ` +
-            'Expected a value previously returned by exportState() (format "xapi-sim-state", version 1).',
+        throw invalid(
+          `expected ${kind}, found ${JSON.stringify(value) ?? "nothing"} at ${path}.${field}. ${ADVICE}`,
         );
       }
     }
   };
-  check(defaultPoolRecord({ uuid: "", master: "" }), data.pool.record, "pool.record");
-  const hostTemplate = defaultHostRecord({
-    uuid: "",
-    name_label: "",
-    address: "",
-    hostname: "",
-    controlDomain: "",
-  });
-  for (const [i, h] of data.hosts.entries()) check(hostTemplate, h.record, `hosts.${i}.record`);
-  const vmTemplate = defaultVmRecord({ uuid: "", name_label: "" });
-  for (const [i, vm] of data.vms.entries()) check(vmTemplate, vm.record, `vms.${i}.record`);
-  const srTemplate = defaultSrRecord({ uuid: "", name_label: "" });
-  for (const [i, sr] of data.srs.entries()) check(srTemplate, sr.record, `srs.${i}.record`);
-  const vdiTemplate = defaultVdiRecord({ uuid: "", name_label: "" });
-  for (const [i, vdi] of data.vdis.entries()) check(vdiTemplate, vdi.record, `vdis.${i}.record`);
-  const vbdTemplate = defaultVbdRecord({ uuid: "", VM: "", userdevice: "0" });
-  for (const [i, vbd] of data.vbds.entries()) check(vbdTemplate, vbd.record, `vbds.${i}.record`);
+  check(TEMPLATES.pool ?? {}, data.pool.record, "pool.record");
+  for (const table of Object.keys(TEMPLATES)) {
+    if (table === "pool") continue;
+    const list = data[table as keyof ParsedSnapshot] as { record: Record<string, unknown> }[];
+    for (const [i, row] of list.entries()) check(TEMPLATES[table] ?? {}, row.record, `${table}.${i}.record`);
+  }
 }
 
 /** A boot record from a state file, with the outcome fields an older xapi-sim did not write. */

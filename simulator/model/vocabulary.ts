@@ -178,6 +178,7 @@ export const ErrorCode = {
   hostIsSlave: "HOST_IS_SLAVE",
   messageMethodUnknown: "MESSAGE_METHOD_UNKNOWN",
   messageParameterCountMismatch: "MESSAGE_PARAMETER_COUNT_MISMATCH",
+  messageRemoved: "MESSAGE_REMOVED",
   handleInvalid: "HANDLE_INVALID",
   uuidInvalid: "UUID_INVALID",
   operationBlocked: "OPERATION_BLOCKED",
