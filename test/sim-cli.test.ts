@@ -187,6 +187,22 @@ describe("xapi-sim CLI", () => {
     await stop(child);
   });
 
+  it("plays the XAPI generation --profile names, shown by the config control op", async () => {
+    const { child, url } = await start(["--profile", "xenserver-7"]);
+    const res = await fetch(`${url}/_sim/config`);
+    const { result } = (await res.json()) as { result: Record<string, unknown> };
+    expect(result).toMatchObject({ profile: "xenserver-7", apiVersion: "2.7", crashedCompat: false });
+    await stop(child);
+  });
+
+  it("rejects an unknown --profile with exit code 2", async () => {
+    const { code, stderr } = await run(["--profile", "xenserver-9"]);
+    expect(code).toBe(2);
+    expect(stderr.split("\n")[0]).toBe(
+      'xapi-sim: --profile expects one of current, xenserver-7, xenapi-1.0, received "xenserver-9"',
+    );
+  });
+
   it("does not listen as the pool member with --no-member", async () => {
     const { child, url } = await start(["--no-member"]);
     const member = url.replace("127.0.0.1", "127.0.0.2");
@@ -250,6 +266,20 @@ describe("xapi-sim --state FILE", () => {
     expect(after).toEqual(before);
     expect(after.find((vm) => vm.uuid === toRun.uuid)?.power_state).toBe("Running");
     expect(after.find((vm) => vm.uuid === toPause.uuid)?.power_state).toBe("Paused");
+  });
+
+  it("keeps the profile in the state file and refuses another --profile for it", async () => {
+    const file = path.join(dir, "profiled.json");
+    const first = await start(["--state", file, "--profile", "xenapi-1.0"]);
+    await stop(first.child);
+    const again = await start(["--state", file]);
+    const res = await fetch(`${again.url}/_sim/config`);
+    const { result } = (await res.json()) as { result: Record<string, unknown> };
+    await stop(again.child);
+    const { code, stderr } = await run(["--port", "0", "--state", file, "--profile", "current"]);
+    expect(result).toMatchObject({ profile: "xenapi-1.0", crashedCompat: true });
+    expect(code).toBe(1);
+    expect(stderr).toContain('the state belongs to profile "xenapi-1.0", not "current"');
   });
 
   it("reports a corrupt state file by name, exits 1 and leaves it untouched", async () => {
