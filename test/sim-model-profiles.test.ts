@@ -77,7 +77,13 @@ describe("profile xenserver-7 (XenServer 7.2, API 2.7)", () => {
     expect(methods.filter((m) => m.includes("domain_type"))).toEqual([]);
     for (const absent of ["VM.get_NVRAM", "VM.get_pending_guidances", "VM.set_actions_after_softreboot"])
       expect(methods).not.toContain(absent);
-    for (const present of ["VM.set_HVM_boot_policy", "VM.get_is_default_template", "event.from"])
+    // task.add_to_other_config: explicit since 25.8.0, an implicit accessor of the RW field since miami.
+    for (const present of [
+      "VM.set_HVM_boot_policy",
+      "VM.get_is_default_template",
+      "event.from",
+      "task.add_to_other_config",
+    ])
       expect(methods).toContain(present);
   });
 

@@ -160,6 +160,8 @@ const MESSAGES_SINCE: Readonly<Record<string, readonly string[]>> = {
   miami: [
     "session.get_other_config",
     "task.get_other_config",
+    "task.add_to_other_config",
+    "task.remove_from_other_config",
     "VM.get_HVM_shadow_multiplier",
     "VM.get_last_booted_record",
     "VM.get_xenstore_data",
@@ -384,7 +386,9 @@ const MESSAGES_SINCE: Readonly<Record<string, readonly string[]>> = {
   "23.1.0": ["VM.get_actions_after_softreboot", "VM.set_actions_after_softreboot"],
   "24.10.0": ["VM.get_pending_guidances_recommended", "VM.get_pending_guidances_full"],
   "24.19.1": ["VM.get_groups"],
-  "25.8.0": ["task.add_to_other_config", "task.remove_from_other_config"],
+  // task.add_to_/remove_from_other_config are listed as prototyped in 25.8.0, when explicit messages
+  // replaced the implicit accessors of the then-RW field (xen-api commit a3f2c6e8f4, CA-403744); the
+  // implicit ones existed since the field (miami), so the messages are under miami above.
 };
 
 /**
