@@ -66,6 +66,22 @@ describe("records as older hosts dump them", () => {
     expect(await h.call("VM.get_domid", FIXTURE.db.ref)).toBeGreaterThan(1);
   });
 
+  it("reads a device-name userdevice as XAPI's Device_number does (xvda is disk 0), and refuses one it cannot read", async () => {
+    const s = await state();
+    const webVbds = s.vbds.filter((b) => b.record.VM === FIXTURE.web.ref);
+    for (const vbd of webVbds)
+      vbd.record.userdevice = { "0": "xvda", "1": "xvdb", "3": "hdd" }[String(vbd.record.userdevice)];
+    const h = await harness({ state: s });
+    const disks = (await h.control("disks", { uuid: FIXTURE.web.uuid })) as { userdevice: string }[];
+    expect(disks.map((d) => d.userdevice)).toEqual(["xvda", "xvdb", "hdd"]);
+    await h.call("VM.hard_reboot", FIXTURE.web.ref);
+    expect(await h.powerState(FIXTURE.web.ref)).toBe("Running");
+    for (const vbd of webVbds) vbd.record.userdevice = "autodetect";
+    expect(() => createModel({ state: s })).toThrow(
+      /expected a userdevice XAPI reads .* at vbds\.\d+\.record\.userdevice/,
+    );
+  });
+
   it("keeps unknown fields in the state without serving them", async () => {
     const s = await state();
     vmEntry(s, FIXTURE.db.ref).record.secureboot_certificates_state = "ok";

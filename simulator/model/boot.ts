@@ -8,7 +8,7 @@
  * simulator/README.md, "Boot outcome"; each rule below names its source.
  */
 import { XapiFault } from "../api";
-import type { VmRecord } from "./records";
+import { userdeviceNumber, type VmRecord } from "./records";
 import type { BootDisk, BootloaderRun, BootRecord, GuestDiskContent } from "./snapshot";
 import {
   BOOTLOADER_PATHS,
@@ -122,9 +122,9 @@ export type BootResult =
   | { readonly ok: true; readonly outcome: BootOutcome }
   | { ok: false; error: XapiFault };
 
-/** Numeric order of userdevice slots ("2" before "10"). */
+/** Order of userdevice slots by disk number ("2" before "10", "xvdb" after "0"; `userdeviceNumber`). */
 export function byUserdevice<T extends { readonly userdevice: string }>(a: T, b: T): number {
-  return Number(a.userdevice) - Number(b.userdevice);
+  return (userdeviceNumber(a.userdevice) ?? Infinity) - (userdeviceNumber(b.userdevice) ?? Infinity) || 0;
 }
 
 function diskOf(d: BootDiskInput): BootDisk {

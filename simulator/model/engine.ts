@@ -36,6 +36,7 @@ import {
   type SrRecord,
   type TaskRecord,
   toWire,
+  userdeviceNumber,
   type VbdRecord,
   type VdiRecord,
   type VifRecord,
@@ -955,10 +956,10 @@ export class Engine {
     const vm = this.vm(ref);
     const spec = vm.other_config.disks;
     if (spec === undefined) return;
-    const taken = new Set(this.vbdsOf(ref).map(([, b]) => b.userdevice));
+    const taken = new Set(this.vbdsOf(ref).map(([, b]) => userdeviceNumber(b.userdevice)));
     const defaultSr = this.pools.values()[0]?.default_SR ?? NULL_REF;
     for (const disk of parseProvisionDisks(spec)) {
-      if (taken.has(disk.device)) continue;
+      if (taken.has(Number(disk.device))) continue;
       const sr = this.srs.has(disk.sr) ? disk.sr : defaultSr;
       const vdi = this.createVdi(
         defaultVdiRecord({

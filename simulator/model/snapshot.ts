@@ -21,6 +21,7 @@ import {
   type NetworkRecord,
   type PoolRecord,
   type SrRecord,
+  userdeviceNumber,
   type VbdRecord,
   type VdiRecord,
   type VifRecord,
@@ -296,7 +297,12 @@ const snapshotSchema = z.object({
   vbds: rows({
     VM: z.string(),
     VDI: z.string(),
-    userdevice: z.string().regex(/^\d+$/, "expected a decimal userdevice"),
+    userdevice: z
+      .string()
+      .refine(
+        (u) => userdeviceNumber(u) !== undefined,
+        "expected a userdevice XAPI reads (a disk number, or a device name such as xvda, hdd, sda)",
+      ),
     bootable: z.boolean(),
     type: z.enum(["CD", "Disk", "Floppy"]),
     empty: z.boolean(),
