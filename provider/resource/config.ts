@@ -20,6 +20,12 @@ export const CONNECTION_SETTINGS = {
 } as const;
 export type ConnectionSettingName = keyof typeof CONNECTION_SETTINGS;
 
+/**
+ * Configuration key naming an environment variable that holds the password (`xapi:passwordEnv`), used when
+ * `xapi:password` and `XAPI_PASSWORD` are unset; what `new xapi.Provider(…, { passwordEnv })` sets.
+ */
+export const PASSWORD_ENV_KEY = "xapi:passwordEnv";
+
 /** The username used when neither `xapi:username` nor `XAPI_USERNAME` is set (XAPI's admin user). */
 export const DEFAULT_USERNAME = "root";
 
@@ -54,7 +60,13 @@ export function readConnectionSettings(
   };
 
   const url = value("url");
-  const password = value("password");
+  // An explicit provider per pool can name its own variable, so that no password enters the state.
+  const passwordEnv = get(PASSWORD_ENV_KEY);
+  const password =
+    value("password") ??
+    (passwordEnv === undefined || passwordEnv === "" || env[passwordEnv] === ""
+      ? undefined
+      : env[passwordEnv]);
   const missing = [url === undefined ? "url" : undefined, password === undefined ? "password" : undefined]
     .filter((name): name is ConnectionSettingName => name !== undefined)
     .map((name) => `${CONNECTION_SETTINGS[name].config} (or ${CONNECTION_SETTINGS[name].env})`);
