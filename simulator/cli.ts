@@ -2,8 +2,9 @@
 /**
  * The `xapi-sim` command: start the simulator and keep it running until SIGINT/SIGTERM.
  *
- * Prints exactly one line, `xapi-sim listening on <url>`, once it accepts connections (with `--port 0`
- * the URL carries the port the OS picked). Exit codes: 0 after a clean shutdown, 1 when it cannot start
+ * Prints one line, `xapi-sim listening on <url>`, once it accepts connections (with `--port 0`
+ * the URL carries the port the OS picked); with `--tls` a second line,
+ * `xapi-sim certificate SHA-256 fingerprint <AA:BB:…>`, the value to pin in `xapi:fingerprint`. Exit codes: 0 after a clean shutdown, 1 when it cannot start
  * (e.g. a corrupt state file), 2 for bad command-line flags.
  */
 
@@ -134,6 +135,10 @@ async function main(): Promise<void> {
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
   process.stdout.write(`xapi-sim listening on ${sim.url}\n`);
+  // What a client pins (pulumi config set xapi:fingerprint …) to trust the generated self-signed certificate.
+  if (sim.certFingerprint256 !== undefined) {
+    process.stdout.write(`xapi-sim certificate SHA-256 fingerprint ${sim.certFingerprint256}\n`);
+  }
 }
 
 if (require.main === module) void main();

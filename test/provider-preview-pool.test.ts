@@ -230,3 +230,23 @@ describe("a stack whose xapi:url now reaches another pool", () => {
     expect([diff.includes(sentence), update.includes(sentence)]).toEqual([true, true]);
   });
 });
+
+describe("a pool whose certificate is not trusted", () => {
+  it("the preview and up fail with the fingerprint the pool presents and the setting that pins it", async () => {
+    const tlsSim = await startSimulator({ port: 0, member: false, tls: true, users: { root: PASSWORD } });
+    const h = await hostFor({ "xapi:url": tlsSim.url, "xapi:username": "root", "xapi:password": PASSWORD });
+    try {
+      const declared = { template: HVM_TEMPLATE, nameLabel: "tls" };
+      const preview = await errorOf(() => h.check({}, { ...declared, __xapiPreview: true }));
+      const up = await errorOf(async () => {
+        const { inputs } = await h.check({}, { ...declared, __xapiPreview: false });
+        await h.create(inputs);
+      });
+      const sentence = `TLS connection to ${tlsSim.url} refused: expected a certificate this provider trusts, received a certificate with SHA-256 fingerprint ${tlsSim.certFingerprint256} (DEPTH_ZERO_SELF_SIGNED_CERT). If it is your pool's certificate (XCP-ng hosts use self-signed ones), pin it: \`pulumi config set xapi:fingerprint ${tlsSim.certFingerprint256}\``;
+      expect([preview.includes(sentence), up.includes(sentence)]).toEqual([true, true]);
+    } finally {
+      await h.close();
+      await tlsSim.close();
+    }
+  }, 60_000);
+});

@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import tls from "node:tls";
 import ts from "typescript";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
@@ -176,6 +177,24 @@ describe("xapi-sim CLI", () => {
   it("serves HTTPS with --tls", async () => {
     const { child, url } = await start(["--tls"]);
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    await stop(child);
+  });
+
+  it("with --tls prints the certificate's SHA-256 fingerprint, the one the server presents", async () => {
+    const { child, url, stdout } = await start(["--tls"]);
+    const line = /^xapi-sim certificate SHA-256 fingerprint ([0-9A-F:]{95})$/m;
+    // The second line follows the first; wait for it (the test's own timeout bounds the wait).
+    while (!line.test(stdout())) await new Promise((resolve) => setTimeout(resolve, 20));
+    const printed = line.exec(stdout())?.[1];
+    const seen = await new Promise<string>((resolve, reject) => {
+      const u = new URL(url);
+      const socket = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      });
+      socket.on("error", reject);
+    });
+    expect(printed).toBe(seen);
     await stop(child);
   });
 

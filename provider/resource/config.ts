@@ -152,3 +152,58 @@ export function explainLoginFailure(error: unknown, conn: { url: string; usernam
     { cause: error },
   );
 }
+
+/** Node's codes for a certificate it could not verify, and the client's pin mismatch. */
+const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_FINGERPRINT_MISMATCH",
+]);
+
+/**
+ * A certificate the client refused, told with what to do: the SHA-256 fingerprint the host presents (read
+ * with a second TLS handshake that sends nothing) and the settings that trust it. Other errors pass through.
+ */
+export async function explainTlsFailure(error: unknown, url: string): Promise<unknown> {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !TLS_TRUST_CODES.has(code)) return error;
+  const seen = await peerFingerprint(url).catch(() => undefined);
+  const presented = seen === undefined ? "a certificate" : `a certificate with SHA-256 fingerprint ${seen}`;
+  const pin =
+    seen === undefined
+      ? "`pulumi config set xapi:fingerprint <SHA-256 of the pool's certificate>`"
+      : `\`pulumi config set xapi:fingerprint ${seen}\``;
+  return new ProviderError(
+    ProviderErrorCode.INVALID_CONFIG,
+    `TLS connection to ${url} refused: expected a certificate this provider trusts, received ${presented} (${code}). ` +
+      `If it is your pool's certificate (XCP-ng hosts use self-signed ones), pin it: ${pin} (or XAPI_FINGERPRINT), ` +
+      "or trust its CA with xapi:caCert; compare the fingerprint on the host first (openssl x509 -noout -fingerprint -sha256 -in /etc/xensource/xapi-ssl.pem).",
+    { cause: error },
+  );
+}
+
+/** The SHA-256 fingerprint of the certificate `url`'s host presents (`AA:BB:…`); no HTTP request is sent. */
+async function peerFingerprint(url: string): Promise<string> {
+  const tls: typeof import("node:tls") = await import("node:tls");
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      {
+        host: target.hostname,
+        port: Number(target.port || 443),
+        servername: /^[\d.]+$|:/.test(target.hostname) ? undefined : target.hostname,
+        rejectUnauthorized: false,
+      },
+      () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      },
+    );
+    socket.setTimeout(10_000, () => socket.destroy(new Error("timeout")));
+    socket.on("error", reject);
+  });
+}

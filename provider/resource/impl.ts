@@ -27,7 +27,13 @@ import { diskNumberOf } from "../model/device-number";
 import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
 import { assumedBootFields, declaredBootFields, matches } from "./boot";
-import { type ConnectionSettings, explainLoginFailure, readConnectionSettings, scrubSecrets } from "./config";
+import {
+  type ConnectionSettings,
+  explainLoginFailure,
+  explainTlsFailure,
+  readConnectionSettings,
+  scrubSecrets,
+} from "./config";
 import { ProviderError, VmOperationError } from "./errors";
 import {
   type Bag,
@@ -291,7 +297,7 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
     return await run();
   } catch (thrown) {
     const s = settings instanceof ProviderError || settings === undefined ? undefined : settings;
-    const error = s === undefined ? thrown : explainLoginFailure(thrown, s);
+    const error = s === undefined ? thrown : await explainTlsFailure(explainLoginFailure(thrown, s), s.url);
     const password =
       settings instanceof ProviderError || settings === undefined ? undefined : settings.password;
     const secrets = [password, process.env.XAPI_PASSWORD];

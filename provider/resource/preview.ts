@@ -37,7 +37,7 @@ import type { Policy } from "../model/plan";
 import { type DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { describePlan, planTransition } from "../planner";
 import { assumedBootFields, type BootDeclaration, declaredBootWithDisks, UNKNOWN_BOOT } from "./boot";
-import { explainLoginFailure } from "./config";
+import { explainLoginFailure, explainTlsFailure } from "./config";
 import { DryRunConnection } from "./dry-run";
 import { ProviderError, ProviderErrorCode, VmOperationError } from "./errors";
 import {
@@ -303,7 +303,7 @@ export async function previewPlan(
   } catch (error) {
     if (isUnreachable(error))
       return fallback(`the pool at ${conn.url} cannot be reached (${codeText(error)})`);
-    throw explainLoginFailure(error, conn);
+    throw await explainTlsFailure(explainLoginFailure(error, conn), conn.url);
   }
 
   const old = readOldDeclaration(olds);
@@ -407,7 +407,7 @@ export async function liveDiff(
     pool = (await snapshot.pool()).uuid;
   } catch (error) {
     if (isUnreachable(error)) return fallback();
-    throw explainLoginFailure(error, conn);
+    throw await explainTlsFailure(explainLoginFailure(error, conn), conn.url);
   }
   assertSamePool(conn, olds, pool, id);
   const current = await snapshotAbout(conn, id);
