@@ -83,6 +83,80 @@ describe("fault injection", () => {
   });
 });
 
+describe("hold (stop answering after the k-th call)", () => {
+  interface HoldStatus {
+    armed: boolean;
+    tripped?: boolean;
+    trippedBy?: { seq: number; method: string; vm?: string };
+    answered?: number;
+    held?: string[];
+    released?: number;
+  }
+  const status = async (h: Awaited<ReturnType<typeof harness>>): Promise<HoldStatus> =>
+    (await h.control("hold")) as HoldStatus;
+  const until = async (h: Awaited<ReturnType<typeof harness>>, held: number): Promise<HoldStatus> => {
+    for (let i = 0; i < 500; i++) {
+      const s = await status(h);
+      if ((s.held?.length ?? 0) >= held) return s;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error(`fewer than ${held} calls held`);
+  };
+
+  it("answers the k-th matching call, holds every later call, and release drops them unrun", async () => {
+    const h = await harness();
+    await h.control("hold", { after: 2, match: "^VM\\.(pause|unpause)$" });
+    await h.call("VM.get_all");
+    await h.call("VM.pause", FIXTURE.web.ref);
+    await h.call("VM.unpause", FIXTURE.web.ref);
+    const pause = h.call("VM.pause", FIXTURE.web.ref);
+    const read = h.call("VM.get_all");
+    const before = await until(h, 2);
+    expect(before).toMatchObject({
+      armed: true,
+      tripped: true,
+      answered: 2,
+      trippedBy: { method: "VM.unpause", vm: FIXTURE.web.uuid },
+      held: ["VM.pause", "VM.get_all"],
+    });
+    expect(await h.control("hold", { release: true })).toEqual({ armed: false, released: 2 });
+    await expect(pause).rejects.toBeInstanceOf(DropConnection);
+    await expect(read).rejects.toBeInstanceOf(DropConnection);
+    // The held calls never ran: the VM is Running, the log ends with the k-th call.
+    expect(await h.powerState(FIXTURE.web.ref)).toBe("Running");
+    const log = (await h.control("callLog", { since: before.trippedBy?.seq ?? 0 })) as { method: string }[];
+    expect(log.map((e) => e.method)).toEqual(["VM.get_power_state"]);
+  });
+
+  it("holds the answer of a call still running when it trips (the call itself completes)", async () => {
+    const h = await harness({ operationMs: { start: 80 } });
+    await h.control("hold", { after: 1, match: "^VM\\.get_all$" });
+    const start = h.call("VM.start", FIXTURE.db.ref, false, false);
+    await h.call("VM.get_all");
+    expect(await until(h, 1)).toMatchObject({ tripped: true, held: ["VM.start"] });
+    expect(await h.model.control.vms?.({})).toContainEqual(
+      expect.objectContaining({ uuid: FIXTURE.db.uuid, power_state: "Running" }),
+    );
+    await h.control("hold", { release: true });
+    await expect(start).rejects.toBeInstanceOf(DropConnection);
+  });
+
+  it("counts every call without match; reset releases; a bad body says what is expected", async () => {
+    const h = await harness();
+    expect(await h.control("hold")).toEqual({ armed: false });
+    await h.control("hold", { after: 1 });
+    await h.call("VM.get_all");
+    const held = h.call("VM.get_all");
+    await until(h, 1);
+    await h.control("reset");
+    await expect(held).rejects.toBeInstanceOf(DropConnection);
+    expect([await status(h), await h.call("VM.get_all")]).toEqual([{ armed: false }, expect.any(Array)]);
+    await expect(h.control("hold", { after: 0 })).rejects.toThrow('"after" must be a positive integer');
+    await expect(h.control("hold", { after: 1, match: "(" })).rejects.toThrow(/"match" is not a regular/);
+    await expect(h.control("hold", { k: 1 })).rejects.toThrow(/expected \{after, match\?\} to arm/);
+  });
+});
+
 describe("counters and call log", () => {
   it("counts calls per wire method and live tasks", async () => {
     const h = await harness({ operationMs: { start: 100 } });

@@ -3,9 +3,9 @@
  * simulator/README.md). Each operation takes a JSON body and returns a JSON-serialisable value;
  * a bad body throws an Error whose message says what was expected.
  */
-import { XapiFault } from "../api";
+import { DropConnection, XapiFault } from "../api";
 import { bootIsStale } from "./boot";
-import type { Dispatcher, InjectedFault } from "./dispatch";
+import type { CallLogEntry, Dispatcher, InjectedFault } from "./dispatch";
 import type { Engine, SimConfig } from "./engine";
 import { DEFAULT_OS_VERSION, DEFAULT_PV_DRIVERS_VERSION } from "./guest";
 import { PROFILES, servesField } from "./profiles";
@@ -355,6 +355,93 @@ export function buildControl(
     return { vdi: e.vdi(ref).uuid, content: next };
   };
 
+  /**
+   * Control op `hold`: once the `after`-th call matching `match` (a regular expression tested on the wire
+   * name without `Async.`; every call when absent) has been answered, every later call waits before it
+   * runs, and every call still running waits before its answer, until `release` closes their connections
+   * (a held call never runs). A test sees `tripped` and `held`, then kills its client at that exact point.
+   */
+  interface Hold {
+    after: number;
+    match: RegExp | undefined;
+    answered: number;
+    trippedBy: Pick<CallLogEntry, "seq" | "method" | "vm"> | undefined;
+    waiting: { method: string; drop: () => void }[];
+  }
+  let held: Hold | undefined;
+
+  const holdStatus = (): unknown =>
+    held === undefined
+      ? { armed: false }
+      : {
+          armed: true,
+          after: held.after,
+          match: held.match?.source ?? null,
+          answered: held.answered,
+          tripped: held.trippedBy !== undefined,
+          ...(held.trippedBy === undefined ? {} : { trippedBy: held.trippedBy }),
+          held: held.waiting.map((w) => w.method),
+        };
+
+  const releaseHold = (): number => {
+    const waiting = held?.waiting ?? [];
+    held = undefined;
+    d.gate = undefined;
+    for (const w of waiting) w.drop();
+    return waiting.length;
+  };
+
+  const wait = (state: Hold, method: string): Promise<void> =>
+    new Promise((_resolve, reject) => {
+      const drop = () =>
+        reject(new DropConnection(`xapi-sim: ${method} was held, then dropped (control op hold)`));
+      if (held === state) state.waiting.push({ method, drop });
+      else drop();
+    });
+
+  const holdOp = (body: Record<string, unknown>): unknown => {
+    if (body.release === true) {
+      const released = releaseHold();
+      return { armed: false, released };
+    }
+    if (body.after !== undefined) {
+      const after = body.after;
+      if (typeof after !== "number" || !Number.isInteger(after) || after < 1)
+        fail('"after" must be a positive integer');
+      let match: RegExp | undefined;
+      if (body.match !== undefined) {
+        if (typeof body.match !== "string") fail('"match" must be a regular expression (a string)');
+        try {
+          match = new RegExp(body.match);
+        } catch (error) {
+          fail(`"match" is not a regular expression: ${(error as Error).message}`);
+        }
+      }
+      releaseHold();
+      const state: Hold = { after, match, answered: 0, trippedBy: undefined, waiting: [] };
+      held = state;
+      d.gate = {
+        before: (method) => (state.trippedBy === undefined ? Promise.resolve() : wait(state, method)),
+        answered: (entry) => {
+          if (state.trippedBy !== undefined) return wait(state, entry.method);
+          const name = entry.method.replace(/^(Async|InternalAsync)\./, "");
+          if (state.match === undefined || state.match.test(name)) state.answered += 1;
+          if (state.answered === state.after) {
+            state.trippedBy = {
+              seq: entry.seq,
+              method: entry.method,
+              ...(entry.vm === undefined ? {} : { vm: entry.vm }),
+            };
+          }
+          return Promise.resolve();
+        },
+      };
+    } else if (Object.keys(body).length > 0) {
+      fail("expected {after, match?} to arm, {release: true}, or {} for the status");
+    }
+    return holdStatus();
+  };
+
   return {
     reset: () => {
       for (const [task, rt] of e.taskRuntime)
@@ -362,6 +449,7 @@ export function buildControl(
       for (const task of [...e.tasks.rows.keys()]) e.destroyTask(task);
       Object.assign(e.config, structuredClone(o.initialConfig));
       e.load(o.initial);
+      releaseHold();
       d.clear();
       return { vms: e.vms.size };
     },
@@ -379,6 +467,7 @@ export function buildControl(
     },
     faults,
     clearFaults: () => faults({ clear: true }),
+    hold: holdOp,
     invalidateSessions: () => {
       const refs = [...e.sessions.rows.keys()];
       for (const ref of refs) e.sessions.remove(ref);

@@ -48,6 +48,16 @@ const EARLY_CODES: ReadonlySet<string> = new Set([
 
 const MAX_LOG = 10_000;
 
+/**
+ * A hook around every XAPI call (control op `hold`, `control.ts`): `before` is awaited before the call
+ * is counted, logged or run; `answered` after it ran and was logged, before its answer (or error) is
+ * returned. Either may throw a {@link DropConnection} to close the connection instead of answering.
+ */
+export interface CallGate {
+  before(method: string): Promise<void>;
+  answered(entry: CallLogEntry): Promise<void>;
+}
+
 function toFault(error: unknown): XapiFault {
   if (error instanceof XapiFault) return error;
   return new XapiFault(ErrorCode.internalError, [error instanceof Error ? error.message : String(error)]);
@@ -59,6 +69,8 @@ export class Dispatcher {
   logins = 0;
   logouts = 0;
   log: CallLogEntry[] = [];
+  /** Set by control op `hold`. */
+  gate: CallGate | undefined;
   private seq = 0;
 
   constructor(
@@ -76,6 +88,7 @@ export class Dispatcher {
   }
 
   readonly dispatch = async (method: string, params: readonly unknown[], meta: CallMeta): Promise<XValue> => {
+    if (this.gate !== undefined) await this.gate.before(method);
     const seq = ++this.seq;
     this.calls[method] = (this.calls[method] ?? 0) + 1;
     const base = {
@@ -87,13 +100,9 @@ export class Dispatcher {
     };
     const vm = this.vmOf(params);
     const entry = vm === undefined ? base : { ...base, vm };
+    let result: XValue;
     try {
-      const result = await this.run(method, params, meta);
-      if (method.endsWith("session.login_with_password")) this.logins += 1;
-      if (method.endsWith("session.logout")) this.logouts += 1;
-      const isTask = method.startsWith("Async.") && typeof result === "string";
-      this.record(isTask ? { ...entry, ok: true, task: result } : { ...entry, ok: true });
-      return result;
+      result = await this.run(method, params, meta);
     } catch (error) {
       const code =
         error instanceof XapiFault
@@ -101,9 +110,20 @@ export class Dispatcher {
           : error instanceof DropConnection
             ? "DROPPED"
             : ErrorCode.internalError;
-      this.record({ ...entry, ok: false, error: code });
+      const failed: CallLogEntry = { ...entry, ok: false, error: code };
+      this.record(failed);
+      if (this.gate !== undefined) await this.gate.answered(failed);
       throw error;
     }
+    if (method.endsWith("session.login_with_password")) this.logins += 1;
+    if (method.endsWith("session.logout")) this.logouts += 1;
+    const done: CallLogEntry =
+      method.startsWith("Async.") && typeof result === "string"
+        ? { ...entry, ok: true, task: result }
+        : { ...entry, ok: true };
+    this.record(done);
+    if (this.gate !== undefined) await this.gate.answered(done);
+    return result;
   };
 
   private record(entry: CallLogEntry): void {
