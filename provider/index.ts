@@ -24,7 +24,7 @@ export {
 export { describePlan, planTransition } from "./planner";
 export { CONNECTION_SETTINGS, DEFAULT_USERNAME } from "./resource/config";
 export { ProviderError, ProviderErrorCode, VmOperationError } from "./resource/errors";
-export { Provider, type ProviderArgs } from "./resource/pool-provider";
+export { Pool, type PoolArgs } from "./resource/pool";
 export type {
   EffectiveBoot,
   HvmBoot,

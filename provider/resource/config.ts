@@ -22,7 +22,7 @@ export type ConnectionSettingName = keyof typeof CONNECTION_SETTINGS;
 
 /**
  * Configuration key naming an environment variable that holds the password (`xapi:passwordEnv`), used when
- * `xapi:password` and `XAPI_PASSWORD` are unset; what `new xapi.Provider(…, { passwordEnv })` sets.
+ * `xapi:password` and `XAPI_PASSWORD` are unset; what `new xapi.Pool(…, { passwordEnv })` sets.
  */
 export const PASSWORD_ENV_KEY = "xapi:passwordEnv";
 

@@ -1,6 +1,6 @@
 /**
- * Several pools in one program with the real CLI: one `xapi.Provider` per pool, each VM on its own pool,
- * a password named by `passwordEnv` never in the state.
+ * Several pools in one plain-JavaScript program with the real CLI: one `xapi.Pool` per pool, each VM on its
+ * own pool through create, change and destroy; a password named by `passwordEnv` never in the state.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { locatePulumiCli, PulumiProject } from "./harness";
 const PASSWORD_A = "pools-A-pw-6d1e";
 const PASSWORD_B = "pools-B-pw-93fa";
 const POOL_B = "b0b00000-0000-4000-8000-0000000000b0";
-const PROGRAM = path.join(__dirname, "program-pools", "index.ts");
+const PROGRAM = path.join(__dirname, "program-pools", "index.js");
 
 let simA: RunningSimulator;
 let simB: RunningSimulator;
@@ -36,7 +36,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await project?.pulumi(["destroy", "--yes"]);
   await project?.dispose();
   await simA?.close();
   await simB?.close();
@@ -76,3 +75,31 @@ it("a preview after up is clean on both pools", async () => {
   const steps = (JSON.parse(preview.stdout) as { steps?: { op: string }[] }).steps ?? [];
   expect(steps.filter((s) => s.op !== "same").map((s) => s.op)).toEqual([]);
 }, 120_000);
+
+it("a change reaches each pool's own VM", async () => {
+  await project.setConfig("e2e:powerState", "Running");
+  await project.pulumiOk(["up", "--yes"]);
+  const state = async (sim: RunningSimulator) =>
+    (
+      (await sim.model.control.vms?.({})) as {
+        is_a_template: boolean;
+        power_state: string;
+        name_label: string;
+      }[]
+    )
+      .filter((v) => v.name_label === "vm-a" || v.name_label === "vm-b")
+      .map((v) => `${v.name_label}:${v.power_state}`);
+  expect([await state(simA), await state(simB)]).toEqual([["vm-a:Running"], ["vm-b:Running"]]);
+}, 240_000);
+
+it("destroy removes each VM from its own pool", async () => {
+  const out = JSON.parse((await project.pulumiOk(["stack", "output", "--json"])).stdout) as Record<
+    string,
+    string
+  >;
+  await project.pulumiOk(["destroy", "--yes"]);
+  expect([
+    (await vmsIn(simA)).includes(out.uuidA ?? ""),
+    (await vmsIn(simB)).includes(out.uuidB ?? ""),
+  ]).toEqual([false, false]);
+}, 240_000);
