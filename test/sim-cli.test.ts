@@ -188,10 +188,13 @@ describe("xapi-sim CLI", () => {
     const printed = line.exec(stdout())?.[1];
     const seen = await new Promise<string>((resolve, reject) => {
       const u = new URL(url);
-      const socket = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
-        resolve(socket.getPeerCertificate().fingerprint256);
-        socket.end();
-      });
+      const socket = tls.connect(
+        { host: u.hostname, port: Number(u.port), rejectUnauthorized: false },
+        () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.end();
+        },
+      );
       socket.on("error", reject);
     });
     expect(printed).toBe(seen);
