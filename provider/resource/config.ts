@@ -148,7 +148,9 @@ export function explainLoginFailure(error: unknown, conn: { url: string; usernam
     ProviderErrorCode.AUTHENTICATION_FAILED,
     `Logging in to ${conn.url} as ${JSON.stringify(conn.username)} failed: expected XAPI to accept the password, ` +
       "received SESSION_AUTHENTICATION_FAILED. Check xapi:username and xapi:password (or XAPI_USERNAME and " +
-      "XAPI_PASSWORD): `pulumi config set --secret xapi:password <password>`.",
+      "XAPI_PASSWORD): `pulumi config set --secret xapi:password <password>`. If you just changed them: " +
+      "`pulumi refresh` and `pulumi destroy` use the settings stored at the last deployment; run " +
+      "`pulumi refresh --run-program` (or `pulumi up --refresh`) to use the new ones.",
     { cause: error },
   );
 }

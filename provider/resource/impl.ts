@@ -289,8 +289,9 @@ function containsUnknown(value: unknown): boolean {
 //////////////////////////////
 
 /**
- * Runs a provider method; on failure, scrubs the password out of the error's message, stack and
- * reasons before the host prints or returns them.
+ * Runs a provider method; on failure, explains connection failures (a refused login, an untrusted
+ * certificate), scrubs the password out of the error's message and reasons, and drops the stack trace
+ * before the host prints or returns them.
  */
 async function guard<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -303,7 +304,9 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
     const secrets = [password, process.env.XAPI_PASSWORD];
     if (error instanceof Error) {
       error.message = scrubSecrets(error.message, secrets);
-      if (error.stack !== undefined) error.stack = scrubSecrets(error.stack, secrets);
+      // One clean line per failure: the engine's host prints a read failure as `${error}: ${error.stack}`,
+      // and a stack trace would point into sources the package does not ship.
+      error.stack = "pulumi-xapi";
       if (error instanceof VmOperationError) {
         error.reasons.splice(0, error.reasons.length, ...error.reasons.map((r) => scrubSecrets(r, secrets)));
       }
