@@ -141,7 +141,7 @@ describe("reason wording", () => {
       [
         {
           "property": "memoryMiB",
-          "reason": "Unrecognized key "memoryMiB": expected one of "template", "uuid", "nameLabel", "nameDescription", "powerState", "pv", "hvm", "bootableDisks", "policy", "timeouts", "restartTrigger", "deleteAdopted", received "memoryMiB".",
+          "reason": "Unrecognized key "memoryMiB": expected one of "template", "uuid", "nameLabel", "nameDescription", "powerState", "pv", "hvm", "bootableDisks", "policy", "timeouts", "restartTrigger", "deleteAdopted", "takeOver", received "memoryMiB".",
         },
       ]
     `);

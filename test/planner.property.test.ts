@@ -107,7 +107,7 @@ const input: fc.Arbitrary<PlanInput & { block: BootBlock; declaredBoot: Declared
   })
   .map((i) => ({ ...i, declaredBoot: toXapiBootFields(i.block) }));
 
-/** The fields the VM must end with: the declared ones, and for a pv block the independent model's PV fields. */
+/** The fields the VM must end with: the declared ones, and for a pv block its domain type and the independent model's PV fields. */
 function expected(i: { block: BootBlock; declaredBoot: DeclaredBootFields; observedBoot: XapiBootFields }) {
   if (i.block.pv === undefined) return i.declaredBoot;
   const o = i.observedBoot;
@@ -118,8 +118,12 @@ function expected(i: { block: BootBlock; declaredBoot: DeclaredBootFields; obser
     args: o.PV_args,
     bootloaderArgs: o.PV_bootloader_args,
   });
+  // A pv block without a domain type keeps a PV-like VM's own and makes any other VM "pv" (the domain type
+  // decides what XAPI builds, whatever HVM_boot_policy says).
+  const pvLike = ["pv", "pvh", "pv_in_pvh"].includes(o.domain_type);
   return {
     ...i.declaredBoot,
+    domain_type: i.block.pv.domainType ?? (pvLike ? o.domain_type : "pv"),
     PV_bootloader: pv.bootloader,
     PV_kernel: pv.kernel,
     PV_ramdisk: pv.ramdisk,
