@@ -146,18 +146,53 @@ describe("a create finishes what a stopped create left behind", () => {
     await host.delete(again.id, again.outs);
   });
 
-  it("a VM fully made but never recorded (killed before the engine saved it): taken as is, no call", async () => {
+  it("a create stopped mid-way (un-templated and started, still bearing its birth name) is finished, not cloned again", async () => {
     const props = {
       template: HVM_TEMPLATE,
       nameLabel: "kill-2",
-      powerState: "Halted",
+      powerState: "Running",
       __xapiUrn: urnOf("kill-2"),
     };
-    const first = await host.create(await checked(props));
+    // A create that failed after its start (so the VM was never renamed): the engine records it, but a
+    // killed run would not have; forget the record and create again.
+    await control("faults", {
+      method: "VM.set_name_label",
+      code: "INTERNAL_ERROR",
+      params: ["injected"],
+      count: 1,
+    });
+    const failed = await errorOf(async () => host.create(await checked(props)));
+    const left = (await vms()).filter((v) => v.record.other_config[URN_KEY] === urnOf("kill-2"));
     const since = await lastSeq();
     const again = await host.create(await checked(props));
-    expect([again.id, await writesSince(since)]).toEqual([first.id, []]);
+    expect({
+      failed: failed.includes("INTERNAL_ERROR"),
+      left: left.map((v) => [v.record.power_state, v.record.name_label.startsWith("pulumi-xapi:creating:")]),
+      id: again.id === left[0]?.record.uuid,
+      writes: await writesSince(since),
+      owned: (await vms()).filter((v) => v.record.other_config[URN_KEY] === urnOf("kill-2")).length,
+    }).toEqual({
+      failed: true,
+      left: [["Running", true]],
+      id: true,
+      writes: ["VM.set_name_label"],
+      owned: 1,
+    });
     await host.delete(again.id, again.outs);
+  });
+
+  it("a replacement never takes the VM it replaces for a left-behind one (same URN, finished)", async () => {
+    const props = {
+      template: HVM_TEMPLATE,
+      nameLabel: "repl",
+      powerState: "Halted",
+      __xapiUrn: urnOf("repl"),
+    };
+    const first = await host.create(await checked(props));
+    const second = await host.create(await checked({ ...props, template: "Generic PV (pygrub)" }));
+    expect(second.id).not.toBe(first.id);
+    await host.delete(second.id, second.outs);
+    await host.delete(first.id, first.outs);
   });
 });
 

@@ -119,9 +119,10 @@ export interface Created {
 /**
  * Clones and provisions a VM from its template (or adopts one), then converges it.
  *
- * Kill-safe: a VM is born with a name unique to its resource ({@link birthName}) and tagged with the
- * resource's URN right after; a create first looks for a VM a stopped create left behind (by that name,
- * or by its declared name and the tag) and finishes it instead of cloning again.
+ * Kill-safe: a VM is born with a name unique to its resource ({@link birthName}), tagged with the
+ * resource's URN right after, and renamed to its declared name as the create's last call; a create first
+ * looks for a VM bearing the birth name (a create stopped before its end) and finishes it instead of
+ * cloning again.
  */
 export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Created> {
   const value = validated(inputs);
@@ -139,7 +140,7 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
     claimed = await recordOf(conn, vm.ref);
     assertMayOwn(vm.uuid, claimed, urn, value.takeOver === true);
   } else {
-    const leftover = urn === undefined ? undefined : await findLeftover(conn, value, urn);
+    const leftover = urn === undefined ? undefined : await findLeftover(conn, urn);
     birth = leftover ?? (await cloneTemplate(conn, value, urn, calls, deadline));
     vm = birth;
   }
@@ -149,7 +150,9 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
     if (claimed !== undefined) await claim(conn, vm.ref, claimed, urn, calls);
     if (birth !== undefined) await finishBirth(conn, birth, urn, calls, deadline, value);
     before = await recordOf(conn, vm.ref);
-    await setNames(conn, vm.ref, before, value, calls);
+    // A VM being born keeps its birth name until the create is done (renamed last): a create stopped
+    // anywhere before that is found again by that name, and a finished VM never is.
+    await setNames(conn, vm.ref, before, value, calls, { label: birth === undefined });
     const marker = pendingMarkerOf(before);
     const stale = markerApplies(marker, before);
     deadline.check("converging the power state");
@@ -165,6 +168,7 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
     const pending = pendingAfter(result, stale ? (marker?.paths ?? []) : [], before);
     const after = madeCalls(result.steps) ? await recordOf(conn, vm.ref) : before;
     await recordPending(conn, vm.ref, after, pending, calls);
+    if (birth !== undefined) await setNames(conn, vm.ref, after, value, calls, { description: false });
     const disks = result.observedDisks;
     return {
       id: vm.uuid,
@@ -568,27 +572,21 @@ function urnOf(bag: Bag): string | undefined {
 }
 
 /**
- * A VM an earlier, stopped create of this resource left behind: one still bearing the birth name, or one
- * with the declared name whose URN tag names this resource. Two such VMs (a copy keeps the tag) are
- * refused: which one is meant is unknown.
+ * A VM an earlier, stopped create of this resource left behind: one still bearing the birth name (a create
+ * renames the VM last, so a finished one never does, not even the VM a replacement is about to delete).
+ * Two such VMs (a copy of one) are refused: which one is meant is unknown.
  */
-async function findLeftover(conn: XapiConnection, value: VmInputs, urn: string): Promise<Birth | undefined> {
+async function findLeftover(conn: XapiConnection, urn: string): Promise<Birth | undefined> {
   const found: { ref: string; record: VmRecord }[] = [];
-  const seen = new Set<string>();
-  for (const name of [birthName(urn), value.nameLabel ?? value.template ?? ""]) {
-    for (const ref of await conn.call<string[]>("VM.get_by_name_label", name)) {
-      if (seen.has(ref)) continue;
-      seen.add(ref);
-      const record = await recordOf(conn, ref);
-      if (record.is_a_snapshot === true) continue;
-      if (name === birthName(urn) || ownerOf(record) === urn) found.push({ ref, record });
-    }
+  for (const ref of await conn.call<string[]>("VM.get_by_name_label", birthName(urn))) {
+    const record = await recordOf(conn, ref);
+    if (record.is_a_snapshot !== true) found.push({ ref, record });
   }
   if (found.length > 1) {
     throw new ProviderError(
       ProviderErrorCode.AMBIGUOUS_OWNER,
       `Several VMs are left by an earlier create of this resource: expected at most one, found ${found.length} (${found.map((f) => f.record.uuid).join(", ")}). ` +
-        `Destroy the extra copies (xe vm-uninstall uuid=…) or remove their other_config key ${URN_KEY}, then run pulumi up again.`,
+        `Destroy the extra copies (xe vm-uninstall uuid=…) or rename them, then run pulumi up again.`,
     );
   }
   const [left] = found;
@@ -833,11 +831,12 @@ async function setNames(
   record: VmRecord,
   value: VmInputs,
   calls: VmCallRecord[],
+  which: { label?: boolean; description?: boolean } = {},
 ): Promise<void> {
   const power = record.power_state;
   // A VM still bearing its birth name gets the template's name when no name is declared (as a clone would).
   const label = value.nameLabel ?? (record.name_label.startsWith(BIRTH_PREFIX) ? value.template : undefined);
-  if (label !== undefined && label !== record.name_label) {
+  if (which.label !== false && label !== undefined && label !== record.name_label) {
     const v = label;
     await recorded(
       calls,
@@ -846,6 +845,7 @@ async function setNames(
     );
   }
   if (
+    which.description !== false &&
     value.nameDescription !== undefined &&
     value.nameDescription !== stringField(record, "name_description")
   ) {
@@ -965,7 +965,7 @@ async function operationFailure(
   // The executor's message starts with the VM too; say it once.
   const detail = errorText(error).replace(`VM ${vm.uuid}: `, "");
   // Name the VM the way its owner knows it (name_label) and the way Pulumi does (uuid = id).
-  const label = record?.name_label ?? value.nameLabel;
+  const label = value.nameLabel ?? record?.name_label;
   const named = label === undefined || label === "" ? `VM ${vm.uuid}` : `VM "${label}" (${vm.uuid})`;
   // A create stopped between the clone and the un-template: say that the VM is kept and finished next time.
   const unfinished =
