@@ -7,6 +7,8 @@
  * naive/provider ratios. Table to stdout, JSON to bench/results/<date>.json.
  *
  * Flags: --n 100,1000  --concurrency 16  --latency-ms 1  --op-ms 20  --seed 42  --out <file>
+ *        --preview (also the preview benchmark, bench/preview.ts)  --preview-only  --preview-n 1000
+ *        --preview-runs 5
  * The simulator runs in a child process (bench/sim-child.ts), so CPU time measured here is the client's.
  *
  * Definitions:
@@ -20,9 +22,7 @@
  * Latency is scaled down (real XAPI operations take seconds) so that the naive baseline at N = 1000
  * finishes in about a minute; call counts and logins do not depend on it, wall times do.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import * as http from "node:http";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -32,6 +32,8 @@ import { converge } from "../provider/executor";
 import { DEFAULT_POLICY } from "../provider/model/plan";
 import { planTransition } from "../provider/planner";
 import { runNaive } from "./naive";
+import { type PreviewBenchResult, ROLES, runPreviewBench } from "./preview";
+import { type Counters, control, processCpuMs, type Sim, startSim, stopSim } from "./sim";
 import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
 
 interface Config {
@@ -41,14 +43,8 @@ interface Config {
   opMs: number;
   seed: number;
   out: string;
-}
-
-interface Counters {
-  calls: Record<string, number>;
-  logins: number;
-  logouts: number;
-  liveSessions: number;
-  liveTasks: number;
+  /** Run the preview benchmark (bench/preview.ts) too, with these settings; `undefined` = not. */
+  preview: { n: number; runs: number } | undefined;
 }
 
 /** One side of the comparison. */
@@ -102,83 +98,29 @@ function parseConfig(argv: string[]): Config {
       "op-ms": { type: "string", default: "20" },
       seed: { type: "string", default: "42" },
       out: { type: "string" },
+      preview: { type: "boolean", default: false },
+      "preview-only": { type: "boolean", default: false },
+      "preview-n": { type: "string", default: "1000" },
+      "preview-runs": { type: "string", default: "5" },
     },
   });
+  const previewOnly = values["preview-only"];
   const date = new Date().toISOString().slice(0, 10);
   return {
-    sizes: values.n.split(",").map(Number),
+    sizes: previewOnly ? [] : values.n.split(",").map(Number),
     concurrency: Number(values.concurrency),
     latencyMs: Number(values["latency-ms"]),
     opMs: Number(values["op-ms"]),
     seed: Number(values.seed),
     out: values.out ?? path.join(__dirname, "..", "..", "bench", "results", `${date}.json`),
+    preview:
+      values.preview || previewOnly
+        ? { n: Number(values["preview-n"]), runs: Number(values["preview-runs"]) }
+        : undefined,
   };
 }
 
-// ---------------------------------------------------------------- simulator process and control
-
-interface Sim {
-  url: string;
-  child: ChildProcess;
-}
-
-async function startSim(opMs: number): Promise<Sim> {
-  const options = { defaultOperationMs: opMs, users: SIM_USERS };
-  const child = spawn(process.execPath, [path.join(__dirname, "sim-child.js"), JSON.stringify(options)], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffer = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split("\n")[0];
-      if (buffer.includes("\n") && line !== undefined) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    child.once("exit", (code) => reject(new Error(`simulator exited with ${code}`)));
-  });
-  return { url, child };
-}
-
-function stopSim(sim: Sim): Promise<void> {
-  return new Promise((resolve) => {
-    sim.child.once("exit", () => resolve());
-    sim.child.stdin?.end();
-  });
-}
-
-/** utime + stime of a process in ms, from /proc (Linux); NaN where unavailable. */
-function processCpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function control<T>(sim: Sim, op: string, body: Record<string, unknown> = {}): Promise<T> {
-  const response = await fetchJson(`${sim.url}/_sim/${op}`, body);
-  if ("error" in response) throw new Error(`/_sim/${op}: ${String(response.error)}`);
-  return response.result as T;
-}
-
-/** Control routes are plain HTTP JSON; use node:http like the client (no fetch). */
-function fetchJson(url: string, body: unknown): Promise<{ result?: unknown; error?: unknown }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      { method: "POST", headers: { "content-type": "application/json" } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString()) as { result?: unknown }));
-      },
-    );
-    request.on("error", reject);
-    request.end(JSON.stringify(body));
-  });
-}
+// ---------------------------------------------------------------- simulator sessions
 
 /** One bench-side session (not the provider's): open, log in, run `fn`, log out, close. */
 async function withBenchSession<T>(
@@ -304,7 +246,7 @@ async function runSize(n: number, config: Config): Promise<SizeResult> {
   const jobs = makeWorkload(n, config.seed);
 
   // Provider run first: start the simulator, measure the real round trip for the bound.
-  let sim = await startSim(config.opMs);
+  let sim = await startSim({ defaultOperationMs: config.opMs, users: SIM_USERS });
   let uuids = await prepare(sim, jobs);
   await control(sim, "faults", { latencyMs: config.latencyMs });
   const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
@@ -348,7 +290,7 @@ async function runSize(n: number, config: Config): Promise<SizeResult> {
   await stopSim(sim);
 
   // Naive baseline, on a fresh simulator with the same starting states.
-  sim = await startSim(config.opMs);
+  sim = await startSim({ defaultOperationMs: config.opMs, users: SIM_USERS });
   uuids = await prepare(sim, jobs);
   await control(sim, "faults", { latencyMs: config.latencyMs });
   const simUrl = sim.url;
@@ -426,6 +368,44 @@ function printTable(result: SizeResult, config: Config): void {
   }
 }
 
+function printPreview(p: PreviewBenchResult): void {
+  const { xapi: a, noop: b } = p.median;
+  const rows: [string, string | number, string | number][] = [
+    ["preview wall time (ms)", a.wallMs, b.wallMs],
+    ["CPU time, all processes (ms)", a.cpuMs, b.cpuMs],
+    ["peak RSS, all processes (MiB)", a.peakRssMiB, b.peakRssMiB],
+    ...ROLES.filter((r) => r !== "other").map((r): [string, number, number] => [
+      `  peak RSS, ${r} (MiB)`,
+      a.peakRssMiBByRole[r],
+      b.peakRssMiBByRole[r],
+    ]),
+    ...ROLES.filter((r) => r !== "other").map((r): [string, number, number] => [
+      `CPU time, ${r} (ms)`,
+      a.cpuMsByRole[r],
+      b.cpuMsByRole[r],
+    ]),
+    ["XAPI calls per preview", p.xapiCallsPerPreview.join(", "), "-"],
+    ["seeding `pulumi up` (ms, not a median)", p.seedUpMs.xapi, p.seedUpMs.noop],
+    ["state size (KiB)", Math.round(p.stateBytes.xapi / 1024), Math.round(p.stateBytes.noop / 1024)],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  const line = (x: string, y: string, z: string) => `${x.padEnd(width)}${y.padStart(14)}${z.padStart(14)}`;
+  process.stdout.write(
+    `\npulumi preview of ${p.n} up-to-date resources: medians of ${p.runs} rounds alternating A/B, ${p.latencyMs} ms latency per XAPI call\n`,
+  );
+  process.stdout.write(`${line("", "xapi.Vm (A)", "no-op (B)")}\n`);
+  for (const [name, x, y] of rows) process.stdout.write(`${line(name, String(x), String(y))}\n`);
+  const ratios: [string, number][] = [
+    ["wall time A / B (of the medians)", p.ratios.wallTime],
+    ["wall time A / B (median of the rounds)", p.ratios.wallTimeByRound],
+    ["CPU time A / B", p.ratios.cpuTime],
+    ["peak RSS A / B", p.ratios.peakRss],
+  ];
+  for (const [name, value] of ratios) process.stdout.write(`${line(name, String(value), "")}\n`);
+  const calls = p.xapi[0]?.xapiCalls;
+  if (calls !== undefined) process.stdout.write(`XAPI calls of A's preview: ${JSON.stringify(calls)}\n`);
+}
+
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
   const machine = {
@@ -444,11 +424,18 @@ async function main(): Promise<void> {
     printTable(result, config);
     results.push(result);
   }
+  let preview: PreviewBenchResult | undefined;
+  if (config.preview !== undefined) {
+    preview = await runPreviewBench({ ...config.preview, latencyMs: config.latencyMs }, (line) =>
+      process.stdout.write(`${line}\n`),
+    );
+    printPreview(preview);
+  }
   mkdirSync(path.dirname(config.out), { recursive: true });
   const { out: _out, ...settings } = config;
   writeFileSync(
     config.out,
-    `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results, ...(preview === undefined ? {} : { preview }) }, null, 2)}\n`,
   );
   process.stdout.write(`\nresults written to ${path.relative(process.cwd(), config.out)}\n`);
 }
