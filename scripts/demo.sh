@@ -1,36 +1,50 @@
 #!/usr/bin/env bash
-# npm run demo: `pulumi up` of the root program (Pulumi.yaml → examples/quickstart/) against xapi-sim.
+# npm run demo: the root program (Pulumi.yaml → examples/quickstart/) against xapi-sim, in two steps.
 #
-#   1. makes sure a Pulumi CLI is available (scripts/pulumi-cli.sh; builds it the first time);
-#   2. builds the project (npm run build);
-#   3. starts xapi-sim on a free loopback port with its state in .tmp/demo/xapi-sim.json;
-#   4. runs `pulumi up --yes --refresh` of the root program on stack "demo", with a local file backend and
-#      a passphrase secrets provider, both in .tmp/demo/ (gitignored);
-#   5. prints the stack outputs, the VMs the simulator holds and the XenAPI calls this run made;
-#   6. stops the simulator.
-# Non-interactive and idempotent: a second run finds everything in place and changes nothing.
-# Reset: rm -rf .tmp/demo
+#   1. create a VM (Running, boot order "cd"): `pulumi up`, then the calls that reached the pool;
+#   2. change its boot order to "dc" and its power state to Paused: what `pulumi preview --diff` says it
+#      will do (the plannedCalls), `pulumi up`, the calls that reached the pool, and whether they are the
+#      planned ones, in the planned order.
+#
+# Every run starts over: a fresh xapi-sim (in memory, nothing persisted) and a fresh stack, so a second
+# run tells the same story. Everything it writes is under .tmp/demo/ (gitignored): the stack's config and
+# state (local file backend, passphrase secrets provider), PULUMI_HOME, each command's full output.
+# Needs the Pulumi CLI (scripts/pulumi-cli.sh builds it the first time) and dist/ (built only when a
+# source is newer: scripts/build-if-stale.js).
 set -euo pipefail
 
+started_ms=$(date +%s%3N)
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 demo_dir="${repo_root}/.tmp/demo"
+rel_demo_dir=${demo_dir#"$repo_root"/}
 stack=demo
+
+title() { printf '\n== %s\n' "$*"; }
+say() { printf '   %s\n' "$*"; }
+report() { node scripts/demo-report.js "$@"; }
+# seconds_since <epoch-ms>: "12.3"
+seconds_since() {
+	local ms=$(($(date +%s%3N) - $1))
+	printf '%d.%d' $((ms / 1000)) $(((ms % 1000) / 100))
+}
+
+title "Getting ready: Pulumi CLI, dist/, a fresh xapi-sim and a fresh stack"
+# Quietly when the CLI is already there; with the build's progress the first time (minutes).
+bin_dir=$(bash scripts/pulumi-cli.sh --print-bin-dir --no-build 2>/dev/null) ||
+	bin_dir=$(bash scripts/pulumi-cli.sh --print-bin-dir)
+export PATH="${bin_dir}:${PATH}"
+say "Pulumi CLI in ${bin_dir}"
+say "$(node scripts/build-if-stale.js)"
+# `npm ci` links node_modules/pulumi-xapi to this checkout (the program imports "pulumi-xapi"); after an
+# install with --ignore-scripts it is missing.
+[[ -e node_modules/pulumi-xapi ]] || node scripts/link-self.js
+
+rm -rf "$demo_dir"
 mkdir -p "$demo_dir/project" "$demo_dir/backend" "$demo_dir/pulumi-home"
 
-step() { printf '\n== %s\n' "$*"; }
-
-step "Pulumi CLI"
-bin_dir=$(bash scripts/pulumi-cli.sh --print-bin-dir)
-export PATH="${bin_dir}:${PATH}"
-echo "pulumi $(pulumi version) from ${bin_dir}"
-
-step "npm run build"
-npm run --silent build
-
-step "xapi-sim"
 sim_log="$demo_dir/xapi-sim.log"
-node dist/simulator/cli.js --port 0 --no-member --state "$demo_dir/xapi-sim.json" >"$sim_log" 2>&1 &
+node dist/simulator/cli.js --port 0 --no-member >"$sim_log" 2>&1 &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true' EXIT
 sim_url=""
@@ -45,17 +59,7 @@ if [[ -z "$sim_url" ]]; then
 	cat "$sim_log" >&2
 	exit 1
 fi
-echo "xapi-sim listening on ${sim_url} (state: ${demo_dir#"$repo_root"/}/xapi-sim.json)"
-
-# Calls the simulator's control API: sim_control <op> [json-body]; prints the JSON result.
-sim_control() {
-	SIM_URL="$sim_url" node -e '
-		const [op, body] = process.argv.slice(1);
-		fetch(`${process.env.SIM_URL}/_sim/${op}`, { method: "POST", headers: { "content-type": "application/json" }, body: body ?? "{}" })
-			.then(async (r) => { const j = await r.json(); if (!r.ok || j.error) throw new Error(`${op}: ${j.error ?? r.status}`); console.log(JSON.stringify(j.result)); })
-			.catch((e) => { console.error(`demo: ${e.message}`); process.exit(1); });
-	' "$@"
-}
+say "xapi-sim on ${sim_url}: a simulated XCP-ng pool, fresh (its own VMs and templates only)"
 
 # The root Pulumi.yaml with an absolute `main`, in a project directory of its own: the stack's config
 # file (with the passphrase salt) then lives in .tmp/demo/project, not in the repository root.
@@ -70,36 +74,61 @@ export PULUMI_BACKEND_URL="file://$demo_dir/backend"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-demo}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-run_pulumi() { (cd "$demo_dir/project" && pulumi "$@" --non-interactive); }
+# No type check of the program on each run (seconds saved); `npm run typecheck` checks it.
+export PULUMI_NODEJS_TRANSPILE_ONLY=true
+unset PULUMI_ACCESS_TOKEN PULUMI_STACK
 
-step "pulumi stack ${stack} (backend ${PULUMI_BACKEND_URL#file://"$repo_root"/})"
-run_pulumi stack select "$stack" --create --secrets-provider passphrase
-run_pulumi config set --stack "$stack" xapi:url "$sim_url"
-run_pulumi config set --stack "$stack" xapi:username root
-run_pulumi config set --stack "$stack" --secret xapi:password xapi-sim
+# pulumi_to <log-name> <args…>: runs `pulumi <args>` in the project, its output in .tmp/demo/<log-name>.txt;
+# on failure prints that output and stops.
+pulumi_to() {
+	local log="$demo_dir/$1.txt" start_ms
+	shift
+	start_ms=$(date +%s%3N)
+	printf '   $ pulumi %s' "$*"
+	if ! (cd "$demo_dir/project" && pulumi "$@" --non-interactive --color never) >"$log" 2>&1; then
+		printf '\n'
+		echo "demo: \`pulumi $*\` failed:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+	printf '   (%s s)\n' "$(seconds_since "$start_ms")"
+}
+# The "Resources:" summary of a `pulumi up` output.
+summary() { sed -n '/^Resources:/,/^Duration/p' "$demo_dir/$1.txt" | grep -v '^\s*$\|^Duration' | sed 's/^/   /'; }
 
-seq_before=$(sim_control callLog | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{const l=JSON.parse(s);console.log(l.length?l[l.length-1].seq:0)})')
+pulumi_to stack-init stack init "$stack" --secrets-provider passphrase
+pulumi_to config-pool config set-all --plaintext "xapi:url=${sim_url}" --plaintext xapi:username=root \
+	--secret xapi:password=xapi-sim
+say "(stack \"${stack}\": config, state and PULUMI_HOME in ${rel_demo_dir}/)"
 
-step "pulumi up --yes --refresh --run-program"
-run_pulumi up --yes --refresh --run-program --stack "$stack"
+title "Step 1: create a VM (Running, boot order \"cd\" = disk first)"
+seq=$(report seq "$sim_url")
+pulumi_to 1-up up --yes --skip-preview
+summary 1-up
+# The stack output `uuid` (from the up's "Outputs:"; saves a `pulumi stack output` run).
+uuid=$(sed -n 's/^ *uuid *: *"\([0-9a-f-]\{36\}\)"$/\1/p' "$demo_dir/1-up.txt" | head -n1)
+[[ -n "$uuid" ]] || {
+	echo "demo: no uuid output in ${rel_demo_dir}/1-up.txt" >&2
+	exit 1
+}
+printf '\nWhat reached the pool:\n'
+report calls "$sim_url" "$seq"
+printf '\nThe VM now:\n'
+report vm "$sim_url" "$uuid"
 
-step "stack outputs"
-run_pulumi stack output --json --stack "$stack"
+title "Step 2: change its boot order to \"dc\" (CD-ROM first) and pause it"
+pulumi_to config-change config set-all --plaintext bootOrder=dc --plaintext powerState=Paused
+pulumi_to 2-preview preview --diff
+printf '\nWhat pulumi preview says it will do (plannedCalls of `pulumi preview --diff`):\n'
+report plan "$demo_dir/2-preview.txt"
+printf '\n'
+seq=$(report seq "$sim_url")
+pulumi_to 2-up up --yes --skip-preview
+summary 2-up
+printf '\nWhat reached the pool:\n'
+report calls "$sim_url" "$seq" "$demo_dir/2-preview.txt"
+printf '\nThe VM now:\n'
+report vm "$sim_url" "$uuid"
 
-step "VMs in xapi-sim"
-sim_control vms | node -e '
-	let s = ""; process.stdin.on("data", (d) => { s += d; }).on("end", () => {
-		for (const vm of JSON.parse(s).filter((v) => !v.is_a_template))
-			console.log(`${vm.uuid}  ${vm.power_state.padEnd(9)}  ${vm.name_label}`);
-	});'
-
-step "XenAPI calls made by this run (xapi-sim call log)"
-sim_control callLog "{\"since\": ${seq_before}}" | node -e '
-	let s = ""; process.stdin.on("data", (d) => { s += d; }).on("end", () => {
-		const log = JSON.parse(s);
-		if (log.length === 0) console.log("(none: everything was already in place)");
-		for (const c of log)
-			console.log(`${String(c.seq).padStart(4)}  ${c.method}${c.vm ? ` vm=${c.vm}` : ""}${c.ok ? "" : `  -> ${c.error}`}`);
-	});'
-
-step "done (state in ${demo_dir#"$repo_root"/}; rm -rf it to start over)"
+title "Done in $(seconds_since "$started_ms") s"
+say "Full outputs: ${rel_demo_dir}/*.txt. Run again to replay from a fresh pool."
