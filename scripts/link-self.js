@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Links node_modules/pulumi-xapi to this checkout (run by `npm install` / `npm ci` through the
- * `prepare` script, after the build).
+ * `prepare` script, before the build). Checkout only: neither this file nor the `prepare` script is in
+ * the published package (`files`; scripts/pack-manifest.js leaves `prepare` out of the packed
+ * package.json).
  *
  * Why: the example programs import "pulumi-xapi" as a user's program does, and the Pulumi engine's
  * dynamic-provider host requires "pulumi-xapi/dist/provider/resource/impl" from the program's
