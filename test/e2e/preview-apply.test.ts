@@ -638,9 +638,12 @@ describe("preview vs up: one stack of VMs walked through rounds", TIMEOUT, () =>
     expect(due.after.pendingBootChanges).toEqual([]);
   });
 
-  it("4. adoption of a Halted VM declared Running: VM.start", async () => {
+  it("4. adoption of a Halted VM declared Running: the owner tag, then VM.start", async () => {
     const vm = expectUpMatchesPreview(await rounds.get("create"), "adopt");
-    expect(vm.logged).toEqual(["VM.start(start_paused: false, force: false)"]);
+    expect(vm.logged).toEqual([
+      'VM.add_to_other_config(key: "pulumi-xapi:urn")',
+      "VM.start(start_paused: false, force: false)",
+    ]);
     expect(vm.record?.power_state).toBe("Running");
   });
 
