@@ -141,6 +141,22 @@ describe("hold (stop answering after the k-th call)", () => {
     await expect(start).rejects.toBeInstanceOf(DropConnection);
   });
 
+  it("with holdAnswer the k-th call runs but its answer is held too", async () => {
+    const h = await harness();
+    await h.control("hold", { after: 1, match: "^VM\\.pause$", holdAnswer: true });
+    const pause = h.call("VM.pause", FIXTURE.web.ref);
+    expect(await until(h, 1)).toMatchObject({
+      tripped: true,
+      trippedBy: { method: "VM.pause" },
+      held: ["VM.pause"],
+    });
+    expect(await h.model.control.vms?.({})).toContainEqual(
+      expect.objectContaining({ uuid: FIXTURE.web.uuid, power_state: "Paused" }),
+    );
+    await h.control("hold", { release: true });
+    await expect(pause).rejects.toBeInstanceOf(DropConnection);
+  });
+
   it("counts every call without match; reset releases; a bad body says what is expected", async () => {
     const h = await harness();
     expect(await h.control("hold")).toEqual({ armed: false });
@@ -153,7 +169,9 @@ describe("hold (stop answering after the k-th call)", () => {
     expect([await status(h), await h.call("VM.get_all")]).toEqual([{ armed: false }, expect.any(Array)]);
     await expect(h.control("hold", { after: 0 })).rejects.toThrow('"after" must be a positive integer');
     await expect(h.control("hold", { after: 1, match: "(" })).rejects.toThrow(/"match" is not a regular/);
-    await expect(h.control("hold", { k: 1 })).rejects.toThrow(/expected \{after, match\?\} to arm/);
+    await expect(h.control("hold", { k: 1 })).rejects.toThrow(
+      /expected \{after, match\?, holdAnswer\?\} to arm/,
+    );
   });
 });
 

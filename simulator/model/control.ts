@@ -359,11 +359,13 @@ export function buildControl(
    * Control op `hold`: once the `after`-th call matching `match` (a regular expression tested on the wire
    * name without `Async.`; every call when absent) has been answered, every later call waits before it
    * runs, and every call still running waits before its answer, until `release` closes their connections
-   * (a held call never runs). A test sees `tripped` and `held`, then kills its client at that exact point.
+   * (a held call never runs). With `holdAnswer`, the `after`-th call runs but its answer is held too (the
+   * client dies not knowing). A test sees `tripped` and `held`, then kills its client at that exact point.
    */
   interface Hold {
     after: number;
     match: RegExp | undefined;
+    holdAnswer: boolean;
     answered: number;
     trippedBy: Pick<CallLogEntry, "seq" | "method" | "vm"> | undefined;
     waiting: { method: string; drop: () => void }[];
@@ -377,6 +379,7 @@ export function buildControl(
           armed: true,
           after: held.after,
           match: held.match?.source ?? null,
+          holdAnswer: held.holdAnswer,
           answered: held.answered,
           tripped: held.trippedBy !== undefined,
           ...(held.trippedBy === undefined ? {} : { trippedBy: held.trippedBy }),
@@ -417,8 +420,9 @@ export function buildControl(
           fail(`"match" is not a regular expression: ${(error as Error).message}`);
         }
       }
+      const holdAnswer = optBool(body, "holdAnswer") ?? false;
       releaseHold();
-      const state: Hold = { after, match, answered: 0, trippedBy: undefined, waiting: [] };
+      const state: Hold = { after, match, holdAnswer, answered: 0, trippedBy: undefined, waiting: [] };
       held = state;
       d.gate = {
         before: (method) => (state.trippedBy === undefined ? Promise.resolve() : wait(state, method)),
@@ -432,12 +436,13 @@ export function buildControl(
               method: entry.method,
               ...(entry.vm === undefined ? {} : { vm: entry.vm }),
             };
+            if (state.holdAnswer) return wait(state, entry.method);
           }
           return Promise.resolve();
         },
       };
     } else if (Object.keys(body).length > 0) {
-      fail("expected {after, match?} to arm, {release: true}, or {} for the status");
+      fail("expected {after, match?, holdAnswer?} to arm, {release: true}, or {} for the status");
     }
     return holdStatus();
   };
