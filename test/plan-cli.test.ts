@@ -18,7 +18,7 @@ function xapiPlan(...args: string[]): Promise<Run> {
     execFile(
       process.execPath,
       ["-r", "ts-node/register/transpile-only", CLI, ...args],
-      { cwd: ROOT, timeout: 20_000 },
+      { cwd: ROOT },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
         resolve({ code, stdout, stderr });
@@ -28,6 +28,9 @@ function xapiPlan(...args: string[]): Promise<Run> {
 }
 
 // Every run starts at load time, in parallel; each test awaits its own.
+const RUN_CASE = xapiPlan("--from", "paused", "--to", "HALTED");
+const RUN_SUGGEST = xapiPlan("--from", "Runing", "--to", "Halted");
+const RUN_SETTERS = xapiPlan("--from", "Running", "--to", "Running", "--boot-change");
 const RUN_0 = xapiPlan("--from", "Halted", "--to", "Running", "--json");
 const RUN_1 = xapiPlan("--from", "Running", "--to", "Running", "--boot-change", "--json");
 const RUN_2 = xapiPlan("--from", "Paused", "--to", "Halted");
@@ -156,5 +159,28 @@ describe("xapi-plan", () => {
     };
     expect(pkg.bin["xapi-plan"]).toBe("dist/provider/cli/plan.js");
     expect(readFileSync(CLI, "utf8").split("\n")[0]).toBe("#!/usr/bin/env node");
+  });
+
+  it("reads state names in any case, as a user types them", async () => {
+    const run = await RUN_CASE;
+    expect([run.code, run.stdout.split("\n")[0]]).toEqual([
+      0,
+      "Plan Paused → Halted (shutdown: clean, bootChanges: restart, allowDiscardSuspendedState: false)",
+    ]);
+  });
+
+  it("suggests the state a misspelt one was meant to be", async () => {
+    const run = await RUN_SUGGEST;
+    expect([run.code, run.stderr.split("\n")[0]]).toMatchInlineSnapshot(`
+      [
+        2,
+        "xapi-plan: invalid --from: expected one of Halted, Paused, Running, Suspended, Crashed, received "Runing". Did you mean "Running"?",
+      ]
+    `);
+  });
+
+  it("counts the setters of a boot change in the summary line", async () => {
+    const run = await RUN_SETTERS;
+    expect(run.stdout.trim().split("\n").at(-1)).toBe("1 lifecycle call and 1 setter.");
   });
 });

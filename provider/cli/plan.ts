@@ -101,7 +101,9 @@ export function main(argv: readonly string[], io: CliIo): number {
   );
   if (plan.steps.length === 0) io.out(`  No calls: the VM is already ${opts.to}.`);
   for (const line of describePlan(plan)) io.out(`  ${line}`);
-  io.out(`${plan.lifecycleCalls} lifecycle call${plan.lifecycleCalls === 1 ? "" : "s"}.`);
+  const setters = plan.steps.length - plan.lifecycleCalls;
+  const lifecycle = `${plan.lifecycleCalls} lifecycle call${plan.lifecycleCalls === 1 ? "" : "s"}`;
+  io.out(setters === 0 ? `${lifecycle}.` : `${lifecycle} and ${setters} setter${setters === 1 ? "" : "s"}.`);
   if (plan.bootChangePending) {
     io.out("Boot change pending: the VM ends with a domain or suspend image built from the old config.");
   }
@@ -138,12 +140,15 @@ function parse(argv: readonly string[]) {
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
   if (value === undefined) throw new UsageError(`missing ${flag}`);
-  if (!(allowed as readonly string[]).includes(value)) {
+  // Case does not matter ("running" is Running), as a user types it.
+  const match = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
+  if (match === undefined) {
+    const close = allowed.find((a) => a.toLowerCase().startsWith(value.toLowerCase().slice(0, 3)));
     throw new UsageError(
-      `invalid ${flag}: expected one of ${allowed.join(", ")}, received ${JSON.stringify(value)}`,
+      `invalid ${flag}: expected one of ${allowed.join(", ")}, received ${JSON.stringify(value)}${close === undefined ? "" : `. Did you mean "${close}"?`}`,
     );
   }
-  return value as T;
+  return match;
 }
 
 if (require.main === module) {
