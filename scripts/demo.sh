@@ -101,8 +101,10 @@ pulumi_to config-pool config set-all --plaintext "xapi:url=${sim_url}" --plainte
 	--secret xapi:password=xapi-sim
 say "(stack \"${stack}\": config, state and PULUMI_HOME in ${rel_demo_dir}/)"
 
+# The call-log position already reported (scripts/demo-report.js moves it on).
+seq_file="$demo_dir/call-log-seq"
+
 title "Step 1: create a VM (Running, boot order \"cd\" = disk first)"
-seq=$(report seq "$sim_url")
 pulumi_to 1-up up --yes --skip-preview
 summary 1-up
 # The stack output `uuid` (from the up's "Outputs:"; saves a `pulumi stack output` run).
@@ -111,24 +113,17 @@ uuid=$(sed -n 's/^ *uuid *: *"\([0-9a-f-]\{36\}\)"$/\1/p' "$demo_dir/1-up.txt" |
 	echo "demo: no uuid output in ${rel_demo_dir}/1-up.txt" >&2
 	exit 1
 }
-printf '\nWhat reached the pool:\n'
-report calls "$sim_url" "$seq"
-printf '\nThe VM now:\n'
-report vm "$sim_url" "$uuid"
+report after "$sim_url" "$seq_file" "$uuid"
 
 title "Step 2: change its boot order to \"dc\" (CD-ROM first) and pause it"
 pulumi_to config-change config set-all --plaintext bootOrder=dc --plaintext powerState=Paused
 pulumi_to 2-preview preview --diff
 printf '\nWhat pulumi preview says it will do (plannedCalls of `pulumi preview --diff`):\n'
-report plan "$demo_dir/2-preview.txt"
+report plan "$sim_url" "$seq_file" "$demo_dir/2-preview.txt"
 printf '\n'
-seq=$(report seq "$sim_url")
 pulumi_to 2-up up --yes --skip-preview
 summary 2-up
-printf '\nWhat reached the pool:\n'
-report calls "$sim_url" "$seq" "$demo_dir/2-preview.txt"
-printf '\nThe VM now:\n'
-report vm "$sim_url" "$uuid"
+report after "$sim_url" "$seq_file" "$uuid" "$demo_dir/2-preview.txt"
 
 title "Done in $(seconds_since "$started_ms") s"
 say "Full outputs: ${rel_demo_dir}/*.txt. Run again to replay from a fresh pool."
