@@ -393,17 +393,20 @@ describe("the counts", () => {
 });
 
 describe("input that is not a preview", () => {
-  function run(argv: string[], stdin: string | undefined): { code: number; out: string; err: string } {
+  async function run(
+    argv: string[],
+    stdin: string | undefined,
+  ): Promise<{ code: number; out: string; err: string }> {
     let out = "";
     let err = "";
-    const code = main(argv, {
+    const code = await main(argv, {
       out: (t) => {
         out += t;
       },
       err: (line) => {
         err += `${line}\n`;
       },
-      stdin: () => stdin,
+      stdin: async () => stdin,
     });
     return { code, out, err };
   }
@@ -429,12 +432,12 @@ describe("input that is not a preview", () => {
       '{"steps":[{"op":"create"}]}',
       'xapi-review: expected the output of `pulumi preview --json`: an object with "steps" or "diagnostics"; steps[0] has no "op" and "urn".\n',
     ],
-  ])("%s: exit 2 and why", (_label, input, message) => {
-    expect(run([], input)).toEqual({ code: 2, out: "", err: message });
+  ])("%s: exit 2 and why", async (_label, input, message) => {
+    expect(await run([], input)).toEqual({ code: 2, out: "", err: message });
   });
 
-  it("the human output: exit 2, what was received, and a hint", () => {
-    const { code, out, err } = run([], "Previewing update (dev):\n     Type   Name\n");
+  it("the human output: exit 2, what was received, and a hint", async () => {
+    const { code, out, err } = await run([], "Previewing update (dev):\n     Type   Name\n");
     expect([code, out]).toEqual([2, ""]);
     // Between the parentheses: JSON.parse's message, which differs between Node versions.
     expect(err).toMatch(
@@ -442,27 +445,27 @@ describe("input that is not a preview", () => {
     );
   });
 
-  it("nothing piped (stdin a terminal): exit 2", () => {
-    expect(run([], undefined)).toEqual({
+  it("nothing piped (stdin a terminal): exit 2", async () => {
+    expect(await run([], undefined)).toEqual({
       code: 2,
       out: "",
       err: "xapi-review: nothing on stdin: pipe `pulumi preview --json` into xapi-review, or give the file it wrote.\n",
     });
   });
 
-  it("a missing file, an unknown option, two files: exit 2", () => {
-    expect(run(["/nonexistent/preview.json"], "").err).toMatch(
+  it("a missing file, an unknown option, two files: exit 2", async () => {
+    expect((await run(["/nonexistent/preview.json"], "")).err).toMatch(
       /^xapi-review: cannot read \/nonexistent\/preview\.json: ENOENT/,
     );
-    expect(run(["/nonexistent/preview.json"], "").code).toBe(2);
-    expect(run(["--title", "x"], "{}")).toMatchObject({ code: 2, out: "" });
-    expect(run(["a.json", "b.json"], "{}").err).toMatch(/^xapi-review: expected at most one file\n/);
+    expect((await run(["/nonexistent/preview.json"], "")).code).toBe(2);
+    expect(await run(["--title", "x"], "{}")).toMatchObject({ code: 2, out: "" });
+    expect((await run(["a.json", "b.json"], "{}")).err).toMatch(/^xapi-review: expected at most one file\n/);
   });
 
-  it("a file argument, and `-` for stdin", () => {
+  it("a file argument, and `-` for stdin", async () => {
     const file = join(FIXTURES, "create.json");
-    expect(run([file], undefined)).toEqual({ code: 0, out: review("create"), err: "" });
-    expect(run(["-"], readFileSync(file, "utf8"))).toEqual({ code: 0, out: review("create"), err: "" });
+    expect(await run([file], undefined)).toEqual({ code: 0, out: review("create"), err: "" });
+    expect(await run(["-"], readFileSync(file, "utf8"))).toEqual({ code: 0, out: review("create"), err: "" });
   });
 
   it("parsePreviewText names the source", () => {

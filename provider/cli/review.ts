@@ -21,7 +21,7 @@
  * a deleted VM (the engine asks the provider nothing in a preview) are not counted, and the line says so.
  *
  * Exit codes: 0 comment written (also for a failed preview: the comment lists its errors); 2 unreadable
- * input or bad arguments (the reason on stderr).
+ * input or bad arguments (the reason on stderr); 1 a bug.
  */
 import { readFileSync } from "node:fs";
 
@@ -632,11 +632,11 @@ export interface ReviewIo {
   readonly out: (text: string) => void;
   readonly err: (line: string) => void;
   /** The whole of stdin; `undefined` when stdin is a terminal (nothing piped). */
-  readonly stdin: () => string | undefined;
+  readonly stdin: () => Promise<string | undefined>;
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
-export function main(argv: readonly string[], io: ReviewIo): number {
+export async function main(argv: readonly string[], io: ReviewIo): Promise<number> {
   if (argv.includes("-h") || argv.includes("--help")) {
     io.out(`${USAGE}\n`);
     return 0;
@@ -653,7 +653,7 @@ export function main(argv: readonly string[], io: ReviewIo): number {
   try {
     let input: string;
     if (file === undefined) {
-      const piped = io.stdin();
+      const piped = await io.stdin();
       if (piped === undefined) {
         throw new ReviewInputError(
           "nothing on stdin: pipe `pulumi preview --json` into xapi-review, or give the file it wrote.",
@@ -678,10 +678,32 @@ export function main(argv: readonly string[], io: ReviewIo): number {
   }
 }
 
+/**
+ * All of stdin. Read as a stream: `readFileSync(0)` fails with EAGAIN when the pipe is non-blocking and the
+ * writer (`pulumi preview`) has not written yet.
+ */
+async function readStdin(): Promise<string | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin)
+    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2), {
+  main(process.argv.slice(2), {
     out: (t) => process.stdout.write(t),
     err: (line) => process.stderr.write(`${line}\n`),
-    stdin: () => (process.stdin.isTTY ? undefined : readFileSync(0, "utf8")),
-  });
+    stdin: readStdin,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `xapi-review: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
 }
