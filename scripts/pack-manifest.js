@@ -11,7 +11,8 @@
  * `strip` sets those scripts aside in .tmp/pack/scripts-set-aside.json and removes them from
  * package.json; `restore` puts them back where they were. Both change only those keys, keep the file's
  * format and write it atomically (temporary file + rename): a concurrent reader never sees half a file.
- * After a failed `npm pack` (npm skips `postpack` then), run `node scripts/pack-manifest.js restore`.
+ * After a failed `npm pack` (npm skips `postpack` then), run `node scripts/pack-manifest.js restore`;
+ * `npm pack --ignore-scripts` runs neither, so its package.json keeps the checkout's scripts.
  */
 const fs = require("node:fs");
 const path = require("node:path");
