@@ -37,8 +37,8 @@ describe("the comment for each captured preview", () => {
       | 2 | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Halted → Halted | record on the VM its owner, this resource's URN |  |
       | 3 | \`VM.provision\` | Halted → Halted | create the disks the template describes |  |
       | 4 | \`VM.set_is_a_template(value: false)\` | Halted → Halted | turn the copy into a VM |  |
-      | 5 | \`VM.set_name_label(value: "app-01")\` | Halted → Halted | the declared name |  |
-      | 6 | \`VM.start(force: false, start_paused: false)\` | Halted → Running | start the VM (declared Running) |  |
+      | 5 | \`VM.start(force: false, start_paused: false)\` | Halted → Running | start the VM (declared Running) |  |
+      | 6 | \`VM.set_name_label(value: "app-01")\` | Running → Running | the declared name |  |
 
       <!-- xapi-review -->
       "
@@ -133,8 +133,8 @@ describe("the comment for each captured preview", () => {
       | 2 | new | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Halted → Halted | record on the VM its owner, this resource's URN |  |
       | 3 | new | \`VM.provision\` | Halted → Halted | create the disks the template describes |  |
       | 4 | new | \`VM.set_is_a_template(value: false)\` | Halted → Halted | turn the copy into a VM |  |
-      | 5 | new | \`VM.set_name_label(value: "app-02")\` | Halted → Halted | the declared name |  |
-      | 6 | new | \`VM.start(force: false, start_paused: false)\` | Halted → Running | start the VM (declared Running) |  |
+      | 5 | new | \`VM.start(force: false, start_paused: false)\` | Halted → Running | start the VM (declared Running) |  |
+      | 6 | new | \`VM.set_name_label(value: "app-01")\` | Running → Running | the declared name |  |
       | 7 | old | \`VM.clean_shutdown\` | Running → Halted | shut the guest down cleanly (declared Halted) |  |
       | 8 | old | \`VM.destroy\` | Halted | delete the VM | ✖ destroys |
       | 9 | old | \`VDI.destroy(userdevice: "0")\` |  | delete the disk the VM was created with | ✖ destroys |
@@ -196,6 +196,23 @@ describe("the comment for each captured preview", () => {
 
       Stack \`pr\` of project \`xapi-review\`; planned from the live state of pool \`5a1f0000-0000-4000-8000-0000000000a1\`.
 
+      #### \`app\`: updated
+
+      | # | Call | From → To | Reason | Flags |
+      |--:|---|---|---|---|
+      | 1 | \`VM.set_HVM_boot_params(value: {"order":"cdn"})\` | Running → Running | HVM_boot_params is {"order":"dc"}, declared {"order":"cdn"} |  |
+      | 2 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
+
+      #### \`web\`: created
+
+      | # | Call | From → To | Reason | Flags |
+      |--:|---|---|---|---|
+      | 1 | \`VM.clone(new_name: "pulumi-xapi:creating:a787d25a6569b975", template: "Other install media")\` | → Halted | copy the template |  |
+      | 2 | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Halted → Halted | record on the VM its owner, this resource's URN |  |
+      | 3 | \`VM.provision\` | Halted → Halted | create the disks the template describes |  |
+      | 4 | \`VM.set_is_a_template(value: false)\` | Halted → Halted | turn the copy into a VM |  |
+      | 5 | \`VM.set_name_label(value: "web-02")\` | Halted → Halted | the declared name |  |
+
       #### \`worker\`: updated
 
       | # | Call | From → To | Reason | Flags |
@@ -208,23 +225,6 @@ describe("the comment for each captured preview", () => {
       |--:|---|---|---|---|
       | 1 | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Suspended → Suspended | record on the VM its owner, this resource's URN |  |
       | 2 | \`VM.hard_shutdown\` | Suspended → Halted | discard the suspended memory image, as allowDiscardSuspendedState permits (declared Halted) | ⚠ hard, ⚠ destructive, ⚠ discards the suspend image |
-
-      #### \`web\`: created
-
-      | # | Call | From → To | Reason | Flags |
-      |--:|---|---|---|---|
-      | 1 | \`VM.clone(new_name: "pulumi-xapi:creating:a787d25a6569b975", template: "Other install media")\` | → Halted | copy the template |  |
-      | 2 | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Halted → Halted | record on the VM its owner, this resource's URN |  |
-      | 3 | \`VM.provision\` | Halted → Halted | create the disks the template describes |  |
-      | 4 | \`VM.set_is_a_template(value: false)\` | Halted → Halted | turn the copy into a VM |  |
-      | 5 | \`VM.set_name_label(value: "web-02")\` | Halted → Halted | the declared name |  |
-
-      #### \`app\`: updated
-
-      | # | Call | From → To | Reason | Flags |
-      |--:|---|---|---|---|
-      | 1 | \`VM.set_HVM_boot_params(value: {"order":"cdn"})\` | Running → Running | HVM_boot_params is {"order":"dc"}, declared {"order":"cdn"} |  |
-      | 2 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
 
       #### \`db\`: released
 
