@@ -159,7 +159,7 @@ export function parsePreviewText(text: string, source = "the input"): unknown {
   } catch (error) {
     const start = text.trimStart().slice(0, 60).replace(/\s+/g, " ").trim();
     throw new ReviewInputError(
-      `${source} is not JSON (${(error as Error).message}): expected the output of \`pulumi preview --json\`, received ${JSON.stringify(start)}${text.trimStart().length > 60 ? "…" : ""}. Was --json given?`,
+      `${source} is not JSON (${(error as Error).message.replace(/\s+/g, " ")}): expected the output of \`pulumi preview --json\`, received ${JSON.stringify(start)}${text.trimStart().length > 60 ? "…" : ""}. Was --json given?`,
     );
   }
 }
