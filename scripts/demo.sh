@@ -43,23 +43,11 @@ say "$(node scripts/build-if-stale.js)"
 rm -rf "$demo_dir"
 mkdir -p "$demo_dir/project" "$demo_dir/backend" "$demo_dir/pulumi-home"
 
+# xapi-sim starts in the background while the stack is created.
 sim_log="$demo_dir/xapi-sim.log"
 node dist/simulator/cli.js --port 0 --no-member >"$sim_log" 2>&1 &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true' EXIT
-sim_url=""
-for _ in $(seq 1 100); do
-	sim_url=$(sed -n 's/^xapi-sim listening on \(.*\)$/\1/p' "$sim_log" | head -n1)
-	[[ -n "$sim_url" ]] && break
-	kill -0 "$sim_pid" 2>/dev/null || break
-	sleep 0.1
-done
-if [[ -z "$sim_url" ]]; then
-	echo "demo: xapi-sim did not start:" >&2
-	cat "$sim_log" >&2
-	exit 1
-fi
-say "xapi-sim on ${sim_url}: a simulated XCP-ng pool, fresh (its own VMs and templates only)"
 
 # The root Pulumi.yaml with an absolute `main`, in a project directory of its own: the stack's config
 # file (with the passphrase salt) then lives in .tmp/demo/project, not in the repository root.
@@ -97,6 +85,21 @@ pulumi_to() {
 summary() { sed -n '/^Resources:/,/^Duration/p' "$demo_dir/$1.txt" | grep -v '^\s*$\|^Duration' | sed 's/^/   /'; }
 
 pulumi_to stack-init stack init "$stack" --secrets-provider passphrase
+
+# Meanwhile xapi-sim has been starting: its URL goes into the stack's config.
+sim_url=""
+for _ in $(seq 1 100); do
+	sim_url=$(sed -n 's/^xapi-sim listening on \(.*\)$/\1/p' "$sim_log" | head -n1)
+	[[ -n "$sim_url" ]] && break
+	kill -0 "$sim_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if [[ -z "$sim_url" ]]; then
+	echo "demo: xapi-sim did not start:" >&2
+	cat "$sim_log" >&2
+	exit 1
+fi
+say "xapi-sim on ${sim_url}: a simulated XCP-ng pool, fresh (its own VMs and templates only)"
 pulumi_to config-pool config set-all --plaintext "xapi:url=${sim_url}" --plaintext xapi:username=root \
 	--secret xapi:password=xapi-sim
 say "(stack \"${stack}\": config, state and PULUMI_HOME in ${rel_demo_dir}/)"
