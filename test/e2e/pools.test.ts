@@ -18,7 +18,7 @@ let project: PulumiProject;
 
 beforeAll(async () => {
   simA = await startSimulator({ port: 0, member: false, users: { root: PASSWORD_A } });
-  const state = (await simA.model.control.state?.({})) as { pool: { record: { uuid: string } } };
+  const state = (await control(simA, "state", {})) as { pool: { record: { uuid: string } } };
   const other = structuredClone(state);
   other.pool.record.uuid = POOL_B;
   simB = await startSimulator({ port: 0, member: false, users: { root: PASSWORD_B }, state: other });
@@ -41,8 +41,14 @@ afterAll(async () => {
   await simB?.close();
 });
 
+async function control(sim: RunningSimulator, op: string, body: Record<string, unknown>): Promise<unknown> {
+  const fn = sim.model.control[op];
+  if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
+  return fn(body);
+}
+
 async function vmsIn(sim: RunningSimulator): Promise<string[]> {
-  const vms = (await sim.model.control.vms?.({})) as { uuid: string; is_a_template: boolean }[];
+  const vms = (await control(sim, "vms", {})) as { uuid: string; is_a_template: boolean }[];
   return vms.filter((v) => !v.is_a_template).map((v) => v.uuid);
 }
 
@@ -52,7 +58,7 @@ it("each VM is created on its own pool, and the outputs name the pools", async (
     string,
     string
   >;
-  const poolA = ((await simA.model.control.state?.({})) as { pool: { record: { uuid: string } } }).pool.record
+  const poolA = ((await control(simA, "state", {})) as { pool: { record: { uuid: string } } }).pool.record
     .uuid;
   expect({
     onA: (await vmsIn(simA)).includes(out.uuidA ?? ""),
@@ -81,7 +87,7 @@ it("a change reaches each pool's own VM", async () => {
   await project.pulumiOk(["up", "--yes"]);
   const state = async (sim: RunningSimulator) =>
     (
-      (await sim.model.control.vms?.({})) as {
+      (await control(sim, "vms", {})) as {
         is_a_template: boolean;
         power_state: string;
         name_label: string;
