@@ -151,6 +151,11 @@ export interface ConvergeOptions {
   record?: VmRecord | undefined;
   /** False on a pool without `VM.set_domain_type` (XAPI API before 2.10): see `PlanInput.canSetDomainType`. @default true */
   canSetDomainType?: boolean | undefined;
+  /**
+   * Called once, before the first boot setter when the VM is not Halted, with the setter steps about to
+   * run and the power state: where the caller records the change as pending before it is written.
+   */
+  beforeLiveBootWrite?: ((setters: readonly PlanStep[], power: PowerState) => Promise<void>) | undefined;
 }
 
 /** Codes an {@link ExecutionError} can carry besides XAPI's and the client's. */
@@ -352,6 +357,7 @@ class Run {
     retryBackoff: Backoff;
     log: (line: string) => void;
     canSetDomainType: boolean;
+    beforeLiveBootWrite: ConvergeOptions["beforeLiveBootWrite"];
   };
   #ref: VmRef | undefined;
   /** Last observed (or verified) power state. */
@@ -377,6 +383,8 @@ class Run {
   #lifted: PowerState | undefined;
   /** The VM was Suspended when the run began: its saved state must survive the run (no hard escalation). */
   #startedSuspended = false;
+  /** `beforeLiveBootWrite` has run. */
+  #hookCalled = false;
 
   constructor(
     conn: XapiConnection,
@@ -399,6 +407,7 @@ class Run {
       retryBackoff: opts.retryBackoff ?? DEFAULTS.retryBackoff,
       log: opts.log ?? (() => undefined),
       canSetDomainType: opts.canSetDomainType !== false,
+      beforeLiveBootWrite: opts.beforeLiveBootWrite,
     };
   }
 
@@ -429,6 +438,7 @@ class Run {
     for (;;) {
       const steps = this.#plan();
       try {
+        await this.#beforeLiveBootWrite(steps);
         for (const step of steps) await this.#runStep(step);
         return;
       } catch (error) {
@@ -496,6 +506,24 @@ class Run {
       return outcome(false, why);
     }
     return outcome(true);
+  }
+
+  /**
+   * Once per run, before the first boot setter on a live VM: the caller's hook (`ConvergeOptions
+   * .beforeLiveBootWrite`) notes the change as pending where the next run sees it, so that a run stopped
+   * between the setter and the restart that applies it (a kill, a crash) never loses the change.
+   */
+  async #beforeLiveBootWrite(steps: readonly PlanStep[]): Promise<void> {
+    const hook = this.#opts.beforeLiveBootWrite;
+    if (hook === undefined || this.#hookCalled || this.#power === PowerState.Halted) return;
+    const setters = steps.filter((s) => s.kind === "set");
+    if (setters.length === 0) return;
+    this.#hookCalled = true;
+    try {
+      await hook(setters, this.#power);
+    } catch (error) {
+      throw this.#errorFrom(error, setters[0], undefined, "Noting the pending boot change on the VM failed.");
+    }
   }
 
   /** Plan from the current observation. */

@@ -622,7 +622,14 @@ describe("seed ¶6: HVM", () => {
       calls(after),
       second.qemuBootOrder,
       second.bootDevice?.kind,
-    ]).toEqual(["cd", "disk", ["VM.set_HVM_boot_params", "VM.clean_reboot"], "ndc", "network"]);
+    ]).toEqual([
+      "cd",
+      "disk",
+      // The change is noted on the VM as pending first, and the note removed once the reboot applied it.
+      ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
+      "ndc",
+      "network",
+    ]);
   });
 
   it("\"[…] ``order'' = ``N'' where N is the string that will be passed to QEMU.\" (no order: XAPI passes \"cd\")", async () => {
@@ -655,7 +662,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
       boot.disks.map((d) => d.userdevice),
       (after.effectiveBoot as Bag).bootableDisks,
     ]).toEqual([
-      ["VBD.set_bootable", "VM.hard_reboot"],
+      ["VM.add_to_other_config", "VBD.set_bootable", "VM.hard_reboot", "VM.remove_from_other_config"],
       ["0", "1"],
       ["0", "1"],
     ]);
@@ -680,7 +687,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
       record.pendingBootChange,
       record.lastBoot.disks.length,
       // The pending change is also noted on the VM (other_config), where a preview sees it.
-    ]).toEqual([["VBD.set_bootable", "VM.add_to_other_config"], ["bootableDisks"], true, 1]);
+    ]).toEqual([["VM.add_to_other_config", "VBD.set_bootable"], ["bootableDisks"], true, 1]);
   });
 
   it("a refresh reads the bootable flags back, and the next diff plans the change back", async () => {

@@ -266,7 +266,13 @@ describe("pending boot changes are kept on the VM and never lie", () => {
       next: await writesSince(since),
       nextPending: again.pendingBootChanges,
     }).toEqual({
-      calls: ["VM.set_HVM_boot_params", "VM.clean_reboot", "VM.pause"],
+      calls: [
+        "VM.add_to_other_config",
+        "VM.set_HVM_boot_params",
+        "VM.clean_reboot",
+        "VM.pause",
+        "VM.remove_from_other_config",
+      ],
       pending: [],
       marker: undefined,
       next: [],

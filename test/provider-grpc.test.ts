@@ -284,9 +284,24 @@ describe("one VM through its lifecycle", () => {
       log: await mutationsSince(since),
       booted: JSON.stringify(boot),
     }).toEqual({
-      planned: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
-      made: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
-      log: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+      planned: [
+        "VM.add_to_other_config",
+        "VM.set_HVM_boot_params",
+        "VM.clean_reboot",
+        "VM.remove_from_other_config",
+      ],
+      made: [
+        "VM.add_to_other_config",
+        "VM.set_HVM_boot_params",
+        "VM.clean_reboot",
+        "VM.remove_from_other_config",
+      ],
+      log: [
+        "VM.add_to_other_config",
+        "VM.set_HVM_boot_params",
+        "VM.clean_reboot",
+        "VM.remove_from_other_config",
+      ],
       booted: expect.stringContaining('"dc"'),
     });
   });
@@ -319,7 +334,7 @@ describe("one VM through its lifecycle", () => {
       outs.pendingBootChanges,
       JSON.parse(other["pulumi-xapi:pending-boot"] ?? "{}").paths,
     ]).toEqual([
-      ["VM.set_HVM_boot_params", "VM.add_to_other_config"],
+      ["VM.add_to_other_config", "VM.set_HVM_boot_params"],
       ["hvm.bootParams.order"],
       ["hvm.bootParams.order"],
     ]);

@@ -347,7 +347,7 @@ const CASES: RecordCase[] = [
       bootableDisks: ["3"],
       policy: { shutdown: "hard" },
     },
-    update: ["VM.set_HVM_boot_params", "VM.hard_reboot"],
+    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.hard_reboot", "VM.remove_from_other_config"],
     rebuiltBy: "hard_reboot",
   },
   {
@@ -367,7 +367,7 @@ const CASES: RecordCase[] = [
       pv: { bootloader: "pygrub", args: "console=hvc0" },
       bootableDisks: ["xvda"],
     },
-    update: ["VM.set_PV_args", "VM.clean_reboot"],
+    update: ["VM.add_to_other_config", "VM.set_PV_args", "VM.clean_reboot", "VM.remove_from_other_config"],
     rebuiltBy: "clean_reboot",
   },
   {
@@ -407,9 +407,9 @@ const CASES: RecordCase[] = [
       bootableDisks: ["0"],
       policy: { shutdown: "clean-then-hard" },
     },
-    update: ["VM.set_HVM_boot_params", "VM.clean_reboot", "VM.hard_reboot"],
-    previewed: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
-    lastCalls: ["VM.set_HVM_boot_params", "VM.hard_reboot (escalated from VM.clean_reboot)"],
+    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.hard_reboot", "VM.remove_from_other_config"],
+    previewed: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
+    lastCalls: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.hard_reboot (escalated from VM.clean_reboot)", "VM.remove_from_other_config"],
     rebuiltBy: "hard_reboot",
   },
   {
@@ -427,7 +427,7 @@ const CASES: RecordCase[] = [
       powerState: "Running",
       pv: { bootloader: "pygrub", args: "console=hvc0" },
     },
-    update: ["VM.set_PV_args", "VM.clean_reboot"],
+    update: ["VM.add_to_other_config", "VM.set_PV_args", "VM.clean_reboot", "VM.remove_from_other_config"],
     rebuiltBy: "clean_reboot",
   },
   {
@@ -462,7 +462,7 @@ const CASES: RecordCase[] = [
       hvm: { bootParams: { order: "cd" } },
       bootableDisks: ["0"],
     },
-    update: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
     rebuiltBy: "clean_reboot",
   },
   {
@@ -481,7 +481,7 @@ const CASES: RecordCase[] = [
       hvm: { bootParams: { order: "dcn" } },
       bootableDisks: ["0"],
     },
-    update: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
     rebuiltBy: "clean_reboot",
   },
   {
@@ -517,7 +517,7 @@ const CASES: RecordCase[] = [
       powerState: "Running",
       hvm: { bootParams: { order: "dc", firmware: "uefi" } },
     },
-    update: ["VM.set_HVM_boot_params", "VM.clean_reboot"],
+    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
     rebuiltBy: "clean_reboot",
   },
 ];

@@ -36,6 +36,7 @@ import { createHash } from "node:crypto";
 import { isXapiError, type XapiConnection, XapiErrorCode } from "../client";
 import {
   bootFieldsOf,
+  type ConvergeOptions,
   type ConvergeTarget,
   converge,
   type ExecutedStep,
@@ -155,6 +156,7 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
     await setNames(conn, vm.ref, before, value, calls, { label: birth === undefined });
     const marker = pendingMarkerOf(before);
     const stale = markerApplies(marker, before);
+    const note = notePendingFirst(conn, vm.ref, before, stale ? (marker?.paths ?? []) : [], calls);
     deadline.check("converging the power state");
     const result = await converge(
       conn,
@@ -162,11 +164,16 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
       targetOf(value, { forceRestart: false, liveDomainBootStale: stale }),
       policyOf(value.policy),
       // The record just read: the executor plans from it instead of reading it again.
-      { ...convergeOpts(deadline, value), record: before, canSetDomainType: hasDomainType(api) },
+      {
+        ...convergeOpts(deadline, value),
+        record: before,
+        canSetDomainType: hasDomainType(api),
+        beforeLiveBootWrite: note.hook,
+      },
     );
     calls.push(...result.steps.map(callRecordOf));
     const pending = pendingAfter(result, stale ? (marker?.paths ?? []) : [], before);
-    const after = madeCalls(result.steps) ? await recordOf(conn, vm.ref) : before;
+    const after = madeCalls(result.steps) || note.fired() ? await recordOf(conn, vm.ref) : before;
     await recordPending(conn, vm.ref, after, pending, calls);
     if (birth !== undefined) await setNames(conn, vm.ref, after, value, calls, { description: false });
     const disks = result.observedDisks;
@@ -278,6 +285,7 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
     const marker = pendingMarkerOf(record) ?? legacyMarker(olds);
     const stale = markerApplies(marker, record);
     oldPending = stale ? [...(marker?.paths ?? [])] : [];
+    const note = notePendingFirst(conn, vm.ref, record, oldPending, calls);
     deadline.check("converging the power state");
     const result = await converge(
       conn,
@@ -287,11 +295,16 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
         liveDomainBootStale: stale,
       }),
       policyOf(value.policy),
-      { ...convergeOpts(deadline, value), record, canSetDomainType: hasDomainType(api) },
+      {
+        ...convergeOpts(deadline, value),
+        record,
+        canSetDomainType: hasDomainType(api),
+        beforeLiveBootWrite: note.hook,
+      },
     );
     calls.push(...result.steps.map(callRecordOf));
     const pending = pendingAfter(result, oldPending, record);
-    const after = madeCalls(result.steps) ? await recordOf(conn, vm.ref) : record;
+    const after = madeCalls(result.steps) || note.fired() ? await recordOf(conn, vm.ref) : record;
     await recordPending(conn, vm.ref, after, pending, calls);
     const disks = result.observedDisks;
     return outputsOf(value, after, { adopted, pool, pending, calls, bag: news, disks });
@@ -430,6 +443,33 @@ function pendingAfter(
   return [
     ...new Set([...stillPending, ...changedBootPaths(executedSetters(result.steps), bootFieldsOf(before))]),
   ].sort();
+}
+
+/**
+ * The executor's `beforeLiveBootWrite` hook: notes on the VM, before a boot field of its live domain is
+ * written, that the domain will run an older configuration until the restart that applies it. A run
+ * stopped in between (killed, crashed) leaves the change pending for the next run, instead of lost; the
+ * run's end removes the note when the restart happened.
+ */
+function notePendingFirst(
+  conn: XapiConnection,
+  ref: string,
+  record: VmRecord,
+  stillPending: readonly string[],
+  calls: VmCallRecord[],
+): { hook: NonNullable<ConvergeOptions["beforeLiveBootWrite"]>; fired: () => boolean } {
+  let fired = false;
+  return {
+    hook: async (setters, power) => {
+      const paths = [
+        ...new Set([...stillPending, ...changedBootPaths(setters, bootFieldsOf(record))]),
+      ].sort();
+      if (paths.length === 0) return;
+      fired = true;
+      await recordPending(conn, ref, { ...record, power_state: power }, paths, calls);
+    },
+    fired: () => fired,
+  };
 }
 
 /** Brings the VM's marker in line with `pending` (no call when it already is). */
