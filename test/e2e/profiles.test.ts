@@ -72,9 +72,13 @@ const CREATE_CALLS = (name: string) => [
   'VM.add_to_other_config(key: "pulumi-xapi:urn")',
   "VM.provision",
   "VM.set_is_a_template(value: false)",
-  `VM.set_name_label(value: "${name}")`,
   "VM.start(start_paused: false, force: false)",
+  // Renamed last: a create stopped before its end is found again by its birth name.
+  `VM.set_name_label(value: "${name}")`,
 ];
+/** The pending-boot note around a live boot change: written before the setters, removed after the reboot. */
+const NOTE = 'VM.add_to_other_config(key: "pulumi-xapi:pending-boot")';
+const UNNOTE = 'VM.remove_from_other_config(key: "pulumi-xapi:pending-boot")';
 const BIRTH = "pulumi-xapi:creating:<hash>";
 
 /** A PV VM (the PV template, pygrub) made HVM, as a user would move a guest to HVM on a pre-2.10 pool. */
@@ -91,9 +95,11 @@ function pvToHvm(profile: ProfileName, api: string): ProfileRun {
       create: CREATE_CALLS(name),
       // No VM.set_domain_type: before API 2.10 the policy alone makes the VM HVM.
       boot: [
+        NOTE,
         'VM.set_HVM_boot_policy(value: "BIOS order")',
         'VM.set_HVM_boot_params(value: {"order":"dc"})',
         "VM.clean_reboot",
+        UNNOTE,
       ],
       halt: ["VM.clean_shutdown"],
       destroy: ["VM.destroy", 'VDI.destroy(userdevice: "0")'],
@@ -125,7 +131,7 @@ const RUNS: ProfileRun[] = [
     },
     calls: {
       create: CREATE_CALLS("prof-current"),
-      boot: ['VM.set_HVM_boot_params(value: {"order":"dc"})', "VM.clean_reboot"],
+      boot: [NOTE, 'VM.set_HVM_boot_params(value: {"order":"dc"})', "VM.clean_reboot", UNNOTE],
       halt: ["VM.clean_shutdown"],
       destroy: ["VM.destroy", 'VDI.destroy(userdevice: "0")'],
     },
