@@ -47,7 +47,7 @@ import {
   stripUndefined,
   updateVm,
 } from "./operations";
-import { liveDiff, previewPlan } from "./preview";
+import { liveDiff, markRecordedVm, previewPlan, replacementOlds } from "./preview";
 import { markStale } from "./snapshot";
 import { type EffectiveBoot, InternalKey, PLANNED_CALLS_KEY } from "./types";
 
@@ -91,8 +91,18 @@ export async function check(olds: Bag, news: Bag): Promise<pulumi.dynamic.CheckR
       inputs[InternalKey.vm] = olds[InternalKey.vm];
     }
 
+    // On a replacement the engine checks again without the previous inputs: take them from the first check.
+    const previous = replacementOlds(olds, inputs, validation.value);
+    if (validation.unknowns.length === 0)
+      await markRecordedVm(connectOrWhyNot, previous, inputs, validation.value);
     if (news[InternalKey.preview] === true) {
-      const outcome = await previewPlan(connectOrWhyNot, olds, inputs, validation.value, validation.unknowns);
+      const outcome = await previewPlan(
+        connectOrWhyNot,
+        previous,
+        inputs,
+        validation.value,
+        validation.unknowns,
+      );
       if (outcome.failures !== undefined) return { inputs: news, failures: [...outcome.failures] };
       if (outcome.lines.length > 0) {
         inputs[PLANNED_CALLS_KEY] = outcome.lines;
@@ -126,10 +136,10 @@ export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> 
     const conn = connect();
     try {
       const created = await createVm(conn, inputs);
-      markStale(conn, created.id);
+      markStale(conn, created.id, inputs[InternalKey.urn]);
       return created;
     } catch (error) {
-      if (error instanceof VmOperationError) markStale(conn, error.id);
+      if (error instanceof VmOperationError) markStale(conn, error.id, inputs[InternalKey.urn]);
       throw error;
     }
   });
@@ -148,7 +158,7 @@ export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadR
 export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.dynamic.UpdateResult> {
   return guard(async () => {
     const conn = connect();
-    markStale(conn, id);
+    markStale(conn, id, news[InternalKey.urn]);
     return { outs: await updateVm(conn, id, olds, news) };
   });
 }
@@ -157,7 +167,7 @@ export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.d
 export async function delete_(id: string, props: Bag): Promise<void> {
   return guard(async () => {
     const conn = connect();
-    markStale(conn, id);
+    markStale(conn, id, props[InternalKey.urn]);
     await deleteVm(conn, id, props);
   });
 }

@@ -141,7 +141,7 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
     claimed = await recordOf(conn, vm.ref);
     assertMayOwn(vm.uuid, claimed, urn, value.takeOver === true);
   } else {
-    const leftover = urn === undefined ? undefined : await findLeftover(conn, urn);
+    const leftover = urn === undefined ? undefined : await findLeftover(conn, value, urn, inputs);
     birth = leftover ?? (await cloneTemplate(conn, value, urn, calls, deadline));
     vm = birth;
   }
@@ -613,20 +613,38 @@ function urnOf(bag: Bag): string | undefined {
 
 /**
  * A VM an earlier, stopped create of this resource left behind: one still bearing the birth name (a create
- * renames the VM last, so a finished one never does, not even the VM a replacement is about to delete).
- * Two such VMs (a copy of one) are refused: which one is meant is unknown.
+ * renames the VM last), or — when `check` read the pool and said which VM the resource already has
+ * (`__xapiLeftovers`) — a finished VM with the declared name and this resource's tag that is neither that VM
+ * nor the one a replacement is about to delete (a create killed after its last call, before the engine
+ * saved it). Two such VMs (a copy keeps name and tag) are refused: which one is meant is unknown.
  */
-async function findLeftover(conn: XapiConnection, urn: string): Promise<Birth | undefined> {
+async function findLeftover(
+  conn: XapiConnection,
+  value: VmInputs,
+  urn: string,
+  inputs: Bag,
+): Promise<Birth | undefined> {
   const found: { ref: string; record: VmRecord }[] = [];
-  for (const ref of await conn.call<string[]>("VM.get_by_name_label", birthName(urn))) {
-    const record = await recordOf(conn, ref);
-    if (record.is_a_snapshot !== true) found.push({ ref, record });
+  const seen = new Set<string>();
+  const named = inputs[InternalKey.leftovers] === "named";
+  const recorded = new Set(
+    [inputs[InternalKey.vm], inputs[InternalKey.replaces]].filter((u) => typeof u === "string"),
+  );
+  const names = named ? [birthName(urn), value.nameLabel ?? value.template ?? ""] : [birthName(urn)];
+  for (const name of names) {
+    for (const ref of await conn.call<string[]>("VM.get_by_name_label", name)) {
+      if (seen.has(ref)) continue;
+      seen.add(ref);
+      const record = await recordOf(conn, ref);
+      if (record.is_a_snapshot === true || recorded.has(record.uuid)) continue;
+      if (name === birthName(urn) || ownerOf(record) === urn) found.push({ ref, record });
+    }
   }
   if (found.length > 1) {
     throw new ProviderError(
       ProviderErrorCode.AMBIGUOUS_OWNER,
       `Several VMs are left by an earlier create of this resource: expected at most one, found ${found.length} (${found.map((f) => f.record.uuid).join(", ")}). ` +
-        `Destroy the extra copies (xe vm-uninstall uuid=…) or rename them, then run pulumi up again.`,
+        `Destroy the extra copies (xe vm-uninstall uuid=…) or remove their other_config key ${URN_KEY}, then run pulumi up again.`,
     );
   }
   const [left] = found;

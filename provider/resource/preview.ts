@@ -49,7 +49,7 @@ import {
   NOT_USER_INPUT,
   updateVm,
 } from "./operations";
-import { type PoolSnapshot, renewSnapshot, snapshotAbout, snapshotOf } from "./snapshot";
+import { type PoolSnapshot, renewSnapshot, snapshotAbout, snapshotFor, snapshotOf } from "./snapshot";
 import { InternalKey, type VmCallRecord, type VmDeclared } from "./types";
 
 /** What `check` knows about the new inputs. */
@@ -276,12 +276,11 @@ export type ConnectionSource = () => XapiConnection | ProviderError;
  */
 export async function previewPlan(
   connection: ConnectionSource,
-  checkOlds: Bag,
+  olds: Bag,
   inputs: Bag,
   value: PlannedInputs,
   unknowns: readonly string[],
 ): Promise<PreviewOutcome> {
-  const olds = replacementOlds(checkOlds, inputs, value);
   const deferred = PLAN_INPUTS.filter((key) => unknowns.some((u) => u === key || u.startsWith(`${key}.`)));
   if (deferred.length > 0) {
     return { lines: plannedCalls(olds, value, unknowns), data: { source: "deferred", steps: [] } };
@@ -296,7 +295,7 @@ export async function previewPlan(
   };
   const conn = connection();
   if (conn instanceof ProviderError) return fallback(conn.message);
-  const snapshot = snapshotOf(conn);
+  const snapshot = snapshotFor(conn, [inputs[InternalKey.urn], value.uuid, olds.uuid, olds[InternalKey.vm]]);
   let pool: string;
   try {
     pool = (await snapshot.pool()).uuid;
@@ -424,10 +423,11 @@ export async function liveDiff(
  */
 const replacedOlds = new Map<string, Bag>();
 
-function replacementOlds(olds: Bag, inputs: Bag, value: PlannedInputs): Bag {
+export function replacementOlds(olds: Bag, inputs: Bag, value: PlannedInputs): Bag {
   const urn = inputs[InternalKey.urn];
   if (typeof urn !== "string") return olds;
-  if (Object.keys(olds).length === 0) {
+  // No previous declaration (the host may still pass its own `__provider`): the engine's second check.
+  if (readOldDeclaration(olds) === undefined) {
     const kept = replacedOlds.get(urn);
     replacedOlds.delete(urn);
     return kept ?? olds;
@@ -441,6 +441,40 @@ function replacementOlds(olds: Bag, inputs: Bag, value: PlannedInputs): Bag {
   if (identityChanged) replacedOlds.set(urn, olds);
   else replacedOlds.delete(urn);
   return olds;
+}
+
+/**
+ * What `create` must know to take a VM a stopped create left behind (operations.ts `findLeftover`): the
+ * VM the previous inputs stand for (never a leftover: it is recorded, or a replacement is about to delete
+ * it), and whether the pool could be read to say so. Sets `__xapiVm` (same identity), `__xapiReplaces`
+ * (identity changed) and `__xapiLeftovers: "named"` (the pool was read: a finished VM with this resource's
+ * name and tag that is neither of these is a leftover). Reads only, through the shared snapshot.
+ */
+export async function markRecordedVm(
+  connection: ConnectionSource,
+  olds: Bag,
+  inputs: Bag,
+  value: PlannedInputs,
+): Promise<void> {
+  const conn = connection();
+  if (conn instanceof ProviderError) return;
+  let own: { uuid: string } | undefined;
+  try {
+    const snapshot = snapshotFor(conn, [inputs[InternalKey.urn], olds.uuid, olds[InternalKey.vm]]);
+    await snapshot.pool();
+    own = readOldDeclaration(olds) === undefined ? undefined : await ownVm(snapshot, olds, inputs);
+  } catch {
+    return; // unreadable now: create then takes only a VM still bearing its birth name
+  }
+  inputs[InternalKey.leftovers] = "named";
+  if (own === undefined) return;
+  const old = readOldDeclaration(olds);
+  const same =
+    old !== undefined &&
+    (value.uuid !== undefined
+      ? old.uuid === value.uuid
+      : old.uuid === undefined && old.template === value.template);
+  inputs[same ? InternalKey.vm : InternalKey.replaces] = own.uuid;
 }
 
 /** The property a pool-dependent mistake is reported on, by error code. */

@@ -43,7 +43,7 @@ export interface VbdRecord {
 export class PoolSnapshot {
   readonly #conn: XapiConnection;
   readonly takenAt: number;
-  /** uuids of the VMs this process wrote or read live after the snapshot was taken: their records here are old. */
+  /** uuids (and resource URNs) of the VMs this process wrote or read live after the snapshot was taken: their records here are old. */
   readonly stale = new Set<string>();
   #pool: Promise<{ uuid: string; master: string }> | undefined;
   #api: Promise<ApiVersion> | undefined;
@@ -140,6 +140,20 @@ export async function snapshotAbout(
   return renewSnapshot(conn, now);
 }
 
+/**
+ * The shared snapshot, or a new one when it predates a write or live read of this process to any of `keys`
+ * (VM uuids, resource URNs; {@link markStale}). In one Pulumi command a resource is checked before it is
+ * written, so this renews nothing there.
+ */
+export function snapshotFor(
+  conn: XapiConnection,
+  keys: readonly unknown[],
+  now: number = Date.now(),
+): PoolSnapshot {
+  const current = snapshotOf(conn, now);
+  return keys.some((k) => typeof k === "string" && current.stale.has(k)) ? renewSnapshot(conn, now) : current;
+}
+
 /** A new snapshot of the pool behind `conn`, shared from now on. */
 export function renewSnapshot(conn: XapiConnection, now: number = Date.now()): PoolSnapshot {
   const fresh = new PoolSnapshot(conn, now);
@@ -151,6 +165,8 @@ export function renewSnapshot(conn: XapiConnection, now: number = Date.now()): P
  * This process writes the VM `uuid` (create, update, delete) or has just read it live (read): the shared
  * snapshot's record of it is old.
  */
-export function markStale(conn: XapiConnection, uuid: string): void {
-  snapshots.get(conn)?.stale.add(uuid);
+export function markStale(conn: XapiConnection, uuid: string, urn?: unknown): void {
+  const current = snapshots.get(conn);
+  current?.stale.add(uuid);
+  if (typeof urn === "string") current?.stale.add(urn);
 }

@@ -75,6 +75,10 @@ export const InternalKey = {
   urn: "__xapiUrn",
   /** The VM's uuid, put in the inputs by `read` (refresh) for a VM created before the URN was recorded. */
   vm: "__xapiVm",
+  /** The VM a replacement is about to delete (create never takes it for a left-behind VM). */
+  replaces: "__xapiReplaces",
+  /** "named": check read the pool, so create may take a finished, tagged VM of this resource as left behind. */
+  leftovers: "__xapiLeftovers",
   /**
    * Preview only: the planned steps as structured data (`pulumi preview --json`:
    * `.steps[].newState.inputs.__xapiPlan`). Internal keys are not rendered in the human diff.
