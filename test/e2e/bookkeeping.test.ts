@@ -155,7 +155,7 @@ describe("(a) a boot change applied by the reboot on the way to Paused is not pe
     await project.pulumiOk(["up", "--yes"]);
   }, 120_000);
 
-  it("up sends VM.set_HVM_boot_params, VM.clean_reboot, VM.pause; pendingBootChanges is []", async () => {
+  it("up notes the change, sends VM.set_HVM_boot_params, VM.clean_reboot, VM.pause, removes the note; pendingBootChanges is []", async () => {
     await project.setConfig("e2e:vms", JSON.stringify(vm("dc", "Paused")));
     const since = await lastSeq();
     await project.pulumiOk(["up", "--yes"]);
@@ -166,7 +166,13 @@ describe("(a) a boot change applied by the reboot on the way to Paused is not pe
       pending: hvm?.pendingBootChanges,
       marker: (await recordOf(hvm?.uuid ?? "")).other_config[PENDING_KEY],
     }).toEqual({
-      writes: ["VM.set_HVM_boot_params", "VM.clean_reboot", "VM.pause"],
+      writes: [
+        "VM.add_to_other_config",
+        "VM.set_HVM_boot_params",
+        "VM.clean_reboot",
+        "VM.pause",
+        "VM.remove_from_other_config",
+      ],
       observed: "Paused",
       pending: [],
       marker: undefined,
@@ -214,7 +220,11 @@ describe("(b) a boot change whose restart fails stays pending until a run restar
       failed: true,
       said: true,
     });
-    expect((await writesSince(since)).slice(0, 1)).toEqual(["VM.set_HVM_boot_params"]);
+    // The change is noted on the VM as pending before it is written: the failed reboot cannot lose it.
+    expect((await writesSince(since)).slice(0, 2)).toEqual([
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+    ]);
   });
 
   it("the next preview names VM.clean_reboot, and the next up makes it", async () => {
