@@ -610,8 +610,10 @@ describe("xapi.yml run against xapi-sim", { timeout: 300_000 }, () => {
         "",
         "| # | Call | From → To | Reason | Flags |",
         "|--:|---|---|---|---|",
-        '| 1 | `VM.set_HVM_boot_params(value: {"order":"dc"})` | Running → Running | HVM_boot_params is {"order":"cd"}, declared {"order":"dc"} |  |',
-        "| 2 | `VM.clean_reboot` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |",
+        '| 1 | `VM.add_to_other_config(key: "pulumi-xapi:pending-boot", paths: ["hvm.bootParams.order"])` | Running → Running | note on the VM that its domain still runs the previous boot configuration (hvm.bootParams.order) |  |',
+        '| 2 | `VM.set_HVM_boot_params(value: {"order":"dc"})` | Running → Running | HVM_boot_params is {"order":"cd"}, declared {"order":"dc"} |  |',
+        "| 3 | `VM.clean_reboot` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |",
+        '| 4 | `VM.remove_from_other_config(key: "pulumi-xapi:pending-boot")` | Running → Running | the domain now runs the VM\'s boot configuration: clear the pending-boot note |  |',
       ].join("\n"),
     );
     expect(body).toContain(
