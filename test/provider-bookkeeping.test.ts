@@ -146,36 +146,32 @@ describe("a create finishes what a stopped create left behind", () => {
     await host.delete(again.id, again.outs);
   });
 
-  it("a create stopped mid-way (un-templated and started, still bearing its birth name) is finished, not cloned again", async () => {
+  it("a create that failed mid-way (provisioned, never started) and was not recorded is finished, not cloned again", async () => {
     const props = {
       template: HVM_TEMPLATE,
       nameLabel: "kill-2",
       powerState: "Running",
       __xapiUrn: urnOf("kill-2"),
     };
-    // A create that failed after its start (so the VM was never renamed): the engine records it, but a
-    // killed run would not have; forget the record and create again.
-    await control("faults", {
-      method: "VM.set_name_label",
-      code: "INTERNAL_ERROR",
-      params: ["injected"],
-      count: 1,
-    });
+    // A create whose start failed: the engine would record it, a killed run would not have; forget the
+    // record and create again.
+    await control("faults", { method: "VM.start", code: "INTERNAL_ERROR", params: ["injected"], count: 1 });
     const failed = await errorOf(async () => host.create(await checked(props)));
     const left = (await vms()).filter((v) => v.record.other_config[URN_KEY] === urnOf("kill-2"));
     const since = await lastSeq();
     const again = await host.create(await checked(props));
     expect({
       failed: failed.includes("INTERNAL_ERROR"),
-      left: left.map((v) => [v.record.power_state, v.record.name_label.startsWith("pulumi-xapi:creating:")]),
+      // The failed create gave the VM its declared name, as a finished one would have.
+      left: left.map((v) => [v.record.power_state, v.record.is_a_template, v.record.name_label]),
       id: again.id === left[0]?.record.uuid,
       writes: await writesSince(since),
       owned: (await vms()).filter((v) => v.record.other_config[URN_KEY] === urnOf("kill-2")).length,
     }).toEqual({
       failed: true,
-      left: [["Running", true]],
+      left: [["Halted", false, "kill-2"]],
       id: true,
-      writes: ["VM.set_name_label"],
+      writes: ["VM.start"],
       owned: 1,
     });
     await host.delete(again.id, again.outs);

@@ -999,6 +999,15 @@ async function operationFailure(
       // Best effort: the error below still tells what was written.
     }
   }
+  // The engine records a failed create (the error carries the id): the VM gets its declared name now, as
+  // a finished create would, rather than keeping its birth name until the next run (best effort).
+  if (operation === "create" && record !== undefined && record.name_label.startsWith(BIRTH_PREFIX)) {
+    try {
+      await setNames(conn, vm.ref, record, value, calls, { description: false });
+    } catch {
+      // The next update renames it.
+    }
+  }
   const properties =
     record === undefined
       ? (stripUndefined({
