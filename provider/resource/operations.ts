@@ -341,18 +341,8 @@ export async function deleteVm(conn: XapiConnection, id: string, props: Bag): Pr
     const record = await recordOf(conn, vm.ref);
     const urn = urnOf(props);
     if (urn !== undefined && ownerOf(record) === urn) {
-      const power = record.power_state;
-      await recorded(
-        calls,
-        {
-          call: "VM.remove_from_other_config",
-          args: { key: URN_KEY },
-          from: power,
-          to: power,
-          reason: "release the VM: this resource no longer owns it",
-        },
-        () => conn.call("VM.remove_from_other_config", vm.ref, URN_KEY),
-      );
+      const reason = "release the VM: this resource no longer owns it";
+      await removeKey(conn, calls, vm.ref, record.power_state, URN_KEY, reason);
     }
     return calls;
   }
@@ -486,35 +476,55 @@ async function recordPending(
   if (current === wanted) return;
   const power = record.power_state;
   if (current !== undefined) {
-    await recorded(
-      calls,
-      {
-        call: "VM.remove_from_other_config",
-        args: { key: PENDING_KEY },
-        from: power,
-        to: power,
-        reason:
-          wanted === undefined
-            ? "the domain now runs the VM's boot configuration: clear the pending-boot note"
-            : "replace the pending-boot note",
-      },
-      () => conn.call("VM.remove_from_other_config", ref, PENDING_KEY),
-    );
+    const reason =
+      wanted === undefined
+        ? "the domain now runs the VM's boot configuration: clear the pending-boot note"
+        : "replace the pending-boot note";
+    await removeKey(conn, calls, ref, power, PENDING_KEY, reason);
   }
   if (wanted !== undefined) {
-    await recorded(
-      calls,
-      {
-        call: "VM.add_to_other_config",
-        args: { key: PENDING_KEY, paths: [...pending] },
-        from: power,
-        to: power,
-        reason: `note on the VM that its domain still runs the previous boot configuration (${pending.join(", ")})`,
-      },
-      () => conn.call("VM.add_to_other_config", ref, PENDING_KEY, wanted),
-    );
+    const reason = `note on the VM that its domain still runs the previous boot configuration (${pending.join(", ")})`;
+    // The line shows the paths; the value (with the domain id) is in the VM's other_config.
+    await addKey(conn, calls, ref, power, PENDING_KEY, wanted, reason, { paths: [...pending] });
   }
 }
+
+/** `VM.add_to_other_config(key, value)`, recorded in `lastCalls` with the key (and `shown`), not the value. */
+async function addKey(
+  conn: XapiConnection,
+  calls: VmCallRecord[],
+  ref: string,
+  power: PowerState,
+  key: string,
+  value: string,
+  reason: string,
+  shown: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
+  await recorded(
+    calls,
+    { call: "VM.add_to_other_config", args: { key, ...shown }, from: power, to: power, reason },
+    () => conn.call("VM.add_to_other_config", ref, key, value),
+  );
+}
+
+/** `VM.remove_from_other_config(key)`, recorded in `lastCalls`. */
+async function removeKey(
+  conn: XapiConnection,
+  calls: VmCallRecord[],
+  ref: string,
+  power: PowerState,
+  key: string,
+  reason: string,
+): Promise<void> {
+  await recorded(
+    calls,
+    { call: "VM.remove_from_other_config", args: { key }, from: power, to: power, reason },
+    () => conn.call("VM.remove_from_other_config", ref, key),
+  );
+}
+
+/** The owner tag's reason, in every line that writes it. */
+const OWNER_REASON = "record on the VM its owner, this resource's URN";
 
 //////////////////////////////
 ////   XAPI helpers       ////
@@ -727,17 +737,7 @@ async function finishBirth(
   value: VmInputs,
 ): Promise<void> {
   if (urn !== undefined && !birth.tagged) {
-    await recorded(
-      calls,
-      {
-        call: "VM.add_to_other_config",
-        args: { key: URN_KEY },
-        from: "Halted",
-        to: "Halted",
-        reason: "record on the VM its owner, this resource's URN",
-      },
-      () => conn.call("VM.add_to_other_config", birth.ref, URN_KEY, urn),
-    );
+    await addKey(conn, calls, birth.ref, PowerState.Halted, URN_KEY, urn, OWNER_REASON);
   }
   if (!birth.isTemplate) return;
   if (birth.provisionDue) {
@@ -815,29 +815,9 @@ async function claim(
   if (urn === undefined || owner === urn) return;
   const power = record.power_state;
   if (owner !== undefined) {
-    await recorded(
-      calls,
-      {
-        call: "VM.remove_from_other_config",
-        args: { key: URN_KEY },
-        from: power,
-        to: power,
-        reason: `take the VM over from ${owner} (takeOver)`,
-      },
-      () => conn.call("VM.remove_from_other_config", ref, URN_KEY),
-    );
+    await removeKey(conn, calls, ref, power, URN_KEY, `take the VM over from ${owner} (takeOver)`);
   }
-  await recorded(
-    calls,
-    {
-      call: "VM.add_to_other_config",
-      args: { key: URN_KEY },
-      from: power,
-      to: power,
-      reason: "record on the VM its owner, this resource's URN",
-    },
-    () => conn.call("VM.add_to_other_config", ref, URN_KEY, urn),
-  );
+  await addKey(conn, calls, ref, power, URN_KEY, urn, OWNER_REASON);
 }
 
 /** The recorded resource created its VM by cloning `template` (it did not adopt one). */
