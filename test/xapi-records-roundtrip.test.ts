@@ -347,7 +347,12 @@ const CASES: RecordCase[] = [
       bootableDisks: ["3"],
       policy: { shutdown: "hard" },
     },
-    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.hard_reboot", "VM.remove_from_other_config"],
+    update: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.hard_reboot",
+      "VM.remove_from_other_config",
+    ],
     rebuiltBy: "hard_reboot",
   },
   {
@@ -407,9 +412,25 @@ const CASES: RecordCase[] = [
       bootableDisks: ["0"],
       policy: { shutdown: "clean-then-hard" },
     },
-    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.hard_reboot", "VM.remove_from_other_config"],
-    previewed: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
-    lastCalls: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.hard_reboot (escalated from VM.clean_reboot)", "VM.remove_from_other_config"],
+    update: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.clean_reboot",
+      "VM.hard_reboot",
+      "VM.remove_from_other_config",
+    ],
+    previewed: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.clean_reboot",
+      "VM.remove_from_other_config",
+    ],
+    lastCalls: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.hard_reboot (escalated from VM.clean_reboot)",
+      "VM.remove_from_other_config",
+    ],
     rebuiltBy: "hard_reboot",
   },
   {
@@ -462,7 +483,12 @@ const CASES: RecordCase[] = [
       hvm: { bootParams: { order: "cd" } },
       bootableDisks: ["0"],
     },
-    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
+    update: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.clean_reboot",
+      "VM.remove_from_other_config",
+    ],
     rebuiltBy: "clean_reboot",
   },
   {
@@ -481,7 +507,12 @@ const CASES: RecordCase[] = [
       hvm: { bootParams: { order: "dcn" } },
       bootableDisks: ["0"],
     },
-    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
+    update: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.clean_reboot",
+      "VM.remove_from_other_config",
+    ],
     rebuiltBy: "clean_reboot",
   },
   {
@@ -517,7 +548,12 @@ const CASES: RecordCase[] = [
       powerState: "Running",
       hvm: { bootParams: { order: "dc", firmware: "uefi" } },
     },
-    update: ["VM.add_to_other_config", "VM.set_HVM_boot_params", "VM.clean_reboot", "VM.remove_from_other_config"],
+    update: [
+      "VM.add_to_other_config",
+      "VM.set_HVM_boot_params",
+      "VM.clean_reboot",
+      "VM.remove_from_other_config",
+    ],
     rebuiltBy: "clean_reboot",
   },
 ];

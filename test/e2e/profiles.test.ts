@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ProfileName, type RunningSimulator, startSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
+import { callKey } from "./call-key";
 import { locatePulumiCli, PulumiProject } from "./harness";
 
 const PASSWORD = "profiles-Pw-2c9e41";
@@ -143,35 +144,6 @@ const RUNS: ProfileRun[] = [
 //////////////////////////////
 ////   the comparison     ////
 //////////////////////////////
-
-/** Canonical JSON (sorted keys). */
-function json(value: unknown): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : typeof v === "object" && v !== null
-        ? Object.fromEntries(
-            Object.entries(v)
-              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-              .map(([k, x]) => [k, canonical(x)]),
-          )
-        : v;
-  return JSON.stringify(canonical(value)) ?? "undefined";
-}
-
-/** A call with its key arguments, one comparable line (as test/e2e/preview-apply.test.ts writes them). */
-function callKey(call: string, args: Readonly<Record<string, unknown>>): string {
-  if (call === "VM.clone") return `VM.clone(new_name: ${json(args.new_name)})`;
-  if (call === "VM.add_to_other_config" || call === "VM.remove_from_other_config")
-    return `${call}(key: ${json(args.key)})`;
-  if (call === "VBD.set_bootable")
-    return `VBD.set_bootable(userdevice: ${json(args.userdevice)}, value: ${json(args.value)})`;
-  if (call === "VDI.destroy") return `VDI.destroy(userdevice: ${json(args.userdevice)})`;
-  if (call === "VM.start" || call === "VM.resume")
-    return `${call}(start_paused: ${json(args.start_paused)}, force: ${json(args.force)})`;
-  if (call.startsWith("VM.set_")) return `${call}(value: ${json(args.value)})`;
-  return call;
-}
 
 /** A birth name with its hash replaced by {@link BIRTH}'s placeholder (any other name unchanged). */
 const birthOf = (name: unknown) => String(name).replace(/^pulumi-xapi:creating:[0-9a-f]{16}$/, BIRTH);
