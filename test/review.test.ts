@@ -6,7 +6,7 @@
  * here as a diff to review, never as a silent update.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main, type PlanStep, parsePreviewText, renderReview, rowsOf } from "../provider/cli/review";
@@ -411,29 +411,48 @@ describe("input that is not a preview", () => {
     return { code, out, err };
   }
 
-  it.each([
-    [
-      "empty",
-      "",
-      "xapi-review: stdin is empty: expected the output of `pulumi preview --json` (did the preview start? its errors are on its stderr).\n",
-    ],
-    [
-      "an array",
-      "[1]",
-      'xapi-review: expected the output of `pulumi preview --json`: an object with "steps" or "diagnostics", received an array.\n',
-    ],
-    [
-      "another object",
-      '{"version":3,"deployment":{}}',
-      'xapi-review: expected the output of `pulumi preview --json`: an object with "steps" or "diagnostics", received an object with version, deployment.\n',
-    ],
-    [
-      "a step without a URN",
-      '{"steps":[{"op":"create"}]}',
-      'xapi-review: expected the output of `pulumi preview --json`: an object with "steps" or "diagnostics"; steps[0] has no "op" and "urn".\n',
-    ],
-  ])("%s: exit 2 and why", async (_label, input, message) => {
-    expect(await run([], input)).toEqual({ code: 2, out: "", err: message });
+  it("empty stdin: exit 2 and why", async () => {
+    expect(await run([], "")).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "err": "xapi-review: stdin is empty: expected the output of \`pulumi preview --json\` (did the preview start? its errors are on its stderr).
+      ",
+        "out": "",
+      }
+    `);
+  });
+
+  it("an array: exit 2 and why", async () => {
+    expect(await run([], "[1]")).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "err": "xapi-review: expected the output of \`pulumi preview --json\`: an object with "steps" or "diagnostics", received an array.
+      ",
+        "out": "",
+      }
+    `);
+  });
+
+  it("another object: exit 2 and why", async () => {
+    expect(await run([], '{"version":3,"deployment":{}}')).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "err": "xapi-review: expected the output of \`pulumi preview --json\`: an object with "steps" or "diagnostics", received an object with version, deployment.
+      ",
+        "out": "",
+      }
+    `);
+  });
+
+  it("a step without a URN: exit 2 and why", async () => {
+    expect(await run([], '{"steps":[{"op":"create"}]}')).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "err": "xapi-review: expected the output of \`pulumi preview --json\`: an object with "steps" or "diagnostics"; steps[0] has no "op" and "urn".
+      ",
+        "out": "",
+      }
+    `);
   });
 
   it("the human output: exit 2, what was received, and a hint", async () => {
@@ -446,25 +465,39 @@ describe("input that is not a preview", () => {
   });
 
   it("nothing piped (stdin a terminal): exit 2", async () => {
-    expect(await run([], undefined)).toEqual({
-      code: 2,
-      out: "",
-      err: "xapi-review: nothing on stdin: pipe `pulumi preview --json` into xapi-review, or give the file it wrote.\n",
-    });
+    expect(await run([], undefined)).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "err": "xapi-review: nothing on stdin: pipe \`pulumi preview --json\` into xapi-review, or give the file it wrote.
+      ",
+        "out": "",
+      }
+    `);
   });
 
-  it("a missing file, an unknown option, two files: exit 2", async () => {
-    expect((await run(["/nonexistent/preview.json"], "")).err).toMatch(
-      /^xapi-review: cannot read \/nonexistent\/preview\.json: ENOENT/,
-    );
-    expect((await run(["/nonexistent/preview.json"], "")).code).toBe(2);
+  it("a missing file: exit 2 and the read error", async () => {
+    const result = await run(["/nonexistent/preview.json"], "");
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^xapi-review: cannot read \/nonexistent\/preview\.json: ENOENT/);
+  });
+
+  it("an unknown option: exit 2, nothing on stdout", async () => {
     expect(await run(["--title", "x"], "{}")).toMatchObject({ code: 2, out: "" });
-    expect((await run(["a.json", "b.json"], "{}")).err).toMatch(/^xapi-review: expected at most one file\n/);
   });
 
-  it("a file argument, and `-` for stdin", async () => {
+  it("two files: exit 2, at most one file", async () => {
+    const result = await run(["a.json", "b.json"], "{}");
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/^xapi-review: expected at most one file\n/);
+  });
+
+  it("a file argument is read instead of stdin", async () => {
     const file = join(FIXTURES, "create.json");
     expect(await run([file], undefined)).toEqual({ code: 0, out: review("create"), err: "" });
+  });
+
+  it("`-` reads stdin", async () => {
+    const file = join(FIXTURES, "create.json");
     expect(await run(["-"], readFileSync(file, "utf8"))).toEqual({ code: 0, out: review("create"), err: "" });
   });
 
@@ -474,38 +507,39 @@ describe("input that is not a preview", () => {
 });
 
 describe("the bin", () => {
-  it("package.json names dist/provider/cli/review.js, the build of provider/cli/review.ts", () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
-      bin: Record<string, string>;
-    };
-    expect(pkg.bin["xapi-review"]).toBe("dist/provider/cli/review.js");
-    expect(readFileSync(join(ROOT, "provider", "cli", "review.ts"), "utf8")).toMatch(
-      /^#!\/usr\/bin\/env node\n/,
-    );
-  });
+  // What users run: the build (`npm test` builds dist/ first; run `npm run build` before this file alone),
+  // one process at a time, with no wall-clock limit of its own (a busy machine only makes it slower).
+  const BIN = join(ROOT, "dist", "provider", "cli", "review.js");
 
-  // As a process: stdin piped, exit codes, nothing else on stdout (from source, no build needed).
   function bin(args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm test does).`);
     return new Promise((resolve) => {
-      const child = execFile(
-        process.execPath,
-        ["-r", "ts-node/register/transpile-only", join(ROOT, "provider", "cli", "review.ts"), ...args],
-        { cwd: ROOT, timeout: 20_000 },
-        (error, stdout, stderr) => {
-          const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-          resolve({ code, stdout, stderr });
-        },
-      );
+      const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT }, (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      });
       child.stdin?.end(stdin);
     });
   }
 
-  it("reads stdin and writes the comment; exit 2 on unreadable input", async () => {
-    const [ok, bad] = await Promise.all([
-      bin([], readFileSync(join(FIXTURES, "update-boot-restart.json"), "utf8")),
-      bin([], "not json"),
-    ]);
+  it("package.json names dist/provider/cli/review.js", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+    };
+    expect(join(ROOT, pkg.bin["xapi-review"] ?? "")).toBe(BIN);
+  });
+
+  it("starts with a node shebang, so npm can link it as a command", () => {
+    expect(readFileSync(BIN, "utf8")).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+
+  it("reads a preview on stdin and writes the comment on stdout, exit 0", async () => {
+    const ok = await bin([], readFileSync(join(FIXTURES, "update-boot-restart.json"), "utf8"));
     expect(ok).toEqual({ code: 0, stdout: review("update-boot-restart"), stderr: "" });
+  });
+
+  it("exits 2 on unreadable input, with the reason on stderr and nothing on stdout", async () => {
+    const bad = await bin([], "not json");
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toMatch(/^xapi-review: stdin is not JSON/);
