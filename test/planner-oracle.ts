@@ -1,9 +1,10 @@
 /**
- * An independent model of the lifecycle and the policy, for checking the planner. It is written from
- * xapi-semantics §2.1 and issue #2's policy text, and shares no code with provider/planner.ts or
- * provider/model/lifecycle.ts, so a bug in either shows up as a disagreement. It also models what a
- * `pv` block does to a VM's PV fields (README "Boot configuration" and the seed's "VM boot
- * parameters"), independently of provider/boot/schema.ts and provider/model/boot.ts.
+ * An independent model of the lifecycle and the policy, for checking the planner. It restates XAPI's
+ * power-state transitions and the shutdown policy's rules (both written out below) and shares no code
+ * with provider/planner.ts or provider/model/lifecycle.ts, so a bug in either shows up as a
+ * disagreement. It also models what a `pv` block does to a VM's PV fields (README "Boot configuration"
+ * and the seed's "VM boot parameters"), independently of provider/boot/schema.ts and
+ * provider/model/boot.ts.
  */
 
 export type State = "Halted" | "Paused" | "Running" | "Suspended" | "Crashed";
@@ -22,7 +23,11 @@ export interface Move {
   readonly to: Target;
 }
 
-/** xapi-semantics §2.1 rows 1–19 (without VM.shutdown, which is never planned) plus Crashed. */
+/**
+ * XAPI's lifecycle calls, from → to: VM.suspend only from Running; Paused → Running is VM.unpause (VM.resume
+ * only leaves Suspended); VM.hard_reboot of a Paused VM ends Running; a Crashed VM (XenAPI 1.0) is left
+ * only with VM.hard_shutdown. VM.shutdown is left out: the planner never uses it.
+ */
 export const MOVES: readonly Move[] = [
   { from: "Halted", call: "VM.start", startPaused: false, to: "Running" },
   { from: "Halted", call: "VM.start", startPaused: true, to: "Paused" },
@@ -41,18 +46,23 @@ export const MOVES: readonly Move[] = [
   { from: "Crashed", call: "VM.hard_shutdown", to: "Halted" },
 ];
 
-/** Calls that build a new domain from the VM's current boot fields (xapi-semantics §7.6). */
+/**
+ * Calls that build a new domain from the VM's current boot fields; VM.resume restores the saved domain
+ * (docs/xapi-facts.md, "A boot change reaches a live domain only when the domain is rebuilt").
+ */
 export const BUILDS = new Set(["VM.start", "VM.clean_reboot", "VM.hard_reboot"]);
 
-/** Issue #2's policy, restated. */
+/**
+ * The shutdown policy's rules: a Crashed VM is always left with hard_shutdown, whatever the policy; `clean`
+ * and `clean-then-hard` plan no hard call (the escalation happens at run time, not in the plan); `hard`
+ * plans hard_shutdown / hard_reboot instead of the clean ones, and hard-shuts-down a Suspended VM (losing
+ * its image) only when allowDiscardSuspendedState is true.
+ */
 export function permitted(m: Move, p: OraclePolicy): boolean {
-  // "A Crashed VM is always left with hard_shutdown, whatever the policy".
   if (m.from === "Crashed") return true;
   const hard = m.call === "VM.hard_shutdown" || m.call === "VM.hard_reboot";
   const clean = m.call === "VM.clean_shutdown" || m.call === "VM.clean_reboot";
-  // clean / clean-then-hard: "never hard_shutdown/hard_reboot".
   if (p.shutdown !== "hard") return !hard;
-  // hard: "hard_shutdown (from Running or Paused)"; from Suspended "only when" allowDiscardSuspendedState.
   if (m.from === "Suspended" && m.call === "VM.hard_shutdown") return p.allowDiscardSuspendedState;
   return !clean;
 }
@@ -116,7 +126,7 @@ export function isHard(m: Move): boolean {
 
 /**
  * Brute force: among all shortest sequences of permitted moves, the fewest destructive calls, and
- * among those the fewest hard ones (issue #2: "ties broken … toward graceful, non-destructive calls").
+ * among those the fewest hard ones (ties between plans of equal length go to graceful, non-destructive calls).
  */
 export function gentlestCost(s: Situation): { destructive: number; hard: number } | undefined {
   const length = shortestLength(s);
@@ -141,6 +151,30 @@ export function gentlestCost(s: Situation): { destructive: number; hard: number 
   };
   dfs(startSim(s), length, 0, 0);
   return best;
+}
+
+/**
+ * Brute force: every shortest sequence of permitted moves that reaches the goal with the fewest
+ * destructive calls, then the fewest hard ones (gentlestCost). The planner must return one of them.
+ */
+export function gentlestPlans(s: Situation): Move[][] {
+  const length = shortestLength(s);
+  const cost = gentlestCost(s);
+  if (length === undefined || cost === undefined) return [];
+  const plans: Move[][] = [];
+  const dfs = (sim: Sim, path: Move[]): void => {
+    if (path.length === length) {
+      const destructive = path.filter(isDestructive).length;
+      const hard = path.filter(isHard).length;
+      if (reached(sim, s) && destructive === cost.destructive && hard === cost.hard) plans.push(path);
+      return;
+    }
+    for (const m of MOVES) {
+      if (m.from === sim.power && permitted(m, s.policy)) dfs(apply(sim, m), [...path, m]);
+    }
+  };
+  dfs(startSim(s), []);
+  return plans;
 }
 
 export const ORACLE_POLICIES: readonly OraclePolicy[] = (

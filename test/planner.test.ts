@@ -7,6 +7,7 @@ import {
   apply,
   BUILDS,
   gentlestCost,
+  gentlestPlans,
   isDestructive,
   isHard,
   MOVES,
@@ -41,6 +42,10 @@ interface Case {
   readonly name: string;
   readonly situation: Situation;
   readonly input: PlanInput;
+  /** The independent model's shortest number of lifecycle calls (brute force). */
+  readonly calls: number;
+  /** Setter steps expected: NEW_ORDER differs from HVM's order, so a declared change is one setter. */
+  readonly setters: 0 | 1;
 }
 
 // Every (from, to) × every policy × boot change (none / declared / stale live domain) × restartTrigger.
@@ -59,12 +64,23 @@ const CASES: readonly Case[] = SOURCES.flatMap((from) =>
             forceRestart,
             policy,
           };
-          return { name, input, situation: { from, to, policy, stale: boot !== "none", forceRestart } };
+          const situation: Situation = { from, to, policy, stale: boot !== "none", forceRestart };
+          const calls = shortestLength(situation);
+          if (calls === undefined) throw new Error(`the model finds no plan for ${name}`);
+          return { name, input, situation, calls, setters: boot === "declared" ? 1 : 0 };
         }),
       ),
     ),
   ),
 );
+
+/** Cases the model plans at least one lifecycle call for, and those it plans none for. */
+const WITH_CALLS = CASES.filter((c) => c.calls > 0);
+const WITHOUT_CALLS = CASES.filter((c) => c.calls === 0);
+
+/** The setter line of NEW_ORDER on HVM, written by hand (the VM stays in its observed state). */
+const setterLine = (state: State) =>
+  `1. VM.set_HVM_boot_params(value: {"order":"dc","firmware":"bios"}) (${state} → ${state}): HVM_boot_params is {"order":"cd","firmware":"bios"}, declared {"order":"dc","firmware":"bios"}`;
 
 function planOf(input: PlanInput) {
   const result = planTransition(input);
@@ -73,13 +89,25 @@ function planOf(input: PlanInput) {
 }
 
 const lifecycleSteps = (steps: readonly PlanStep[]) => steps.filter((s) => s.kind === "lifecycle");
+const movesOf = (steps: readonly PlanStep[]) =>
+  lifecycleSteps(steps).map((s) => ({ from: s.from, call: s.call, to: s.to as Target }));
 
+// Each generated case states how many assertions it makes (expect.assertions) or that it makes some
+// (expect.hasAssertions), so a case whose loop runs zero times fails instead of passing empty.
 describe("exhaustive: every (from, to) × policy × boot change × restartTrigger", () => {
   it("covers the whole matrix", () => {
     expect(CASES.length).toBe(5 * 4 * 12 * 3 * 2);
   });
 
-  it.each(CASES)("$name: each step is legal from the state before it", ({ input }) => {
+  it("splits the matrix into cases with and without lifecycle calls", () => {
+    expect([WITH_CALLS.length + WITHOUT_CALLS.length, WITHOUT_CALLS.length > 0]).toEqual([
+      CASES.length,
+      true,
+    ]);
+  });
+
+  it.each(WITH_CALLS)("$name: each step is legal from the state before it", ({ input, calls }) => {
+    expect.assertions(2 * calls);
     let state: State = input.observedPowerState;
     for (const s of lifecycleSteps(planOf(input).steps)) {
       expect(s.from).toBe(state);
@@ -95,57 +123,70 @@ describe("exhaustive: every (from, to) × policy × boot change × restartTrigge
     }
   });
 
-  it.each(CASES)("$name: each step is allowed by the policy", ({ input, situation }) => {
-    for (const s of lifecycleSteps(planOf(input).steps)) {
-      const move = { from: s.from, call: s.call, to: s.to as Target };
-      expect(permitted(move, situation.policy), `${s.call} from ${s.from}`).toBe(true);
+  it.each(WITH_CALLS)("$name: each step is allowed by the policy", ({ input, situation, calls }) => {
+    expect.assertions(calls);
+    for (const move of movesOf(planOf(input).steps)) {
+      expect(permitted(move, situation.policy), `${move.call} from ${move.from}`).toBe(true);
     }
   });
 
   it.each(CASES)("$name: ends in the declared state", ({ input }) => {
+    expect.assertions(1);
     const steps = lifecycleSteps(planOf(input).steps);
     expect(steps.at(-1)?.to ?? input.observedPowerState).toBe(input.declaredPowerState);
   });
 
+  it.each(CASES)("$name: counts its lifecycle steps in lifecycleCalls", ({ input }) => {
+    expect.assertions(1);
+    const plan = planOf(input);
+    expect(plan.lifecycleCalls).toBe(lifecycleSteps(plan.steps).length);
+  });
+
   it.each(CASES)(
     "$name: has as many lifecycle calls as the brute-force shortest path",
-    ({ input, situation }) => {
-      const plan = planOf(input);
-      expect(plan.lifecycleCalls).toBe(lifecycleSteps(plan.steps).length);
-      expect(plan.lifecycleCalls).toBe(shortestLength(situation));
+    ({ input, calls }) => {
+      expect.assertions(1);
+      expect(lifecycleSteps(planOf(input).steps)).toHaveLength(calls);
     },
   );
 
   it.each(CASES)(
     "$name: among the shortest plans, has the fewest destructive, then hard calls (brute force)",
     ({ input, situation }) => {
-      const steps = lifecycleSteps(planOf(input).steps).map((s) => ({
-        from: s.from,
-        call: s.call,
-        to: s.to as Target,
-      }));
+      expect.assertions(1);
+      const moves = movesOf(planOf(input).steps);
       expect({
-        destructive: steps.filter(isDestructive).length,
-        hard: steps.filter(isHard).length,
+        destructive: moves.filter(isDestructive).length,
+        hard: moves.filter(isHard).length,
       }).toEqual(gentlestCost(situation));
     },
   );
 
-  it.each(CASES)("$name: start/resume carry start_paused exactly when leading to Paused", ({ input }) => {
-    for (const s of lifecycleSteps(planOf(input).steps)) {
-      if (s.call === "VM.start" || s.call === "VM.resume") {
-        expect(s.args).toEqual({ start_paused: s.to === "Paused", force: false });
-      } else {
-        expect(s.args).toEqual({});
-      }
-    }
+  it.each(CASES)("$name: is one of the brute-force shortest, gentlest plans", ({ input, situation }) => {
+    expect.assertions(1);
+    const key = (moves: readonly { call: string; to: string }[]) =>
+      moves.map((m) => `${m.call}→${m.to}`).join(" ");
+    expect(gentlestPlans(situation).map(key)).toContain(key(movesOf(planOf(input).steps)));
   });
 
+  it.each(WITH_CALLS)(
+    "$name: start/resume carry start_paused exactly when leading to Paused",
+    ({ input, calls }) => {
+      expect.assertions(calls);
+      for (const s of lifecycleSteps(planOf(input).steps)) {
+        if (s.call === "VM.start" || s.call === "VM.resume") {
+          expect(s.args).toEqual({ start_paused: s.to === "Paused", force: false });
+        } else {
+          expect(s.args).toEqual({});
+        }
+      }
+    },
+  );
+
   it.each(CASES)("$name: reaches the goal of the independent model", ({ input, situation }) => {
+    expect.hasAssertions();
     let sim = startSim(situation);
-    for (const s of lifecycleSteps(planOf(input).steps)) {
-      sim = apply(sim, { from: s.from, call: s.call, to: s.to as Target });
-    }
+    for (const move of movesOf(planOf(input).steps)) sim = apply(sim, move);
     expect(sim.power).toBe(situation.to);
     const live = situation.to === "Running" || situation.to === "Paused";
     if (live && situation.policy.bootChanges === "restart") expect(sim.fresh).toBe(true);
@@ -153,29 +194,37 @@ describe("exhaustive: every (from, to) × policy × boot change × restartTrigge
   });
 
   it.each(CASES)("$name: reports bootChangePending as the independent model does", ({ input, situation }) => {
+    expect.assertions(1);
+    const plan = planOf(input);
     let sim = startSim(situation);
-    for (const s of lifecycleSteps(planOf(input).steps)) {
-      sim = apply(sim, { from: s.from, call: s.call, to: s.to as Target });
-    }
-    expect(planOf(input).bootChangePending).toBe(sim.power !== "Halted" && !sim.fresh);
+    for (const move of movesOf(plan.steps)) sim = apply(sim, move);
+    expect(plan.bootChangePending).toBe(sim.power !== "Halted" && !sim.fresh);
   });
 
-  it.each(CASES)("$name: puts setter steps first, in the observed power state", ({ input }) => {
-    const steps = planOf(input).steps;
-    const firstLifecycle = steps.findIndex((s) => s.kind === "lifecycle");
-    const setters = steps.filter((s) => s.kind === "set");
-    expect(setters.length).toBe(input.declaredBoot === undefined ? 0 : 1);
-    for (const [i, s] of steps.entries()) {
-      if (s.kind !== "set") continue;
-      if (firstLifecycle !== -1) expect(i).toBeLessThan(firstLifecycle);
-      expect(s.call.startsWith("VM.set_")).toBe(true);
-      expect([s.from, s.to]).toEqual([input.observedPowerState, input.observedPowerState]);
-    }
+  it.each(CASES)("$name: plans one setter per changed boot field", ({ input, setters }) => {
+    expect.assertions(1);
+    expect(planOf(input).steps.filter((s) => s.kind === "set")).toHaveLength(setters);
   });
+
+  it.each(CASES.filter((c) => c.setters > 0))(
+    "$name: puts setter steps first, in the observed power state",
+    ({ input, setters }) => {
+      expect.assertions(3 * setters);
+      const steps = planOf(input).steps;
+      const firstLifecycle = steps.findIndex((s) => s.kind === "lifecycle");
+      for (const [i, s] of steps.entries()) {
+        if (s.kind !== "set") continue;
+        expect(firstLifecycle === -1 || i < firstLifecycle, `setter at ${i}`).toBe(true);
+        expect(s.call.startsWith("VM.set_")).toBe(true);
+        expect([s.from, s.to]).toEqual([input.observedPowerState, input.observedPowerState]);
+      }
+    },
+  );
 
   it.each(CASES.filter((c) => c.situation.from === "Crashed"))(
     "$name: leaves Crashed with hard_shutdown",
     ({ input }) => {
+      expect.assertions(1);
       expect(lifecycleSteps(planOf(input).steps)[0]?.call).toBe("VM.hard_shutdown");
     },
   );
@@ -185,15 +234,39 @@ describe("exhaustive: every (from, to) × policy × boot change × restartTrigge
       (c) => c.situation.from === c.situation.to && !c.situation.stale && !c.situation.forceRestart,
     ),
   )("$name: from == to without a boot change is the empty plan", ({ input }) => {
+    expect.assertions(1);
     expect(planOf(input)).toEqual({ steps: [], lifecycleCalls: 0, bootChangePending: false });
   });
 
-  it.each(CASES)("$name: every step has a one-line reason", ({ input }) => {
-    for (const s of planOf(input).steps) {
-      expect(s.reason.length).toBeGreaterThan(0);
-      expect(s.reason).not.toContain("\n");
-    }
-  });
+  it.each(WITHOUT_CALLS)(
+    "$name: with no lifecycle call, the plan describes the boot setter alone, or nothing",
+    ({ input, setters }) => {
+      expect.assertions(1);
+      expect(describePlan(planOf(input))).toEqual(
+        setters === 1 ? [setterLine(input.observedPowerState)] : [],
+      );
+    },
+  );
+
+  it.each(WITHOUT_CALLS)(
+    "$name: with no lifecycle call, a boot change stays pending exactly when the VM is not Halted",
+    ({ input, situation }) => {
+      expect.assertions(1);
+      // No domain is built, so a live or suspended VM keeps running its old boot config.
+      expect(planOf(input).bootChangePending).toBe(situation.stale && situation.from !== "Halted");
+    },
+  );
+
+  it.each(CASES.filter((c) => c.calls + c.setters > 0))(
+    "$name: every step has a one-line reason",
+    ({ input, calls, setters }) => {
+      expect.assertions(2 * (calls + setters));
+      for (const s of planOf(input).steps) {
+        expect(s.reason.length).toBeGreaterThan(0);
+        expect(s.reason).not.toContain("\n");
+      }
+    },
+  );
 });
 
 const FORCE_BASE: PlanInput = {
@@ -209,6 +282,7 @@ describe("forceRestart (restartTrigger)", () => {
       (c) => c.situation.forceRestart && (c.situation.to === "Running" || c.situation.to === "Paused"),
     ),
   )("$name: exactly one domain build when the VM ends live", ({ input }) => {
+    expect.assertions(1);
     expect(lifecycleSteps(planOf(input).steps).filter((s) => BUILDS.has(s.call))).toHaveLength(1);
   });
 
@@ -298,10 +372,11 @@ describe("tie-breaks and policy details", () => {
     expect(plan.steps.map((s) => s.call)).toEqual(["VM.resume", "VM.hard_shutdown"]);
   });
 
-  // Issue #2: clean and clean-then-hard "never hard_shutdown"; the flag does not lift that.
+  // The clean modes plan no hard call; allowDiscardSuspendedState does not lift that.
   it.each(["clean", "clean-then-hard"] as const)(
     "Suspended → Halted under %s never hard-shuts-down, even with allowDiscardSuspendedState",
     (shutdown) => {
+      expect.assertions(1);
       const plan = planOf(
         base({
           observedPowerState: "Suspended",
@@ -417,6 +492,7 @@ describe("typed failures", () => {
   });
 
   it.each(SOURCES)("declaring Crashed from %s is TARGET_NOT_DECLARABLE", (from) => {
+    expect.assertions(1);
     const result = planTransition(input({ observedPowerState: from, declaredPowerState: "Crashed" }));
     expect(result.ok ? undefined : result.failure.code).toBe("TARGET_NOT_DECLARABLE");
   });
@@ -450,7 +526,15 @@ describe("typed failures", () => {
 
   it("domain_type hvm with an empty HVM_boot_policy is INVALID_DECLARED_BOOT", () => {
     const result = planTransition(input({ declaredBoot: { domain_type: "hvm", HVM_boot_policy: "" } }));
-    expect(result.ok ? undefined : result.failure.code).toBe("INVALID_DECLARED_BOOT");
+    expect(result).toMatchInlineSnapshot(`
+      {
+        "failure": {
+          "code": "INVALID_DECLARED_BOOT",
+          "reason": "Conflicting declared boot fields: domain_type "hvm" needs HVM_boot_policy non-empty, received "". XAPI's setters rewrite one from the other (xapi-semantics §7.3).",
+        },
+        "ok": false,
+      }
+    `);
   });
 
   it("domain_type unspecified is INVALID_DECLARED_BOOT", () => {
@@ -489,7 +573,8 @@ describe("setter steps", () => {
     ]);
   });
 
-  it("HVM → PV needs only set_HVM_boot_policy, which also sets domain_type (xapi-semantics §7.3)", () => {
+  // VM.set_HVM_boot_policy("") also writes domain_type "pv" (docs/xapi-facts.md, "domain_type and HVM_boot_policy").
+  it("HVM → PV needs only set_HVM_boot_policy, which also sets domain_type", () => {
     const result = setters(HVM, { domain_type: "pv", HVM_boot_policy: "", PV_bootloader: "pygrub" });
     expect(result).toEqual([
       ["VM.set_HVM_boot_policy", ""],
@@ -529,14 +614,19 @@ describe("setter steps", () => {
       policy: DEFAULT_POLICY,
       canSetDomainType: false,
     });
-    expect(result.ok ? "ok" : result.failure).toEqual({
-      code: "INVALID_DECLARED_BOOT",
-      reason:
-        'Unsupported declared domain type: expected "pv" or "hvm" on this pool, received "pvh". Its XAPI has no VM.domain_type (API before 2.10, XenServer 7.4 and older); pvh needs XCP-ng 8 or XenServer 8.',
-    });
+    expect(result).toMatchInlineSnapshot(`
+      {
+        "failure": {
+          "code": "INVALID_DECLARED_BOOT",
+          "reason": "Unsupported declared domain type: expected "pv" or "hvm" on this pool, received "pvh". Its XAPI has no VM.domain_type (API before 2.10, XenServer 7.4 and older); pvh needs XCP-ng 8 or XenServer 8.",
+        },
+        "ok": false,
+      }
+    `);
   });
 
-  it("writes domain_type before a custom HVM policy, which set_domain_type would overwrite (xapi-semantics §7.3)", () => {
+  // VM.set_domain_type("hvm") also writes HVM_boot_policy "BIOS order" (docs/xapi-facts.md, "domain_type and HVM_boot_policy").
+  it("writes domain_type before a custom HVM policy, which set_domain_type would overwrite", () => {
     const observed: XapiBootFields = { ...HVM, domain_type: "pv_in_pvh", HVM_boot_policy: "custom" };
     expect(setters(observed, { domain_type: "hvm", HVM_boot_policy: "custom" })).toEqual([
       ["VM.set_domain_type", "hvm"],
@@ -692,6 +782,7 @@ describe("PV blocks: only the fields the user writes are planned", () => {
   it.each(VMS.flatMap(([name, vm]) => BLOCKS.map((pv) => ({ name, vm, pv, block: JSON.stringify(pv) }))))(
     "$name VM, pv $block: the PV setters are the independent model's",
     ({ vm, pv }) => {
+      expect.assertions(1);
       const planned = Object.fromEntries(setters(vm, pv).filter(([call]) => String(call).includes("_PV_")));
       expect(planned).toEqual(pvWrites(pv, fieldsOf(vm)));
     },
