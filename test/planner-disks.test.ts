@@ -1,13 +1,15 @@
 /**
- * The planner and declared bootable disks (`bootableUserdevices`, issue #7): one `VBD.set_bootable`
- * step per VBD whose flag differs, and the change is a boot-config change like any field, so the
- * lifecycle part of the plan is the same as for any other boot field change.
+ * The planner and declared bootable disks (`bootableUserdevices`): one `VBD.set_bootable` step per VBD
+ * whose flag differs, and the change is a boot-config change like any field: it reaches a live domain
+ * only when the domain is rebuilt, so the lifecycle part of the plan is the independent model's for a
+ * boot change (test/planner-oracle.ts).
  */
 import { describe, expect, it } from "vitest";
 import type { ObservedDisk, XapiBootFields } from "../provider/model/boot";
 import type { Policy } from "../provider/model/plan";
 import { DECLARABLE_POWER_STATES, PowerState } from "../provider/model/vocabulary";
 import { DEFAULT_POLICY, planTransition } from "../provider/planner";
+import { apply, gentlestPlans, type Situation, startSim, type Target } from "./planner-oracle";
 
 const BOOT: XapiBootFields = {
   domain_type: "pv",
@@ -119,7 +121,15 @@ describe("VBD.set_bootable steps", () => {
       observedDisks: DISKS,
       policy: DEFAULT_POLICY,
     });
-    expect(result.ok ? "ok" : result.failure.code).toBe("INVALID_DECLARED_BOOT");
+    expect(result).toMatchInlineSnapshot(`
+      {
+        "failure": {
+          "code": "INVALID_DECLARED_BOOT",
+          "reason": "Invalid declared bootable disk: expected a userdevice such as "0" or "xvda", received "disk0".",
+        },
+        "ok": false,
+      }
+    `);
   });
 });
 
@@ -130,29 +140,61 @@ describe("a bootable change is a boot-config change like any field", () => {
     { ...DEFAULT_POLICY, shutdown: "clean-then-hard", allowDiscardSuspendedState: true },
     { ...DEFAULT_POLICY, bootChanges: "next-boot" },
   ];
-  const FROM = Object.values(PowerState);
+  const CASES = POLICIES.flatMap((policy) =>
+    Object.values(PowerState).flatMap((from) =>
+      DECLARABLE_POWER_STATES.map((to) => ({
+        name: `${from} → ${to} (${policy.shutdown}, ${policy.bootChanges})`,
+        // In the model, a declared boot change is a live domain that does not run the declared config.
+        situation: { from, to, policy, stale: true, forceRestart: false } as Situation,
+      })),
+    ),
+  );
 
-  for (const policy of POLICIES) {
-    for (const from of FROM) {
-      for (const to of DECLARABLE_POWER_STATES) {
-        it(`${from} → ${to} (${policy.shutdown}, ${policy.bootChanges}): same lifecycle calls and pending flag as a PV_args change`, () => {
-          const base = { observedPowerState: from, observedBoot: BOOT, declaredPowerState: to, policy };
-          const disk = planTransition({
-            ...base,
-            declaredBoot: { bootableUserdevices: ["1"] },
-            observedDisks: DISKS,
-          });
-          const field = planTransition({ ...base, declaredBoot: { PV_args: "quiet" } });
-          const lifecycle = (r: typeof disk) =>
-            r.ok
-              ? [
-                  r.plan.steps.filter((s) => s.kind === "lifecycle").map((s) => s.call),
-                  r.plan.bootChangePending,
-                ]
-              : r.failure.code;
-          expect(lifecycle(disk)).toEqual(lifecycle(field));
-        });
-      }
-    }
+  function planOf({ situation }: { situation: Situation }) {
+    const result = planTransition({
+      observedPowerState: situation.from,
+      observedBoot: BOOT,
+      declaredPowerState: situation.to,
+      declaredBoot: { bootableUserdevices: ["1"] },
+      observedDisks: DISKS,
+      policy: situation.policy,
+    });
+    if (!result.ok) throw new Error(result.failure.reason);
+    return result.plan;
   }
+  const movesOf = (plan: ReturnType<typeof planOf>) =>
+    plan.steps
+      .filter((s) => s.kind === "lifecycle")
+      .map((s) => ({ from: s.from, call: s.call, to: s.to as Target }));
+
+  it("covers every policy × observed state × declared state", () => {
+    expect(CASES).toHaveLength(4 * 5 * 4);
+  });
+
+  it.each(CASES)(
+    "$name: the lifecycle calls are one of the model's shortest, gentlest for a boot change",
+    (c) => {
+      expect.assertions(1);
+      const key = (moves: readonly { call: string; to: string }[]) =>
+        moves.map((m) => `${m.call}→${m.to}`).join(" ");
+      expect(gentlestPlans(c.situation).map(key)).toContain(key(movesOf(planOf(c))));
+    },
+  );
+
+  it.each(CASES)("$name: reports the change pending as the model does", (c) => {
+    expect.assertions(1);
+    const plan = planOf(c);
+    const sim = movesOf(plan).reduce(apply, startSim(c.situation));
+    expect(plan.bootChangePending).toBe(sim.power !== "Halted" && !sim.fresh);
+  });
+
+  it.each(CASES)("$name: sets the two changed flags first, in the observed state", (c) => {
+    expect.assertions(1);
+    const from = c.situation.from;
+    const setters = [...planOf(c).steps.entries()].filter(([, s]) => s.kind === "set");
+    expect(setters.map(([i, s]) => [i, s.call, s.args, s.from, s.to])).toEqual([
+      [0, "VBD.set_bootable", { userdevice: "0", value: false }, from, from],
+      [1, "VBD.set_bootable", { userdevice: "1", value: true }, from, from],
+    ]);
+  });
 });
