@@ -90,10 +90,12 @@ describe("invalid inputs", () => {
   });
 
   it.each(INVALID)("%s: the failure names %s", (_what, raw, property) => {
+    expect.assertions(1);
     expect(failures(raw).map((f) => f.property)).toContain(property);
   });
 
   it.each(INVALID)("%s: every reason follows the formula (expected …, received …)", (_what, raw) => {
+    expect.hasAssertions();
     for (const f of failures(raw)) expect(f.reason).toMatch(/^[A-Z][^:]*: expected .+, received .+\./);
   });
 });
@@ -250,14 +252,28 @@ describe("reason wording", () => {
     `);
   });
 
-  it.each([
-    [Number.NaN, "NaN"],
-    [Number.POSITIVE_INFINITY, "Infinity"],
-  ])("shows a non-finite number as itself (%s), not as null", (value, shown) => {
-    const [failure] = failures({ ...T, timeouts: { operationSeconds: value } });
-    expect(failure?.reason).toBe(
-      `Invalid type: expected a number, received ${shown}. Timeouts are in seconds.`,
-    );
+  it("shows NaN as itself, not as null", () => {
+    expect(failures({ ...T, timeouts: { operationSeconds: Number.NaN } })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "timeouts.operationSeconds",
+          "reason": "Invalid type: expected a number, received NaN. Timeouts are in seconds.",
+        },
+      ]
+    `);
+  });
+
+  it("shows Infinity as itself, not as null", () => {
+    expect(
+      failures({ ...T, timeouts: { operationSeconds: Number.POSITIVE_INFINITY } }),
+    ).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "timeouts.operationSeconds",
+          "reason": "Invalid type: expected a number, received Infinity. Timeouts are in seconds.",
+        },
+      ]
+    `);
   });
 
   it("asks for an identity", () => {
@@ -387,5 +403,96 @@ describe("unknown values during preview", () => {
     expect(validateVmInputs({ ...T, timeouts: { operationSeconds: U } }).unknowns).toEqual([
       "timeouts.operationSeconds",
     ]);
+  });
+});
+
+// bootableDisks: userdevices of the disks that must be bootable, validated with the one wording formula
+// (what failed, expected vs received, a hint).
+describe("bootableDisks", () => {
+  const PV = { template: "Generic PV (pygrub)" };
+
+  /** The failures of `raw`, or [] when it is valid. */
+  function bootableFailures(raw: Record<string, unknown>) {
+    const result = validateVmInputs(raw);
+    return result.ok ? [] : result.failures;
+  }
+
+  it("accepts userdevices as decimal strings, in any order", () => {
+    const result = validateVmInputs({ ...PV, bootableDisks: ["3", "0"] });
+    expect(result.ok ? result.value.bootableDisks : result.failures).toEqual(["3", "0"]);
+  });
+
+  it("accepts [] (no disk bootable)", () => {
+    const result = validateVmInputs({ ...PV, bootableDisks: [] });
+    expect(result.ok ? result.value.bootableDisks : result.failures).toEqual([]);
+  });
+
+  it("leaves the flags unmanaged when omitted", () => {
+    const result = validateVmInputs(PV);
+    expect(result.ok && "bootableDisks" in result.value).toBe(false);
+  });
+
+  it("asks for a string when given a number", () => {
+    expect(bootableFailures({ ...PV, bootableDisks: [0] })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "bootableDisks.0",
+          "reason": "Invalid value: expected the userdevice of one of the VM's disks, a decimal string such as "0" or a device name such as "xvda", received 0. Write it as a string: "0".",
+        },
+      ]
+    `);
+  });
+
+  it("accepts a device name, as XAPI reads userdevices (xvda is disk 0)", () => {
+    expect(bootableFailures({ ...PV, bootableDisks: ["xvda", "1"] })).toEqual([]);
+  });
+
+  it("rejects a name XAPI would not read as a device", () => {
+    expect(bootableFailures({ ...PV, bootableDisks: ["disk0"] })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "bootableDisks.0",
+          "reason": "Invalid value: expected the userdevice of one of the VM's disks, a decimal string such as "0" or a device name such as "xvda", received "disk0". List them with "xe vbd-list vm-uuid=<uuid>".",
+        },
+      ]
+    `);
+  });
+
+  it("rejects the same disk named twice, by number and by device name", () => {
+    expect(bootableFailures({ ...PV, bootableDisks: ["0", "xvda"] })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "bootableDisks.1",
+          "reason": "Duplicate value: expected each disk at most once, received "xvda". "0" and "xvda" name the same disk (XAPI reads both as disk 0); keep one.",
+        },
+      ]
+    `);
+  });
+
+  it("rejects a repeated userdevice", () => {
+    expect(bootableFailures({ ...PV, bootableDisks: ["0", "1", "0"] })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "bootableDisks.2",
+          "reason": "Duplicate value: expected each disk at most once, received "0". Remove the repeated entry.",
+        },
+      ]
+    `);
+  });
+
+  it("rejects something that is not a list", () => {
+    expect(bootableFailures({ ...PV, bootableDisks: "0" })).toMatchInlineSnapshot(`
+      [
+        {
+          "property": "bootableDisks",
+          "reason": "Invalid type: expected an array, received "0". Write e.g. bootableDisks: ["0"] (userdevices of the VM's disks).",
+        },
+      ]
+    `);
+  });
+
+  it("treats a list with an unknown element (preview) as unknown", () => {
+    const result = validateVmInputs({ ...PV, bootableDisks: ["0", U] });
+    expect([result.ok, result.unknowns]).toEqual([true, ["bootableDisks"]]);
   });
 });
