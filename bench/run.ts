@@ -1,26 +1,48 @@
 /**
- * `npm run bench`: the executor against xapi-sim with injected latency, N VMs with a mix of power
- * transitions and boot changes, next to the same workload driven the naive way (bench/naive.ts).
+ * `npm run bench`: pulumi-xapi measured against baselines, every comparison a ratio of two runs made
+ * side by side in the same process on the same machine (never a timed test). Parts:
  *
- * Reports, per N: XAPI calls made vs the plan minimum, logins, guest restarts, wall time vs the
- * critical-path bound at the per-pool concurrency limit, and the client's CPU time per call; then the
- * naive/provider ratios. Table to stdout, JSON to bench/results/<date>.json.
+ * 1. Executor (always): the executor (provider/executor.ts) against xapi-sim, N VMs with a mix of power
+ *    transitions and boot changes (bench/workload.ts), next to the same workload driven the naive way
+ *    (bench/naive.ts). Reports XAPI calls per planned call (the simulator's call counters / the
+ *    lifecycle + setter calls of the plans), logins, guest restarts, wall time vs the critical-path
+ *    bound, the client's CPU time per call; then the naive/provider ratios.
+ * 2. Ansible (default at N = 100; `--ansible-n 0` skips it): the peer baseline, Ansible's
+ *    `community.general.xenserver_guest_powerstate` unmodified (bench/ansible.ts), on the workload's
+ *    transitions it can express, next to the executor on the same transitions, same simulator settings.
+ * 3. Pulumi (opt-in, `--pulumi`; bench/pulumi.ts): `pulumi up` of N new and `pulumi preview` of N
+ *    up-to-date `xapi.Vm`s against the same commands on N no-op dynamic resources, alternating rounds,
+ *    with the state bytes per resource, and issue #14's acceptance checks (reported, never fatal).
  *
- * Flags: --n 100,1000  --concurrency 16  --latency-ms 1  --op-ms 20  --seed 42  --out <file>
- *        --preview (also the preview benchmark, bench/preview.ts)  --preview-only  --preview-n 1000
- *        --preview-runs 5
+ * Table to stdout, a summary at the end, JSON to bench/results/<date>.json.
+ *
+ * Flags:
+ *   --n 100,1000         executor sizes (N VMs)               --concurrency 16   VMs in flight (Ansible: --forks)
+ *   --latency-ms 1       injected latency per XAPI call       --seed 42          workload seed
+ *   --time-scale 100     realistic operation times ÷ this (bench/optimes.ts: VM.start 8 s → 80 ms, …)
+ *   --op-ms <ms>         instead: every operation takes <ms> (the pre-#14 uniform model)
+ *   --ansible-n 100      Ansible comparison sizes (0: skip)   --out <file>
+ *   --no-naive           skip the naive baseline (it is sequential: minutes at N = 1,000)
+ *   --pulumi             also the Pulumi part                 --pulumi-only      only the Pulumi part
+ *   --pulumi-n 100,1000  its sizes    --up-runs 1   up rounds per size (a list: one per size, last repeats)
+ *   --preview-runs 3     preview rounds per size              --parallel 64      `pulumi up --parallel`
+ *   --preview / --preview-only / --preview-n: the former preview-only flags, now aliases of --pulumi /
+ *   --pulumi-only / --pulumi-n.
  * The simulator runs in a child process (bench/sim-child.ts), so CPU time measured here is the client's.
  *
  * Definitions:
- * - plan minimum: the state-changing calls (lifecycle + setters) of the plans the planner makes for
- *   the workload under the default policy; no client can do the job with fewer.
- * - critical-path bound: max(longest single-VM chain, Σ chains / concurrency), where a VM's chain is
- *   plan calls × the measured round trip of one call + plan lifecycle calls × the operation time.
- *   A lower bound for any client that makes only the plan's calls at that concurrency; the provider
- *   also makes the documented reads, task polls and task.destroy calls (provider/executor.ts).
- * - provider overhead per call: the benchmark process's CPU time (client only) / XAPI calls made.
- * Latency is scaled down (real XAPI operations take seconds) so that the naive baseline at N = 1000
- * finishes in about a minute; call counts and logins do not depend on it, wall times do.
+ * - planned calls (plan minimum): the state-changing calls (lifecycle + setters) of the plans the
+ *   planner makes for the workload under the default policy; no client can do the job with fewer.
+ *   XAPI calls per planned call = all calls the simulator counted during the run (reads, task waits,
+ *   logins included) / planned calls.
+ * - operation times: each XAPI operation's representative real time ÷ `--time-scale` (bench/optimes.ts),
+ *   e.g. VM.start 8 s, clean_shutdown 15 s, suspend/resume 12 s, pause/unpause 0.1 s; setters 30 ms (the
+ *   simulator gives setters no time of their own: they cost a round trip).
+ * - critical-path bound = max(max_i chain_i, Σ_i chain_i / concurrency), where chain_i = Σ over VM i's
+ *   planned calls of (measured round trip + the call's scaled operation time; a setter counts
+ *   max(round trip, 30 ms ÷ scale)). A lower bound for any client that makes only the plan's calls at
+ *   that concurrency.
+ * - client overhead per call: the benchmark process's CPU time (client only) / XAPI calls made.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -29,10 +51,12 @@ import { parseArgs } from "node:util";
 import { closeAllConnections, getConnection } from "../provider/client";
 import { createJsonRpcTransport, type Transport } from "../provider/client/jsonrpc";
 import { converge } from "../provider/executor";
-import { DEFAULT_POLICY } from "../provider/model/plan";
+import { DEFAULT_POLICY, type Plan } from "../provider/model/plan";
 import { planTransition } from "../provider/planner";
+import { type AnsibleRun, ansibleStates, ansibleVersion, runAnsible } from "./ansible";
 import { runNaive } from "./naive";
-import { type PreviewBenchResult, ROLES, runPreviewBench } from "./preview";
+import { chainMs, criticalPathBound, REAL_OPERATION_MS, REAL_SETTER_MS, scaledOperationMs } from "./optimes";
+import { type PulumiBenchResult, type PulumiSizeResult, runPulumiBench } from "./pulumi";
 import { type Counters, control, processCpuMs, type Sim, startSim, stopSim } from "./sim";
 import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
 
@@ -40,11 +64,24 @@ interface Config {
   sizes: number[];
   concurrency: number;
   latencyMs: number;
-  opMs: number;
+  /** Realistic operation times ÷ this; ignored when `opMs` is set. */
+  timeScale: number;
+  /** Every operation takes this long (the uniform model), or undefined for the realistic times. */
+  opMs: number | undefined;
   seed: number;
   out: string;
-  /** Run the preview benchmark (bench/preview.ts) too, with these settings; `undefined` = not. */
-  preview: { n: number; runs: number } | undefined;
+  naive: boolean;
+  ansibleSizes: number[];
+  /** The Pulumi part's settings; `undefined` = not run. */
+  pulumi: { sizes: number[]; upRuns: number[]; previewRuns: number; parallel: number } | undefined;
+}
+
+/** The simulator's operation times and the bound's setter time, from the config. */
+interface OperationTimes {
+  operationMs: Record<string, number>;
+  setterMs: number;
+  /** How they were made, for the results. */
+  model: string;
 }
 
 /** One side of the comparison. */
@@ -68,6 +105,8 @@ interface RunMetrics {
   simCpuMs: number;
   /** Tasks still alive on the simulator right after the run (should be 0: every task is destroyed). */
   tasksLeft: number;
+  /** Every XAPI call of the run, by method. */
+  callsByMethod: Record<string, number>;
 }
 
 interface SizeResult {
@@ -77,16 +116,40 @@ interface SizeResult {
   /** Measured round trip of one cheap call, injected latency included. */
   roundTripMs: number;
   provider: RunMetrics;
-  naive: RunMetrics;
+  naive: RunMetrics | undefined;
   ratios: Record<string, number>;
   derived: Record<string, number>;
 }
+
+interface AnsibleSizeResult {
+  /** The workload's size; `jobs` of its jobs are the ones Ansible can express. */
+  n: number;
+  jobs: number;
+  skipped: { reason: string; jobs: number }[];
+  planMinimum: { calls: number; lifecycleCalls: number };
+  criticalPathBoundMs: number;
+  roundTripMs: number;
+  provider: RunMetrics;
+  /** Ansible's run; `cpuMs` is ansible-playbook's and all its processes'. */
+  ansible: RunMetrics & Omit<AnsibleRun, "wallMs" | "cpuMs">;
+  ratios: Record<string, number>;
+  derived: Record<string, number>;
+}
+
+type AnsibleSection = { version: string; forks: number; sizes: AnsibleSizeResult[] } | { skipped: string };
 
 const USER = { username: "root", password: "xapi-sim" };
 const SIM_USERS = { root: "xapi-sim" };
 const CREDS = { ...USER };
 /** The fixture's "db-01": a Halted HVM guest with PV drivers, cloned N times. */
 const TEMPLATE_VM_UUID = "5a1f0000-0000-4000-8000-0000000000e2";
+
+const list = (value: string) =>
+  value
+    .split(",")
+    .filter((v) => v.trim() !== "")
+    .map(Number)
+    .filter((v) => v > 0);
 
 function parseConfig(argv: string[]): Config {
   const { values } = parseArgs({
@@ -95,28 +158,61 @@ function parseConfig(argv: string[]): Config {
       n: { type: "string", default: "100,1000" },
       concurrency: { type: "string", default: "16" },
       "latency-ms": { type: "string", default: "1" },
-      "op-ms": { type: "string", default: "20" },
+      "time-scale": { type: "string", default: "100" },
+      "op-ms": { type: "string" },
       seed: { type: "string", default: "42" },
       out: { type: "string" },
+      "no-naive": { type: "boolean", default: false },
+      "ansible-n": { type: "string", default: "100" },
+      pulumi: { type: "boolean", default: false },
+      "pulumi-only": { type: "boolean", default: false },
+      "pulumi-n": { type: "string" },
+      "up-runs": { type: "string", default: "1" },
+      "preview-runs": { type: "string", default: "3" },
+      parallel: { type: "string", default: "64" },
+      // The former preview-only flags.
       preview: { type: "boolean", default: false },
       "preview-only": { type: "boolean", default: false },
-      "preview-n": { type: "string", default: "1000" },
-      "preview-runs": { type: "string", default: "5" },
+      "preview-n": { type: "string" },
     },
   });
-  const previewOnly = values["preview-only"];
+  const pulumiOnly = values["pulumi-only"] || values["preview-only"];
   const date = new Date().toISOString().slice(0, 10);
   return {
-    sizes: previewOnly ? [] : values.n.split(",").map(Number),
+    sizes: pulumiOnly ? [] : list(values.n),
     concurrency: Number(values.concurrency),
     latencyMs: Number(values["latency-ms"]),
-    opMs: Number(values["op-ms"]),
+    timeScale: Number(values["time-scale"]),
+    opMs: values["op-ms"] === undefined ? undefined : Number(values["op-ms"]),
     seed: Number(values.seed),
     out: values.out ?? path.join(__dirname, "..", "..", "bench", "results", `${date}.json`),
-    preview:
-      values.preview || previewOnly
-        ? { n: Number(values["preview-n"]), runs: Number(values["preview-runs"]) }
+    naive: !values["no-naive"],
+    ansibleSizes: pulumiOnly ? [] : list(values["ansible-n"]),
+    pulumi:
+      values.pulumi || values.preview || pulumiOnly
+        ? {
+            sizes: list(values["pulumi-n"] ?? values["preview-n"] ?? "100,1000"),
+            upRuns: list(values["up-runs"]),
+            previewRuns: Number(values["preview-runs"]),
+            parallel: Number(values.parallel),
+          }
         : undefined,
+  };
+}
+
+function operationTimes(config: Config): OperationTimes {
+  if (config.opMs !== undefined) {
+    const ms = config.opMs;
+    return {
+      operationMs: Object.fromEntries(Object.keys(REAL_OPERATION_MS).map((op) => [op, ms])),
+      setterMs: 0,
+      model: `uniform: every operation ${ms} ms (--op-ms)`,
+    };
+  }
+  return {
+    operationMs: scaledOperationMs(config.timeScale),
+    setterMs: REAL_SETTER_MS / config.timeScale,
+    model: `realistic ÷ ${config.timeScale} (bench/optimes.ts; --time-scale)`,
   };
 }
 
@@ -192,6 +288,7 @@ async function verify(sim: Sim, uuids: readonly string[], jobs: readonly Job[]):
 }
 
 // ---------------------------------------------------------------- runs
+// ---------------------------------------------------------------- runs
 
 async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -203,6 +300,21 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Pr
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+/** A fresh simulator, `jobs`' VMs prepared (at no operation cost), then the run's times and latency set. */
+async function preparedSim(
+  jobs: readonly Job[],
+  times: OperationTimes,
+  config: Config,
+): Promise<{ sim: Sim; uuids: string[] }> {
+  const sim = await startSim({ defaultOperationMs: 0, users: SIM_USERS });
+  const uuids = await prepare(sim, jobs);
+  await control(sim, "config", { defaultOperationMs: 0, operationMs: times.operationMs });
+  await control(sim, "faults", { latencyMs: config.latencyMs });
+  return { sim, uuids };
+}
+
+const LIFECYCLE = /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/;
 
 async function measure(
   sim: Sim,
@@ -219,11 +331,16 @@ async function measure(
   const cpu = process.cpuUsage(cpu0);
   const simCpuMs = processCpuMs(sim.child.pid) - simCpu0;
   const after = await control<Counters>(sim, "counters");
+  const callsByMethod: Record<string, number> = {};
+  for (const [method, count] of Object.entries(after.calls)) {
+    const d = count - (before.calls[method] ?? 0);
+    if (d > 0) callsByMethod[method] = d;
+  }
   const delta = (match: (method: string) => boolean) =>
-    Object.entries(after.calls)
+    Object.entries(callsByMethod)
       .filter(([method]) => match(method.replace(/^Async\./, "")))
-      .reduce((sum, [method, n]) => sum + n - (before.calls[method] ?? 0), 0);
-  const lifecycle = (m: string) => /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/.test(m);
+      .reduce((sum, [, n]) => sum + n, 0);
+  const lifecycle = (m: string) => LIFECYCLE.test(m);
   return {
     wallMs: round(wallMs, 1),
     calls: delta(() => true),
@@ -239,22 +356,13 @@ async function measure(
     cpuMs: round((cpu.user + cpu.system) / 1000, 1),
     simCpuMs: round(simCpuMs, 1),
     tasksLeft: after.liveTasks,
+    callsByMethod,
   };
 }
 
-async function runSize(n: number, config: Config): Promise<SizeResult> {
-  const jobs = makeWorkload(n, config.seed);
-
-  // Provider run first: start the simulator, measure the real round trip for the bound.
-  let sim = await startSim({ defaultOperationMs: config.opMs, users: SIM_USERS });
-  let uuids = await prepare(sim, jobs);
-  await control(sim, "faults", { latencyMs: config.latencyMs });
-  const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
-
-  // The plan minimum and the critical-path bound, from the same planner the provider uses.
-  let planCalls = 0;
-  let planLifecycle = 0;
-  const chains = jobs.map((job) => {
+/** The planner's plan for each job (the default policy), from the VMs' prepared starting state. */
+function plansOf(jobs: readonly Job[]): Plan[] {
+  return jobs.map((job) => {
     const planned = planTransition({
       observedPowerState: job.from,
       observedBoot: {
@@ -272,55 +380,163 @@ async function runSize(n: number, config: Config): Promise<SizeResult> {
       policy: DEFAULT_POLICY,
     });
     if (!planned.ok) throw new Error(planned.failure.reason);
-    planCalls += planned.plan.steps.length;
-    planLifecycle += planned.plan.lifecycleCalls;
-    return planned.plan.steps.length * roundTripMs + planned.plan.lifecycleCalls * config.opMs;
+    return planned.plan;
   });
-  const total = chains.reduce((a, b) => a + b, 0);
-  const criticalPathBoundMs = Math.max(Math.max(...chains), total / config.concurrency);
+}
 
+/** The plans' call counts and the critical-path bound (see the header). */
+function bound(plans: readonly Plan[], roundTripMs: number, times: OperationTimes, concurrency: number) {
+  const chains = plans.map((plan) => chainMs(plan.steps, roundTripMs, times.operationMs, times.setterMs));
+  return {
+    planMinimum: {
+      calls: plans.reduce((sum, p) => sum + p.steps.length, 0),
+      lifecycleCalls: plans.reduce((sum, p) => sum + p.lifecycleCalls, 0),
+    },
+    criticalPathBoundMs: round(criticalPathBound(chains, concurrency), 1),
+  };
+}
+
+/** The executor converging every job, `concurrency` VMs at a time, over one connection. */
+async function runProvider(
+  sim: Sim,
+  uuids: readonly string[],
+  jobs: readonly Job[],
+  concurrency: number,
+): Promise<RunMetrics> {
   const conn = getConnection({ url: sim.url, ...CREDS });
-  const provider = await measure(sim, uuids, jobs, () =>
-    pool(jobs, config.concurrency, async (job) => {
-      const target = job.boot === undefined ? { powerState: job.to } : { powerState: job.to, boot: job.boot };
-      await converge(conn, { uuid: uuids[job.index] as string }, target, DEFAULT_POLICY);
-    }),
-  );
-  await closeAllConnections();
+  try {
+    return await measure(sim, uuids, jobs, () =>
+      pool(jobs, concurrency, async (job) => {
+        const target =
+          job.boot === undefined ? { powerState: job.to } : { powerState: job.to, boot: job.boot };
+        await converge(conn, { uuid: uuids[job.index] as string }, target, DEFAULT_POLICY);
+      }),
+    );
+  } finally {
+    await closeAllConnections();
+  }
+}
+
+const ratio = (a: number, b: number) => (b === 0 ? Number.NaN : round(a / b, 2));
+
+async function runSize(n: number, config: Config, times: OperationTimes): Promise<SizeResult> {
+  const jobs = makeWorkload(n, config.seed);
+
+  // Provider run first: start the simulator, measure the real round trip for the bound.
+  let { sim, uuids } = await preparedSim(jobs, times, config);
+  const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
+  const { planMinimum, criticalPathBoundMs } = bound(plansOf(jobs), roundTripMs, times, config.concurrency);
+  const provider = await runProvider(sim, uuids, jobs, config.concurrency);
   await stopSim(sim);
 
   // Naive baseline, on a fresh simulator with the same starting states.
-  sim = await startSim({ defaultOperationMs: config.opMs, users: SIM_USERS });
-  uuids = await prepare(sim, jobs);
-  await control(sim, "faults", { latencyMs: config.latencyMs });
-  const simUrl = sim.url;
-  const naive = await measure(sim, uuids, jobs, async () => {
-    for (const job of jobs) await runNaive({ url: simUrl, ...CREDS }, uuids[job.index] as string, job);
-  });
-  await stopSim(sim);
+  let naive: RunMetrics | undefined;
+  if (config.naive) {
+    ({ sim, uuids } = await preparedSim(jobs, times, config));
+    const simUrl = sim.url;
+    const naiveUuids = uuids;
+    naive = await measure(sim, uuids, jobs, async () => {
+      for (const job of jobs) await runNaive({ url: simUrl, ...CREDS }, naiveUuids[job.index] as string, job);
+    });
+    await stopSim(sim);
+  }
 
-  const ratio = (a: number, b: number) => (b === 0 ? Number.NaN : round(a / b, 2));
+  const ratios: Record<string, number> =
+    naive === undefined
+      ? {}
+      : {
+          "wall time naive/provider": ratio(naive.wallMs, provider.wallMs),
+          "XAPI calls naive/provider": ratio(naive.calls, provider.calls),
+          "state-changing calls naive/provider": ratio(naive.stateChangingCalls, provider.stateChangingCalls),
+          "guest boots naive/provider": ratio(naive.domainBuilds, provider.domainBuilds),
+          "logins naive/provider": ratio(naive.logins, provider.logins),
+        };
   return {
     n,
-    planMinimum: { calls: planCalls, lifecycleCalls: planLifecycle },
-    criticalPathBoundMs: round(criticalPathBoundMs, 1),
+    planMinimum,
+    criticalPathBoundMs,
     roundTripMs: round(roundTripMs, 2),
     provider,
     naive,
-    ratios: {
-      "wall time naive/provider": ratio(naive.wallMs, provider.wallMs),
-      "XAPI calls naive/provider": ratio(naive.calls, provider.calls),
-      "state-changing calls naive/provider": ratio(naive.stateChangingCalls, provider.stateChangingCalls),
-      "guest boots naive/provider": ratio(naive.domainBuilds, provider.domainBuilds),
-      "logins naive/provider": ratio(naive.logins, provider.logins),
-    },
+    ratios,
     derived: {
-      "provider state-changing calls / plan minimum": ratio(provider.stateChangingCalls, planCalls),
-      "provider XAPI calls / plan minimum": ratio(provider.calls, planCalls),
+      "provider XAPI calls per planned call": ratio(provider.calls, planMinimum.calls),
+      "provider state-changing calls / plan minimum": ratio(provider.stateChangingCalls, planMinimum.calls),
+      "provider XAPI calls / plan minimum": ratio(provider.calls, planMinimum.calls),
       "provider wall / critical-path bound": ratio(provider.wallMs, criticalPathBoundMs),
       "provider task polls per lifecycle call": ratio(provider.taskPolls, provider.lifecycleCalls),
       "provider client CPU per call (µs)": round((provider.cpuMs * 1000) / provider.calls, 1),
-      "naive client CPU per call (µs)": round((naive.cpuMs * 1000) / naive.calls, 1),
+      ...(naive === undefined
+        ? {}
+        : {
+            "naive XAPI calls per planned call": ratio(naive.calls, planMinimum.calls),
+            "naive wall / critical-path bound": ratio(naive.wallMs, criticalPathBoundMs),
+            "naive client CPU per call (µs)": round((naive.cpuMs * 1000) / naive.calls, 1),
+          }),
+    },
+  };
+}
+
+/** The executor and Ansible on the jobs of an N-job workload that Ansible can express. */
+async function runAnsibleSize(n: number, config: Config, times: OperationTimes): Promise<AnsibleSizeResult> {
+  const all = makeWorkload(n, config.seed);
+  const allPlans = plansOf(all);
+  const kept: { job: Job; states: string[] }[] = [];
+  const skipped = new Map<string, number>();
+  all.forEach((job, i) => {
+    const expressed = ansibleStates(job, allPlans[i]?.steps ?? []);
+    if ("skipped" in expressed) skipped.set(expressed.skipped, (skipped.get(expressed.skipped) ?? 0) + 1);
+    else kept.push({ job: { ...job, index: kept.length }, states: expressed.states });
+  });
+  const jobs = kept.map((k) => k.job);
+  if (jobs.length === 0) throw new Error(`no job of the ${n}-job workload can be expressed in Ansible`);
+
+  let { sim, uuids } = await preparedSim(jobs, times, config);
+  const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
+  const { planMinimum, criticalPathBoundMs } = bound(plansOf(jobs), roundTripMs, times, config.concurrency);
+  const provider = await runProvider(sim, uuids, jobs, config.concurrency);
+  await stopSim(sim);
+
+  ({ sim, uuids } = await preparedSim(jobs, times, config));
+  const ansibleUuids = uuids;
+  let run: AnsibleRun | undefined;
+  const metrics = await measure(sim, uuids, jobs, async () => {
+    run = await runAnsible(
+      sim.url,
+      USER,
+      kept.map((k) => ({ uuid: ansibleUuids[k.job.index] as string, states: k.states })),
+      config.concurrency,
+    );
+  });
+  await stopSim(sim);
+  if (run === undefined) throw new Error("the Ansible run did not finish");
+  const { wallMs: _wall, cpuMs: ansibleCpuMs, ...counts } = run;
+  const ansible = { ...metrics, cpuMs: ansibleCpuMs, ...counts };
+
+  return {
+    n,
+    jobs: jobs.length,
+    skipped: [...skipped].map(([reason, count]) => ({ reason, jobs: count })),
+    planMinimum,
+    criticalPathBoundMs,
+    roundTripMs: round(roundTripMs, 2),
+    provider,
+    ansible,
+    ratios: {
+      "wall time ansible/provider": ratio(ansible.wallMs, provider.wallMs),
+      "XAPI calls ansible/provider": ratio(ansible.calls, provider.calls),
+      "state-changing calls ansible/provider": ratio(ansible.stateChangingCalls, provider.stateChangingCalls),
+      "logins ansible/provider": ratio(ansible.logins, provider.logins),
+      "client CPU ansible/provider": ratio(ansible.cpuMs, provider.cpuMs),
+    },
+    derived: {
+      "provider XAPI calls per planned call": ratio(provider.calls, planMinimum.calls),
+      "ansible XAPI calls per planned call": ratio(ansible.calls, planMinimum.calls),
+      "provider XAPI calls per job": ratio(provider.calls, jobs.length),
+      "ansible XAPI calls per job": ratio(ansible.calls, jobs.length),
+      "ansible XAPI calls per module run": ratio(ansible.calls, ansible.moduleRuns),
+      "provider wall / critical-path bound": ratio(provider.wallMs, criticalPathBoundMs),
+      "ansible wall / critical-path bound": ratio(ansible.wallMs, criticalPathBoundMs),
     },
   };
 }
@@ -332,82 +548,152 @@ function round(value: number, digits: number): number {
 
 // ---------------------------------------------------------------- output
 
-function printTable(result: SizeResult, config: Config): void {
-  const rows: [string, string | number, string | number][] = [
-    ["wall time (ms)", round(result.provider.wallMs, 0), round(result.naive.wallMs, 0)],
-    ["XAPI calls", result.provider.calls, result.naive.calls],
-    [
-      `state-changing calls (plan minimum ${result.planMinimum.calls})`,
-      result.provider.stateChangingCalls,
-      result.naive.stateChangingCalls,
-    ],
-    [
-      `lifecycle calls (plan minimum ${result.planMinimum.lifecycleCalls})`,
-      result.provider.lifecycleCalls,
-      result.naive.lifecycleCalls,
-    ],
-    ["guest boots (start/reboot)", result.provider.domainBuilds, result.naive.domainBuilds],
-    ["hard shutdowns", result.provider.hardShutdowns, result.naive.hardShutdowns],
-    ["reads (VM.get_*)", result.provider.reads, result.naive.reads],
-    ["task polls", result.provider.taskPolls, result.naive.taskPolls],
-    ["logins", result.provider.logins, result.naive.logins],
-    ["tasks left behind", result.provider.tasksLeft, result.naive.tasksLeft],
-    ["VMs converged", `${result.provider.converged}/${result.n}`, `${result.naive.converged}/${result.n}`],
-    ["client CPU (ms)", round(result.provider.cpuMs, 0), round(result.naive.cpuMs, 0)],
-    ["simulator CPU (ms)", round(result.provider.simCpuMs, 0), round(result.naive.simCpuMs, 0)],
-  ];
-  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+function printRows(
+  title: string,
+  heads: [string, string],
+  rows: [string, string | number, string | number][],
+  extra: Record<string, number>,
+): void {
+  const width = Math.max(...rows.map((r) => r[0].length), ...Object.keys(extra).map((k) => k.length)) + 2;
   const line = (a: string, b: string, c: string) => `${a.padEnd(width)}${b.padStart(14)}${c.padStart(14)}`;
-  process.stdout.write(
-    `\nN = ${result.n} VMs, concurrency ${config.concurrency}, latency ${config.latencyMs} ms/call, ${config.opMs} ms/operation; measured round trip ${result.roundTripMs} ms; critical-path bound ${result.criticalPathBoundMs} ms\n`,
-  );
-  process.stdout.write(`${line("", "pulumi-xapi", "naive")}\n`);
-  for (const [name, a, b] of rows) process.stdout.write(`${line(name, String(a), String(b))}\n`);
-  for (const [name, value] of Object.entries({ ...result.ratios, ...result.derived })) {
-    process.stdout.write(`${line(name, String(value), "")}\n`);
-  }
+  out(`\n${title}`);
+  out(line("", heads[0], heads[1]));
+  for (const [name, a, b] of rows) out(line(name, String(a), String(b)));
+  for (const [name, value] of Object.entries(extra)) out(line(name, String(value), ""));
 }
 
-function printPreview(p: PreviewBenchResult): void {
-  const { xapi: a, noop: b } = p.median;
-  const rows: [string, string | number, string | number][] = [
-    ["preview wall time (ms)", a.wallMs, b.wallMs],
-    ["CPU time, all processes (ms)", a.cpuMs, b.cpuMs],
-    ["peak RSS, all processes (MiB)", a.peakRssMiB, b.peakRssMiB],
-    ...ROLES.filter((r) => r !== "other").map((r): [string, number, number] => [
-      `  peak RSS, ${r} (MiB)`,
-      a.peakRssMiBByRole[r],
-      b.peakRssMiBByRole[r],
-    ]),
-    ...ROLES.filter((r) => r !== "other").map((r): [string, number, number] => [
-      `CPU time, ${r} (ms)`,
-      a.cpuMsByRole[r],
-      b.cpuMsByRole[r],
-    ]),
-    ["XAPI calls per preview", p.xapiCallsPerPreview.join(", "), "-"],
-    ["seeding `pulumi up` (ms, not a median)", p.seedUpMs.xapi, p.seedUpMs.noop],
-    ["state size (KiB)", Math.round(p.stateBytes.xapi / 1024), Math.round(p.stateBytes.noop / 1024)],
+function metricRows(a: RunMetrics, b: RunMetrics | undefined, n: number, plan: SizeResult["planMinimum"]) {
+  const rows: [string, (m: RunMetrics) => string | number][] = [
+    ["wall time (ms)", (m) => round(m.wallMs, 0)],
+    ["XAPI calls", (m) => m.calls],
+    [`state-changing calls (planned ${plan.calls})`, (m) => m.stateChangingCalls],
+    [`lifecycle calls (planned ${plan.lifecycleCalls})`, (m) => m.lifecycleCalls],
+    ["guest boots (start/reboot)", (m) => m.domainBuilds],
+    ["hard shutdowns", (m) => m.hardShutdowns],
+    ["reads (VM.get_*)", (m) => m.reads],
+    ["task polls", (m) => m.taskPolls],
+    ["event.from", (m) => m.callsByMethod["event.from"] ?? 0],
+    ["logins", (m) => m.logins],
+    ["tasks left behind", (m) => m.tasksLeft],
+    ["VMs converged", (m) => `${m.converged}/${n}`],
+    ["client CPU (ms)", (m) => round(m.cpuMs, 0)],
+    ["simulator CPU (ms)", (m) => round(m.simCpuMs, 0)],
   ];
-  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
-  const line = (x: string, y: string, z: string) => `${x.padEnd(width)}${y.padStart(14)}${z.padStart(14)}`;
-  process.stdout.write(
-    `\npulumi preview of ${p.n} up-to-date resources: medians of ${p.runs} rounds alternating A/B, ${p.latencyMs} ms latency per XAPI call\n`,
+  return rows.map(([name, f]): [string, string | number, string | number] => [
+    name,
+    f(a),
+    b === undefined ? "-" : f(b),
+  ]);
+}
+
+function printTable(result: SizeResult, config: Config): void {
+  printRows(
+    `N = ${result.n} VMs, concurrency ${config.concurrency}, latency ${config.latencyMs} ms/call; measured round trip ${result.roundTripMs} ms; critical-path bound ${result.criticalPathBoundMs} ms`,
+    ["pulumi-xapi", "naive"],
+    metricRows(result.provider, result.naive, result.n, result.planMinimum),
+    { ...result.ratios, ...result.derived },
   );
-  process.stdout.write(`${line("", "xapi.Vm (A)", "no-op (B)")}\n`);
-  for (const [name, x, y] of rows) process.stdout.write(`${line(name, String(x), String(y))}\n`);
-  const ratios: [string, number][] = [
-    ["wall time A / B (of the medians)", p.ratios.wallTime],
-    ["wall time A / B (median of the rounds)", p.ratios.wallTimeByRound],
-    ["CPU time A / B", p.ratios.cpuTime],
-    ["peak RSS A / B", p.ratios.peakRss],
-  ];
-  for (const [name, value] of ratios) process.stdout.write(`${line(name, String(value), "")}\n`);
-  const calls = p.xapi[0]?.xapiCalls;
-  if (calls !== undefined) process.stdout.write(`XAPI calls of A's preview: ${JSON.stringify(calls)}\n`);
+}
+
+function printAnsible(result: AnsibleSizeResult, config: Config): void {
+  const rows = metricRows(result.provider, result.ansible, result.jobs, result.planMinimum);
+  rows.push([
+    "module runs (failed hosts)",
+    "-",
+    `${result.ansible.moduleRuns} (${result.ansible.failedHosts})`,
+  ]);
+  printRows(
+    `Ansible xenserver_guest_powerstate vs pulumi-xapi: ${result.jobs} of ${result.n} jobs (the rest skipped), concurrency/forks ${config.concurrency}; critical-path bound ${result.criticalPathBoundMs} ms`,
+    ["pulumi-xapi", "ansible"],
+    rows,
+    { ...result.ratios, ...result.derived },
+  );
+  for (const s of result.skipped) out(`  skipped ${s.jobs} jobs: ${s.reason}`);
+  if (result.ansible.firstFailure !== undefined)
+    out(`  first Ansible failure: ${result.ansible.firstFailure}`);
+}
+
+function printPulumi(p: PulumiSizeResult, latencyMs: number): void {
+  for (const [command, r] of [
+    ["up of N new", p.up],
+    ["preview of N up-to-date", p.preview],
+  ] as const) {
+    const { xapi: a, noop: b } = r.median;
+    printRows(
+      `pulumi ${command} resources, N = ${p.n}: medians of ${r.runs} rounds alternating A/B, ${latencyMs} ms latency per XAPI call`,
+      ["xapi.Vm (A)", "no-op (B)"],
+      [
+        ["wall time (ms)", a.wallMs, b.wallMs],
+        ["CPU time, all processes (ms)", a.cpuMs, b.cpuMs],
+        ["peak RSS, all processes (MiB)", a.peakRssMiB, b.peakRssMiB],
+        ["  of which the program (MiB)", a.peakRssMiBByRole.program, b.peakRssMiBByRole.program],
+        ["  of which the provider host (MiB)", a.peakRssMiBByRole.provider, b.peakRssMiBByRole.provider],
+        ["XAPI calls per command", r.xapiCallsPerRun.join(", "), "-"],
+      ],
+      {
+        "wall time A / B (of the medians)": r.ratios.wallTime,
+        "wall time A / B (median of the rounds)": r.ratios.wallTimeByRound,
+        "CPU time A / B": r.ratios.cpuTime,
+        "peak RSS A / B": r.ratios.peakRss,
+      },
+    );
+  }
+  const s = p.state;
+  printRows(
+    `state after the up, N = ${p.n}`,
+    ["xapi.Vm (A)", "no-op (B)"],
+    [
+      ["checkpoint file (bytes)", s.checkpointBytes.xapi, s.checkpointBytes.noop],
+      ["checkpoint bytes / N", s.checkpointBytesPerResource.xapi, s.checkpointBytesPerResource.noop],
+      ["one entry, inputs+outputs (bytes)", s.entryBytes.xapi, s.entryBytes.noop],
+      ["  of which __provider (bytes)", s.entryProviderBytes.xapi, s.entryProviderBytes.noop],
+    ],
+    {
+      "checkpoint bytes / N, A / B": s.ratios.checkpointBytesPerResource,
+      "entry bytes A / B": s.ratios.entryBytes,
+    },
+  );
+}
+
+/** The short human summary at the end. */
+function summary(
+  results: SizeResult[],
+  ansible: AnsibleSection | undefined,
+  pulumi: PulumiBenchResult | undefined,
+): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(
+      `executor N=${r.n}: ${r.derived["provider XAPI calls per planned call"]} XAPI calls per planned call, wall ${r.derived["provider wall / critical-path bound"]}× the critical-path bound` +
+        (r.naive === undefined
+          ? ""
+          : `; naive: ${r.derived["naive XAPI calls per planned call"]} calls per planned call, wall ${r.ratios["wall time naive/provider"]}× ours`),
+    );
+  }
+  if (ansible !== undefined && "skipped" in ansible) lines.push(`ansible: skipped (${ansible.skipped})`);
+  else if (ansible !== undefined) {
+    for (const r of ansible.sizes) {
+      lines.push(
+        `ansible, ${r.jobs} of ${r.n} jobs: ${r.derived["ansible XAPI calls per planned call"]} XAPI calls per planned call (ours ${r.derived["provider XAPI calls per planned call"]}); wall ${r.ratios["wall time ansible/provider"]}× ours, CPU ${r.ratios["client CPU ansible/provider"]}× ours; converged ${r.ansible.converged}/${r.jobs} (ours ${r.provider.converged}/${r.jobs})`,
+      );
+    }
+  }
+  for (const p of pulumi?.sizes ?? []) {
+    const a = p.acceptance;
+    const verdict = (c: { value: number; threshold: number; pass: boolean }) =>
+      `${c.value} (≤ ${c.threshold}: ${c.pass ? "pass" : "FAIL"})`;
+    lines.push(
+      `pulumi N=${p.n}: preview wall A/B ${verdict(a.previewWallRatio)}, CPU A/B ${p.preview.ratios.cpuTime}, RSS A/B ${p.preview.ratios.peakRss}; up wall A/B ${verdict(a.upWallRatio)}, CPU A/B ${p.up.ratios.cpuTime}; state bytes per Vm ${verdict(a.stateBytesPerVm)} (no-op ${p.state.checkpointBytesPerResource.noop}; one entry ${p.state.entryBytes.xapi} vs ${p.state.entryBytes.noop})`,
+    );
+  }
+  return lines;
 }
 
 async function main(): Promise<void> {
   const config = parseConfig(process.argv.slice(2));
+  const times = operationTimes(config);
   const machine = {
     cores: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? "unknown",
@@ -417,27 +703,60 @@ async function main(): Promise<void> {
     // Other work on the machine skews wall times (not call counts); recorded so readers can judge.
     loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
   };
-  process.stdout.write(`machine: ${JSON.stringify(machine)}\n`);
+  out(`machine: ${JSON.stringify(machine)}`);
+  out(`operation times: ${times.model}: ${JSON.stringify(times.operationMs)}`);
   const results: SizeResult[] = [];
   for (const n of config.sizes) {
-    const result = await runSize(n, config);
+    const result = await runSize(n, config, times);
     printTable(result, config);
     results.push(result);
   }
-  let preview: PreviewBenchResult | undefined;
-  if (config.preview !== undefined) {
-    preview = await runPreviewBench({ ...config.preview, latencyMs: config.latencyMs }, (line) =>
-      process.stdout.write(`${line}\n`),
+  let ansible: AnsibleSection | undefined;
+  if (config.ansibleSizes.length > 0) {
+    const version = await ansibleVersion();
+    if (version === undefined) {
+      ansible = { skipped: "ansible-playbook not found (pip install -r test/requirements.txt)" };
+      out(`\nAnsible: ${ansible.skipped}`);
+    } else {
+      const sizes: AnsibleSizeResult[] = [];
+      for (const n of config.ansibleSizes) {
+        const result = await runAnsibleSize(n, config, times);
+        printAnsible(result, config);
+        sizes.push(result);
+      }
+      ansible = { version, forks: config.concurrency, sizes };
+    }
+  }
+  let pulumi: PulumiBenchResult | undefined;
+  if (config.pulumi !== undefined) {
+    pulumi = await runPulumiBench(
+      { ...config.pulumi, latencyMs: config.latencyMs, operationMs: times.operationMs },
+      (line) => out(line),
     );
-    printPreview(preview);
+    for (const p of pulumi.sizes) printPulumi(p, config.latencyMs);
   }
   mkdirSync(path.dirname(config.out), { recursive: true });
   const { out: _out, ...settings } = config;
+  const lines = summary(results, ansible, pulumi);
   writeFileSync(
     config.out,
-    `${JSON.stringify({ date: new Date().toISOString(), machine, settings, results, ...(preview === undefined ? {} : { preview }) }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        settings: { ...settings, operationTimes: times },
+        results,
+        ...(ansible === undefined ? {} : { ansible }),
+        ...(pulumi === undefined ? {} : { pulumi }),
+        summary: lines,
+      },
+      null,
+      2,
+    )}\n`,
   );
-  process.stdout.write(`\nresults written to ${path.relative(process.cwd(), config.out)}\n`);
+  out("\nsummary:");
+  for (const line of lines) out(`  ${line}`);
+  out(`\nresults written to ${path.relative(process.cwd(), config.out)}`);
 }
 
 void main().catch((error: unknown) => {

@@ -1,5 +1,5 @@
-// `npm run bench -- --preview`, program B (the baseline): BENCH_PREVIEW_COUNT dynamic resources whose
-// provider does nothing, so a preview costs only the engine and the dynamic-provider host. See bench/preview.ts.
+// `npm run bench -- --pulumi`, program B (the baseline): BENCH_PREVIEW_COUNT dynamic resources whose
+// provider does nothing, so a preview costs only the engine and the dynamic-provider host. See bench/pulumi.ts.
 import * as pulumi from "@pulumi/pulumi";
 
 const provider: pulumi.dynamic.ResourceProvider = {
