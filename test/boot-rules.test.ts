@@ -244,7 +244,8 @@ describe("seed ¶3: the PV bootloader and its command line", () => {
   });
 
   it("\"It may be ``pygrub'', in which case the platform's default installation of pygrub will be used, or a full path within the control domain to some other bootloader.\" (a full path: XAPI refuses it)", async () => {
-    // xapi-sim follows XAPI (xapi-semantics §7.4): only "pygrub" and "eliloader" are known names.
+    // xapi-sim follows XAPI's xenopsd: it knows the bootloaders "pygrub" and "eliloader" by name only,
+    // and fails a start with Unknown_bootloader for any other value, a path included.
     const error = await failure(
       up({ template: PV_TEMPLATE, pv: { bootloader: "/opt/bootloaders/grub-xen" }, powerState: "Running" }),
     );

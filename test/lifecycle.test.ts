@@ -104,7 +104,10 @@ describe("the lifecycle table", () => {
     expect(hasFlag(only("Crashed", "VM.hard_shutdown", "Halted"), TransitionFlag.destructive)).toBe(false);
   });
 
-  it("matches the edge list of xapi-semantics §2.1 (rows 1–19) plus Crashed", () => {
+  // XAPI's power-state transitions, written out by hand: suspend from Running only, Paused → Running by
+  // unpause, hard_reboot of a Paused VM ends Running, VM.shutdown from Running, Paused and Suspended, and the
+  // XenAPI 1.0 Crashed state left only with hard_shutdown.
+  it("matches XAPI's edge list, written out by hand, plus Crashed", () => {
     const expected = [
       "Halted VM.start Running",
       "Halted VM.start Paused",
