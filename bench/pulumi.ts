@@ -11,9 +11,9 @@
  * backend, a passphrase secrets provider; like test/e2e/harness.ts). For each N (`--pulumi-n`):
  *
  * 1. `up` rounds (`--up-runs`, per N): a fresh simulator (the run's operation times and latency) and a
- *    fresh stack for each program, then `pulumi up --yes --skip-preview --parallel P --json` of N new
- *    resources, A first in even rounds and B first in odd ones. Each up must create N + 1 resources (the
- *    stack too: counted from the `--json` change summary, nothing the provider outputs).
+ *    fresh stack for each program, then `pulumi up --yes --skip-preview --parallel P` of N new resources
+ *    (its plain output, as a user runs it), A first in even rounds and B first in odd ones. Each up must
+ *    create N + 1 resources (the stack too: the engine's summary, nothing the provider outputs).
  * 2. State: the stacks' checkpoint files (file backend) after the last round: bytes / N, and the compact
  *    JSON of one resource's state entry (`inputs` + `outputs`) with the part of it that is the
  *    serialized dynamic provider (`__provider`).
@@ -137,7 +137,12 @@ export interface PulumiSizeResult {
   preview: CommandResult;
   state: StateResult;
   /** Issue #14's acceptance checks (stated at N = 1,000). */
-  acceptance: { previewWallRatio: Check; upWallRatio: Check; stateBytesPerVm: Check };
+  acceptance: {
+    previewWallRatio: Check;
+    upWallRatio: Check;
+    stateBytesPerVm: Check;
+    stateEntryBytesPerVm: Check;
+  };
 }
 
 export interface PulumiBenchResult {
@@ -263,18 +268,28 @@ function pulumiBinDir(): Promise<string> {
 }
 
 /**
- * The change summary of `pulumi preview|up --json` (`{same: 1001}`, `{create: 1001}`): counted by the
- * engine, independent of what the resources output.
+ * The engine's change counts (`{same: 1001}`, `{create: 1001}`), independent of what the resources
+ * output: from `pulumi preview --json`'s document (`changeSummary`), from a `--json` event stream's
+ * `summaryEvent`, or from the human summary (`+ 1001 created`, `1001 unchanged`).
  */
 function changeSummary(stdout: string): Record<string, number> {
   try {
     const parsed = JSON.parse(stdout) as { changeSummary?: Record<string, number> };
     if (parsed.changeSummary !== undefined) return parsed.changeSummary;
   } catch {
-    // Not one JSON document: fall back to the human summary's lines below.
+    // Not one JSON document: an event stream or the human output.
+  }
+  for (const line of stdout.split("\n").reverse()) {
+    if (!line.includes('"summaryEvent"')) continue;
+    try {
+      const event = JSON.parse(line) as { summaryEvent?: { resourceChanges?: Record<string, number> } };
+      if (event.summaryEvent?.resourceChanges !== undefined) return event.summaryEvent.resourceChanges;
+    } catch {
+      // Not an event line.
+    }
   }
   const summary: Record<string, number> = {};
-  for (const [, count, word] of stdout.matchAll(/(\d+) (unchanged|created|to create)/g)) {
+  for (const [, count, word] of stdout.matchAll(/(\d+) (unchanged|created|to create)\b/g)) {
     summary[word === "unchanged" ? "same" : "create"] = Number(count);
   }
   return summary;
@@ -399,7 +414,6 @@ async function runSize(
           "--skip-preview",
           "--parallel",
           String(config.parallel),
-          "--json",
         ]);
         const after = await control<Counters>(s, "counters");
         const created = changeSummary(result.stdout).create ?? Number.NaN;
@@ -490,6 +504,11 @@ async function runSize(
           state.checkpointBytesPerResource.xapi,
           THRESHOLDS.stateBytesPerVm,
           "A's checkpoint file bytes / N (stack and provider entries included)",
+        ),
+        stateEntryBytesPerVm: check(
+          state.entryBytes.xapi,
+          THRESHOLDS.stateBytesPerVm,
+          "one Vm's state entry, compact JSON of inputs + outputs (__provider included)",
         ),
       },
     };

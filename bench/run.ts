@@ -685,7 +685,7 @@ function summary(
     const verdict = (c: { value: number; threshold: number; pass: boolean }) =>
       `${c.value} (≤ ${c.threshold}: ${c.pass ? "pass" : "FAIL"})`;
     lines.push(
-      `pulumi N=${p.n}: preview wall A/B ${verdict(a.previewWallRatio)}, CPU A/B ${p.preview.ratios.cpuTime}, RSS A/B ${p.preview.ratios.peakRss}; up wall A/B ${verdict(a.upWallRatio)}, CPU A/B ${p.up.ratios.cpuTime}; state bytes per Vm ${verdict(a.stateBytesPerVm)} (no-op ${p.state.checkpointBytesPerResource.noop}; one entry ${p.state.entryBytes.xapi} vs ${p.state.entryBytes.noop})`,
+      `pulumi N=${p.n}: preview wall A/B ${verdict(a.previewWallRatio)}, CPU A/B ${p.preview.ratios.cpuTime}, RSS A/B ${p.preview.ratios.peakRss}; up wall A/B ${verdict(a.upWallRatio)}, CPU A/B ${p.up.ratios.cpuTime}; state bytes per Vm: checkpoint / N ${verdict(a.stateBytesPerVm)} (no-op ${p.state.checkpointBytesPerResource.noop}), one entry ${verdict(a.stateEntryBytesPerVm)} (no-op ${p.state.entryBytes.noop})`,
     );
   }
   return lines;
