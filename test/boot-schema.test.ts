@@ -385,12 +385,14 @@ describe("HVM boot order (QEMU -boot order rules)", () => {
 
 describe("control-domain paths", () => {
   it.each(["/usr/lib/xen/bin/pygrub", "/var/lib/xcp/guest/vmlinuz-6.1", "/x"])("accepts %s", (p) => {
+    expect.assertions(1);
     expect(isControlDomainPath(p)).toBe(true);
   });
 
   it.each(["pygrub", "", "/", "/usr/bin/", "relative/path", "/with space", "/tab\there"])(
     "rejects %j",
     (p) => {
+      expect.assertions(1);
       expect(isControlDomainPath(p)).toBe(false);
     },
   );
