@@ -156,8 +156,9 @@ describe("persistence and events", () => {
 
   it("loads a state file written before disks existed", async () => {
     const h = await harness();
-    const { srs: _s, vdis: _d, vbds: _b, ...old } = h.model.exportState() as Rec;
-    // Such a file's VMs had no VBDs (VM.VBDs naming VBDs the file lacks would be dangling references).
+    const { srs: _s, vdis: _d, vbds: _b, pbds: _p, ...old } = h.model.exportState() as Rec;
+    // Such a file's VMs had no VBDs (VM.VBDs naming VBDs the file lacks would be dangling references),
+    // and its SRs no PBDs (they came later still).
     for (const vm of old.vms as { record: Rec }[]) vm.record.VBDs = [];
     const model = createModel({ state: old });
     expect(await model.control.disks?.({ uuid: FIXTURE.pv.uuid })).toEqual([]);

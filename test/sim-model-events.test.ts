@@ -123,7 +123,12 @@ describe("event.from", () => {
     const from = (await h.call("event.from", ["pool"], "", 0)) as unknown as From;
     expect(Object.keys(from.valid_ref_counts).sort()).toEqual([
       "host",
+      "host_metrics",
+      "message",
       "network",
+      "pbd",
+      "pif",
+      "pif_metrics",
       "pool",
       "session",
       "sr",

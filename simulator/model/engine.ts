@@ -18,6 +18,14 @@ import {
 import { allowedOperations, type CheckOptions, checkOperationError, type VmCheckView } from "./checks";
 import { clampDelay, Db, type Table } from "./db";
 import { guestReport } from "./guest";
+import { createSuspendImage, ensurePoolObjects, syncHostMemory } from "./pool-objects";
+import type {
+  HostMetricsRecord,
+  MessageRecord,
+  PbdRecord,
+  PifMetricsRecord,
+  PifRecord,
+} from "./pool-records";
 import { fieldsOf, PROFILES, type ProfileName, type SimProfile } from "./profiles";
 import {
   CLASS_FIELDS,
@@ -110,6 +118,11 @@ export class Engine {
   readonly guestMetrics: Table<GuestMetricsRecord>;
   readonly vifs: Table<VifRecord>;
   readonly networks: Table<NetworkRecord>;
+  readonly hostMetrics: Table<HostMetricsRecord>;
+  readonly pifs: Table<PifRecord>;
+  readonly pifMetrics: Table<PifMetricsRecord>;
+  readonly pbds: Table<PbdRecord>;
+  readonly messages: Table<MessageRecord>;
   /** Simulator-only: what each VDI holds for a bootloader (menu.lst, kernels), keyed by VDI ref. */
   readonly vdiContent = new Map<string, GuestDiskContent>();
   /** Simulator-only state per VM ref (guest model, boots). */
@@ -137,6 +150,11 @@ export class Engine {
     this.guestMetrics = this.db.table<GuestMetricsRecord>("VM_guest_metrics");
     this.vifs = this.db.table<VifRecord>("VIF");
     this.networks = this.db.table<NetworkRecord>("network");
+    this.hostMetrics = this.db.table<HostMetricsRecord>("host_metrics");
+    this.pifs = this.db.table<PifRecord>("PIF");
+    this.pifMetrics = this.db.table<PifMetricsRecord>("PIF_metrics");
+    this.pbds = this.db.table<PbdRecord>("PBD");
+    this.messages = this.db.table<MessageRecord>("message");
   }
 
   /** The XAPI generation this model plays. */
@@ -171,6 +189,11 @@ export class Engine {
       this.guestMetrics,
       this.vifs,
       this.networks,
+      this.hostMetrics,
+      this.pifs,
+      this.pifMetrics,
+      this.pbds,
+      this.messages,
     ] as Table<unknown>[];
   }
 
@@ -296,12 +319,20 @@ export class Engine {
     replace(this.vifs, snapshot.vifs);
     replace(this.vmMetrics, snapshot.vmMetrics);
     replace(this.guestMetrics, snapshot.guestMetrics);
+    replace(this.hostMetrics, snapshot.hostMetrics);
+    replace(this.pifs, snapshot.pifs);
+    replace(this.pifMetrics, snapshot.pifMetrics);
+    replace(this.pbds, snapshot.pbds);
+    // Messages live outside xapi's database and are not part of the state (see simulator/README.md).
+    for (const ref of [...this.messages.rows.keys()]) this.messages.remove(ref);
     this.vdiContent.clear();
     for (const v of snapshot.vdis) this.vdiContent.set(v.ref, structuredClone(v.content));
     this.nextDomid = snapshot.nextDomid;
     this.syncStorageLinks();
     this.syncNetworkLinks();
+    this.syncManagementAddresses();
     for (const ref of this.vms.rows.keys()) this.ensureMetrics(ref);
+    ensurePoolObjects(this);
     for (const ref of this.vms.rows.keys()) this.updateVm(ref, () => undefined);
     for (const ref of this.vms.rows.keys()) this.afterPowerChange(ref);
     // Outside XenAPI 1.0 mode nothing leaves Crashed: halt such VMs, as leaving compat mode does.
@@ -365,6 +396,17 @@ export class Engine {
     }
   }
 
+  /** A management PIF's IP is its host's address (which the options set at every load). */
+  private syncManagementAddresses(): void {
+    for (const [ref, pif] of this.pifs.entries()) {
+      const address = this.hosts.get(pif.host)?.address;
+      if (pif.management && address !== undefined && pif.IP !== address)
+        this.pifs.update(ref, (p) => {
+          p.IP = address;
+        });
+    }
+  }
+
   /** The persistent state as a JSON-serialisable snapshot. */
   snapshot(): SimSnapshot {
     const [pool] = this.pools.entries();
@@ -394,6 +436,10 @@ export class Engine {
       vifs: dump("VIF", this.vifs),
       vmMetrics: dump("VM_metrics", this.vmMetrics),
       guestMetrics: dump("VM_guest_metrics", this.guestMetrics),
+      hostMetrics: dump("host_metrics", this.hostMetrics),
+      pifs: dump("PIF", this.pifs),
+      pifMetrics: dump("PIF_metrics", this.pifMetrics),
+      pbds: dump("PBD", this.pbds),
       nextDomid: this.nextDomid,
       profile: this.config.profile,
     }) as SimSnapshot;
@@ -762,6 +808,7 @@ export class Engine {
         });
       }
     }
+    syncHostMemory(this);
   }
 
   /**
@@ -785,6 +832,14 @@ export class Engine {
     const boot =
       o.build === undefined || !(state === Running || state === Paused) ? undefined : this.bootOf(ref);
     if (boot !== undefined && !boot.ok) throw boot.error;
+    const before = this.vm(ref);
+    // The suspend image is written before the domain goes (xapi_xenops.ml `suspend`); it is discarded only
+    // when the VM leaves Suspended (resumed, or halted by hard_shutdown), never by a reset.
+    const image = o.newSuspendVdi ? createSuspendImage(this, ref) : undefined;
+    const discarded =
+      o.clearSuspendVdi && before.power_state === Suspended && state !== Suspended
+        ? before.suspend_VDI
+        : NULL_REF;
     this.updateVm(ref, (vm, sim) => {
       vm.power_state = state;
       if (state === Halted || state === Suspended) {
@@ -794,8 +849,8 @@ export class Engine {
         sim.startedAtMs = null;
       }
       if (state === Halted) vm.requires_reboot = false;
-      if (o.clearSuspendVdi) vm.suspend_VDI = NULL_REF;
-      if (o.newSuspendVdi) vm.suspend_VDI = newRef();
+      if (discarded !== NULL_REF) vm.suspend_VDI = NULL_REF;
+      if (image !== undefined) vm.suspend_VDI = image;
       if ((state === Running || state === Paused) && o.newDomain) {
         vm.domid = this.nextDomid++;
         vm.resident_on = o.host ?? (vm.resident_on !== NULL_REF ? vm.resident_on : this.masterRef);
@@ -806,6 +861,7 @@ export class Engine {
         }
       }
     });
+    if (discarded !== NULL_REF) this.destroyVdi(discarded);
     const vm = this.vm(ref);
     const sim = this.simOf(ref);
     if ((state === Running || state === Paused) && o.newDomain) {

@@ -5,6 +5,17 @@
  */
 import { type BootDiskInput, bootOutcome, bootRecordOf } from "./boot";
 import { guestReport } from "./guest";
+import { HOST_MEMORY_BYTES, hostMac } from "./pool-objects";
+import {
+  defaultHostMetricsRecord,
+  defaultPbdRecord,
+  defaultPifMetricsRecord,
+  defaultPifRecord,
+  type HostMetricsRecord,
+  type PbdRecord,
+  type PifMetricsRecord,
+  type PifRecord,
+} from "./pool-records";
 import { PROFILES, type ProfileName } from "./profiles";
 import {
   defaultHostRecord,
@@ -99,6 +110,16 @@ export const FIXTURE = {
     ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000052",
     uuid: "5a1f0000-0000-4000-8000-0000000000f2",
   },
+  /** "Local storage" on the member: its suspend-image SR (a VM resident there suspends to it). */
+  memberSr: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000053",
+    uuid: "5a1f0000-0000-4000-8000-0000000000f3",
+  },
+  /** batch-01's suspend image: a VDI of type "suspend" on the master's local SR. */
+  suspendImage: {
+    ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000091",
+    uuid: "5a1f0000-0000-4000-8000-000000000092",
+  },
   /** "Pool-wide network associated with eth0": the management network every guest's VIF is on. */
   network: {
     ref: "OpaqueRef:5a1f0000-0000-4000-8000-000000000061",
@@ -108,13 +129,16 @@ export const FIXTURE = {
 
 /**
  * The fixed ref of the N-th fixture object of a kind (N from 1, in fixture order): VIFs `…10NN` (uuid
- * `…11NN`), VM_metrics `…12NN` (`…13NN`), VM_guest_metrics `…14NN` (`…15NN`).
+ * `…11NN`), VM_metrics `…12NN` (`…13NN`), VM_guest_metrics `…14NN` (`…15NN`), host_metrics `…16NN`
+ * (`…17NN`), PIFs `…18NN` (`…19NN`), PIF_metrics `…20NN` (`…21NN`), PBDs `…22NN` (`…23NN`).
  */
 export function fixtureId(
-  kind: "vif" | "metrics" | "guestMetrics",
+  kind: "vif" | "metrics" | "guestMetrics" | "hostMetrics" | "pif" | "pifMetrics" | "pbd",
   n: number,
 ): { ref: string; uuid: string } {
-  const base = { vif: 10, metrics: 12, guestMetrics: 14 }[kind];
+  const base = { vif: 10, metrics: 12, guestMetrics: 14, hostMetrics: 16, pif: 18, pifMetrics: 20, pbd: 22 }[
+    kind
+  ];
   const nn = String(n).padStart(2, "0");
   return {
     ref: `OpaqueRef:5a1f0000-0000-4000-8000-00000000${base}${nn}`,
@@ -403,6 +427,16 @@ export function createFixture(o: {
         physical_size: 0,
       }),
     },
+    {
+      ref: FIXTURE.memberSr.ref,
+      record: defaultSrRecord({
+        uuid: FIXTURE.memberSr.uuid,
+        name_label: "Local storage",
+        name_description: "Local ext storage on xcp-sim-2",
+        type: "ext",
+        content_type: "user",
+      }),
+    },
   ];
   const vdis: VdiEntry[] = [];
   const vbds: { ref: string; record: VbdRecord }[] = [];
@@ -473,6 +507,25 @@ export function createFixture(o: {
   disk(FIXTURE.pvDirect, "0", { name: "pvdirect-01 root", bootable: true, content: debianDisk() });
   disk(FIXTURE.stubborn, "0", { name: "stubborn-01 root", bootable: true, content: debianDisk() });
 
+  // batch-01 was suspended to the master's local SR: its suspend image (pool-objects.ts `createSuspendImage`).
+  const batch = entries.find((v) => v.ref === FIXTURE.batch.ref)?.record;
+  if (batch !== undefined) {
+    const size = Math.floor(batch.memory_static_max * 1.2 * 1.05) + 104_857_600;
+    vdis.push({
+      ref: FIXTURE.suspendImage.ref,
+      record: defaultVdiRecord({
+        uuid: FIXTURE.suspendImage.uuid,
+        name_label: "Suspend image",
+        name_description: "Suspend image",
+        SR: FIXTURE.localSr.ref,
+        virtual_size: size,
+        physical_utilisation: size,
+        type: "suspend",
+        sm_config: { vmhint: batch.uuid, initial_allocation: String(size) },
+      }),
+      content: plainDisk(),
+    });
+  }
   for (const entry of entries) {
     entry.record.VBDs = vbds.filter((b) => b.record.VM === entry.ref).map((b) => b.ref);
   }
@@ -573,6 +626,8 @@ export function createFixture(o: {
     }
   }
 
+  const infra = hostInfrastructure(o, srs, bootedAt);
+
   return {
     format: "xapi-sim-state",
     version: 1,
@@ -582,28 +637,35 @@ export function createFixture(o: {
         ...defaultPoolRecord({ uuid: FIXTURE.pool.uuid, master: FIXTURE.master.ref }),
         default_SR: FIXTURE.localSr.ref,
         suspend_image_SR: FIXTURE.localSr.ref,
+        crash_dump_SR: FIXTURE.localSr.ref,
       },
     },
     hosts: [
       {
         ref: FIXTURE.master.ref,
-        record: defaultHostRecord({
-          uuid: FIXTURE.master.uuid,
-          name_label: "xcp-sim-1",
-          hostname: "xcp-sim-1",
-          address: o.masterAddress,
-          controlDomain: FIXTURE.dom0Master.ref,
-        }),
+        record: {
+          ...defaultHostRecord({
+            uuid: FIXTURE.master.uuid,
+            name_label: "xcp-sim-1",
+            hostname: "xcp-sim-1",
+            address: o.masterAddress,
+            controlDomain: FIXTURE.dom0Master.ref,
+          }),
+          ...infra.hostLinks(FIXTURE.master.ref, FIXTURE.localSr.ref),
+        },
       },
       {
         ref: FIXTURE.member.ref,
-        record: defaultHostRecord({
-          uuid: FIXTURE.member.uuid,
-          name_label: "xcp-sim-2",
-          hostname: "xcp-sim-2",
-          address: o.memberAddress,
-          controlDomain: FIXTURE.dom0Member.ref,
-        }),
+        record: {
+          ...defaultHostRecord({
+            uuid: FIXTURE.member.uuid,
+            name_label: "xcp-sim-2",
+            hostname: "xcp-sim-2",
+            address: o.memberAddress,
+            controlDomain: FIXTURE.dom0Member.ref,
+          }),
+          ...infra.hostLinks(FIXTURE.member.ref, FIXTURE.memberSr.ref),
+        },
       },
     ],
     vms: entries,
@@ -614,7 +676,119 @@ export function createFixture(o: {
     vifs,
     vmMetrics,
     guestMetrics,
+    hostMetrics: infra.hostMetrics,
+    pifs: infra.pifs,
+    pifMetrics: infra.pifMetrics,
+    pbds: infra.pbds,
     nextDomid,
     profile: profile.name,
+  };
+}
+
+/**
+ * The hosts' infrastructure: a host_metrics each, a management PIF each (eth0 on the pool-wide network,
+ * with its PIF_metrics), and the PBDs — each local SR on its host, the ISO library on both. `hostLinks`
+ * gives a host record the refs to them (metrics, PIFs, PBDs, its local SR for suspend images and crash
+ * dumps); memory_free is computed at load from the resident VMs.
+ */
+function hostInfrastructure(
+  o: { masterAddress: string; memberAddress: string },
+  srs: { ref: string; record: SrRecord }[],
+  bootedAt: number,
+) {
+  const hosts = [
+    {
+      ref: FIXTURE.master.ref,
+      uuid: FIXTURE.master.uuid,
+      address: o.masterAddress,
+      localSr: FIXTURE.localSr.ref,
+    },
+    {
+      ref: FIXTURE.member.ref,
+      uuid: FIXTURE.member.uuid,
+      address: o.memberAddress,
+      localSr: FIXTURE.memberSr.ref,
+    },
+  ];
+  const hostMetrics: { ref: string; record: HostMetricsRecord }[] = [];
+  const pifs: { ref: string; record: PifRecord }[] = [];
+  const pifMetrics: { ref: string; record: PifMetricsRecord }[] = [];
+  const pbds: { ref: string; record: PbdRecord }[] = [];
+  for (const [i, host] of hosts.entries()) {
+    const metrics = fixtureId("hostMetrics", i + 1);
+    hostMetrics.push({
+      ref: metrics.ref,
+      record: defaultHostMetricsRecord({
+        uuid: metrics.uuid,
+        memory_total: HOST_MEMORY_BYTES,
+        memory_free: HOST_MEMORY_BYTES,
+        last_updated: xapiDate(bootedAt),
+      }),
+    });
+    const pif = fixtureId("pif", i + 1);
+    const nic = fixtureId("pifMetrics", i + 1);
+    pifs.push({
+      ref: pif.ref,
+      record: defaultPifRecord({
+        uuid: pif.uuid,
+        device: "eth0",
+        network: FIXTURE.network.ref,
+        host: host.ref,
+        MAC: hostMac(host.uuid),
+        metrics: nic.ref,
+        management: true,
+        ip_configuration_mode: "Static",
+        IP: host.address,
+        netmask: "255.255.255.0",
+        properties: { gro: "on" },
+        igmp_snooping_status: "disabled",
+      }),
+    });
+    pifMetrics.push({
+      ref: nic.ref,
+      record: {
+        ...defaultPifMetricsRecord({ uuid: nic.uuid }),
+        carrier: true,
+        vendor_id: "8086",
+        vendor_name: "Intel Corporation",
+        device_id: "10fb",
+        device_name: "82599ES 10-Gigabit SFI/SFP+ Network Connection",
+        speed: 10000,
+        duplex: true,
+        pci_bus_path: "0000:01:00.0",
+        last_updated: xapiDate(bootedAt),
+      },
+    });
+  }
+  const pbd = (host: string, sr: string, deviceConfig: Record<string, string>): void => {
+    const id = fixtureId("pbd", pbds.length + 1);
+    pbds.push({
+      ref: id.ref,
+      record: defaultPbdRecord({
+        uuid: id.uuid,
+        host,
+        SR: sr,
+        device_config: deviceConfig,
+        currently_attached: true,
+      }),
+    });
+  };
+  pbd(FIXTURE.master.ref, FIXTURE.localSr.ref, { device: "/dev/sda3" });
+  pbd(FIXTURE.member.ref, FIXTURE.memberSr.ref, { device: "/dev/sda3" });
+  for (const host of hosts)
+    pbd(host.ref, FIXTURE.isoSr.ref, { location: "/var/opt/xen/iso_import", legacy_mode: "true" });
+  for (const sr of srs) sr.record.PBDs = pbds.filter((p) => p.record.SR === sr.ref).map((p) => p.ref);
+  return {
+    hostMetrics,
+    pifs,
+    pifMetrics,
+    pbds,
+    hostLinks: (ref: string, localSr: string) => ({
+      metrics: hostMetrics[hosts.findIndex((h) => h.ref === ref)]?.ref ?? "",
+      PIFs: pifs.filter((p) => p.record.host === ref).map((p) => p.ref),
+      PBDs: pbds.filter((p) => p.record.host === ref).map((p) => p.ref),
+      suspend_image_sr: localSr,
+      crash_dump_sr: localSr,
+    }),
   };
 }

@@ -3,12 +3,24 @@
  * Each entry declares its parameters (after `session_id`), how many trailing ones have defaults,
  * whether it takes a session and whether it has an `Async.` form (xapi-semantics §3, §8.4–§8.8).
  */
-import type { CallMeta, XValue } from "../api";
+import type { XValue } from "../api";
 import { XapiFault, XDateTime, XInt32 } from "../api";
 import { deriveDomainType, deriveHvmBootPolicy } from "./boot";
+import { registerHostMetrics } from "./classes/host-metrics";
+import { registerMessage } from "./classes/message";
+import { registerPbd } from "./classes/pbd";
+import { registerPif } from "./classes/pif";
+import {
+  type Call,
+  lookups as classLookups,
+  mapSetters as classMapSetters,
+  definer,
+  type MethodSpec,
+} from "./classes/registry";
 import type { Table } from "./db";
 import { type Engine, type OpContext, ocamlFloat } from "./engine";
 import { bool, enumValue, num, str, strList, strMap } from "./params";
+import { VmMessage, vmMessage } from "./pool-objects";
 import { messageRemoved, servesField, servesMessage } from "./profiles";
 import {
   CLASS_FIELDS,
@@ -22,7 +34,6 @@ import {
   defaultVifRecord,
   defaultVmMetricsRecord,
   defaultVmRecord,
-  fieldToWire,
   NEVER,
   newRef,
   newUuid,
@@ -40,29 +51,7 @@ import {
   type VmOperation,
 } from "./vocabulary";
 
-/** What an implementation receives. */
-export interface Call {
-  /** Parameters after the session (all of them for session-less messages). */
-  readonly args: readonly unknown[];
-  readonly session: string | undefined;
-  readonly meta: CallMeta;
-  /** Present for async-capable messages: the task the call runs as. */
-  readonly ctx: OpContext | undefined;
-  /** The method name as sent (for task labels and errors). */
-  readonly wireName: string;
-}
-
-export interface MethodSpec {
-  readonly name: string;
-  /** Parameter names after `session_id`. */
-  readonly params: readonly string[];
-  /** How many trailing parameters have defaults (optional on the wire). */
-  readonly defaults: number;
-  readonly session: boolean;
-  /** Has an `Async.` form (lifecycle calls and other long-running messages). */
-  readonly async: boolean;
-  readonly impl: (call: Call) => XValue | Promise<XValue>;
-}
+export type { Call, MethodSpec } from "./classes/registry";
 
 const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
 
@@ -71,78 +60,18 @@ function ctxOf(call: Call): OpContext {
   return call.ctx;
 }
 
-function uuidInvalid(cls: string, uuid: string): XapiFault {
-  return new XapiFault(ErrorCode.uuidInvalid, [cls, uuid]);
-}
-
 /** Builds the method table over an engine. */
 export function buildMethods(e: Engine): Map<string, MethodSpec> {
   const methods = new Map<string, MethodSpec>();
-  const def = (
-    name: string,
-    params: readonly string[],
-    impl: MethodSpec["impl"],
-    o: { defaults?: number; session?: boolean; async?: boolean } = {},
-  ): void => {
-    methods.set(name, {
-      name,
-      params,
-      defaults: o.defaults ?? 0,
-      session: o.session ?? true,
-      async: o.async ?? false,
-      impl,
-    });
-  };
-
-  // ------------------------------------------------------------ implicit messages (§8.8)
-  /**
-   * The implicit messages of a class (§8.8): get_record, get_all, get_all_records, get_by_uuid,
-   * get_by_name_label (`byName`), and get_<field> for every field of `sample`. A bad ref is
-   * HANDLE_INVALID [cls, ref]. Records go out as the profile serves them (`e.wire`).
-   */
+  const def = definer(methods);
   const lookups = <T extends object>(
     cls: string,
     table: Table<T>,
     sample: T,
-    o: { byName?: boolean; all?: boolean; skipGetters?: readonly string[] } = {},
-  ): void => {
-    const record = (ref: string): T => {
-      const row = table.get(ref);
-      if (!row) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
-      return row;
-    };
-    def(`${cls}.get_record`, ["self"], ({ args }) => e.wire(cls, record(str(args, 0, "self"))));
-    if (o.all !== false) {
-      def(`${cls}.get_all`, [], () => [...table.rows.keys()]);
-      def(`${cls}.get_all_records`, [], () => {
-        const out: { [ref: string]: XValue } = {};
-        for (const [ref, value] of table.entries()) out[ref] = e.wire(cls, value);
-        return out;
-      });
-    }
-    def(`${cls}.get_by_uuid`, ["uuid"], ({ args }) => {
-      const uuid = str(args, 0, "uuid");
-      const hit = table.entries().find(([, v]) => (v as { uuid?: string }).uuid === uuid);
-      if (!hit) throw uuidInvalid(cls, uuid);
-      return hit[0];
-    });
-    if (o.byName) {
-      def(`${cls}.get_by_name_label`, ["label"], ({ args }) => {
-        const label = str(args, 0, "label");
-        return table
-          .entries()
-          .filter(([, v]) => (v as { name_label?: string }).name_label === label)
-          .map(([ref]) => ref);
-      });
-    }
-    for (const field of Object.keys(sample)) {
-      if (o.skipGetters?.includes(field)) continue;
-      def(`${cls}.get_${field}`, ["self"], ({ args }) => {
-        const row = record(str(args, 0, "self")) as Record<string, unknown>;
-        return fieldToWire(cls, field, row[field]);
-      });
-    }
-  };
+    o: { byName?: boolean; all?: boolean } = {},
+  ): void => classLookups(def, e, cls, table, sample, o);
+  const mapSetters = <T extends object>(cls: string, table: Table<T>, field: keyof T & string): void =>
+    classMapSetters(def, cls, table, field);
 
   // ------------------------------------------------------------ session (§8.5)
   def(
@@ -624,6 +553,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     const paused = bool(args, 1, "start_paused");
     bool(args, 2, "force");
     await start(ctx, ref, "start", paused);
+    vmMessage(e, ref, VmMessage.started, "started", true);
     return "";
   });
   lifecycle("start_on", ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
@@ -633,6 +563,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     e.vm(ref);
     e.host(host);
     await start(ctx, ref, "start_on", paused, host);
+    vmMessage(e, ref, VmMessage.started, "started", true);
     return "";
   });
   lifecycle("pause", ["vm"], async (_call, ctx, ref) => {
@@ -641,6 +572,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       e.expectState(ref, [Running]);
       e.enterState(ref, Paused);
     });
+    if (e.profile.release === null) vmMessage(e, ref, VmMessage.paused, "paused");
     return "";
   });
   lifecycle("unpause", ["vm"], async (_call, ctx, ref) => {
@@ -649,6 +581,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       e.expectState(ref, [Paused]);
       e.enterState(ref, Running);
     });
+    if (e.profile.release === null) vmMessage(e, ref, VmMessage.unpaused, "unpaused");
     return "";
   });
   lifecycle("suspend", ["vm"], async (_call, ctx, ref) => {
@@ -658,6 +591,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       // suspend creates the suspend VDI and sets suspend_VDI (§2.1 row 6).
       e.enterState(ref, Suspended, { newSuspendVdi: true });
     });
+    vmMessage(e, ref, VmMessage.suspended, "suspended");
     return "";
   });
   const resume = async (
@@ -687,6 +621,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     const paused = bool(args, 1, "start_paused");
     bool(args, 2, "force");
     await resume(ctx, ref, "resume", paused);
+    vmMessage(e, ref, VmMessage.resumed, "resumed", true);
     return "";
   });
   lifecycle("resume_on", ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
@@ -696,6 +631,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
     e.vm(ref);
     e.host(host);
     await resume(ctx, ref, "resume_on", paused, host);
+    vmMessage(e, ref, VmMessage.resumed, "resumed", true);
     return "";
   });
 
@@ -714,6 +650,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       e.expectState(ref, [Running]);
       e.enterState(ref, Halted);
     });
+    vmMessage(e, ref, VmMessage.shutdown, "shutdown");
     return "";
   });
   lifecycle("clean_reboot", ["vm"], async (_call, ctx, ref) => {
@@ -723,6 +660,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       e.expectState(ref, [Running]);
       rebuild(ref, "clean_reboot");
     });
+    vmMessage(e, ref, VmMessage.rebooted, "rebooted cleanly");
     return "";
   });
   lifecycle("hard_shutdown", ["vm"], async (_call, ctx, ref) => {
@@ -732,6 +670,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       // From Suspended the suspend VDI is destroyed and suspend_VDI cleared (§2.1 row 13).
       e.enterState(ref, Halted, { clearSuspendVdi: true });
     });
+    vmMessage(e, ref, VmMessage.shutdown, "shutdown forcibly");
     return "";
   });
   lifecycle("hard_reboot", ["vm"], async (_call, ctx, ref) => {
@@ -740,6 +679,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       e.expectState(ref, [Paused, Running]);
       rebuild(ref, "hard_reboot");
     });
+    vmMessage(e, ref, VmMessage.rebooted, "rebooted forcibly");
     return "";
   });
   // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard (§2.1 rows 14-16).
@@ -760,6 +700,7 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       e.expectState(ref, [Paused, Suspended, Running]);
       e.enterState(ref, Halted, { clearSuspendVdi: true });
     });
+    vmMessage(e, ref, VmMessage.shutdown, "shutdown");
     return "";
   });
   lifecycle("power_state_reset", ["vm"], async (_call, _ctx, ref) => {
@@ -903,45 +844,6 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
   lookups("VM_guest_metrics", e.guestMetrics, defaultGuestMetricsRecord({ uuid: "" }));
   lookups("VIF", e.vifs, defaultVifRecord({ uuid: "", VM: "", network: "", device: "0", MAC: "" }));
   lookups("network", e.networks, defaultNetworkRecord({ uuid: "", name_label: "" }), { byName: true });
-  /** `set_/add_to_/remove_from_<field>` of a string map field: DB writes (MAP_DUPLICATE_KEY on add). */
-  const mapSetters = <T extends object>(cls: string, table: Table<T>, field: keyof T & string): void => {
-    const row = (args: readonly unknown[]): string => {
-      const ref = str(args, 0, "self");
-      if (!table.has(ref)) throw new XapiFault(ErrorCode.handleInvalid, [cls, ref]);
-      return ref;
-    };
-    const mapOf = (value: T): StringMap => value[field] as StringMap;
-    def(`${cls}.set_${field}`, ["self", "value"], ({ args }) => {
-      const ref = row(args);
-      const value = strMap(args, 1, "value");
-      table.update(ref, (r) => {
-        (r as Record<string, unknown>)[field] = value;
-      });
-      return "";
-    });
-    def(`${cls}.add_to_${field}`, ["self", "key", "value"], ({ args }) => {
-      const ref = row(args);
-      const key = str(args, 1, "key");
-      const value = str(args, 2, "value");
-      const current = table.get(ref);
-      if (current !== undefined && Object.hasOwn(mapOf(current), key)) {
-        throw new XapiFault(ErrorCode.mapDuplicateKey, [cls, field, ref, key]);
-      }
-      table.update(ref, (r) => {
-        (r as Record<string, unknown>)[field] = { ...mapOf(r), [key]: value };
-      });
-      return "";
-    });
-    def(`${cls}.remove_from_${field}`, ["self", "key"], ({ args }) => {
-      const ref = row(args);
-      const key = str(args, 1, "key");
-      table.update(ref, (r) => {
-        const { [key]: _, ...rest } = mapOf(r);
-        (r as Record<string, unknown>)[field] = rest;
-      });
-      return "";
-    });
-  };
   mapSetters("VM_metrics", e.vmMetrics, "other_config");
   mapSetters("VM_guest_metrics", e.guestMetrics, "other_config");
   mapSetters("VIF", e.vifs, "other_config");
@@ -957,6 +859,12 @@ export function buildMethods(e: Engine): Map<string, MethodSpec> {
       return "";
     });
   }
+
+  // ------------------------------------------------------------ host_metrics, PIF, PIF_metrics, PBD, message
+  registerHostMetrics(def, e);
+  registerPif(def, e);
+  registerPbd(def, e);
+  registerMessage(def, e);
 
   // ------------------------------------------------------------ event (§8.7)
   def("event.inject", ["class", "ref"], ({ args }) => {

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { XDateTime, XFloat, type XValue } from "../api";
-import { NULL_REF, type SimDomainType, type SimPowerState } from "./vocabulary";
+import { POOL_CLASS_FIELDS } from "./pool-records";
+import { NEVER, NULL_REF, type SimDomainType, type SimPowerState } from "./vocabulary";
 
 export type StringMap = Record<string, string>;
 
@@ -491,6 +492,11 @@ export const WIRE_TYPES: Record<string, WireTypes> = {
   VM_guest_metrics: { floats: [], dates: ["last_updated"] },
   VIF: { floats: [], dates: [] },
   network: { floats: [], dates: [] },
+  host_metrics: { floats: [], dates: ["last_updated"] },
+  PIF: { floats: [], dates: [] },
+  PIF_metrics: { floats: ["io_read_kbs", "io_write_kbs"], dates: ["last_updated"] },
+  PBD: { floats: [], dates: [] },
+  message: { floats: [], dates: ["timestamp"] },
 };
 
 /**
@@ -550,8 +556,7 @@ export function xapiDate(ms: number): string {
   )}:${p(d.getUTCSeconds())}Z`;
 }
 
-/** `Date.never`: the epoch, what XAPI shows for unset datetimes. */
-export const NEVER = "19700101T00:00:00Z";
+export { NEVER };
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -1087,4 +1092,5 @@ export const CLASS_FIELDS: Readonly<Record<string, readonly string[]>> = {
   VM_guest_metrics: Object.keys(defaultGuestMetricsRecord({ uuid: "" })),
   VIF: Object.keys(defaultVifRecord({ uuid: "", VM: "", network: "", device: "0", MAC: "" })),
   network: Object.keys(defaultNetworkRecord({ uuid: "", name_label: "" })),
+  ...POOL_CLASS_FIELDS,
 };

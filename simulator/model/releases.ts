@@ -153,6 +153,42 @@ const FIELDS_SINCE: Readonly<Record<string, Readonly<Record<string, readonly str
     falcon: ["managed"],
     inverness: ["purpose"],
   },
+  host_metrics: {
+    orlando: ["other_config"],
+  },
+  PIF: {
+    miami: [
+      "physical",
+      "currently_attached",
+      "ip_configuration_mode",
+      "IP",
+      "netmask",
+      "gateway",
+      "DNS",
+      "bond_slave_of",
+      "bond_master_of",
+      "VLAN_master_of",
+      "VLAN_slave_of",
+      "management",
+      "other_config",
+    ],
+    orlando: ["disallow_unplug"],
+    cowley: ["tunnel_access_PIF_of", "tunnel_transport_PIF_of"],
+    tampa: ["ipv6_configuration_mode", "IPv6", "ipv6_gateway", "primary_address_type"],
+    "vgpu-productisation": ["managed"],
+    creedence: ["properties"],
+    dundee: ["capabilities"],
+    inverness: ["igmp_snooping_status"],
+    kolkata: ["sriov_physical_PIF_of", "sriov_logical_PIF_of", "PCI"],
+  },
+  PIF_metrics: {
+    orlando: ["other_config"],
+  },
+  PBD: {
+    miami: ["other_config"],
+  },
+  // The class itself appeared in orlando (its messages are listed there); its fields date from rio.
+  message: {},
 };
 
 /** Messages (explicit ones and the implicit field accessors) by the release they appeared in. */
@@ -173,6 +209,7 @@ const MESSAGES_SINCE: Readonly<Record<string, readonly string[]>> = {
     "VDI.get_xenstore_data",
     "VDI.get_sm_config",
     "VBD.get_unpluggable",
+    "PBD.set_device_config",
   ],
   orlando: [
     "pool.get_ha_enabled",
@@ -231,6 +268,15 @@ const MESSAGES_SINCE: Readonly<Record<string, readonly string[]>> = {
     "VM_guest_metrics.set_other_config",
     "VM_guest_metrics.add_to_other_config",
     "VM_guest_metrics.remove_from_other_config",
+    "message.create",
+    "message.destroy",
+    "message.get",
+    "message.get_all",
+    "message.get_since",
+    "message.get_record",
+    "message.get_by_uuid",
+    "message.get_all_records",
+    "message.get_all_records_where",
   ],
   george: [
     "session.get_all_subject_identifiers",
@@ -403,6 +449,9 @@ export const REMOVED_MESSAGES: Readonly<Record<string, string>> = {
   "VM_guest_metrics.get_memory": "george",
   "VM_guest_metrics.get_disks": "orlando",
   "VIF.get_metrics": "tampa",
+  "host_metrics.get_memory_free": "tampa",
+  "PIF_metrics.get_io_read_kbs": "tampa",
+  "PIF_metrics.get_io_write_kbs": "tampa",
 };
 
 /** `FIELD_RELEASES[class][field]`: the release the field appeared in (absent: rio). */

@@ -4,6 +4,16 @@
  * persisted, like a XAPI restart that drops them.
  */
 import { z } from "zod";
+import {
+  defaultHostMetricsRecord,
+  defaultPbdRecord,
+  defaultPifMetricsRecord,
+  defaultPifRecord,
+  type HostMetricsRecord,
+  type PbdRecord,
+  type PifMetricsRecord,
+  type PifRecord,
+} from "./pool-records";
 import { DEFAULT_PROFILE, PROFILE_NAMES, PROFILES, type ProfileName } from "./profiles";
 import {
   defaultGuestMetricsRecord,
@@ -176,6 +186,14 @@ export interface SimSnapshot {
   vifs: { ref: string; record: VifRecord }[];
   vmMetrics: { ref: string; record: VmMetricsRecord }[];
   guestMetrics: { ref: string; record: GuestMetricsRecord }[];
+  /**
+   * The hosts' metrics and NICs and the SRs' PBDs; absent in files written before them (the load creates
+   * them as xapi's dbsync would; see pool-objects.ts `ensurePoolObjects`).
+   */
+  hostMetrics: { ref: string; record: HostMetricsRecord }[];
+  pifs: { ref: string; record: PifRecord }[];
+  pifMetrics: { ref: string; record: PifMetricsRecord }[];
+  pbds: { ref: string; record: PbdRecord }[];
   nextDomid: number;
   /** The XAPI generation the state belongs to; absent in older files, which are `current`. */
   profile: ProfileName;
@@ -316,6 +334,10 @@ const snapshotSchema = z.object({
   }),
   vmMetrics: rows({}),
   guestMetrics: rows({}),
+  hostMetrics: rows({}),
+  pifs: rows({ device: z.string(), network: z.string(), host: z.string(), MAC: z.string() }),
+  pifMetrics: rows({}),
+  pbds: rows({ host: z.string(), SR: z.string() }),
   nextDomid: z.number().int().positive(),
   profile: z.enum(PROFILE_NAMES).optional(),
 });
@@ -338,7 +360,8 @@ function invalid(message: string): InvalidStateError {
  *   domain types refuses a VM that has another one);
  * - unknown fields are kept (persisted, not served).
  * Refuses dangling references (a VM's VBDs/VIFs/guest_metrics/resident_on, a VBD's VM/VDI, a VDI's SR,
- * a VIF's VM/network naming no object in the state). Throws {@link InvalidStateError} naming the path.
+ * a VIF's VM/network, a PIF's host/network, a PBD's host/SR naming no object in the state). Throws
+ * {@link InvalidStateError} naming the path.
  */
 export function parseSnapshot(value: unknown, profile?: ProfileName): SimSnapshot {
   const parsed = snapshotSchema.safeParse(normaliseNumbers(value));
@@ -467,6 +490,34 @@ export function parseSnapshot(value: unknown, profile?: ProfileName): SimSnapsho
         uuid: m.record.uuid,
       }),
     })),
+    hostMetrics: data.hostMetrics.map((m) => ({
+      ref: m.ref,
+      record: defaultHostMetricsRecord({ ...(m.record as Partial<HostMetricsRecord>), uuid: m.record.uuid }),
+    })),
+    pifs: data.pifs.map((p) => ({
+      ref: p.ref,
+      record: defaultPifRecord({
+        ...(p.record as Partial<PifRecord>),
+        uuid: p.record.uuid,
+        device: p.record.device,
+        network: p.record.network,
+        host: p.record.host,
+        MAC: p.record.MAC,
+      }),
+    })),
+    pifMetrics: data.pifMetrics.map((m) => ({
+      ref: m.ref,
+      record: defaultPifMetricsRecord({ ...(m.record as Partial<PifMetricsRecord>), uuid: m.record.uuid }),
+    })),
+    pbds: data.pbds.map((p) => ({
+      ref: p.ref,
+      record: defaultPbdRecord({
+        ...(p.record as Partial<PbdRecord>),
+        uuid: p.record.uuid,
+        host: p.record.host,
+        SR: p.record.SR,
+      }),
+    })),
     nextDomid: data.nextDomid,
     profile: resolved,
   };
@@ -490,6 +541,10 @@ const TEMPLATES: Readonly<Record<string, object>> = {
   vifs: defaultVifRecord({ uuid: "", VM: "", network: "", device: "0", MAC: "" }),
   vmMetrics: defaultVmMetricsRecord({ uuid: "" }),
   guestMetrics: defaultGuestMetricsRecord({ uuid: "" }),
+  hostMetrics: defaultHostMetricsRecord({ uuid: "" }),
+  pifs: defaultPifRecord({ uuid: "", device: "", network: "", host: "", MAC: "" }),
+  pifMetrics: defaultPifMetricsRecord({ uuid: "" }),
+  pbds: defaultPbdRecord({ uuid: "", host: "", SR: "" }),
 };
 
 /** A decimal integer as XML-RPC dumps an int64, or a float's decimal text. */
@@ -531,9 +586,11 @@ function normaliseNumbers(value: unknown): unknown {
 /**
  * Refuses references that name no object of the state: a VM's `VBDs`, `VIFs`, `guest_metrics` and
  * `resident_on` (NULL allowed for the last two), a VBD's `VM` and `VDI` (NULL only for an empty CD
- * drive), a VDI's `SR` (NULL allowed), a VIF's `VM` and `network`; duplicate refs too. A VM whose
- * `metrics` names nothing is not refused: xapi gives it a fresh VM_metrics at start, and so does
- * xapi-sim. (`suspend_VDI` is not checked: xapi-sim has no suspend-image VDIs.)
+ * drive), a VDI's `SR` (NULL allowed), a VIF's `VM` and `network`, a PIF's `host` and `network`, a
+ * PBD's `host` and `SR`; duplicate refs too. A VM or host whose `metrics` names nothing, or a PIF whose
+ * `metrics` does, is not refused: xapi gives it fresh metrics at start, and so does xapi-sim. Nor is a
+ * Suspended VM's `suspend_VDI` naming nothing (a file written before suspend images were VDIs): the load
+ * creates the image. The derived lists (host.PIFs, host.PBDs, SR.PBDs, network.PIFs) are recomputed.
  */
 function checkReferences(data: ParsedSnapshot): void {
   const refsOf = (table: keyof ParsedSnapshot, what: string): Set<string> => {
@@ -580,6 +637,18 @@ function checkReferences(data: ParsedSnapshot): void {
   for (const [i, vif] of data.vifs.entries()) {
     need(`vifs.${i}.record.VM`, "VM", vif.record.VM, vms, false);
     need(`vifs.${i}.record.network`, "network", vif.record.network, networks, false);
+  }
+  refsOf("hostMetrics", "host_metrics");
+  refsOf("pifs", "PIF");
+  refsOf("pifMetrics", "PIF_metrics");
+  refsOf("pbds", "PBD");
+  for (const [i, pif] of data.pifs.entries()) {
+    need(`pifs.${i}.record.host`, "host", pif.record.host, hosts, false);
+    need(`pifs.${i}.record.network`, "network", pif.record.network, networks, false);
+  }
+  for (const [i, pbd] of data.pbds.entries()) {
+    need(`pbds.${i}.record.host`, "host", pbd.record.host, hosts, false);
+    need(`pbds.${i}.record.SR`, "SR", pbd.record.SR, srs, false);
   }
 }
 

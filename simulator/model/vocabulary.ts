@@ -153,6 +153,9 @@ export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 /** XAPI's null reference (xapi-semantics §8.9). */
 export const NULL_REF = "OpaqueRef:NULL";
 
+/** `Date.never`: the epoch, what XAPI shows for unset datetimes. */
+export const NEVER = "19700101T00:00:00Z";
+
 /** `Constants.hvm_default_boot_policy` (xapi-semantics §7.3). */
 export const HVM_DEFAULT_BOOT_POLICY = "BIOS order";
 
@@ -206,5 +209,6 @@ export const ErrorCode = {
   internalError: "INTERNAL_ERROR",
   bootloaderFailed: "BOOTLOADER_FAILED",
   vdiInUse: "VDI_IN_USE",
+  vmNoSuspendSr: "VM_NO_SUSPEND_SR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
