@@ -4,13 +4,27 @@
  * expects it; when it is not, it re-plans from what is really there instead of continuing blindly.
  *
  * Per step:
- * 1. **Check** the live power state matches `step.from` (see "Reads" for where that observation comes
- *    from); otherwise re-plan.
- * 2. **Call** it: lifecycle calls as `Async.VM.*` with a per-operation timeout (the task is polled,
- *    cancelled on timeout and always destroyed); setters synchronously, skipped when the live value
- *    already matches ({@link ExecutedStep.skipped} = "already-set").
- * 3. **Verify** the post-state with one `VM.get_power_state`; an unexpected state means re-plan.
+ * 1. **Check** the power state the run knows matches `step.from` (see "Reads" for where that knowledge
+ *    comes from); otherwise re-plan.
+ * 2. **Call** it: lifecycle calls as `Async.VM.*` with a per-operation timeout (the task is waited for by
+ *    the session's `event.from` long-poll, cancelled on timeout and always destroyed, client/task.ts);
+ *    setters synchronously, skipped when the live value already matches ({@link ExecutedStep.skipped} =
+ *    "already-set").
+ * 3. **Post-state**: a lifecycle task that succeeded leaves the VM in `step.to` (see "Post-state").
  * 4. **Record** the step (start time, duration, escalation).
+ *
+ * Post-state (choice): after a lifecycle task succeeds, the VM is taken to be in the call's documented
+ * post-state (`step.to`, the lifecycle table), neither read back with `VM.get_power_state` nor taken from
+ * a `VM` event. Why: XAPI ends the task only after it has synced the power state from xenopsd, and fails it
+ * unless the state is the expected one for every target but Running (ocaml/xapi/xapi_xenops.ml
+ * `check_power_state_is` → `Xapi_vm_lifecycle.assert_final_power_state_is`; for Running it only warns);
+ * a read right after could only add the instant between the task's end and the read, a gap every later
+ * step has anyway and that stays guarded: XAPI refuses a lifecycle call from a wrong state
+ * (VM_BAD_POWER_STATE: read, re-plan), and the calls that are also legal from a state they would harm
+ * (`VM.hard_shutdown` on a Suspended VM) keep their read right before the call. Watching `VM/<ref>` in the
+ * long-poll instead would wake it on every VM field XAPI writes during an operation (allowed_operations,
+ * current_operations, metrics): more calls than the read it replaces. The power state is read where the
+ * outcome is ambiguous: escalation, a refused or cancelled call, a network failure.
  *
  * Failures:
  * - `OTHER_OPERATION_IN_PROGRESS`: retried with bounded exponential backoff.
@@ -42,27 +56,28 @@
  * Reads (the exact calls besides the plan's own, so tests can compare the simulator's counters):
  * - once per run: `VM.get_by_uuid` (only when `vm.ref` is not given) and `VM.get_record` (not when
  *   the caller passes the record it has just read, {@link ConvergeOptions.record});
- * - per lifecycle step: `Async.VM.<call>`, `task.get_record` until the task settles (≥ 1, backoff
- *   20 ms ×2 up to 2 s), `task.destroy`, then `VM.get_power_state` (the post-state check, which is also
- *   the pre-check of the next step: no call is made in between except setters, which do not depend
- *   on the power state; XAPI itself refuses a lifecycle call from a wrong state, and that refusal
- *   triggers a re-plan too);
+ * - per lifecycle step: `Async.VM.<call>` and `task.destroy`, plus the session's share of the `event.from`
+ *   answers that show its task's end (one long-poll serves every task of the session in flight: about two
+ *   answers per task waited alone, fewer when tasks end together; `task.get_record` polls instead on a host
+ *   without `event.from`). No power-state read after it (see "Post-state"): the post-state is also the
+ *   pre-check of the next step; no call is made in between except setters, which do not depend on the
+ *   power state, and XAPI itself refuses a lifecycle call from a wrong state, which triggers a re-plan;
  * - before `VM.hard_shutdown` unless the policy may discard a suspended image (`shutdown: "hard"`
- *   with `allowDiscardSuspendedState`, see `mayDiscardSuspendedState`): one extra
- *   `VM.get_power_state` right before each send of the call (retries after OTHER_OPERATION_IN_PROGRESS
- *   included), because hard_shutdown is also legal on a Suspended VM and would silently discard its
- *   memory image if the VM was suspended meanwhile; not when the read just before was the escalation
- *   check or the network-failure check, which serves as this one;
+ *   with `allowDiscardSuspendedState`, see `mayDiscardSuspendedState`): one `VM.get_power_state` right
+ *   before each send of the call (retries after OTHER_OPERATION_IN_PROGRESS included), because
+ *   hard_shutdown is also legal on a Suspended VM and would silently discard its memory image if the VM was
+ *   suspended meanwhile; not when the read just before was the escalation check or the network-failure
+ *   check, which serves as this one;
  * - per setter step: the setter only (the skip decision uses the record read for the plan plus XAPI's
  *   documented domain_type ↔ HVM_boot_policy coupling, xapi-semantics §7.3);
  * - only when the target declares `boot.bootableUserdevices`: with every `VM.get_record`, one
  *   `VBD.get_record` per ref in the record's `VBDs` (the VM's own disks; `VBD.get_all_records` would
  *   read every disk of the pool), so that `VBD.set_bootable` steps know each VBD's ref and flag;
  * - per re-plan: `VM.get_record`; per escalation, per retried network failure and per
- *   VM_BAD_POWER_STATE / TASK_CANCELLED: one `VM.get_power_state`;
+ *   VM_BAD_POWER_STATE / TASK_CANCELLED / vanished task: one `VM.get_power_state`;
  * - only on a stopped run that may restore (see "Restore"): one `VM.get_power_state` (is the VM still
  *   Running?), then, if it is, the restore call as a lifecycle step (`Async.VM.pause` or
- *   `Async.VM.suspend`, task polls, `task.destroy`, `VM.get_power_state`).
+ *   `Async.VM.suspend`, its `event.from` share, `task.destroy`).
  */
 import { type Backoff, backoffDelay, sleep } from "./client/backoff";
 import type { XapiConnection } from "./client/connection";
@@ -733,20 +748,16 @@ class Run {
         throw this.#errorFrom(error, step, undefined, bootFailureHint(error));
       }
     }
-    // Verify: this read is also the next step's pre-check.
-    const after = await this.#readPower(step, step.to);
+    // The task succeeded: the VM is in the call's post-state (module doc, "Post-state"), the next step's pre-check.
+    this.#power = step.to;
     const executed = escalatedFrom === undefined ? step : { ...step, call };
     // Only a lift to Running made by this very step is one a stopped run may undo.
-    this.#lifted = LIFTS.has(call) && after === PowerState.Running ? step.from : undefined;
-    if (after !== step.to) {
-      this.#record(executed, startedAt, escalatedFrom === undefined ? {} : { escalatedFrom });
-      throw new Replan(`${call} succeeded but the VM is ${after}, expected ${step.to}`);
-    }
+    this.#lifted = LIFTS.has(call) && step.to === PowerState.Running ? step.from : undefined;
     if (BUILDS_DOMAIN.has(call)) {
       this.#restarted = true;
       this.#stale = false;
     }
-    if (after === PowerState.Halted) this.#stale = false;
+    if (step.to === PowerState.Halted) this.#stale = false;
     this.#record(executed, startedAt, escalatedFrom === undefined ? {} : { escalatedFrom });
   }
 

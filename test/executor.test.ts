@@ -65,7 +65,7 @@ function callsBetween(before: SimCounters, after: SimCounters): Record<string, n
 
 /**
  * The documented calls of a run (provider/executor.ts, "Reads"), with wire names, except
- * task.get_record (≥ 1 per lifecycle step, timing-dependent), which is checked separately.
+ * event.from (≥ 1 per lifecycle step of a run alone, timing-dependent), which is checked separately.
  */
 function documentedCalls(plan: Plan, policy: Policy): Record<string, number> {
   const expected: Record<string, number> = { "VM.get_by_uuid": 1, "VM.get_record": 1 };
@@ -79,7 +79,6 @@ function documentedCalls(plan: Plan, policy: Policy): Record<string, number> {
     }
     add(`Async.${step.call}`);
     add("task.destroy");
-    add("VM.get_power_state");
     // The extra read before a hard_shutdown is skipped only where discarding an image is allowed.
     const mayDiscard = policy.shutdown === "hard" && policy.allowDiscardSuspendedState;
     if (step.call === LifecycleCall.hardShutdown && !mayDiscard) add("VM.get_power_state");
@@ -127,21 +126,21 @@ describe("converge: every (from, to) × policy × boot change", () => {
         policy,
       );
 
-      const { "task.get_record": polls = 0, ...calls } = callsBetween(before, await counters(sim));
+      const { "event.from": answers = 0, ...calls } = callsBetween(before, await counters(sim));
       expect({
         final: result.finalPowerState,
         live: await conn.call("VM.get_power_state", VM.ref),
         steps: result.steps.map((s) => s.call),
         replans: result.replans,
         calls,
-        enoughPolls: polls >= planned.plan.lifecycleCalls,
+        enoughAnswers: answers >= planned.plan.lifecycleCalls,
       }).toEqual({
         final: to,
         live: to,
         steps: planned.plan.steps.map((s) => s.call),
         replans: 0,
         calls: documentedCalls(planned.plan, policy),
-        enoughPolls: true,
+        enoughAnswers: true,
       });
     },
   );
@@ -161,11 +160,8 @@ describe("a record the caller has just read", () => {
         record,
       },
     );
-    const { "task.get_record": _polls, ...calls } = callsBetween(before, await counters(sim));
-    expect([result.finalPowerState, calls]).toEqual([
-      "Running",
-      { "Async.VM.start": 1, "task.destroy": 1, "VM.get_power_state": 1 },
-    ]);
+    const { "event.from": _answers, ...calls } = callsBetween(before, await counters(sim));
+    expect([result.finalPowerState, calls]).toEqual(["Running", { "Async.VM.start": 1, "task.destroy": 1 }]);
   });
 
   it("is used for the first plan only: a re-plan reads the record", async () => {

@@ -15,8 +15,9 @@
 import * as util from "node:util";
 import type { TaskRef } from "../model/vocabulary";
 import type { Backoff } from "./backoff";
+import { DEFAULT_MAX_CONCURRENT_OPERATIONS, OperationSlots } from "./limit";
 import { XapiSession } from "./session";
-import { DEFAULT_TASK_POLL, waitForTask } from "./task";
+import { DEFAULT_TASK_POLL, EVENT_TIMEOUT_S, TaskWatcher } from "./task";
 
 /** How to reach and authenticate to a XAPI host (a pool coordinator or any member). */
 export interface ConnectionOptions {
@@ -41,8 +42,18 @@ export interface ConnectionOptions {
    * restart); a host that never answered fails within a second. @default 120000
    */
   outageToleranceMs?: number | undefined;
-  /** Task polling schedule of `callAsync`. @default { initialMs: 20, maxMs: 2000, factor: 2 } */
+  /**
+   * Task waiting schedule of `callAsync`: the polls where `event.from` is missing, the delay before the first
+   * look at a task, and the pauses between long-poll answers that ended nothing.
+   * @default { initialMs: 20, maxMs: 2000, factor: 2 }
+   */
   taskPoll?: Backoff | undefined;
+  /**
+   * How many `callAsync` tasks this process runs at once against this pool (every connection to the same
+   * URL shares them); more wait in a first-come-first-served queue, and a task's `timeoutMs` starts only
+   * when it is sent (client/limit.ts says why 4). @default 4
+   */
+  maxConcurrentOperations?: number | undefined;
 }
 
 /** A shared, session-holding XAPI connection. */
@@ -55,9 +66,11 @@ export interface XapiConnection {
    */
   call<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
   /**
-   * `Async.<method>(session, ...args)`, then waits for the task (polling with backoff), always
-   * destroys it, and resolves with the decoded task result (`""` for void calls).
-   * @param opts.timeoutMs per-operation timeout: the task is cancelled and XapiTimeoutError thrown.
+   * `Async.<method>(session, ...args)` once one of the pool's operation slots is free, then waits for the
+   * task (the session's one `event.from` long-poll, or polling where there is none), always destroys it,
+   * and resolves with the decoded task result (`""` for void calls).
+   * @param opts.timeoutMs per-operation timeout, counted from the task's creation (not the wait for a
+   *   slot): the task is cancelled and XapiTimeoutError thrown.
    * @throws XapiError (the task's error_info) | XapiTimeoutError | XapiTransportError
    */
   callAsync<T = unknown>(
@@ -74,7 +87,8 @@ export interface XapiConnection {
 
 class Connection implements XapiConnection {
   readonly #session: XapiSession;
-  #taskPoll: Backoff;
+  readonly #tasks: TaskWatcher;
+  readonly #slots: OperationSlots;
 
   constructor(options: ConnectionOptions) {
     this.#session = new XapiSession(
@@ -89,7 +103,14 @@ class Connection implements XapiConnection {
       },
       options.password,
     );
-    this.#taskPoll = options.taskPoll ?? DEFAULT_TASK_POLL;
+    // The long-poll must answer well within the transport's request (socket inactivity) timeout.
+    const timeoutS = Math.min(EVENT_TIMEOUT_S, (options.requestTimeoutMs ?? 60_000) / 2000);
+    this.#tasks = new TaskWatcher(
+      (m, a) => this.#session.call(m, a),
+      options.taskPoll ?? DEFAULT_TASK_POLL,
+      timeoutS,
+    );
+    this.#slots = slotsOf(options);
   }
 
   get stats(): { calls: number; logins: number } {
@@ -119,18 +140,19 @@ class Connection implements XapiConnection {
     opts?: { timeoutMs?: number | undefined },
   ): Promise<T> {
     const bare = method.replace(/^Async\./, "");
-    const task = (await this.#session.call(`Async.${bare}`, args)) as TaskRef;
-    const call = (m: string, a: readonly unknown[]) => this.#session.call(m, a);
-    return (await waitForTask(call, task, bare, { timeoutMs: opts?.timeoutMs, poll: this.#taskPoll })) as T;
+    const start = () => this.#session.call(`Async.${bare}`, args) as Promise<TaskRef>;
+    return (await this.#slots.run(() => this.#tasks.run(start, bare, { timeoutMs: opts?.timeoutMs }))) as T;
   }
 
-  /** Adopt a changed password for the next login (same url and username). */
+  /** Adopt a changed password for the next login (same url and username), and a changed schedule or limit. */
   update(options: ConnectionOptions): void {
     this.#session.setPassword(options.password);
-    if (options.taskPoll !== undefined) this.#taskPoll = options.taskPoll;
+    if (options.taskPoll !== undefined) this.#tasks.poll = options.taskPoll;
+    if (options.maxConcurrentOperations !== undefined) this.#slots.limit = options.maxConcurrentOperations;
   }
 
   close(): Promise<void> {
+    this.#tasks.close();
     return this.#session.logout();
   }
 
@@ -144,7 +166,23 @@ class Connection implements XapiConnection {
 }
 
 const connections = new Map<string, Connection>();
+/** The operation slots of each pool, by normalized URL: shared by every username's connection to it. */
+const poolSlots = new Map<string, OperationSlots>();
 let exitHookInstalled = false;
+
+/** The slots of `options.url`'s pool, created with the given (or default) limit; a given limit is adopted. */
+function slotsOf(options: ConnectionOptions): OperationSlots {
+  const key = normalizeUrl(options.url);
+  const limit = options.maxConcurrentOperations;
+  const existing = poolSlots.get(key);
+  if (existing !== undefined) {
+    if (limit !== undefined) existing.limit = limit;
+    return existing;
+  }
+  const slots = new OperationSlots(limit ?? DEFAULT_MAX_CONCURRENT_OPERATIONS);
+  poolSlots.set(key, slots);
+  return slots;
+}
 
 /** Why: `https://Host:443/` and `host` name the same endpoint; the cache must see one key. */
 function normalizeUrl(url: string): string {
@@ -187,6 +225,7 @@ export function getConnection(opts: ConnectionOptions): XapiConnection {
 export async function closeAllConnections(): Promise<void> {
   const all = [...connections.values()];
   connections.clear();
+  poolSlots.clear();
   await Promise.all(all.map((connection) => connection.close()));
 }
 

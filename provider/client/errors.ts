@@ -40,6 +40,8 @@ export const XapiErrorCode = {
   MAP_DUPLICATE_KEY: "MAP_DUPLICATE_KEY",
   /** `session.login_with_password` refused the username or password. */
   SESSION_AUTHENTICATION_FAILED: "SESSION_AUTHENTICATION_FAILED",
+  /** The host's API has no such message (e.g. `event.from` before API 1.9): use the older way. */
+  MESSAGE_METHOD_UNKNOWN: "MESSAGE_METHOD_UNKNOWN",
 } as const;
 export type XapiErrorCode = (typeof XapiErrorCode)[keyof typeof XapiErrorCode];
 

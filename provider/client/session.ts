@@ -20,6 +20,7 @@ export const ORIGINATOR = "pulumi-xapi";
 export const LOGIN_API_VERSION = "2.21";
 
 const LOGIN = "session.login_with_password";
+const EVENT_FROM = "event.from";
 /** How many HOST_IS_SLAVE hops a single call may follow (a pool has one coordinator; 2 covers a failover). */
 const MAX_REDIRECTS = 2;
 /**
@@ -233,7 +234,9 @@ export class XapiSession {
       url,
       requestTimeoutMs: this.#requestTimeoutMs,
       // A repeated login costs at most one extra session (rare race); failing it would fail the operation.
-      resendOnStaleSocket: (method) => isIdempotentCall(method) || method === LOGIN,
+      // `event.from` only reads (the same token answers the same); it is not retried through an outage, though:
+      // its waiter falls back to polling, which is.
+      resendOnStaleSocket: (method) => isIdempotentCall(method) || method === LOGIN || method === EVENT_FROM,
     };
     return createJsonRpcTransport(options);
   }
