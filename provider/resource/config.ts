@@ -4,6 +4,7 @@
  * property, never enter the serialized provider, and the password never reaches a log line or an
  * error message (see {@link scrubSecrets}).
  */
+import { DEFAULT_MAX_CONCURRENT_OPERATIONS } from "../client/limit";
 import { ProviderError, ProviderErrorCode } from "./errors";
 
 /**
@@ -17,6 +18,7 @@ export const CONNECTION_SETTINGS = {
   caCert: { config: "xapi:caCert", env: "XAPI_CA_CERT" },
   fingerprint: { config: "xapi:fingerprint", env: "XAPI_FINGERPRINT" },
   insecure: { config: "xapi:insecure", env: "XAPI_INSECURE" },
+  maxConcurrentOperations: { config: "xapi:maxConcurrentOperations", env: "XAPI_MAX_CONCURRENT_OPERATIONS" },
 } as const;
 export type ConnectionSettingName = keyof typeof CONNECTION_SETTINGS;
 
@@ -37,6 +39,12 @@ export interface ConnectionSettings {
   readonly caCert?: string;
   readonly fingerprint?: string;
   readonly insecure?: boolean;
+  /**
+   * How many XAPI tasks (lifecycle calls, clones, provisions) this provider process runs at once against
+   * the pool; more wait in the process (client/limit.ts says why the default is 4, about 4 per host).
+   * Unset: the client's default ({@link DEFAULT_MAX_CONCURRENT_OPERATIONS}).
+   */
+  readonly maxConcurrentOperations?: number;
 }
 
 /**
@@ -93,6 +101,16 @@ export function readConnectionSettings(
     );
   }
 
+  const limitText = value("maxConcurrentOperations");
+  const maxConcurrentOperations = limitText === undefined ? undefined : parseCount(limitText);
+  if (maxConcurrentOperations === null) {
+    return new ProviderError(
+      ProviderErrorCode.INVALID_CONFIG,
+      `Invalid xapi:maxConcurrentOperations (or XAPI_MAX_CONCURRENT_OPERATIONS): expected a whole number from 1 to ${MAX_CONCURRENT_OPERATIONS}, received ${JSON.stringify(limitText)}. ` +
+        `Try \`pulumi config set xapi:maxConcurrentOperations ${DEFAULT_MAX_CONCURRENT_OPERATIONS}\` (the default; about ${DEFAULT_MAX_CONCURRENT_OPERATIONS} per host of the pool).`,
+    );
+  }
+
   const caCert = value("caCert");
   const fingerprint = value("fingerprint");
   return hidePassword({
@@ -102,7 +120,22 @@ export function readConnectionSettings(
     ...(caCert === undefined ? {} : { caCert }),
     ...(fingerprint === undefined ? {} : { fingerprint }),
     ...(insecure === undefined ? {} : { insecure }),
+    ...(maxConcurrentOperations === undefined ? {} : { maxConcurrentOperations }),
   });
+}
+
+/**
+ * The most `xapi:maxConcurrentOperations` accepts (a bound against typos): the client's HTTP agent opens at
+ * most 64 sockets per host (client/tls.ts), so more tasks could not even be sent at once.
+ */
+const MAX_CONCURRENT_OPERATIONS = 64;
+
+/** "8" → 8; anything but a whole number from 1 to {@link MAX_CONCURRENT_OPERATIONS} → null. */
+function parseCount(text: string): number | null {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) return null;
+  const n = Number(t);
+  return n >= 1 && n <= MAX_CONCURRENT_OPERATIONS ? n : null;
 }
 
 /** "true"/"1"/"yes" → true, "false"/"0"/"no" → false, anything else → null. */
