@@ -84,3 +84,34 @@ export function criticalPathBound(chains: readonly number[], concurrency: number
   const total = chains.reduce((a, b) => a + b, 0);
   return Math.max(Math.max(...chains), total / concurrency);
 }
+
+/**
+ * The bound for a client that also runs at most `operationLimit` lifecycle calls (tasks) at once, as the
+ * provider's per-pool limit does (provider/client/limit.ts): the bound above, and Σ over every lifecycle
+ * call of (round trip + its operation time) / `operationLimit`.
+ */
+export function criticalPathBoundAtLimit(
+  chains: readonly number[],
+  operationTotalMs: number,
+  concurrency: number,
+  operationLimit: number,
+): number {
+  return Math.max(
+    criticalPathBound(chains, concurrency),
+    operationTotalMs / Math.min(operationLimit, concurrency),
+  );
+}
+
+/** Σ over `steps`' lifecycle calls of (round trip + the call's operation time). */
+export function operationsMs(
+  steps: readonly Pick<PlanStep, "call">[],
+  roundTripMs: number,
+  operationMs: Readonly<Record<string, number>>,
+): number {
+  let total = 0;
+  for (const step of steps) {
+    const op = operationOf(step.call);
+    if (op !== undefined) total += roundTripMs + (operationMs[op] ?? 0);
+  }
+  return total;
+}

@@ -19,6 +19,7 @@
  * Flags:
  *   --n 100,1000         executor sizes (N VMs)               --concurrency 16   VMs in flight (Ansible: --forks)
  *   --latency-ms 1       injected latency per XAPI call       --seed 42          workload seed
+ *   --max-ops 4          the provider's tasks at once per pool (maxConcurrentOperations; its default)
  *   --time-scale 100     realistic operation times ÷ this (bench/optimes.ts: VM.start 8 s → 80 ms, …)
  *   --op-ms <ms>         instead: every operation takes <ms> (the pre-#14 uniform model)
  *   --ansible-n 100      Ansible comparison sizes (0: skip)   --out <file>
@@ -41,7 +42,9 @@
  * - critical-path bound = max(max_i chain_i, Σ_i chain_i / concurrency), where chain_i = Σ over VM i's
  *   planned calls of (measured round trip + the call's scaled operation time; a setter counts
  *   max(round trip, 30 ms ÷ scale)). A lower bound for any client that makes only the plan's calls at
- *   that concurrency.
+ *   that concurrency. The provider also runs at most `--max-ops` tasks at once per pool
+ *   (provider/client/limit.ts), hence a second bound: max(the bound above, Σ over every lifecycle call of
+ *   (round trip + its operation time) / min(max-ops, concurrency)).
  * - client overhead per call: the benchmark process's CPU time (client only) / XAPI calls made.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -50,12 +53,21 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { closeAllConnections, getConnection } from "../provider/client";
 import { createJsonRpcTransport, type Transport } from "../provider/client/jsonrpc";
+import { DEFAULT_MAX_CONCURRENT_OPERATIONS } from "../provider/client/limit";
 import { converge } from "../provider/executor";
 import { DEFAULT_POLICY, type Plan } from "../provider/model/plan";
 import { planTransition } from "../provider/planner";
 import { type AnsibleRun, ansibleStates, ansibleVersion, runAnsible } from "./ansible";
 import { runNaive } from "./naive";
-import { chainMs, criticalPathBound, REAL_OPERATION_MS, REAL_SETTER_MS, scaledOperationMs } from "./optimes";
+import {
+  chainMs,
+  criticalPathBound,
+  criticalPathBoundAtLimit,
+  operationsMs,
+  REAL_OPERATION_MS,
+  REAL_SETTER_MS,
+  scaledOperationMs,
+} from "./optimes";
 import { type PulumiBenchResult, type PulumiSizeResult, runPulumiBench } from "./pulumi";
 import { type Counters, control, processCpuMs, type Sim, startSim, stopSim } from "./sim";
 import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
@@ -63,6 +75,8 @@ import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
 interface Config {
   sizes: number[];
   concurrency: number;
+  /** The provider connection's tasks at once per pool (`maxConcurrentOperations`; provider/client/limit.ts). */
+  maxOps: number;
   latencyMs: number;
   /** Realistic operation times ÷ this; ignored when `opMs` is set. */
   timeScale: number;
@@ -113,6 +127,8 @@ interface SizeResult {
   n: number;
   planMinimum: { calls: number; lifecycleCalls: number };
   criticalPathBoundMs: number;
+  /** The bound for a client running at most `--max-ops` tasks at once (the provider's per-pool limit). */
+  criticalPathBoundAtOperationLimitMs: number;
   /** Measured round trip of one cheap call, injected latency included. */
   roundTripMs: number;
   provider: RunMetrics;
@@ -128,6 +144,8 @@ interface AnsibleSizeResult {
   skipped: { reason: string; jobs: number }[];
   planMinimum: { calls: number; lifecycleCalls: number };
   criticalPathBoundMs: number;
+  /** The bound for a client running at most `--max-ops` tasks at once (the provider's per-pool limit). */
+  criticalPathBoundAtOperationLimitMs: number;
   roundTripMs: number;
   provider: RunMetrics;
   /** Ansible's run; `cpuMs` is ansible-playbook's and all its processes'. */
@@ -157,6 +175,7 @@ function parseConfig(argv: string[]): Config {
     options: {
       n: { type: "string", default: "100,1000" },
       concurrency: { type: "string", default: "16" },
+      "max-ops": { type: "string", default: String(DEFAULT_MAX_CONCURRENT_OPERATIONS) },
       "latency-ms": { type: "string", default: "1" },
       "time-scale": { type: "string", default: "100" },
       "op-ms": { type: "string" },
@@ -181,6 +200,7 @@ function parseConfig(argv: string[]): Config {
   return {
     sizes: pulumiOnly ? [] : list(values.n),
     concurrency: Number(values.concurrency),
+    maxOps: Number(values["max-ops"]),
     latencyMs: Number(values["latency-ms"]),
     timeScale: Number(values["time-scale"]),
     opMs: values["op-ms"] === undefined ? undefined : Number(values["op-ms"]),
@@ -384,15 +404,23 @@ function plansOf(jobs: readonly Job[]): Plan[] {
   });
 }
 
-/** The plans' call counts and the critical-path bound (see the header). */
-function bound(plans: readonly Plan[], roundTripMs: number, times: OperationTimes, concurrency: number) {
+/** The plans' call counts and the critical-path bounds (see the header). */
+function bound(plans: readonly Plan[], roundTripMs: number, times: OperationTimes, config: Config) {
   const chains = plans.map((plan) => chainMs(plan.steps, roundTripMs, times.operationMs, times.setterMs));
+  const operationTotal = plans.reduce(
+    (sum, p) => sum + operationsMs(p.steps, roundTripMs, times.operationMs),
+    0,
+  );
   return {
     planMinimum: {
       calls: plans.reduce((sum, p) => sum + p.steps.length, 0),
       lifecycleCalls: plans.reduce((sum, p) => sum + p.lifecycleCalls, 0),
     },
-    criticalPathBoundMs: round(criticalPathBound(chains, concurrency), 1),
+    criticalPathBoundMs: round(criticalPathBound(chains, config.concurrency), 1),
+    criticalPathBoundAtOperationLimitMs: round(
+      criticalPathBoundAtLimit(chains, operationTotal, config.concurrency, config.maxOps),
+      1,
+    ),
   };
 }
 
@@ -401,9 +429,10 @@ async function runProvider(
   sim: Sim,
   uuids: readonly string[],
   jobs: readonly Job[],
-  concurrency: number,
+  config: Config,
 ): Promise<RunMetrics> {
-  const conn = getConnection({ url: sim.url, ...CREDS });
+  const concurrency = config.concurrency;
+  const conn = getConnection({ url: sim.url, ...CREDS, maxConcurrentOperations: config.maxOps });
   try {
     return await measure(sim, uuids, jobs, () =>
       pool(jobs, concurrency, async (job) => {
@@ -425,8 +454,13 @@ async function runSize(n: number, config: Config, times: OperationTimes): Promis
   // Provider run first: start the simulator, measure the real round trip for the bound.
   let { sim, uuids } = await preparedSim(jobs, times, config);
   const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
-  const { planMinimum, criticalPathBoundMs } = bound(plansOf(jobs), roundTripMs, times, config.concurrency);
-  const provider = await runProvider(sim, uuids, jobs, config.concurrency);
+  const { planMinimum, criticalPathBoundMs, criticalPathBoundAtOperationLimitMs } = bound(
+    plansOf(jobs),
+    roundTripMs,
+    times,
+    config,
+  );
+  const provider = await runProvider(sim, uuids, jobs, config);
   await stopSim(sim);
 
   // Naive baseline, on a fresh simulator with the same starting states.
@@ -455,6 +489,7 @@ async function runSize(n: number, config: Config, times: OperationTimes): Promis
     n,
     planMinimum,
     criticalPathBoundMs,
+    criticalPathBoundAtOperationLimitMs,
     roundTripMs: round(roundTripMs, 2),
     provider,
     naive,
@@ -464,6 +499,10 @@ async function runSize(n: number, config: Config, times: OperationTimes): Promis
       "provider state-changing calls / plan minimum": ratio(provider.stateChangingCalls, planMinimum.calls),
       "provider XAPI calls / plan minimum": ratio(provider.calls, planMinimum.calls),
       "provider wall / critical-path bound": ratio(provider.wallMs, criticalPathBoundMs),
+      "provider wall / bound at its operation limit": ratio(
+        provider.wallMs,
+        criticalPathBoundAtOperationLimitMs,
+      ),
       "provider task polls per lifecycle call": ratio(provider.taskPolls, provider.lifecycleCalls),
       "provider client CPU per call (µs)": round((provider.cpuMs * 1000) / provider.calls, 1),
       ...(naive === undefined
@@ -493,8 +532,13 @@ async function runAnsibleSize(n: number, config: Config, times: OperationTimes):
 
   let { sim, uuids } = await preparedSim(jobs, times, config);
   const roundTripMs = await measureRoundTrip(sim, uuids[0] as string);
-  const { planMinimum, criticalPathBoundMs } = bound(plansOf(jobs), roundTripMs, times, config.concurrency);
-  const provider = await runProvider(sim, uuids, jobs, config.concurrency);
+  const { planMinimum, criticalPathBoundMs, criticalPathBoundAtOperationLimitMs } = bound(
+    plansOf(jobs),
+    roundTripMs,
+    times,
+    config,
+  );
+  const provider = await runProvider(sim, uuids, jobs, config);
   await stopSim(sim);
 
   ({ sim, uuids } = await preparedSim(jobs, times, config));
@@ -519,6 +563,7 @@ async function runAnsibleSize(n: number, config: Config, times: OperationTimes):
     skipped: [...skipped].map(([reason, count]) => ({ reason, jobs: count })),
     planMinimum,
     criticalPathBoundMs,
+    criticalPathBoundAtOperationLimitMs,
     roundTripMs: round(roundTripMs, 2),
     provider,
     ansible,
@@ -536,6 +581,10 @@ async function runAnsibleSize(n: number, config: Config, times: OperationTimes):
       "ansible XAPI calls per job": ratio(ansible.calls, jobs.length),
       "ansible XAPI calls per module run": ratio(ansible.calls, ansible.moduleRuns),
       "provider wall / critical-path bound": ratio(provider.wallMs, criticalPathBoundMs),
+      "provider wall / bound at its operation limit": ratio(
+        provider.wallMs,
+        criticalPathBoundAtOperationLimitMs,
+      ),
       "ansible wall / critical-path bound": ratio(ansible.wallMs, criticalPathBoundMs),
     },
   };
@@ -590,7 +639,7 @@ function metricRows(a: RunMetrics, b: RunMetrics | undefined, n: number, plan: S
 
 function printTable(result: SizeResult, config: Config): void {
   printRows(
-    `N = ${result.n} VMs, concurrency ${config.concurrency}, latency ${config.latencyMs} ms/call; measured round trip ${result.roundTripMs} ms; critical-path bound ${result.criticalPathBoundMs} ms`,
+    `N = ${result.n} VMs, concurrency ${config.concurrency}, latency ${config.latencyMs} ms/call; measured round trip ${result.roundTripMs} ms; critical-path bound ${result.criticalPathBoundMs} ms (${result.criticalPathBoundAtOperationLimitMs} ms at ${config.maxOps} tasks at once, the provider's per-pool limit)`,
     ["pulumi-xapi", "naive"],
     metricRows(result.provider, result.naive, result.n, result.planMinimum),
     { ...result.ratios, ...result.derived },
@@ -605,7 +654,7 @@ function printAnsible(result: AnsibleSizeResult, config: Config): void {
     `${result.ansible.moduleRuns} (${result.ansible.failedHosts})`,
   ]);
   printRows(
-    `Ansible xenserver_guest_powerstate vs pulumi-xapi: ${result.jobs} of ${result.n} jobs (the rest skipped), concurrency/forks ${config.concurrency}; critical-path bound ${result.criticalPathBoundMs} ms`,
+    `Ansible xenserver_guest_powerstate vs pulumi-xapi: ${result.jobs} of ${result.n} jobs (the rest skipped), concurrency/forks ${config.concurrency} (ours: at most ${config.maxOps} tasks at once); critical-path bound ${result.criticalPathBoundMs} ms (${result.criticalPathBoundAtOperationLimitMs} ms at ${config.maxOps} tasks at once, the provider's per-pool limit)`,
     ["pulumi-xapi", "ansible"],
     rows,
     { ...result.ratios, ...result.derived },
@@ -659,6 +708,7 @@ function printPulumi(p: PulumiSizeResult, latencyMs: number): void {
 
 /** The short human summary at the end. */
 function summary(
+  config: Config,
   results: SizeResult[],
   ansible: AnsibleSection | undefined,
   pulumi: PulumiBenchResult | undefined,
@@ -666,7 +716,7 @@ function summary(
   const lines: string[] = [];
   for (const r of results) {
     lines.push(
-      `executor N=${r.n}: ${r.derived["provider XAPI calls per planned call"]} XAPI calls per planned call, wall ${r.derived["provider wall / critical-path bound"]}× the critical-path bound` +
+      `executor N=${r.n}: ${r.derived["provider XAPI calls per planned call"]} XAPI calls per planned call, wall ${r.derived["provider wall / critical-path bound"]}× the critical-path bound (${r.derived["provider wall / bound at its operation limit"]}× the bound at its ${config.maxOps} tasks at once)` +
         (r.naive === undefined
           ? ""
           : `; naive: ${r.derived["naive XAPI calls per planned call"]} calls per planned call, wall ${r.ratios["wall time naive/provider"]}× ours`),
@@ -737,7 +787,7 @@ async function main(): Promise<void> {
   }
   mkdirSync(path.dirname(config.out), { recursive: true });
   const { out: _out, ...settings } = config;
-  const lines = summary(results, ansible, pulumi);
+  const lines = summary(config, results, ansible, pulumi);
   writeFileSync(
     config.out,
     `${JSON.stringify(
