@@ -202,6 +202,20 @@ describe("a host without event.from (XAPI before API 1.9)", () => {
     });
   });
 
+  it("tasks that join while the refused poll is out are polled too (none is left waiting)", async () => {
+    sim = await startSim({ operationMs: { start: 30 } });
+    await control(sim, "faults", {
+      method: "event.from",
+      code: "MESSAGE_METHOD_UNKNOWN",
+      params: ["event.from"],
+      count: 100,
+    });
+    const conn = getConnection({ url: sim.url, ...ROOT, taskPoll: FAST, maxConcurrentOperations: 3 });
+    const vms = [FIXTURE.db, FIXTURE.legacy, FIXTURE.pvDirect];
+    const results = await Promise.all(vms.map((vm) => conn.callAsync("VM.start", [vm.ref, false, false])));
+    expect([results, (await counters(sim)).liveTasks]).toEqual([["", "", ""], 0]);
+  });
+
   it("after another failure of the poll, the tasks in flight are polled and the next task uses events again", async () => {
     sim = await startSim();
     await control(sim, "faults", {

@@ -200,7 +200,12 @@ export class TaskWatcher {
   }
 
   #kick(): void {
-    if (this.#running || this.#waiters.size === 0 || !this.#events || this.#closed) return;
+    if (!this.#events || this.#closed) {
+      // Tasks that joined while the poll failed for good: they are polled too.
+      for (const waiter of [...this.#waiters.values()]) waiter.done("poll");
+      return;
+    }
+    if (this.#running || this.#waiters.size === 0) return;
     this.#running = true;
     void this.#loop().finally(() => {
       this.#running = false;
