@@ -11,6 +11,9 @@
  * process is killed by a signal (how the Pulumi engine usually ends a provider). Sessions left
  * behind that way expire on the XAPI side (idle-session timeout); call `closeAllConnections()`
  * explicitly where a clean logout matters.
+ *
+ * Tasks: each connection waits for its `callAsync` tasks with one `event.from` long-poll (client/task.ts),
+ * and every connection to the same pool URL shares one bound on tasks run at once (client/limit.ts).
  */
 import * as util from "node:util";
 import type { TaskRef } from "../model/vocabulary";
