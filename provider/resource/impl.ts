@@ -26,6 +26,7 @@ import type { XapiBootFields } from "../model/boot";
 import { diskNumberOf } from "../model/device-number";
 import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
+import { PowerState } from "../model/vocabulary";
 import { assumedBootFields, declaredBootFields, matches } from "./boot";
 import {
   type ConnectionSettings,
@@ -49,9 +50,13 @@ import {
 } from "./operations";
 import { liveDiff, markRecordedVm, previewPlan, replacementOlds } from "./preview";
 import { markStale } from "./snapshot";
+import { pack, unpack } from "./stored";
 import { type EffectiveBoot, InternalKey, PLANNED_CALLS_KEY } from "./types";
 
 export { DECLARED_KEYS, OUTPUT_KEYS } from "./operations";
+
+/** `powerState` when none is declared. */
+const DEFAULT_POWER_STATE = PowerState.Running;
 
 /** The connection settings of this provider process (`configure`), or why there are none. */
 let settings: ConnectionSettings | ProviderError | undefined;
@@ -66,18 +71,23 @@ export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<v
 }
 
 /** Validates and normalizes the inputs; in previews adds the plan. */
-export async function check(olds: Bag, news: Bag): Promise<pulumi.dynamic.CheckResult> {
+export async function check(storedOlds: Bag, storedNews: Bag): Promise<pulumi.dynamic.CheckResult> {
   return guard(async () => {
+    const olds = unpack(storedOlds);
+    const news = withDefaultName(unpack(storedNews));
     const validation = validateVmInputs(news, { ignoreKeys: NOT_USER_INPUT });
     if (!validation.ok) {
       return {
-        inputs: news,
+        inputs: storedNews,
         failures: validation.failures.map((f) => ({ property: f.property, reason: f.reason })),
       };
     }
     // Known properties normalized (defaults filled in); still-unknown ones passed through as sent.
     const unknownTop = new Set(validation.unknowns.map((u) => u.split(".")[0] ?? u));
-    const inputs: Bag = { ...(stripUndefined(validation.value) as Bag) };
+    // Only what is declared is stored (defaults are applied again wherever the inputs are read).
+    const inputs: Bag = Object.fromEntries(
+      Object.entries(stripUndefined(validation.value) as Bag).filter(([key]) => news[key] !== undefined),
+    );
     for (const key of unknownTop) inputs[key] = news[key];
     for (const key of [InternalKey.preview, InternalKey.customTimeouts, InternalKey.urn]) {
       if (news[key] !== undefined) inputs[key] = news[key];
@@ -103,41 +113,45 @@ export async function check(olds: Bag, news: Bag): Promise<pulumi.dynamic.CheckR
         validation.value,
         validation.unknowns,
       );
-      if (outcome.failures !== undefined) return { inputs: news, failures: [...outcome.failures] };
+      if (outcome.failures !== undefined) return { inputs: storedNews, failures: [...outcome.failures] };
       if (outcome.lines.length > 0) {
         inputs[PLANNED_CALLS_KEY] = outcome.lines;
         inputs[InternalKey.plan] = stripUndefined(outcome.data);
       }
     }
-    return { inputs };
+    return { inputs: pack(inputs) };
   });
 }
 
 /** Decides update vs replace from the recorded outputs, the new inputs and the VM's live state. */
-export async function diff(id: string, olds: Bag, news: Bag): Promise<pulumi.dynamic.DiffResult> {
+export async function diff(id: string, storedOlds: Bag, storedNews: Bag): Promise<pulumi.dynamic.DiffResult> {
   return guard(async () => {
+    const olds = unpack(storedOlds, id);
+    const news = unpack(storedNews);
     const replaces = identityReplaces(olds, news);
+    const [before, after] = [withDefaults(olds), withDefaults(news)];
     const changed = DECLARED_KEYS.filter((k) => k !== "template" && k !== "uuid").filter(
-      (k) => !sameValue(olds[k], news[k]),
+      (k) => !sameValue(before[k], after[k]),
     );
     // A created VM now declared by its own uuid: the resource adopts it (see identityReplaces).
     const adoption = (news.uuid !== undefined) !== (olds.adopted === true);
     const declaredChange = replaces.length > 0 || changed.length > 0 || adoption;
     const drift = declaredChange
       ? false
-      : await liveDiff(connectOrWhyNot, id, olds, news, () => recordedDrift(olds, news));
+      : await liveDiff(connectOrWhyNot, id, olds, news, () => recordedDrift(olds, after));
     return { changes: declaredChange || drift, replaces, deleteBeforeReplace: false };
   });
 }
 
 /** Clones and provisions a VM from its template (or adopts one), then converges it. */
-export async function create(inputs: Bag): Promise<pulumi.dynamic.CreateResult> {
+export async function create(stored: Bag): Promise<pulumi.dynamic.CreateResult> {
   return guard(async () => {
+    const inputs = unpack(stored);
     const conn = connect();
     try {
       const created = await createVm(conn, inputs);
       markStale(conn, created.id, inputs[InternalKey.urn]);
-      return created;
+      return { id: created.id, outs: pack(created.outs) };
     } catch (error) {
       if (error instanceof VmOperationError) markStale(conn, error.id, inputs[InternalKey.urn]);
       throw error;
@@ -150,22 +164,26 @@ export async function read(id: string, props: Bag): Promise<pulumi.dynamic.ReadR
   return guard(async () => {
     const conn = connect();
     markStale(conn, id);
-    return (await readVmState(conn, id, props)) ?? {};
+    const state = await readVmState(conn, id, unpack(props, id));
+    if (state === undefined) return {};
+    return { id: state.id, props: pack(state.props), inputs: pack(state.inputs) };
   });
 }
 
 /** Re-reads the live VM, applies name changes and converges it to the new declaration. */
-export async function update(id: string, olds: Bag, news: Bag): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(id: string, olds: Bag, stored: Bag): Promise<pulumi.dynamic.UpdateResult> {
   return guard(async () => {
+    const news = unpack(stored);
     const conn = connect();
     markStale(conn, id, news[InternalKey.urn]);
-    return { outs: await updateVm(conn, id, olds, news) };
+    return { outs: pack(await updateVm(conn, id, unpack(olds, id), news)) };
   });
 }
 
 /** Releases an adopted VM, or shuts it down per policy and destroys it. */
-export async function delete_(id: string, props: Bag): Promise<void> {
+export async function delete_(id: string, stored: Bag): Promise<void> {
   return guard(async () => {
+    const props = unpack(stored, id);
     const conn = connect();
     markStale(conn, id, props[InternalKey.urn]);
     await deleteVm(conn, id, props);
@@ -189,6 +207,7 @@ function connect(): XapiConnection {
     ...(s.caCert === undefined ? {} : { caCert: s.caCert }),
     ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint }),
     ...(s.insecure === undefined ? {} : { insecure: s.insecure }),
+    ...(s.maxConcurrentOperations === undefined ? {} : { maxConcurrentOperations: s.maxConcurrentOperations }),
   });
 }
 
@@ -222,6 +241,16 @@ function connectOrWhyNot(): XapiConnection | ProviderError {
   }
 }
 
+/**
+ * A VM created from a template is named after its resource unless `nameLabel` says otherwise; the
+ * resource name is the last segment of the URN the program sent.
+ */
+function withDefaultName(news: Bag): Bag {
+  const urn = news[InternalKey.urn];
+  if (news.nameLabel !== undefined || news.template === undefined || typeof urn !== "string") return news;
+  return { ...news, nameLabel: urn.slice(urn.lastIndexOf("::") + 2) };
+}
+
 //////////////////////////////
 ////   diff rules         ////
 //////////////////////////////
@@ -236,6 +265,21 @@ function identityReplaces(olds: Bag, news: Bag): string[] {
   if (news.uuid !== undefined) return news.uuid !== olds.uuid ? ["uuid"] : [];
   if (news.template !== undefined) return wasAdopted || news.template !== olds.template ? ["template"] : [];
   return [];
+}
+
+/** The declared properties that have a default, with it applied (a stored bag holds only what was declared). */
+function withDefaults(bag: Bag): Bag {
+  const policy = bag.policy;
+  return {
+    ...bag,
+    powerState: bag.powerState ?? DEFAULT_POWER_STATE,
+    policy:
+      policy === undefined
+        ? { ...DEFAULT_POLICY }
+        : typeof policy === "object" && policy !== null
+          ? { ...DEFAULT_POLICY, ...(stripUndefined(policy) as object) }
+          : policy,
+  };
 }
 
 /** The recorded observation differs from the new declaration (the pool unreadable: refresh drift, failed operation). */
@@ -318,6 +362,10 @@ async function guard<T>(run: () => Promise<T>): Promise<T> {
       // and a stack trace would point into sources the package does not ship.
       error.stack = "pulumi-xapi";
       if (error instanceof VmOperationError) {
+        // The host records these as the resource's outputs: in the stored form.
+        const packed = pack(error.properties);
+        for (const key of Object.keys(error.properties)) delete error.properties[key];
+        Object.assign(error.properties, packed);
         error.reasons.splice(0, error.reasons.length, ...error.reasons.map((r) => scrubSecrets(r, secrets)));
       }
     }

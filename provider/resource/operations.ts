@@ -246,6 +246,8 @@ export async function readVmState(
     observedDomid: domidOf(record),
     lastCalls: Array.isArray(props.lastCalls) ? props.lastCalls : [],
     [InternalKey.customTimeouts]: props[InternalKey.customTimeouts],
+    // The owner's URN stays recorded: a release after this refresh removes the tag only if it is ours.
+    [InternalKey.urn]: props[InternalKey.urn],
   }) as Bag;
   const inputs = pickDeclared(outs);
   if (!adopted) delete inputs.uuid;

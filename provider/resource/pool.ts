@@ -26,6 +26,8 @@ export interface PoolArgs {
   fingerprint?: pulumi.Input<string>;
   /** Accept any certificate (warns). @default false */
   insecure?: pulumi.Input<boolean>;
+  /** Most lifecycle tasks this stack runs at once on the pool (`xapi:maxConcurrentOperations`). @default 4 */
+  maxConcurrentOperations?: pulumi.Input<number>;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface PoolArgs {
  */
 export class Pool extends pulumi.ProviderResource {
   constructor(name: string, args: PoolArgs, opts?: pulumi.ResourceOptions) {
-    const text = (v: pulumi.Input<boolean> | undefined) =>
+    const text = (v: pulumi.Input<boolean | number> | undefined) =>
       v === undefined ? undefined : pulumi.output(v).apply((b) => String(b));
     super(
       "pulumi-nodejs",
@@ -55,6 +57,7 @@ export class Pool extends pulumi.ProviderResource {
         [CONNECTION_SETTINGS.caCert.config]: args.caCert,
         [CONNECTION_SETTINGS.fingerprint.config]: args.fingerprint,
         [CONNECTION_SETTINGS.insecure.config]: text(args.insecure),
+        [CONNECTION_SETTINGS.maxConcurrentOperations.config]: text(args.maxConcurrentOperations),
       },
       opts,
     );

@@ -1,27 +1,82 @@
 /**
- * The provider object that `pulumi.dynamic.Resource` closure-serializes into the state (`__provider`).
+ * The provider object that `pulumi.dynamic.Resource` closure-serializes into every `Vm`'s state
+ * (`__provider`, in both the inputs and the outputs).
  *
- * It is deliberately thin: every method loads the real implementation ({@link ./impl}) with a
- * `require` **inside the method**, so the serialized text contains these few lines and nothing
- * else: no credentials, no client, no socket, no copy of the planner. The implementation, the
- * session cache and the connection settings live in the provider process (the Pulumi engine's
- * `pulumi-resource-pulumi-nodejs` host), which deserializes this text with `require-from-string`
- * and the program's directory as working directory.
+ * {@link providerForState} picks it. Normally it is the implementation module itself
+ * ({@link ./impl}), installed as the package `pulumi-xapi`: Pulumi's closure serializer writes a value
+ * that is the exports of a module under `node_modules` as a `require` of that module
+ * (`captureModuleAsync` in `@pulumi/pulumi/runtime/closure/createClosure.js`), so the serialized
+ * provider is one line that requires `pulumi-xapi/dist/provider/resource/impl.js` (about 280 bytes).
+ * The provider process (the engine's `pulumi-resource-pulumi-nodejs` host) deserializes it with
+ * `require-from-string` in the program's directory, where that `require` finds the same package.
  *
- * How `require` finds the implementation there (see {@link loadImplementation}):
- * 1. as the package `pulumi-xapi`, looked up from the working directory upwards like any
- *    `require` — true for a user's project that ran `npm install pulumi-xapi`, and for programs
- *    inside this repository, where `npm install`/`npm ci` (the `prepare` script) links
- *    `node_modules/pulumi-xapi` to the repository itself;
- * 2. failing that, from the nearest enclosing directory whose `package.json` is named
- *    `pulumi-xapi` (a checkout whose link is missing).
+ * When the program's directory does not resolve `pulumi-xapi` to this very file (no install, another
+ * copy), the resource falls back to {@link vmProvider}: a thin object whose methods load the
+ * implementation at call time and search enclosing directories for a pulumi-xapi checkout (about
+ * 4 KB of serialized text per copy). Either way nothing else is serialized: no credentials, no client,
+ * no socket, no copy of the planner; connection settings and sessions live in the provider process.
  *
- * Never import this module's methods' dependencies at the top of the file: anything captured by
- * the closure is serialized by value (pulumi/pulumi#8090, #13960).
+ * Never import the methods' dependencies at the top of this file: anything a closure captures is
+ * serialized by value (pulumi/pulumi#8090, #13960).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type * as Impl from "./impl";
 
+/** How the provider process requires the implementation: the installed package's file. */
+const IMPLEMENTATION = "pulumi-xapi/dist/provider/resource/impl";
+
+let chosen: pulumi.dynamic.ResourceProvider | undefined;
+
+/** The provider object every `Vm` of this program serializes (module comment); chosen once. */
+export function providerForState(): pulumi.dynamic.ResourceProvider {
+  chosen ??= chooseProvider();
+  return chosen;
+}
+
+function chooseProvider(): pulumi.dynamic.ResourceProvider {
+  const self = require.resolve("./impl");
+  let fromProgram: string;
+  try {
+    fromProgram = require.resolve(IMPLEMENTATION, { paths: [process.cwd()] });
+  } catch {
+    return vmProvider;
+  }
+  if (fromProgram !== self) return vmProvider;
+  const impl: typeof Impl = require("./impl");
+  // The serializer names a module by the first require.cache entry holding its exports.
+  const cached = Object.keys(require.cache).find((key) => require.cache[key]?.exports === impl);
+  if (cached !== undefined && serializedName(cached) === `${IMPLEMENTATION}.js`) return impl;
+  // A linked package (npm link, a workspace, this repository's own link): node resolved the link to a
+  // path outside node_modules. Register the same methods under the path the program would require,
+  // so the serializer writes that `require`, which resolves to this file (checked above).
+  const handle: pulumi.dynamic.ResourceProvider = {
+    configure: impl.configure,
+    check: impl.check,
+    diff: impl.diff,
+    create: impl.create,
+    read: impl.read,
+    update: impl.update,
+    delete: impl.delete,
+  };
+  const path: typeof import("node:path") = require("node:path");
+  const { Module }: typeof import("node:module") = require("node:module");
+  const alias = path.join(process.cwd(), "node_modules", `${IMPLEMENTATION}.js`);
+  if (require.cache[alias] !== undefined) return vmProvider;
+  const entry = new Module(alias);
+  entry.filename = alias;
+  entry.loaded = true;
+  entry.exports = handle;
+  require.cache[alias] = entry;
+  return handle;
+}
+
+/** The module name the serializer writes for a cached file: its path after the first node_modules. */
+function serializedName(file: string): string | undefined {
+  const path: typeof import("node:path") = require("node:path");
+  const parts = path.relative(process.cwd(), file).split(path.sep);
+  const at = parts.indexOf("node_modules");
+  return at < 0 ? undefined : parts.slice(at + 1).join("/");
+}
 /**
  * Loads `dist/provider/resource/impl.js` of the installed `pulumi-xapi` package. Runs in the
  * provider process; everything it needs is required here, at call time.

@@ -60,8 +60,9 @@ export interface VmDeclared {
 }
 
 /**
- * Synthetic input keys. Keys starting with `__` are internal to the Pulumi engine: never shown in
- * a diff and ignored by this provider's `diff`.
+ * Synthetic input keys, as the operations see them (flat form). The engine stores them in one `__xapi`
+ * object without the prefix (`stored.ts`); keys starting with `__` are never shown in a diff and are
+ * ignored by this provider's `diff`.
  */
 export const InternalKey = {
   /** `pulumi.runtime.isDryRun()` of the program: `check` shows the plan only in previews. */
@@ -104,6 +105,7 @@ export interface VmCallRecord {
   readonly args?: Readonly<Record<string, unknown>> | undefined;
   readonly from?: PowerState | undefined;
   readonly to?: PowerState | undefined;
+  /** Why the plan made the call; in `plannedCalls` and the preview's plan, not kept in the stored `lastCalls`. */
   readonly reason?: string | undefined;
   readonly durationMs?: number | undefined;
   /** Set when a clean call was escalated to its hard twin (policy `clean-then-hard`). */
@@ -122,16 +124,13 @@ export interface EffectiveBoot {
   readonly bootableDisks?: readonly string[] | undefined;
 }
 
-/** The outputs the provider adds to the declared properties. */
+/**
+ * What the provider observed of the VM: the `observed` output of a `Vm` (one object, so a `Vm` registers
+ * one property for all of it).
+ */
 export interface VmObserved {
-  /** The VM's uuid (also the resource id). */
-  readonly uuid: string;
-  /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */
-  readonly adopted: boolean;
-  /** The uuid of the pool the VM is in. */
-  readonly poolUuid: string;
   /** The power state read back after the last operation or refresh (may be "Crashed"). */
-  readonly observedPowerState: PowerState;
+  readonly powerState: PowerState;
   /** The VM's boot fields as read back. */
   readonly effectiveBoot: EffectiveBoot;
   /**
@@ -139,11 +138,12 @@ export interface VmObserved {
    * or a Suspended target), as property paths such as `hvm.bootParams.order`. Empty when none.
    */
   readonly pendingBootChanges: readonly string[];
-  /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
-  readonly observedDomid: number;
   /** The calls the last create/update made, in order. */
   readonly lastCalls: readonly VmCallRecord[];
+  /** The uuid of the pool the VM is in. */
+  readonly poolUuid: string;
+  /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */
+  readonly adopted: boolean;
+  /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
+  readonly domid: number;
 }
-
-/** Everything stored as the resource's outputs. */
-export type VmOutputs = VmDeclared & VmObserved;

@@ -4,16 +4,17 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
-import { vmProvider } from "./provider";
-import {
-  type CustomTimeoutStrings,
-  type EffectiveBoot,
-  type HvmBoot,
-  InternalKey,
-  type PvBoot,
-  type VmCallRecord,
-  type VmPolicy,
-  type VmTimeouts,
+import { providerForState } from "./provider";
+import { INTERNAL_KEY, OBSERVED_KEY } from "./stored";
+import type {
+  CustomTimeoutStrings,
+  EffectiveBoot,
+  HvmBoot,
+  PvBoot,
+  VmCallRecord,
+  VmObserved,
+  VmPolicy,
+  VmTimeouts,
 } from "./types";
 
 /** `pv` block of {@link VmArgs}. */
@@ -131,29 +132,44 @@ export interface VmArgs {
 export class Vm extends pulumi.dynamic.Resource {
   /** The VM's uuid (the resource id). */
   declare public readonly uuid: pulumi.Output<string>;
+  /** What the provider observed of the VM after the last operation or refresh. */
+  declare public readonly observed: pulumi.Output<VmObserved>;
   declare public readonly template: pulumi.Output<string | undefined>;
   declare public readonly nameLabel: pulumi.Output<string | undefined>;
   declare public readonly nameDescription: pulumi.Output<string | undefined>;
   /** The declared power state. */
   declare public readonly powerState: pulumi.Output<DeclarablePowerState>;
-  /** The power state read back after the last operation or refresh (may be "Crashed"). */
-  declare public readonly observedPowerState: pulumi.Output<PowerState>;
-  /** The boot configuration the VM has (domain type and the `pv` or `hvm` block). */
-  declare public readonly effectiveBoot: pulumi.Output<EffectiveBoot>;
-  /** Declared boot changes written but not yet running in the domain (policy `next-boot`). */
-  declare public readonly pendingBootChanges: pulumi.Output<string[]>;
-  /** The XenAPI calls the last create or update made, in order. */
-  declare public readonly lastCalls: pulumi.Output<VmCallRecord[]>;
-  /** The uuid of the pool the VM is in (a stack pointed at another pool fails instead of losing its VMs). */
-  declare public readonly poolUuid: pulumi.Output<string>;
-  /** True when this resource adopted an existing VM (`uuid`). */
-  declare public readonly adopted: pulumi.Output<boolean>;
   declare public readonly pv: pulumi.Output<PvBoot | undefined>;
   declare public readonly hvm: pulumi.Output<HvmBoot | undefined>;
   /** The declared bootable disks (userdevices); `effectiveBoot.bootableDisks` has the observed ones. */
   declare public readonly bootableDisks: pulumi.Output<string[] | undefined>;
   declare public readonly policy: pulumi.Output<VmPolicy | undefined>;
   declare public readonly timeouts: pulumi.Output<VmTimeouts | undefined>;
+
+  /** The power state read back after the last operation or refresh (may be "Crashed"): `observed.powerState`. */
+  get observedPowerState(): pulumi.Output<PowerState> {
+    return this.observed.apply((o) => o.powerState);
+  }
+  /** The boot configuration the VM has (domain type and the `pv` or `hvm` block): `observed.effectiveBoot`. */
+  get effectiveBoot(): pulumi.Output<EffectiveBoot> {
+    return this.observed.apply((o) => o.effectiveBoot);
+  }
+  /** Declared boot changes written but not yet running in the domain: `observed.pendingBootChanges`. */
+  get pendingBootChanges(): pulumi.Output<string[]> {
+    return this.observed.apply((o) => [...o.pendingBootChanges]);
+  }
+  /** The XenAPI calls the last create or update made, in order: `observed.lastCalls`. */
+  get lastCalls(): pulumi.Output<VmCallRecord[]> {
+    return this.observed.apply((o) => [...o.lastCalls]);
+  }
+  /** The uuid of the pool the VM is in (a stack pointed at another pool fails instead of losing its VMs). */
+  get poolUuid(): pulumi.Output<string> {
+    return this.observed.apply((o) => o.poolUuid);
+  }
+  /** True when this resource adopted an existing VM (`uuid`). */
+  get adopted(): pulumi.Output<boolean> {
+    return this.observed.apply((o) => o.adopted);
+  }
 
   constructor(name: string, args: VmArgs, opts?: pulumi.CustomResourceOptions) {
     const customTimeouts: CustomTimeoutStrings | undefined = opts?.customTimeouts
@@ -163,40 +179,77 @@ export class Vm extends pulumi.dynamic.Resource {
           delete: opts.customTimeouts.delete,
         })
       : undefined;
+    // Only what the user declared, one internal object and one observed object: each registered property
+    // costs the program several promises per resource.
+    const declared = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
     super(
-      vmProvider,
+      providerForState(),
       name,
       {
-        // Every declared output is listed (undefined = filled in by the engine).
-        template: undefined,
-        nameDescription: undefined,
-        powerState: undefined,
-        pv: undefined,
-        hvm: undefined,
-        bootableDisks: undefined,
-        policy: undefined,
-        timeouts: undefined,
-        ...args,
-        // A VM created from a template is named after the resource unless told otherwise.
-        nameLabel: args.nameLabel ?? (args.template !== undefined ? name : undefined),
-        [InternalKey.preview]: pulumi.runtime.isDryRun(),
-        [InternalKey.customTimeouts]: customTimeouts,
-        // The URN the engine will give this resource: recorded on the VM it creates, so that a preview finds it.
-        [InternalKey.urn]: pulumi.createUrn(name, "pulumi-nodejs:dynamic/xapi:Vm", opts?.parent),
-        uuid: args.uuid,
-        observedPowerState: undefined,
-        effectiveBoot: undefined,
-        pendingBootChanges: undefined,
-        lastCalls: undefined,
-        adopted: undefined,
-        poolUuid: undefined,
+        ...declared,
+        [INTERNAL_KEY]: {
+          // `check` plans and shows the calls only in previews.
+          ...(pulumi.runtime.isDryRun() ? { preview: true } : {}),
+          customTimeouts,
+          // The URN the engine will give this resource: recorded on the VM it creates, so that a preview finds it.
+          urn: urnOf(name, opts?.parent),
+        },
+        [OBSERVED_KEY]: undefined,
       },
       opts,
       "xapi",
       "Vm",
     );
+    this.#defaults = { nameLabel: args.template !== undefined ? name : undefined, powerState: "Running" };
+  }
+
+  /** What an undeclared property of {@link ECHOED} stands for. */
+  readonly #defaults: Readonly<Record<string, string | undefined>>;
+
+  /** The value of an echoed property the program did not declare: its default, once the VM exists. */
+  static undeclared(vm: Vm, key: string): pulumi.Output<unknown> {
+    const value = vm.#defaults[key];
+    return vm.observed.apply(() => value);
   }
 }
+
+/**
+ * The declared properties a `Vm` exposes as outputs. A declared one is registered (the engine echoes it);
+ * an undeclared one is not, and reads as its default.
+ */
+const ECHOED = [
+  "uuid",
+  "template",
+  "nameLabel",
+  "nameDescription",
+  "powerState",
+  "pv",
+  "hvm",
+  "bootableDisks",
+  "policy",
+  "timeouts",
+] as const;
+
+for (const key of ECHOED) {
+  Object.defineProperty(Vm.prototype, key, {
+    configurable: true,
+    get(this: Vm) {
+      return key === "uuid" ? this.id : Vm.undeclared(this, key);
+    },
+    // The SDK assigns each registered property: it becomes the instance's own.
+    set(this: Vm, value: unknown) {
+      Object.defineProperty(this, key, { value, enumerable: true, configurable: true, writable: true });
+    },
+  });
+}
+
+/** The resource's URN as the engine will compute it (synchronously for a top-level resource). */
+function urnOf(name: string, parent: pulumi.Resource | undefined): pulumi.Input<string> {
+  if (parent !== undefined) return pulumi.createUrn(name, VM_TYPE, parent);
+  return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${VM_TYPE}::${name}`;
+}
+
+const VM_TYPE = "pulumi-nodejs:dynamic/xapi:Vm";
 
 function dropUndefined(value: Record<string, string | undefined>): CustomTimeoutStrings {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as CustomTimeoutStrings;
