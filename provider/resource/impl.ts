@@ -207,7 +207,9 @@ function connect(): XapiConnection {
     ...(s.caCert === undefined ? {} : { caCert: s.caCert }),
     ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint }),
     ...(s.insecure === undefined ? {} : { insecure: s.insecure }),
-    ...(s.maxConcurrentOperations === undefined ? {} : { maxConcurrentOperations: s.maxConcurrentOperations }),
+    ...(s.maxConcurrentOperations === undefined
+      ? {}
+      : { maxConcurrentOperations: s.maxConcurrentOperations }),
   });
 }
 
