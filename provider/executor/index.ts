@@ -79,8 +79,8 @@
  *   Running?), then, if it is, the restore call as a lifecycle step (`Async.VM.pause` or
  *   `Async.VM.suspend`, its `event.from` share, `task.destroy`).
  */
-import { type Backoff, backoffDelay, sleep } from "./client/backoff";
-import type { XapiConnection } from "./client/connection";
+import { type Backoff, backoffDelay, sleep } from "../client/backoff";
+import type { XapiConnection } from "../client/connection";
 import {
   ClientErrorCode,
   isTransientTransportError,
@@ -89,11 +89,11 @@ import {
   XapiErrorCode,
   XapiTimeoutError,
   XapiTransportError,
-} from "./client/errors";
-import type { DeclaredBootFields, ObservedDisk, XapiBootFields } from "./model/boot";
-import { DEFAULT_HVM_BOOT_ORDER, DomainType, domainTypeOf } from "./model/boot";
-import { hasFlag, TransitionFlag, transitionsFrom } from "./model/lifecycle";
-import type { PlanStep, Policy } from "./model/plan";
+} from "../client/errors";
+import type { DeclaredBootFields, ObservedDisk, XapiBootFields } from "../model/boot";
+import { DEFAULT_HVM_BOOT_ORDER, DomainType, domainTypeOf } from "../model/boot";
+import { hasFlag, TransitionFlag, transitionsFrom } from "../model/lifecycle";
+import type { PlanStep, Policy } from "../model/plan";
 import {
   type DeclarablePowerState,
   LifecycleCall,
@@ -102,8 +102,8 @@ import {
   ShutdownMode,
   type VbdRef,
   type VmRef,
-} from "./model/vocabulary";
-import { isAllowedByPolicy, mayDiscardSuspendedState, planTransition } from "./planner";
+} from "../model/vocabulary";
+import { isAllowedByPolicy, mayDiscardSuspendedState, planTransition } from "../planner";
 
 /** What the VM should become. */
 export interface ConvergeTarget {
