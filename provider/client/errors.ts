@@ -42,6 +42,10 @@ export const XapiErrorCode = {
   SESSION_AUTHENTICATION_FAILED: "SESSION_AUTHENTICATION_FAILED",
   /** The host's API has no such message (e.g. `event.from` before API 1.9): use the older way. */
   MESSAGE_METHOD_UNKNOWN: "MESSAGE_METHOD_UNKNOWN",
+  /** XAPI's catch-all (xenopsd failures such as `No_bootable_device` arrive as this, with text only). */
+  INTERNAL_ERROR: "INTERNAL_ERROR",
+  /** The PV bootloader (pygrub) failed, e.g. found no kernel on the bootable disks. */
+  BOOTLOADER_FAILED: "BOOTLOADER_FAILED",
 } as const;
 export type XapiErrorCode = (typeof XapiErrorCode)[keyof typeof XapiErrorCode];
 
