@@ -15,7 +15,8 @@
  *   declared by its own uuid is adopted in place, not replaced: the replacement would destroy the VM it
  *   just adopted); update when a declared property changes, or when the update would make a call from
  *   the VM's live state (drift, a pending boot change now due); with the pool unreadable, when the
- *   recorded observation differs from the declaration. Reads only, through the shared pool snapshot.
+ *   recorded observation differs from the declaration. Reads only, through the shared pool snapshot; in a
+ *   preview, the plan `check` has just made from the pool answers (`__xapi.planned`), without a second dry run.
  * - `create`, `read`, `update`, `delete`: `operations.ts`. Once a VM exists any failure is thrown as
  *   {@link VmOperationError} carrying its id, so the engine records it.
  */
@@ -114,6 +115,7 @@ export async function check(storedOlds: Bag, storedNews: Bag): Promise<pulumi.dy
         validation.unknowns,
       );
       if (outcome.failures !== undefined) return { inputs: storedNews, failures: [...outcome.failures] };
+      if (outcome.data.source === "pool") inputs[InternalKey.planned] = outcome.lines.length;
       if (outcome.lines.length > 0) {
         inputs[PLANNED_CALLS_KEY] = outcome.lines;
         inputs[InternalKey.plan] = stripUndefined(outcome.data);
@@ -136,9 +138,13 @@ export async function diff(id: string, storedOlds: Bag, storedNews: Bag): Promis
     // A created VM now declared by its own uuid: the resource adopts it (see identityReplaces).
     const adoption = (news.uuid !== undefined) !== (olds.adopted === true);
     const declaredChange = replaces.length > 0 || changed.length > 0 || adoption;
+    // In a preview, check has just planned this update from the pool: its plan answers.
+    const planned = news[InternalKey.planned];
     const drift = declaredChange
       ? false
-      : await liveDiff(connectOrWhyNot, id, olds, news, () => recordedDrift(olds, after));
+      : typeof planned === "number"
+        ? planned > 0
+        : await liveDiff(connectOrWhyNot, id, olds, news, () => recordedDrift(olds, after));
     return { changes: declaredChange || drift, replaces, deleteBeforeReplace: false };
   });
 }

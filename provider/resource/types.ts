@@ -85,6 +85,11 @@ export const InternalKey = {
    * `.steps[].newState.inputs.__xapiPlan`). Internal keys are not rendered in the human diff.
    */
   plan: "__xapiPlan",
+  /**
+   * Preview only: how many lines the plan from the pool has, so that `diff` (which the engine calls next,
+   * with these inputs) answers from it instead of planning a second time.
+   */
+  planned: "__xapiPlanned",
 } as const;
 export type InternalKey = (typeof InternalKey)[keyof typeof InternalKey];
 

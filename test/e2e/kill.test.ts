@@ -107,7 +107,8 @@ interface StackResource {
   urn: string;
   type: string;
   id?: string;
-  outputs?: { observedPowerState?: string; pendingBootChanges?: string[] };
+  /** The stored form: what the provider observed is in one `observed` object. */
+  outputs?: { observed?: { powerState?: string; pendingBootChanges?: string[] } };
 }
 
 interface StackExport {
@@ -532,14 +533,14 @@ async function findings(
       continue;
     }
     const vm = byUuid.get(resource.id);
-    const outputs = resource.outputs ?? {};
+    const outputs = resource.outputs?.observed ?? {};
     if (vm === undefined) {
       problems.push(`${name}: the recorded VM ${resource.id} does not exist`);
       continue;
     }
-    if (vm.power_state !== decl.powerState || outputs.observedPowerState !== decl.powerState)
+    if (vm.power_state !== decl.powerState || outputs.powerState !== decl.powerState)
       problems.push(
-        `${name}: declared ${decl.powerState}, the simulator has ${vm.power_state}, the stack ${outputs.observedPowerState}`,
+        `${name}: declared ${decl.powerState}, the simulator has ${vm.power_state}, the stack ${outputs.powerState}`,
       );
     if (JSON.stringify(outputs.pendingBootChanges ?? []) !== "[]")
       problems.push(`${name}: pendingBootChanges ${JSON.stringify(outputs.pendingBootChanges)}`);
