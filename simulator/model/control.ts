@@ -96,8 +96,8 @@ export function buildControl(
     e.config.crashedCompat = on;
     for (const [ref, vm] of e.vms.entries()) {
       // Leaving compat mode: a Crashed VM is treated as destroyed by its crash (documented deviation).
-      if (!on && vm.power_state === SimPowerState.Crashed) e.enterState(ref, SimPowerState.Halted);
-      else e.updateVm(ref, () => undefined);
+      if (!on && vm.power_state === SimPowerState.Crashed) e.vmState.enter(ref, SimPowerState.Halted);
+      else e.vmState.update(ref, () => undefined);
     }
   };
 
@@ -174,18 +174,19 @@ export function buildControl(
       fail('"powerState" Crashed exists only with crashedCompat (POST /_sim/config {"crashedCompat": true})');
     const vm = e.vm(ref);
     const live = (s: SimPowerState): boolean => s === "Running" || s === "Paused" || s === "Crashed";
-    if (state === "Halted") e.enterState(ref, state, { clearSuspendVdi: true });
-    else if (state === "Suspended") e.enterState(ref, state, { newSuspendVdi: vm.suspend_VDI === NULL_REF });
+    if (state === "Halted") e.vmState.enter(ref, state, { clearSuspendVdi: true });
+    else if (state === "Suspended")
+      e.vmState.enter(ref, state, { newSuspendVdi: vm.suspend_VDI === NULL_REF });
     else if (live(vm.power_state)) {
-      e.updateVm(ref, (v) => {
+      e.vmState.update(ref, (v) => {
         v.power_state = state;
       });
-      e.afterPowerChange(ref);
+      e.vmState.afterPowerChange(ref);
     } else if (vm.power_state === "Suspended") {
-      e.enterState(ref, state, { newDomain: true, clearSuspendVdi: true });
+      e.vmState.enter(ref, state, { newDomain: true, clearSuspendVdi: true });
     } else {
       try {
-        e.enterState(ref, state, { newDomain: true, build: "out-of-band" });
+        e.vmState.enter(ref, state, { newDomain: true, build: "out-of-band" });
       } catch (error) {
         if (!(error instanceof XapiFault)) throw error;
         fail(`VM ${vm.uuid} cannot boot: ${error.code} [${error.params.join(", ")}]`);
@@ -221,10 +222,10 @@ export function buildControl(
       }
     }
     // A raw DB write: no domain_type ↔ HVM_boot_policy coupling (that is what the setters do).
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       Object.assign(vm as unknown as Record<string, unknown>, structuredClone(fields));
     });
-    e.syncResidents();
+    e.vmState.syncResidents();
     return summary(e, ref);
   };
 
@@ -234,7 +235,7 @@ export function buildControl(
     const ignoresCleanShutdown = optBool(body, "ignoresCleanShutdown");
     const osVersion = optStringMap(body, "os_version");
     const driversVersion = optStringMap(body, "PV_drivers_version");
-    e.updateVm(ref, (_vm, sim) => {
+    e.vmState.update(ref, (_vm, sim) => {
       if (pvDrivers !== undefined) sim.guest.pvDrivers = pvDrivers;
       if (ignoresCleanShutdown !== undefined) sim.guest.ignoresCleanShutdown = ignoresCleanShutdown;
       if (osVersion !== undefined || driversVersion !== undefined) {
@@ -255,17 +256,17 @@ export function buildControl(
       (osVersion !== undefined || driversVersion !== undefined) &&
       vm.power_state === "Running"
     ) {
-      const agent = e.simOf(ref).agent;
+      const agent = e.vmState.simOf(ref).agent;
       e.guestMetrics.update(vm.guest_metrics, (g) => {
         if (agent) {
           g.os_version = { ...agent.os_version };
           g.PV_drivers_version = { ...agent.PV_drivers_version };
         }
-        g.last_updated = xapiDate(e.now());
+        g.last_updated = xapiDate(e.clock.now());
       });
     }
-    e.afterPowerChange(ref);
-    const sim = e.simOf(ref);
+    e.vmState.afterPowerChange(ref);
+    const sim = e.vmState.simOf(ref);
     return {
       uuid: vm.uuid,
       guest: { ...sim.guest },
@@ -278,7 +279,7 @@ export function buildControl(
     const action = body.action;
     const vm = e.vm(ref);
     if (action === "crash") {
-      e.crash(ref, optNumber(body, "secondsSinceStart"));
+      e.vmState.crash(ref, optNumber(body, "secondsSinceStart"));
       return summary(e, ref);
     }
     if (action !== "shutdown" && action !== "reboot")
@@ -289,13 +290,13 @@ export function buildControl(
     const field = action === "shutdown" ? vm.actions_after_shutdown : vm.actions_after_reboot;
     if (field === "restart") {
       try {
-        e.enterState(ref, "Running", { newDomain: true, host: vm.resident_on, build: `guest-${action}` });
+        e.vmState.enter(ref, "Running", { newDomain: true, host: vm.resident_on, build: `guest-${action}` });
       } catch (error) {
         // The new domain cannot boot (§7.4): the VM ends Halted, as a failed reboot does.
         if (!(error instanceof XapiFault)) throw error;
-        e.enterState(ref, "Halted");
+        e.vmState.enter(ref, "Halted");
       }
-    } else e.enterState(ref, "Halted");
+    } else e.vmState.enter(ref, "Halted");
     return summary(e, ref);
   };
 
@@ -308,7 +309,7 @@ export function buildControl(
     }
     const ref = vmRef(e, body);
     if (typeof body.userdevice !== "string") fail('expected "vdi" (a VDI uuid), or "uuid" and "userdevice"');
-    const vbd = e.vbdsOf(ref).find(([, b]) => b.userdevice === body.userdevice);
+    const vbd = e.storage.vbdsOf(ref).find(([, b]) => b.userdevice === body.userdevice);
     if (!vbd) fail(`VM ${e.vm(ref).uuid} has no VBD at userdevice ${body.userdevice}`);
     const vdi = vbd[1].VDI;
     if (!e.vdis.has(vdi)) fail(`the VBD at userdevice ${body.userdevice} is an empty drive`);
@@ -318,7 +319,7 @@ export function buildControl(
   /** The VM's disks: VBD facts, VDI identity and what each disk holds. */
   const disks = (body: Record<string, unknown>): unknown => {
     const ref = vmRef(e, body);
-    return e.vbdsOf(ref).map(([vbdRef, vbd]) => {
+    return e.storage.vbdsOf(ref).map(([vbdRef, vbd]) => {
       const vdi = e.vdis.get(vbd.VDI);
       return {
         vbd: vbdRef,
@@ -331,7 +332,7 @@ export function buildControl(
         mode: vbd.mode,
         currently_attached: vbd.currently_attached,
         vdi: vdi === undefined ? null : { ref: vbd.VDI, uuid: vdi.uuid, name_label: vdi.name_label },
-        content: vdi === undefined ? null : e.contentOf(vbd.VDI),
+        content: vdi === undefined ? null : e.storage.contentOf(vbd.VDI),
       };
     });
   };
@@ -339,7 +340,7 @@ export function buildControl(
   /** Out-of-band change of what a disk holds (`menuLst` text or null, `files`). */
   const setGuestDisk = (body: Record<string, unknown>): unknown => {
     const ref = vdiRefOf(body);
-    const current = e.contentOf(ref);
+    const current = e.storage.contentOf(ref);
     const { menuLst, files } = body;
     if (menuLst !== undefined && menuLst !== null && typeof menuLst !== "string")
       fail('"menuLst" must be the text of a menu.lst, or null for none');
@@ -349,7 +350,7 @@ export function buildControl(
       menuLst: menuLst === undefined ? current.menuLst : (menuLst as string | null),
       files: files === undefined ? current.files : [...(files as string[])],
     };
-    e.vdiContent.set(ref, next);
+    e.storage.vdiContent.set(ref, next);
     // Content is simulator-only: touch the VDI so --state persistence and events see the change.
     e.vdis.touch(ref);
     return { vdi: e.vdi(ref).uuid, content: next };
@@ -449,11 +450,11 @@ export function buildControl(
 
   return {
     reset: () => {
-      for (const [task, rt] of e.taskRuntime)
+      for (const [task, rt] of e.taskRunner.runtime)
         rt.controller.abort(new XapiFault(ErrorCode.taskCancelled, [task]));
-      for (const task of [...e.tasks.rows.keys()]) e.destroyTask(task);
+      for (const task of [...e.tasks.rows.keys()]) e.taskRunner.destroy(task);
       Object.assign(e.config, structuredClone(o.initialConfig));
-      e.load(o.initial);
+      e.persistence.load(o.initial);
       releaseHold();
       d.clear();
       return { vms: e.vms.size };
@@ -480,7 +481,7 @@ export function buildControl(
     },
     crashGuest: (body) => {
       const ref = vmRef(e, body);
-      e.crash(ref, optNumber(body, "secondsSinceStart"));
+      e.vmState.crash(ref, optNumber(body, "secondsSinceStart"));
       return summary(e, ref);
     },
     guestAction,
@@ -496,12 +497,12 @@ export function buildControl(
         is_a_template: vm.is_a_template,
         is_control_domain: vm.is_control_domain,
         ...(e.profile.domainType ? { domain_type: vm.domain_type } : {}),
-        guest: { ...e.simOf(ref).guest },
+        guest: { ...e.vmState.simOf(ref).guest },
       })),
     bootRecord: (body) => {
       const ref = vmRef(e, body);
       const vm = e.vm(ref);
-      const sim = e.simOf(ref);
+      const sim = e.vmState.simOf(ref);
       const live = vm.power_state !== "Halted";
       return {
         uuid: vm.uuid,
@@ -512,7 +513,7 @@ export function buildControl(
         lastBoot: sim.lastBoot,
         // True when the live (or suspended) domain runs an older config than the record holds (§7.6).
         pendingBootChange:
-          live && sim.lastBoot ? bootIsStale(vm, sim.lastBoot, e.bootableUserdevices(ref)) : null,
+          live && sim.lastBoot ? bootIsStale(vm, sim.lastBoot, e.storage.bootableUserdevices(ref)) : null,
       };
     },
     disks,
@@ -527,7 +528,7 @@ export function buildControl(
         error_info: t.error_info,
         result: t.result,
       })),
-    state: () => e.snapshot(),
+    state: () => e.persistence.dump(),
   };
 }
 

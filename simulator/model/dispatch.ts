@@ -199,7 +199,7 @@ export class Dispatcher {
   }
 
   private async run(method: string, params: readonly unknown[], meta: CallMeta): Promise<XValue> {
-    if (this.e.config.latencyMs > 0) await this.e.sleep(this.e.config.latencyMs);
+    if (this.e.config.latencyMs > 0) await this.e.clock.sleep(this.e.config.latencyMs);
     const resolved = this.resolve(method);
     const spec = resolved?.spec;
     const name = resolved?.name ?? method;
@@ -241,16 +241,16 @@ export class Dispatcher {
     const args = spec.session ? params.slice(1) : params;
     if (!spec.async) return spec.impl({ args, session, meta, ctx: undefined, wireName: method });
 
-    const task = this.e.createTask(method, session);
-    const ctx = { task, signal: this.e.taskSignal(task) };
+    const task = this.e.taskRunner.create(method, session);
+    const ctx = { task, signal: this.e.taskRunner.signal(task) };
     const exec = async (): Promise<XValue> => {
       if (injectIntoTask && injected) throw injected;
       return spec.impl({ args, session, meta, ctx, wireName: method });
     };
     if (isAsync) {
       exec().then(
-        (value) => this.e.finishTask(task, { ok: true, value }),
-        (error: unknown) => this.e.finishTask(task, { ok: false, error: toFault(error) }),
+        (value) => this.e.taskRunner.finish(task, { ok: true, value }),
+        (error: unknown) => this.e.taskRunner.finish(task, { ok: false, error: toFault(error) }),
       );
       return task;
     }
@@ -258,7 +258,7 @@ export class Dispatcher {
     try {
       return await exec();
     } finally {
-      this.e.destroyTask(task);
+      this.e.taskRunner.destroy(task);
     }
   }
 }

@@ -119,7 +119,7 @@ export function createModel(options: SimModelOptions = {}): SimModel {
       profile: profile.name,
     });
   const engine = new Engine(config);
-  engine.load(initial);
+  engine.persistence.load(initial);
   const dispatcher = new Dispatcher(engine, buildMethods(engine));
   const control: Record<string, ControlOp> = buildControl(engine, dispatcher, {
     initial: structuredClone(initial),
@@ -139,7 +139,7 @@ export function createModel(options: SimModelOptions = {}): SimModel {
   return {
     dispatch: dispatcher.dispatch,
     control,
-    exportState: () => engine.snapshot(),
+    exportState: () => engine.persistence.dump(),
     onChange: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -42,7 +42,7 @@ export function ensurePoolObjects(e: Engine): void {
       defaultHostMetricsRecord({
         uuid: newUuid(),
         memory_total: HOST_MEMORY_BYTES,
-        last_updated: xapiDate(e.now()),
+        last_updated: xapiDate(e.clock.now()),
       }),
     );
     e.hosts.update(ref, (h) => {
@@ -85,7 +85,7 @@ export function nicMetrics(e: Engine, device: string, uuid: string = newUuid()) 
     speed: 10000,
     duplex: true,
     pci_bus_path: `0000:0${device === "eth0" ? 1 : 2}:00.0`,
-    last_updated: xapiDate(e.now()),
+    last_updated: xapiDate(e.clock.now()),
   });
 }
 
@@ -220,7 +220,7 @@ export function syncHostMemory(e: Engine): void {
       e.hostMetrics.update(host.metrics, (m) => {
         m.memory_free = free;
         m.live = true;
-        m.last_updated = xapiDate(e.now());
+        m.last_updated = xapiDate(e.clock.now());
       });
   }
 }
@@ -263,7 +263,7 @@ export function createSuspendImage(
   }
   const size = Math.floor(vm.memory_static_max * 1.2 * 1.05) + 104_857_600;
   const uuid = newUuid();
-  return e.createVdi(
+  return e.storage.createVdi(
     {
       ...defaultVdiRecord({
         uuid,
@@ -298,7 +298,7 @@ export function addMessage(
       priority: o.priority,
       cls: o.cls,
       obj_uuid: o.objUuid,
-      timestamp: xapiDate(e.now()),
+      timestamp: xapiDate(e.clock.now()),
       body: o.body,
     }),
   );

@@ -25,15 +25,15 @@ export function registerEvent(def: Def, e: Engine): void {
     const timeout = eventTimeoutSeconds(args);
     let since = parseToken(token);
     const subs = classes.map(parseSubscription);
-    const deadline = e.now() + timeout * 1000;
+    const deadline = e.clock.now() + timeout * 1000;
     for (;;) {
       const { events, last } = collectEvents(e, since, subs);
-      if (events.length > 0 || e.now() >= deadline || e.closed) {
+      if (events.length > 0 || e.clock.now() >= deadline || e.clock.closed) {
         return { events, valid_ref_counts: validRefCounts(e), token: formatToken(last) };
       }
       // Nothing relevant fell out: the client is up to date to `last` (xapi_event.ml).
       since = last;
-      await e.db.waitForChange(deadline - e.now());
+      await e.db.waitForChange(deadline - e.clock.now());
     }
   });
   def("event.get_current_id", [], () => String(e.db.gen));

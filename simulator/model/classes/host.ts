@@ -19,10 +19,10 @@ export function registerHost(def: Def, e: Engine): void {
   );
   def("host.get_servertime", ["host"], ({ args }) => {
     e.host(str(args, 0, "host"));
-    return new XDateTime(xapiDate(e.now()));
+    return new XDateTime(xapiDate(e.clock.now()));
   });
   def("host.get_server_localtime", ["host"], ({ args }) => {
     e.host(str(args, 0, "host"));
-    return new XDateTime(xapiDate(e.now()));
+    return new XDateTime(xapiDate(e.clock.now()));
   });
 }

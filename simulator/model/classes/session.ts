@@ -21,11 +21,11 @@ export function registerSession(def: Def, e: Engine): void {
       if (meta.host === "member") throw new XapiFault(ErrorCode.hostIsSlave, [e.config.masterAddress]);
       if (!Object.hasOwn(e.config.users, uname) || e.config.users[uname] !== pwd) {
         // XAPI delays a failed login by ~5 s (xapi_session.ml); the simulator's delay is configurable.
-        if (e.config.authFailureDelayMs > 0) await e.sleep(e.config.authFailureDelayMs);
+        if (e.config.authFailureDelayMs > 0) await e.clock.sleep(e.config.authFailureDelayMs);
         throw new XapiFault(ErrorCode.sessionAuthenticationFailed, [uname, "Authentication failure"]);
       }
       const ref = newRef();
-      const now = xapiDate(e.now());
+      const now = xapiDate(e.clock.now());
       e.sessions.insert(ref, {
         uuid: newUuid(),
         this_host: e.masterRef,

@@ -36,8 +36,8 @@ export function registerStorage(def: Def, e: Engine): void {
       if (vdi.VBDs.some((vbd) => e.vbds.get(vbd)?.currently_attached === true)) {
         throw new XapiFault(ErrorCode.vdiInUse, [ref, "destroy"]);
       }
-      await e.sleep(e.opMs("vdi_destroy"), ctx?.signal);
-      e.destroyVdi(ref);
+      await e.clock.sleep(e.opMs("vdi_destroy"), ctx?.signal);
+      e.storage.destroyVdi(ref);
       return "";
     },
     { async: true },

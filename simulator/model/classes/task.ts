@@ -44,7 +44,7 @@ export function registerTask(def: Def, e: Engine): void {
   // `cancel`: "it might actually have completed, we don't care").
   def("task.cancel", ["task"], ({ args }) => {
     const ref = taskRef(str(args, 0, "task"));
-    e.cancelTask(ref);
+    e.taskRunner.cancel(ref);
     return "";
   });
   def("task.destroy", ["self"], ({ args }) => {
@@ -56,7 +56,7 @@ export function registerTask(def: Def, e: Engine): void {
         t.current_operations = { ...t.current_operations, task: "destroy" };
       });
     } else {
-      e.destroyTask(ref);
+      e.taskRunner.destroy(ref);
     }
     return "";
   });

@@ -42,9 +42,9 @@ function lifecycleOf(def: Def): (name: string, params: readonly string[], run: R
  */
 function rebuild(e: Engine, ref: string, via: string): void {
   try {
-    e.enterState(ref, Running, { newDomain: true, host: e.vm(ref).resident_on, build: via });
+    e.vmState.enter(ref, Running, { newDomain: true, host: e.vm(ref).resident_on, build: via });
   } catch (error) {
-    e.enterState(ref, Halted);
+    e.vmState.enter(ref, Halted);
     throw error;
   }
 }
@@ -57,19 +57,23 @@ async function start(
   paused: boolean,
   host?: string,
 ): Promise<void> {
-  await e.withVmOperation(ctx, ref, op, async () => {
+  await e.vmState.withVmOperation(ctx, ref, op, async () => {
     // ensure_domain_type_is_specified (§7.3); before kolkata HVM_boot_policy decides at every start.
     if (e.profile.domainType && e.vm(ref).domain_type === "unspecified") {
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
       });
     }
     // Fail fast on what the build would meet (§7.4); enterState checks again at build time.
-    const boot = e.bootOf(ref);
+    const boot = e.storage.bootOf(ref);
     if (!boot.ok) throw boot.error;
-    await e.sleep(e.opMs(op), ctx.signal);
-    e.expectState(ref, [Halted]);
-    e.enterState(ref, paused ? Paused : Running, { newDomain: true, host: host ?? e.masterRef, build: op });
+    await e.clock.sleep(e.opMs(op), ctx.signal);
+    e.vmState.expect(ref, [Halted]);
+    e.vmState.enter(ref, paused ? Paused : Running, {
+      newDomain: true,
+      host: host ?? e.masterRef,
+      build: op,
+    });
   });
 }
 
@@ -81,16 +85,16 @@ async function resume(
   paused: boolean,
   host?: string,
 ): Promise<void> {
-  await e.withVmOperation(ctx, ref, op, async () => {
+  await e.vmState.withVmOperation(ctx, ref, op, async () => {
     if (e.vm(ref).suspend_VDI === NULL_REF) {
       // Resume with no suspend VDI resets the VM to Halted (§5.2).
-      e.enterState(ref, Halted);
+      e.vmState.enter(ref, Halted);
       throw new XapiFault(ErrorCode.vmHasNoSuspendVdi, ["VM", ref]);
     }
-    await e.sleep(e.opMs(op), ctx.signal);
-    e.expectState(ref, [Suspended]);
+    await e.clock.sleep(e.opMs(op), ctx.signal);
+    e.vmState.expect(ref, [Suspended]);
     // A resume restores the saved domain: no boot is recorded (§7.6).
-    e.enterState(ref, paused ? Paused : Running, {
+    e.vmState.enter(ref, paused ? Paused : Running, {
       newDomain: true,
       host: host ?? e.masterRef,
       clearSuspendVdi: true,
@@ -100,7 +104,7 @@ async function resume(
 
 /** A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout (§5.2). */
 async function guestIgnores(e: Engine, ctx: OpContext, ref: string): Promise<never> {
-  await e.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
+  await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
   throw new XapiFault(ErrorCode.vmShutdownTimeout, [ref, ocamlFloat(e.config.cleanShutdownTimeoutMs / 1000)]);
 }
 
@@ -132,19 +136,19 @@ function registerStartAndPause(def: Def, e: Engine): void {
     return "";
   });
   lifecycle("pause", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "pause", async () => {
-      await e.sleep(e.opMs("pause"), ctx.signal);
-      e.expectState(ref, [Running]);
-      e.enterState(ref, Paused);
+    await e.vmState.withVmOperation(ctx, ref, "pause", async () => {
+      await e.clock.sleep(e.opMs("pause"), ctx.signal);
+      e.vmState.expect(ref, [Running]);
+      e.vmState.enter(ref, Paused);
     });
     if (e.profile.release === null) vmMessage(e, ref, VmMessage.paused, "paused");
     return "";
   });
   lifecycle("unpause", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "unpause", async () => {
-      await e.sleep(e.opMs("unpause"), ctx.signal);
-      e.expectState(ref, [Paused]);
-      e.enterState(ref, Running);
+    await e.vmState.withVmOperation(ctx, ref, "unpause", async () => {
+      await e.clock.sleep(e.opMs("unpause"), ctx.signal);
+      e.vmState.expect(ref, [Paused]);
+      e.vmState.enter(ref, Running);
     });
     if (e.profile.release === null) vmMessage(e, ref, VmMessage.unpaused, "unpaused");
     return "";
@@ -154,11 +158,11 @@ function registerStartAndPause(def: Def, e: Engine): void {
 function registerSuspendAndResume(def: Def, e: Engine): void {
   const lifecycle = lifecycleOf(def);
   lifecycle("suspend", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "suspend", async () => {
-      await e.sleep(e.opMs("suspend"), ctx.signal);
-      e.expectState(ref, [Running]);
+    await e.vmState.withVmOperation(ctx, ref, "suspend", async () => {
+      await e.clock.sleep(e.opMs("suspend"), ctx.signal);
+      e.vmState.expect(ref, [Running]);
       // suspend creates the suspend VDI and sets suspend_VDI (§2.1 row 6).
-      e.enterState(ref, Suspended, { newSuspendVdi: true });
+      e.vmState.enter(ref, Suspended, { newSuspendVdi: true });
     });
     vmMessage(e, ref, VmMessage.suspended, "suspended");
     return "";
@@ -185,42 +189,42 @@ function registerSuspendAndResume(def: Def, e: Engine): void {
 function registerShutdowns(def: Def, e: Engine): void {
   const lifecycle = lifecycleOf(def);
   lifecycle("clean_shutdown", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "clean_shutdown", async () => {
-      if (e.simOf(ref).guest.ignoresCleanShutdown) await guestIgnores(e, ctx, ref);
-      await e.sleep(e.opMs("clean_shutdown"), ctx.signal);
-      e.expectState(ref, [Running]);
-      e.enterState(ref, Halted);
+    await e.vmState.withVmOperation(ctx, ref, "clean_shutdown", async () => {
+      if (e.vmState.simOf(ref).guest.ignoresCleanShutdown) await guestIgnores(e, ctx, ref);
+      await e.clock.sleep(e.opMs("clean_shutdown"), ctx.signal);
+      e.vmState.expect(ref, [Running]);
+      e.vmState.enter(ref, Halted);
     });
     vmMessage(e, ref, VmMessage.shutdown, "shutdown");
     return "";
   });
   lifecycle("hard_shutdown", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "hard_shutdown", async () => {
-      await e.sleep(e.opMs("hard_shutdown"), ctx.signal);
-      e.expectState(ref, [Paused, Suspended, Running, Crashed]);
+    await e.vmState.withVmOperation(ctx, ref, "hard_shutdown", async () => {
+      await e.clock.sleep(e.opMs("hard_shutdown"), ctx.signal);
+      e.vmState.expect(ref, [Paused, Suspended, Running, Crashed]);
       // From Suspended the suspend VDI is destroyed and suspend_VDI cleared (§2.1 row 13).
-      e.enterState(ref, Halted, { clearSuspendVdi: true });
+      e.vmState.enter(ref, Halted, { clearSuspendVdi: true });
     });
     vmMessage(e, ref, VmMessage.shutdown, "shutdown forcibly");
     return "";
   });
   // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard (§2.1 rows 14-16).
   lifecycle("shutdown", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "shutdown", async () => {
+    await e.vmState.withVmOperation(ctx, ref, "shutdown", async () => {
       const vm = e.vm(ref);
-      const sim = e.simOf(ref);
+      const sim = e.vmState.simOf(ref);
       if (vm.power_state === Running) {
-        const view = e.view(ref, vm);
+        const view = e.vmState.view(ref, vm);
         const lacksFeature = !view.bootedPvLike && !view.pvDrivers;
         if (!lacksFeature && sim.guest.ignoresCleanShutdown)
-          await e.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
+          await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
       } else if (vm.power_state === Paused) {
         // A paused guest cannot acknowledge: xenopsd waits for the ack timeout, then hard-shuts (§2.1 row 15).
-        await e.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
+        await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
       }
-      await e.sleep(e.opMs("shutdown"), ctx.signal);
-      e.expectState(ref, [Paused, Suspended, Running]);
-      e.enterState(ref, Halted, { clearSuspendVdi: true });
+      await e.clock.sleep(e.opMs("shutdown"), ctx.signal);
+      e.vmState.expect(ref, [Paused, Suspended, Running]);
+      e.vmState.enter(ref, Halted, { clearSuspendVdi: true });
     });
     vmMessage(e, ref, VmMessage.shutdown, "shutdown");
     return "";
@@ -230,19 +234,19 @@ function registerShutdowns(def: Def, e: Engine): void {
 function registerRebootsAndReset(def: Def, e: Engine): void {
   const lifecycle = lifecycleOf(def);
   lifecycle("clean_reboot", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "clean_reboot", async () => {
-      if (e.simOf(ref).guest.ignoresCleanShutdown) await guestIgnores(e, ctx, ref);
-      await e.sleep(e.opMs("clean_reboot"), ctx.signal);
-      e.expectState(ref, [Running]);
+    await e.vmState.withVmOperation(ctx, ref, "clean_reboot", async () => {
+      if (e.vmState.simOf(ref).guest.ignoresCleanShutdown) await guestIgnores(e, ctx, ref);
+      await e.clock.sleep(e.opMs("clean_reboot"), ctx.signal);
+      e.vmState.expect(ref, [Running]);
       rebuild(e, ref, "clean_reboot");
     });
     vmMessage(e, ref, VmMessage.rebooted, "rebooted cleanly");
     return "";
   });
   lifecycle("hard_reboot", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "hard_reboot", async () => {
-      await e.sleep(e.opMs("hard_reboot"), ctx.signal);
-      e.expectState(ref, [Paused, Running]);
+    await e.vmState.withVmOperation(ctx, ref, "hard_reboot", async () => {
+      await e.clock.sleep(e.opMs("hard_reboot"), ctx.signal);
+      e.vmState.expect(ref, [Paused, Running]);
       rebuild(e, ref, "hard_reboot");
     });
     vmMessage(e, ref, VmMessage.rebooted, "rebooted forcibly");
@@ -259,7 +263,7 @@ function registerRebootsAndReset(def: Def, e: Engine): void {
       throw new XapiFault(ErrorCode.domainExists, [ref]);
     }
     // force_state_reset Halted; a Suspended VM keeps its suspend_VDI (§2.1 row 22).
-    e.enterState(ref, Halted);
+    e.vmState.enter(ref, Halted);
     return "";
   });
 }
@@ -267,19 +271,19 @@ function registerRebootsAndReset(def: Def, e: Engine): void {
 function registerCopies(def: Def, e: Engine): void {
   const lifecycle = lifecycleOf(def);
   lifecycle("destroy", ["self"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "destroy", async () => {
-      await e.sleep(e.opMs("destroy"), ctx.signal);
-      e.expectState(ref, [Halted, Suspended]);
+    await e.vmState.withVmOperation(ctx, ref, "destroy", async () => {
+      await e.clock.sleep(e.opMs("destroy"), ctx.signal);
+      e.vmState.expect(ref, [Halted, Suspended]);
     });
-    e.removeVm(ref);
+    e.vmObjects.remove(ref);
     return "";
   });
   lifecycle("clone", ["vm", "new_name"], async ({ args }, ctx, ref) => {
     const newName = str(args, 1, "new_name");
     let created = "";
-    await e.withVmOperation(ctx, ref, "clone", async () => {
-      await e.sleep(e.opMs("clone"), ctx.signal);
-      created = e.cloneVm(ref, newName);
+    await e.vmState.withVmOperation(ctx, ref, "clone", async () => {
+      await e.clock.sleep(e.opMs("clone"), ctx.signal);
+      created = e.vmObjects.clone(ref, newName);
     });
     return created;
   });
@@ -287,17 +291,17 @@ function registerCopies(def: Def, e: Engine): void {
     const newName = str(args, 1, "new_name");
     str(args, 2, "sr");
     let created = "";
-    await e.withVmOperation(ctx, ref, "copy", async () => {
-      await e.sleep(e.opMs("copy"), ctx.signal);
-      created = e.cloneVm(ref, newName);
+    await e.vmState.withVmOperation(ctx, ref, "copy", async () => {
+      await e.clock.sleep(e.opMs("copy"), ctx.signal);
+      created = e.vmObjects.clone(ref, newName);
     });
     return created;
   });
   // provision: creates the disks the template's other_config "disks" describes, then drops the key.
   lifecycle("provision", ["vm"], async (_call, ctx, ref) => {
-    await e.withVmOperation(ctx, ref, "provision", async () => {
-      await e.sleep(e.opMs("provision"), ctx.signal);
-      e.provisionDisks(ref);
+    await e.vmState.withVmOperation(ctx, ref, "provision", async () => {
+      await e.clock.sleep(e.opMs("provision"), ctx.signal);
+      e.vmObjects.provision(ref);
     });
     return "";
   });

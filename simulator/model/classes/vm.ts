@@ -74,7 +74,7 @@ function registerScalarSetters(def: Def, e: Engine): void {
   ] as const) {
     setter(`set_${field}`, (ref, args) => {
       const value = str(args, 1, "value");
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         vm[field] = value;
       });
     });
@@ -82,14 +82,14 @@ function registerScalarSetters(def: Def, e: Engine): void {
   for (const field of ["start_delay", "shutdown_delay", "order", "user_version"] as const) {
     setter(`set_${field}`, (ref, args) => {
       const value = num(args, 1, "value");
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         vm[field] = value;
       });
     });
   }
   setter("set_ha_always_run", (ref, args) => {
     const value = bool(args, 1, "value");
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.ha_always_run = value;
     });
   });
@@ -101,7 +101,7 @@ function registerMapSetters(def: Def, e: Engine): void {
   for (const field of mapFields) {
     setter(`set_${field}`, (ref, args) => {
       const value = strMap(args, 1, "value");
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         vm[field] = value;
       });
     });
@@ -111,13 +111,13 @@ function registerMapSetters(def: Def, e: Engine): void {
       if (Object.hasOwn(e.vm(ref)[field], key)) {
         throw new XapiFault(ErrorCode.mapDuplicateKey, ["VM", field, ref, key]);
       }
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         vm[field] = { ...vm[field], [key]: value };
       });
     });
     setter(`remove_from_${field}`, (ref, args) => {
       const key = str(args, 1, "key");
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         const { [key]: _, ...rest } = vm[field] as StringMap;
         vm[field] = rest;
       });
@@ -128,7 +128,7 @@ function registerMapSetters(def: Def, e: Engine): void {
     const value = strMap(args, 1, "value");
     const clean: StringMap = {};
     for (const [k, v] of Object.entries(value)) clean[opKey(k)] = v;
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.blocked_operations = clean;
     });
   });
@@ -138,13 +138,13 @@ function registerMapSetters(def: Def, e: Engine): void {
     if (Object.hasOwn(e.vm(ref).blocked_operations, key)) {
       throw new XapiFault(ErrorCode.mapDuplicateKey, ["VM", "blocked_operations", ref, key]);
     }
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.blocked_operations = { ...vm.blocked_operations, [key]: value };
     });
   });
   setter("remove_from_blocked_operations", (ref, args) => {
     const key = opKey(str(args, 1, "key"));
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       const { [key]: _, ...rest } = vm.blocked_operations;
       vm.blocked_operations = rest;
     });
@@ -157,14 +157,14 @@ function registerModeSetters(def: Def, e: Engine): void {
   setter("set_domain_type", (ref, args) => {
     const value = enumValue(args, 1, "value", DOMAIN_TYPES);
     if (value === "unspecified") throw new XapiFault(ErrorCode.invalidValue, ["domain_type", "unspecified"]);
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.domain_type = value;
       vm.HVM_boot_policy = deriveHvmBootPolicy(value);
     });
   });
   setter("set_HVM_boot_policy", (ref, args) => {
     const value = str(args, 1, "value");
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       // Before kolkata the setter is a plain field write: there is no domain_type to keep in step.
       if (e.profile.domainType) vm.domain_type = deriveDomainType(value);
       vm.HVM_boot_policy = value;
@@ -172,21 +172,21 @@ function registerModeSetters(def: Def, e: Engine): void {
   });
   setter("set_actions_after_crash", (ref, args) => {
     const value = enumValue(args, 1, "value", Object.values(CrashAction));
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.actions_after_crash = value;
     });
   });
   for (const field of ["actions_after_shutdown", "actions_after_reboot"] as const) {
     setter(`set_${field}`, (ref, args) => {
       const value = enumValue(args, 1, "value", Object.values(NormalExitAction));
-      e.updateVm(ref, (vm) => {
+      e.vmState.update(ref, (vm) => {
         vm[field] = value;
       });
     });
   }
   setter("set_actions_after_softreboot", (ref, args) => {
     const value = enumValue(args, 1, "value", ["soft_reboot", "destroy", "restart", "preserve"]);
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.actions_after_softreboot = value;
     });
   });
@@ -198,24 +198,24 @@ function registerTemplateAndTags(def: Def, e: Engine): void {
   setter("set_is_a_template", (ref, args) => {
     const value = bool(args, 1, "value");
     if (value) {
-      const error = e.checkOp(ref, "make_into_template");
+      const error = e.vmState.checkOp(ref, "make_into_template");
       if (error) throw error;
     }
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.is_a_template = value;
       if (!value) vm.is_default_template = false;
     });
     // "We define a 'set_is_a_template false' as 'install time'" (xapi_vm_helpers.ml `set_is_a_template`).
     if (!value) {
-      const metrics = e.ensureMetrics(ref);
+      const metrics = e.metrics.ensure(ref);
       e.vmMetrics.update(metrics, (m) => {
-        m.install_time = xapiDate(e.now());
+        m.install_time = xapiDate(e.clock.now());
       });
     }
   });
   setter("set_tags", (ref, args) => {
     const value = strList(args, 1, "value");
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.tags = value;
     });
   });
@@ -223,7 +223,7 @@ function registerTemplateAndTags(def: Def, e: Engine): void {
     const ref = str(args, 0, "self");
     const tag = str(args, 1, "value");
     e.vm(ref);
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       if (!vm.tags.includes(tag)) vm.tags = [...vm.tags, tag];
     });
     return "";
@@ -232,7 +232,7 @@ function registerTemplateAndTags(def: Def, e: Engine): void {
     const ref = str(args, 0, "self");
     const tag = str(args, 1, "value");
     e.vm(ref);
-    e.updateVm(ref, (vm) => {
+    e.vmState.update(ref, (vm) => {
       vm.tags = vm.tags.filter((t) => t !== tag);
     });
     return "";
@@ -244,7 +244,7 @@ function registerTemplateAndTags(def: Def, e: Engine): void {
     e.vm(ref);
     const op = parseVmOperation(raw);
     if (!op) throw new XapiFault(ErrorCode.invalidValue, ["op", raw]);
-    const error = e.checkOp(ref, op);
+    const error = e.vmState.checkOp(ref, op);
     if (error) throw error;
     return "";
   });
@@ -254,7 +254,7 @@ function registerTemplateAndTags(def: Def, e: Engine): void {
     ({ args }) => {
       const ref = str(args, 0, "self");
       e.vm(ref);
-      e.updateVm(ref, () => undefined);
+      e.vmState.update(ref, () => undefined);
       return "";
     },
     { async: true },
