@@ -54,7 +54,7 @@ import { parseArgs } from "node:util";
 import { closeAllConnections, getConnection } from "../provider/client";
 import { createJsonRpcTransport, type Transport } from "../provider/client/jsonrpc";
 import { DEFAULT_MAX_CONCURRENT_OPERATIONS } from "../provider/client/limit";
-import { converge } from "../provider/executor";
+import { converge, type VmRecord } from "../provider/executor";
 import { DEFAULT_POLICY, type Plan } from "../provider/model/plan";
 import { planTransition } from "../provider/planner";
 import { type AnsibleRun, ansibleStates, ansibleVersion, runAnsible } from "./ansible";
@@ -434,13 +434,18 @@ async function runProvider(
   const concurrency = config.concurrency;
   const conn = getConnection({ url: sim.url, ...CREDS, maxConcurrentOperations: config.maxOps });
   try {
-    return await measure(sim, uuids, jobs, () =>
-      pool(jobs, concurrency, async (job) => {
+    return await measure(sim, uuids, jobs, async () => {
+      // As the provider plans a run: every VM's ref and record from one batched read (its pool snapshot).
+      const records = await conn.call<Record<string, VmRecord>>("VM.get_all_records");
+      const byUuid = new Map(Object.entries(records).map(([ref, record]) => [record.uuid, { ref, record }]));
+      await pool(jobs, concurrency, async (job) => {
+        const uuid = uuids[job.index] as string;
+        const known = byUuid.get(uuid);
         const target =
           job.boot === undefined ? { powerState: job.to } : { powerState: job.to, boot: job.boot };
-        await converge(conn, { uuid: uuids[job.index] as string }, target, DEFAULT_POLICY);
-      }),
-    );
+        await converge(conn, { uuid, ref: known?.ref }, target, DEFAULT_POLICY, { record: known?.record });
+      });
+    });
   } finally {
     await closeAllConnections();
   }
