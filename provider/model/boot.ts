@@ -1,18 +1,13 @@
 /**
- * Boot configuration in XAPI's own field names (xapi-semantics §7.2–§7.4). This is what the planner
- * compares and what the setter steps write; the user-facing `pv` / `hvm` blocks (zod, see
- * `provider/boot/schema.ts`) are mapped to it in exactly one place.
+ * Boot configuration in XAPI's own field names (the `VM` class fields `domain_type`, `HVM_boot_*` and
+ * `PV_*`, `ocaml/idl/datamodel_vm.ml` in xen-api). This is what the planner compares and what the setter
+ * steps write; the user-facing `pv` / `hvm` blocks (zod, see `provider/boot/schema.ts`) are mapped to it
+ * in exactly one place. How XAPI's setters change these fields: `provider/model/boot-fields.ts`.
  */
+import { domainTypeForBootPolicy } from "./boot-fields";
+import { DomainType } from "./vocabulary";
 
-/** `VM.domain_type` values (xapi-semantics §7.2). */
-export const DomainType = {
-  hvm: "hvm",
-  pv: "pv",
-  pvInPvh: "pv_in_pvh",
-  pvh: "pvh",
-  unspecified: "unspecified",
-} as const;
-export type DomainType = (typeof DomainType)[keyof typeof DomainType];
+export { DomainType };
 
 /** The boot-relevant fields of a VM record, as XAPI names them. */
 export interface XapiBootFields {
@@ -31,7 +26,8 @@ export interface XapiBootFields {
  *
  * Besides the VM's own fields, a declaration may manage which of the VM's disks are bootable: that is
  * `VBD.bootable` on the VM's VBDs (the seed: "a disk is bootable if its VBD has the bootable flag
- * set"), which a bootloader boot reads at every start and reboot like the VM's boot fields (§7.4, §7.6).
+ * set"), which a bootloader boot reads at every start and reboot like the VM's boot fields
+ * (docs/xapi-facts.md, "A boot change reaches a live domain only when the domain is rebuilt").
  */
 export interface DeclaredBootFields extends Partial<XapiBootFields> {
   /**
@@ -80,7 +76,7 @@ export function domainTypeOf(record: {
 }): DomainType {
   const t = record.domain_type;
   if (t !== undefined && t !== DomainType.unspecified) return t;
-  return record.HVM_boot_policy === "" ? DomainType.pv : DomainType.hvm;
+  return domainTypeForBootPolicy(record.HVM_boot_policy);
 }
 
 /**
@@ -94,7 +90,7 @@ export function domainTypeOf(record: {
  * VM's (or template's) value. So the rule is checked against the fields the VM will *have*: the
  * effective bootloader is the declared one, else the observed one, and likewise the kernel. When both
  * are empty, `PV_bootloader: "pygrub"` is declared: current XAPI does not apply the seed's fallback (an
- * empty bootloader always means a direct boot, xapi-semantics §7.4), so the provider writes it.
+ * empty bootloader always means a direct boot: `boot_method_of_vm` in xen-api's `ocaml/xapi/helpers.ml`), so the provider writes it.
  *
  * Any other declaration (HVM, none) is returned unchanged.
  * Pure; returns `declared` itself when nothing is added. The planner applies it first, so every plan

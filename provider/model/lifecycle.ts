@@ -256,6 +256,14 @@ export function transitionsFrom(state: PowerState): readonly Transition[] {
   return TRANSITIONS.filter((t) => t.from === state);
 }
 
+/**
+ * True when `call` builds a new domain from the VM's current boot fields (the table's `rebuildsDomain`
+ * column: start and the reboots; never resume).
+ */
+export function rebuildsDomain(call: string): boolean {
+  return TRANSITIONS.some((t) => t.call === call && t.rebuildsDomain);
+}
+
 /** True when the transition carries `flag`. */
 export function hasFlag(t: TransitionRow, flag: TransitionFlag): boolean {
   return t.flags.includes(flag);

@@ -60,6 +60,16 @@ export const SetterCall = {
 } as const;
 export type SetterCall = (typeof SetterCall)[keyof typeof SetterCall];
 
+/** `VM.domain_type` values (`domain_type` in xen-api's `ocaml/idl/datamodel_vm.ml`). */
+export const DomainType = {
+  hvm: "hvm",
+  pv: "pv",
+  pvInPvh: "pv_in_pvh",
+  pvh: "pvh",
+  unspecified: "unspecified",
+} as const;
+export type DomainType = (typeof DomainType)[keyof typeof DomainType];
+
 /** How shutdowns and reboots are performed (issue #2, "Policy"). */
 export const ShutdownMode = {
   clean: "clean",
