@@ -1,0 +1,161 @@
+/**
+ * The planner: a pure function from (observed power state and boot fields, declared power state and
+ * boot fields, policy) to the ordered XenAPI calls that get there. It performs no calls; the executor
+ * (`provider/executor/`) runs what it returns.
+ *
+ * How a plan is built:
+ * 0. **The declaration is completed against the observed fields** (`resolveDeclaredBoot`): a PV
+ *    declaration whose resulting bootloader and kernel (declared, else observed) are both empty also
+ *    declares `PV_bootloader: "pygrub"`, the seed's "as if PV/bootloader was specified as pygrub".
+ * 1. **Setter steps first** (`setters.ts`), one per boot field whose observed value differs from the
+ *    declared one, in the order XAPI's coupled setters need, then one `VBD.set_bootable` per VBD whose
+ *    flag differs from `bootableUserdevices`; such a change counts as a boot-config change like any field
+ *    (a bootloader reads the flags at every build: docs/xapi-facts.md, "A boot change reaches a live
+ *    domain only when the domain is rebuilt").
+ * 2. **Lifecycle steps** (`search.ts`): the fewest lifecycle calls the policy allows, ties broken by
+ *    gentleness, then `CALL_PREFERENCE`, so the result is deterministic.
+ *
+ * Decisions this module makes (documented for users in the README by the lead):
+ * - **Policy** (`policy.ts`): `clean` / `clean-then-hard` may use start, pause, unpause, suspend, resume,
+ *   clean_shutdown, clean_reboot; `hard` may use start, pause, unpause, suspend, resume, hard_shutdown and
+ *   hard_reboot (from Running or Paused). `VM.shutdown` is never planned. A Crashed VM is always left
+ *   with hard_shutdown.
+ * - **`allowDiscardSuspendedState`** narrows `hard`, it grants nothing on its own: `VM.hard_shutdown` of a
+ *   Suspended VM (it discards the saved image) needs `shutdown: "hard"` *and* the flag. `clean` and
+ *   `clean-then-hard` never plan `VM.hard_shutdown`, so there, and
+ *   without the flag, a Suspended VM is resumed first. A non-destructive plan of the same length is
+ *   still preferred.
+ * - **Boot changes, `restart`**: when the target is Running or Paused, the final domain must run the
+ *   declared config, so the plan contains the cheapest domain rebuild (start, clean_reboot or
+ *   hard_reboot; a resume is not one: the lifecycle table's `rebuildsDomain`). A **Suspended** target is not rebuilt: rebooting a guest
+ *   only to suspend it again is a restart nobody asked for; the saved image keeps the old config and the
+ *   change is reported pending (it applies at the first reboot after resume). A **Halted** target needs
+ *   nothing: the next start reads the new fields.
+ * - **Boot changes, `next-boot`**: setters only, no rebuild added; pending when the VM ends with a
+ *   domain or image built from the old config.
+ * - **`forceRestart`** (restartTrigger changed): when the target is Running or Paused the plan contains
+ *   exactly one domain build, and the final domain is that one; a `VM.start` counts (a Halted VM that is
+ *   started is freshly booted). When the target is Halted or Suspended no restart is added: there is no
+ *   live domain at the end to restart, and starting a VM only to stop it again helps nobody.
+ * - A declared Crashed target, or no legal path, is a typed failure, never a partial plan.
+ */
+
+import { resolveDeclaredBoot } from "../model/boot";
+import { formatCall } from "../model/lifecycle";
+import {
+  DEFAULT_POLICY,
+  type Plan,
+  type PlanFailure,
+  type PlanInput,
+  type PlanResult,
+  type PlanStep,
+  type Policy,
+} from "../model/plan";
+import { DECLARABLE_POWER_STATES, type DeclarablePowerState, PowerState } from "../model/vocabulary";
+import { invalid } from "../model/wording";
+import { fail } from "./policy";
+import { explainPath, type Goal, type SearchNode, search } from "./search";
+import { planBootableDisks, planSetters } from "./setters";
+
+export { isAllowedByPolicy, mayDiscardSuspendedState } from "./policy";
+export { CALL_PREFERENCE } from "./search";
+export type { Plan, PlanFailure, PlanInput, PlanResult, PlanStep, Policy };
+export { DEFAULT_POLICY };
+
+/** Default bound on the number of lifecycle calls the search explores (the longest real plan has 3). */
+export const DEFAULT_SEARCH_LIMIT = 8;
+
+/**
+ * Plans the calls that take a VM from its observed to its declared power state and boot config.
+ * Pure: performs no calls, reads no clock, same input → same output.
+ *
+ * Only the declared boot fields are planned; the declaration is first completed with
+ * `resolveDeclaredBoot` (a PV VM left with an empty bootloader and an empty kernel gets
+ * `PV_bootloader: "pygrub"`), so every caller gets the seed's rule against the VM's real fields.
+ *
+ * @returns `{ ok: true, plan }` with setter steps first, then the fewest lifecycle calls; or
+ *   `{ ok: false, failure }` with `code` `TARGET_NOT_DECLARABLE` (e.g. Crashed), `INVALID_DECLARED_BOOT`
+ *   (fields XAPI's setters cannot reach together), `NO_LEGAL_PATH` or `SEARCH_LIMIT`. Never a partial plan.
+ * @example
+ * planTransition({ observedPowerState: "Paused", declaredPowerState: "Halted", observedBoot, policy: DEFAULT_POLICY })
+ * // → VM.unpause, VM.clean_shutdown
+ */
+export function planTransition(input: PlanInput): PlanResult {
+  const target = input.declaredPowerState;
+  if (!isDeclarable(target)) {
+    return fail(
+      "TARGET_NOT_DECLARABLE",
+      invalid(
+        "Invalid target power state",
+        `one of ${DECLARABLE_POWER_STATES.map((s) => `"${s}"`).join(", ")}`,
+        target,
+        target === PowerState.Crashed ? "Crashed can be observed but not declared." : undefined,
+      ),
+    );
+  }
+  const declaredBoot =
+    input.declaredBoot === undefined
+      ? undefined
+      : resolveDeclaredBoot(input.declaredBoot, input.observedBoot);
+  const fields = planSetters(
+    input.observedPowerState,
+    input.observedBoot,
+    declaredBoot,
+    input.canSetDomainType !== false,
+  );
+  if (!fields.ok) return fields;
+  const disks = planBootableDisks(
+    input.observedPowerState,
+    declaredBoot?.bootableUserdevices,
+    input.observedDisks,
+  );
+  if (!disks.ok) return disks;
+  // A bootable-flag change is a boot-config change like any field (it is read at the next build).
+  const setters = { steps: [...fields.steps, ...disks.steps] };
+
+  const bootChanged = setters.steps.length > 0;
+  const live = input.observedPowerState !== PowerState.Halted;
+  const start: SearchNode = {
+    power: input.observedPowerState,
+    // A Halted VM has no domain: whatever it boots next reads the (new) fields.
+    fresh: !live || !(bootChanged || input.liveDomainBootStale === true),
+    builds: 0,
+  };
+  const targetIsLive = target === PowerState.Running || target === PowerState.Paused;
+  const goal: Goal = {
+    power: target,
+    mustBeFresh: targetIsLive && input.policy.bootChanges === "restart",
+    exactlyOneBuild: targetIsLive && input.forceRestart === true,
+  };
+  const limit = input.searchLimit ?? DEFAULT_SEARCH_LIMIT;
+  const found = search(start, goal, input.policy, limit);
+  if (!found.ok) return found;
+
+  const lifecycle = explainPath(start, found.path, goal, bootChanged);
+  const end = found.end;
+  const plan: Plan = {
+    steps: [...setters.steps, ...lifecycle],
+    lifecycleCalls: lifecycle.length,
+    bootChangePending: end.power !== PowerState.Halted && !end.fresh,
+  };
+  return { ok: true, plan };
+}
+
+/**
+ * The plan as human lines, one per step, numbered from 1:
+ * `1. VM.clean_reboot (Running → Running): clean reboot so the domain runs the declared boot config`.
+ * Used by `xapi-plan` and by the provider to show the plan in `pulumi preview`.
+ */
+export function describePlan(plan: Plan): string[] {
+  return plan.steps.map(
+    (s, i) => `${i + 1}. ${formatCall(s.call, s.args)} (${s.from} → ${s.to}): ${s.reason}`,
+  );
+}
+
+//////////////////////////////
+////   helpers            ////
+//////////////////////////////
+
+function isDeclarable(s: PowerState): s is DeclarablePowerState {
+  return (DECLARABLE_POWER_STATES as readonly string[]).includes(s);
+}
