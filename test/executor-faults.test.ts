@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { closeAllConnections, getConnection, type XapiConnection } from "../provider/client";
-import { converge, ExecutionError } from "../provider/executor";
+import { converge, ExecutionError, type RunEvent } from "../provider/executor";
 import type { Policy } from "../provider/model/plan";
 import { DECLARABLE_POWER_STATES } from "../provider/model/vocabulary";
 import { planTransition } from "../provider/planner";
@@ -48,7 +48,7 @@ afterEach(async () => {
 
 /**
  * Each fault, injected once on the first lifecycle call of a plan: armed in the simulator, or (for
- * SESSION_INVALID, which must really invalidate the session) done when the executor logs step 1.
+ * SESSION_INVALID, which must really invalidate the session) done when the executor starts step 1.
  */
 const FAULTS: Record<string, { arm?: (call: string) => Record<string, unknown>; atStep1?: string }> = {
   "network drop": { arm: (call) => ({ method: `Async.${call}`, drop: true }) },
@@ -91,13 +91,13 @@ describe("every (from, to) pair with each fault injected once", () => {
       const calls = planned.plan.steps.map((s) => s.call);
       const { arm, atStep1 } = FAULTS[fault] ?? {};
       if (arm !== undefined) await control(sim, "faults", arm(calls[0] ?? ""));
-      const log = (line: string) => {
-        if (atStep1 !== undefined && line.startsWith("step 1:")) void control(sim, atStep1);
+      const onEvent = async (event: RunEvent) => {
+        if (atStep1 !== undefined && event.kind === "step" && event.number === 1) await control(sim, atStep1);
       };
       const before = (await callLog(sim)).length;
       const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: to }, CLEAN, {
         ...FAST_RETRY,
-        log,
+        onEvent,
       });
       const made = (await callLog(sim))
         .slice(before)
@@ -205,12 +205,12 @@ describe("HOST_IS_SLAVE on a session call", () => {
 describe("out-of-band state change before a step", () => {
   it("re-plans when the VM was halted by someone else between start and suspend", async () => {
     const { sim, conn } = await setup();
-    const log = (line: string) => {
-      if (line.startsWith("step 2:"))
-        void control(sim, "setPowerState", { uuid: FIXTURE.db.uuid, powerState: "Halted" });
+    const onEvent = async (event: RunEvent) => {
+      if (event.kind === "step" && event.number === 2)
+        await control(sim, "setPowerState", { uuid: FIXTURE.db.uuid, powerState: "Halted" });
     };
     const result = await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN, {
-      log,
+      onEvent,
     });
     expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
       "Suspended",
@@ -221,12 +221,14 @@ describe("out-of-band state change before a step", () => {
 
   it("never hard-shuts-down a VM that became Suspended when the policy forbids discarding it", async () => {
     const { sim, conn } = await setup();
-    const log = (line: string) => {
-      if (line.startsWith("step 1: VM.hard_shutdown")) {
-        void control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
+    const onEvent = async (event: RunEvent) => {
+      if (event.kind === "step" && event.number === 1 && event.step.call === "VM.hard_shutdown") {
+        await control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
       }
     };
-    const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, { log });
+    const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, {
+      onEvent,
+    });
     // The log shows no hard_shutdown before the resume: the Suspended image was never discarded.
     expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
       "Halted",
@@ -243,14 +245,14 @@ describe("out-of-band state change before a step", () => {
       params: ["VM", FIXTURE.web.ref, "suspend", "OpaqueRef:other"],
       count: 1,
     });
-    const log = (line: string) => {
+    const onEvent = async (event: RunEvent) => {
       // The operation that held the VM completes during the backoff: the VM is now Suspended.
-      if (line.startsWith("retry VM.hard_shutdown"))
-        void control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
+      if (event.kind === "retry" && event.call === "VM.hard_shutdown")
+        await control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
     };
     const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, {
       ...FAST_RETRY,
-      log,
+      onEvent,
     });
     // Refused, then resume before the next hard_shutdown: the suspend image was never discarded.
     expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
@@ -263,13 +265,13 @@ describe("out-of-band state change before a step", () => {
   it("re-checks after the backoff before re-sending a hard_shutdown lost to a network failure", async () => {
     const { sim, conn } = await setup();
     await control(sim, "faults", { method: "Async.VM.hard_shutdown", drop: true, count: 1 });
-    const log = (line: string) => {
-      if (line.startsWith("retry VM.hard_shutdown"))
-        void control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
+    const onEvent = async (event: RunEvent) => {
+      if (event.kind === "retry" && event.call === "VM.hard_shutdown")
+        await control(sim, "setPowerState", { uuid: FIXTURE.web.uuid, powerState: "Suspended" });
     };
     const result = await converge(conn, { uuid: FIXTURE.web.uuid }, { powerState: "Halted" }, HARD, {
       ...FAST_RETRY,
-      log,
+      onEvent,
     });
     expect([result.finalPowerState, result.replans, await lifecycleCalls(sim)]).toEqual([
       "Halted",
@@ -281,12 +283,12 @@ describe("out-of-band state change before a step", () => {
   it("gives up after the re-plan cap when the VM keeps moving (no loop)", async () => {
     const { sim, conn } = await setup();
     // Every time the executor is about to suspend, someone halts the VM again.
-    const log = (line: string) => {
-      if (line.startsWith("step") && line.includes("VM.suspend"))
-        void control(sim, "setPowerState", { uuid: FIXTURE.db.uuid, powerState: "Halted" });
+    const onEvent = async (event: RunEvent) => {
+      if (event.kind === "step" && event.step.call === "VM.suspend")
+        await control(sim, "setPowerState", { uuid: FIXTURE.db.uuid, powerState: "Halted" });
     };
     const error = (await converge(conn, { uuid: FIXTURE.db.uuid }, { powerState: "Suspended" }, CLEAN, {
-      log,
+      onEvent,
       maxReplans: 2,
     }).catch((e: unknown) => e)) as ExecutionError;
     expect([error.code, (await lifecycleCalls(sim)).filter((c) => c === "VM.start").length]).toEqual([
