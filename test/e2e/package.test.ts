@@ -337,5 +337,12 @@ describe("the packed package, installed in a project outside the repository", TI
       observedPowerState: "Running",
       vm: [[outputs.uuid, "Running"]],
     });
+    // An installed package: the state holds the provider as one require of it, not serialized code.
+    const exported = JSON.parse((await pulumi(["stack", "export"])).stdout) as {
+      deployment: { resources: { type: string; inputs: { __provider?: string } }[] };
+    };
+    const vm = exported.deployment.resources.find((r) => r.type === "pulumi-nodejs:dynamic/xapi:Vm");
+    expect(vm?.inputs.__provider).toContain('require("pulumi-xapi/dist/provider/resource/impl.js")');
+    expect(vm?.inputs.__provider?.length).toBeLessThan(400);
   });
 });
