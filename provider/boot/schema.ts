@@ -1,6 +1,6 @@
 /**
  * The user-facing boot configuration (`pv` / `hvm` blocks), faithful to the seed's "VM boot parameters"
- * (XenAPI 1.0 `vm-lifecycle.tex`), and its mapping to XAPI's fields (xapi-semantics §7.2–§7.4).
+ * (XenAPI 1.0 `vm-lifecycle.tex`), and its mapping to XAPI's fields (`provider/model/boot.ts`).
  *
  * - `pv` and `hvm` are mutually exclusive groups (the seed: "one of the two mutually exclusive groups").
  *   Both are strict objects: a misspelt key fails instead of being ignored.
@@ -8,7 +8,7 @@
  *   kernel boot (kernel and ramdisk are control-domain paths). `kernel`/`ramdisk`/`args`/`bootloaderArgs`
  *   are otherwise passed unmodified. Only the fields the user writes are declared: an omitted field keeps
  *   the VM's (or template's) value. **Bootloader and kernel both empty = as if "pygrub"**: the seed says
- *   so, current XAPI does not do it (empty bootloader always means direct boot, §7.4), so the provider
+ *   so, current XAPI does not do it (empty bootloader always means direct boot, `resolveDeclaredBoot`), so the provider
  *   writes "pygrub" when the VM's *resulting* bootloader and kernel are both empty. That needs the VM's
  *   fields, so it is `resolveDeclaredBoot` (`provider/model/boot.ts`), applied by the planner.
  * - HVM: policy "BIOS order" with `bootParams.order` (the QEMU boot order) and optional `firmware`.
@@ -21,15 +21,18 @@ import {
   DEFAULT_HVM_BOOT_ORDER,
   type DeclaredBootFields,
   DomainType,
+  domainTypeOf,
   ELILOADER,
   PYGRUB,
   type XapiBootFields,
 } from "../model/boot";
+import { HVM_DEFAULT_BOOT_POLICY } from "../model/boot-fields";
+import { formatReceived, invalid } from "../model/wording";
 
 export { ELILOADER, PYGRUB };
 
 /** XAPI's HVM boot policy (`Constants.hvm_default_boot_policy`), the only one the seed defines. */
-export const HVM_BOOT_POLICY = "BIOS order";
+export const HVM_BOOT_POLICY = HVM_DEFAULT_BOOT_POLICY;
 
 /** QEMU's boot order when `HVM_boot_params.order` is absent or empty (XSI-804). */
 export const DEFAULT_BOOT_ORDER = DEFAULT_HVM_BOOT_ORDER;
@@ -53,30 +56,8 @@ export const MAX_BOOT_DEVICES = 3;
 ////   error wording      ////
 //////////////////////////////
 
-/**
- * Renders a received value for an error reason: strings and numbers as JSON, `undefined` as
- * "nothing", objects and arrays by kind (their content may be long or secret).
- */
-export function formatReceived(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  // JSON.stringify would print NaN and Infinity as "null".
-  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-    return JSON.stringify(value);
-  }
-  return typeof value;
-}
-
-/**
- * The one wording formula for validation failures: what failed, expected vs received, and a hint.
- * `Invalid value: expected one of "bios", "uefi", received "efi". Did you mean "uefi"?`
- */
-export function invalid(what: string, expected: string, received: unknown, hint?: string): string {
-  return `${what}: expected ${expected}, received ${formatReceived(received)}.${hint ? ` ${hint}` : ""}`;
-}
+// The one wording formula lives in provider/model/wording.ts; re-exported for this module's users.
+export { formatReceived, invalid };
 
 //////////////////////////////
 ////   validators         ////
@@ -327,15 +308,12 @@ export type EffectiveBoot =
 /**
  * The inverse of `toXapiBootFields`, for reporting: what XAPI will boot, from a VM's full record (the
  * fields a declaration left out show the VM's own values). HVM when `domain_type` is "hvm" (or
- * "unspecified" with a non-empty `HVM_boot_policy`, §7.3), with XAPI's defaults filled in (order "cd",
+ * "unspecified" with a non-empty `HVM_boot_policy`: `domainTypeOf`), with XAPI's defaults filled in (order "cd",
  * firmware "bios"); otherwise PV with the five fields as stored. pvh / pv_in_pvh are reported as `pv`
  * (the seed knows two groups).
  */
 export function fromXapiBootFields(fields: XapiBootFields): EffectiveBoot {
-  const hvm =
-    fields.domain_type === DomainType.hvm ||
-    (fields.domain_type === DomainType.unspecified && fields.HVM_boot_policy !== "");
-  if (hvm) {
+  if (domainTypeOf(fields) === DomainType.hvm) {
     const order = fields.HVM_boot_params.order;
     return {
       hvm: {

@@ -3,8 +3,9 @@
  * (`xapi-project/xen-api doc/content/xen-api/topics/vm-lifecycle.md`), one block per source power state,
  * one row per call that leaves it.
  *
- * Where current XAPI contradicts the XenAPI 1.0 figure of the seed, this table follows XAPI
- * (xapi-semantics §2.1, §2.4, §9):
+ * Where current XAPI contradicts the XenAPI 1.0 figure of the seed, this table follows XAPI (the
+ * operation checks of `ocaml/xapi/xapi_vm_lifecycle.ml` and the figure above; docs/lifecycle.md holds
+ * the rendered table):
  * - `VM.suspend` is legal from Running only (1.0 also drew Paused → Suspended);
  * - Paused → Running is `VM.unpause` (1.0 labels it `resume`);
  * - `VM.hard_reboot` is legal from Paused and ends Running;
@@ -30,7 +31,7 @@ export const TransitionFlag = {
 } as const;
 export type TransitionFlag = (typeof TransitionFlag)[keyof typeof TransitionFlag];
 
-/** The arguments a lifecycle call takes after `session_id` and the VM ref (xapi-semantics §3). */
+/** The arguments a lifecycle call takes after `session_id` and the VM ref (`ocaml/idl/datamodel_vm.ml`). */
 export interface LifecycleArgs {
   /** `VM.start` / `VM.resume` only: true exactly when the call leads to Paused. */
   readonly start_paused?: boolean;
@@ -46,8 +47,9 @@ export interface TransitionRow {
   readonly to: DeclarablePowerState;
   readonly flags: readonly TransitionFlag[];
   /**
-   * True when the call builds a new domain from the VM's current boot fields (start and the reboots,
-   * xapi-semantics §7.6). `VM.resume` is false: it restores the saved domain with its old boot config.
+   * True when the call builds a new domain from the VM's current boot fields (start and the reboots;
+   * docs/xapi-facts.md, "A boot change reaches a live domain only when the domain is rebuilt").
+   * `VM.resume` is false: it restores the saved domain with its old boot config.
    */
   readonly rebuildsDomain: boolean;
   /** False only for `VM.shutdown`: kept for completeness, never emitted by the planner. */

@@ -3,7 +3,7 @@
  */
 import type { BootChangeMode, LifecycleCall, PowerState, SetterCall, ShutdownMode } from "./vocabulary";
 
-/** The declared policy that bounds which calls a plan may use (issue #2, "Policy"). */
+/** The declared policy that bounds which calls a plan may use (`provider/planner/policy.ts`). */
 export interface Policy {
   /** @default "clean" */
   readonly shutdown: ShutdownMode;

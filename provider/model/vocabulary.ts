@@ -7,7 +7,7 @@
 
 /**
  * A VM power state. `Halted`, `Paused`, `Running` and `Suspended` are the four values of current
- * XAPI (xapi-semantics §1.1). `Crashed` is the XenAPI 1.0 state of the seed: it can be *observed*
+ * XAPI (`vm_power_state` in `ocaml/idl/datamodel_vm.ml`). `Crashed` is the XenAPI 1.0 state of the seed: it can be *observed*
  * (xapi-sim's compatibility switch reports it) but never declared and never entered by a call.
  */
 export const PowerState = {
@@ -44,7 +44,7 @@ export const LifecycleCall = {
 export type LifecycleCall = (typeof LifecycleCall)[keyof typeof LifecycleCall];
 
 /**
- * The boot-field setter calls the planner may emit (wire names, xapi-semantics §7.2), and
+ * The boot-field setter calls the planner may emit (wire names, `ocaml/idl/datamodel_vm.ml`), and
  * `VBD.set_bootable`, which marks one of the VM's disks bootable (args `{ userdevice, value }`).
  */
 export const SetterCall = {
@@ -70,7 +70,7 @@ export const DomainType = {
 } as const;
 export type DomainType = (typeof DomainType)[keyof typeof DomainType];
 
-/** How shutdowns and reboots are performed (issue #2, "Policy"). */
+/** How shutdowns and reboots are performed (`provider/planner/policy.ts`). */
 export const ShutdownMode = {
   clean: "clean",
   cleanThenHard: "clean-then-hard",

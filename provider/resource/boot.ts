@@ -14,6 +14,7 @@ import {
   resolveDeclaredBoot,
   type XapiBootFields,
 } from "../model/boot";
+import { sameValue } from "../model/boot-fields";
 import { diskNumberOf } from "../model/device-number";
 import { SetterCall } from "../model/vocabulary";
 import type { EffectiveBoot, HvmBoot, PvBoot } from "./types";
@@ -168,7 +169,7 @@ export function matches(declared: DeclaredBootFields, fields: XapiBootFields): b
     if (key === "HVM_boot_params") {
       const params = value as Readonly<Record<string, string>>;
       if (Object.entries(params).some(([k, v]) => fields.HVM_boot_params[k] !== v)) return false;
-    } else if (fields[key as keyof XapiBootFields] !== value) {
+    } else if (!sameValue(fields[key as keyof XapiBootFields], value)) {
       return false;
     }
   }
