@@ -1,0 +1,183 @@
+/**
+ * The persistent state of xapi-sim (what `exportState()` returns and `options.state` accepts): the pool,
+ * the hosts, every VM record and each VM's simulated guest, the storage, network and metrics objects.
+ * Sessions and tasks are not persisted, like a XAPI restart that drops them.
+ */
+import type { HostMetricsRecord, PbdRecord, PifMetricsRecord, PifRecord } from "../pool-records";
+import type { ProfileName } from "../profiles";
+import type {
+  GuestMetricsRecord,
+  HostRecord,
+  NetworkRecord,
+  PoolRecord,
+  SrRecord,
+  VbdRecord,
+  VdiRecord,
+  VifRecord,
+  VmMetricsRecord,
+  VmRecord,
+} from "../records";
+
+/** How the simulated guest inside a VM behaves. */
+export interface GuestSettings {
+  /** PV drivers present: features shutdown/reboot/suspend are advertised (xapi-semantics §4.3). */
+  pvDrivers: boolean;
+  /** The guest OS ignores a clean shutdown/reboot request (→ VM_SHUTDOWN_TIMEOUT). */
+  ignoresCleanShutdown: boolean;
+}
+
+/**
+ * What a guest's disk holds, as far as a bootloader cares (the simulator has no real filesystem).
+ * Per VDI, persisted with it, copied by clone; the control op `setGuestDisk` changes it.
+ */
+export interface GuestDiskContent {
+  /**
+   * The text of the GRUB legacy configuration `/boot/grub/menu.lst` on the disk, or `null` when
+   * there is none. pygrub parses it first (the seed: "the menu.lst is parsed if present").
+   */
+  menuLst: string | null;
+  /** Absolute guest paths of the kernels and initrds on the disk (for `PV_kernel` inside the guest and autodetection). */
+  files: string[];
+}
+
+/** One disk as a boot saw it. */
+export interface BootDisk {
+  userdevice: string;
+  /** Guest device name, e.g. "xvda". */
+  device: string;
+  type: string;
+  bootable: boolean;
+  empty: boolean;
+  /** VDI uuid, or null for an empty CD drive. */
+  vdi: string | null;
+  /** The control-domain block device the bootloader reads: `/dev/sm/backend/<SR uuid>/<VDI uuid>`; null when empty. */
+  path: string | null;
+}
+
+/** The bootloader run of a PV indirect boot (xapi-semantics §7.4; the seed's "bootloader commandline"). */
+export interface BootloaderRun {
+  /** "pygrub" or "eliloader". */
+  name: string;
+  /** The program run in the control domain. */
+  path: string;
+  /** Its argument vector, the program first. */
+  argv: string[];
+}
+
+/** What a domain was built from and what it booted (xapi-semantics §7.4, §7.6). */
+export interface BootRecord {
+  /** The domain type actually built (an `unspecified` domain_type is derived first, §7.3). */
+  domain_type: string;
+  /** "hvm", "pv-direct" (PV kernel from dom0) or "pv-bootloader" (pygrub/eliloader), §7.4. */
+  method: "hvm" | "pv-direct" | "pv-bootloader";
+  HVM_boot_policy: string;
+  HVM_boot_params: Record<string, string>;
+  /** QEMU boot order (`HVM_boot_params.order`, "cd" when absent or empty); kept for every method. */
+  order: string;
+  /** HVM: firmware actually used (`firmware`, default "bios"). */
+  firmware: string;
+  PV_bootloader: string;
+  PV_kernel: string;
+  PV_ramdisk: string;
+  PV_args: string;
+  PV_bootloader_args: string;
+  PV_legacy_args: string;
+  /** HVM: the string passed to QEMU as its boot order; null for PV. */
+  qemuBootOrder: string | null;
+  /**
+   * HVM: the first device of the boot order that has media ("c": the first non-empty disk, "d": the
+   * first non-empty CD, "n": the network); null for PV or when nothing in the order can boot.
+   */
+  bootDevice: { letter: string; kind: "disk" | "cdrom" | "network"; userdevice: string | null } | null;
+  /** PV indirect boot: the bootloader run; null otherwise. */
+  bootloader: BootloaderRun | null;
+  /** PV: the kernel booted (a control-domain path for direct boot, a guest path for a bootloader); null for HVM. */
+  kernel: string | null;
+  /** PV: the initrd, "" when none; null for HVM. */
+  ramdisk: string | null;
+  /** PV: the kernel command line; null for HVM. */
+  cmdline: string | null;
+  /** PV: where the kernel came from; null for HVM. */
+  kernelSource: "dom0" | "menu.lst" | "specified" | "autodetected" | null;
+  /** PV with a bootloader: the menu.lst entry booted (its title), when menu.lst was used. */
+  menuEntry: string | null;
+  /** PV with a bootloader: the userdevice of the disk the bootloader booted from. */
+  bootDisk: string | null;
+  /** The disks the boot considered: the bootloader's (PV indirect), QEMU's (HVM), none for PV direct. */
+  disks: BootDisk[];
+  /** userdevices of the VM's VBDs with `bootable` set, at build time (sorted numerically). */
+  bootableUserdevices: string[];
+  /** Which call (or guest event) built the domain: "start", "clean_reboot", "hard_reboot", "crash-restart", … */
+  via: string;
+  /** The domid of the domain built. */
+  domid: number;
+  /** 1 for the first boot recorded, then counting. */
+  bootNumber: number;
+  /** ISO time of the build. */
+  at: string;
+}
+
+/** What the simulated guest agent reports (VM_guest_metrics); absent: a Debian 12 guest with tools 8.4.0. */
+export interface GuestAgentReport {
+  os_version: Record<string, string>;
+  PV_drivers_version: Record<string, string>;
+}
+
+/** Simulator-only per-VM state, persisted alongside the VM record. */
+export interface VmSimState {
+  guest: GuestSettings;
+  /** The guest agent's OS and tools versions, when not the default ones (control op `setGuest`). */
+  agent?: GuestAgentReport;
+  /** How many domains have been built for this VM (start, reboots; not resume). */
+  bootCount: number;
+  /** The config the current (or last) domain was built from; `null` if it never booted here. */
+  lastBoot: BootRecord | null;
+  /** Epoch ms when the current domain was built (for the <120 s crash rule, §2.2). */
+  startedAtMs: number | null;
+}
+
+export interface VmEntry {
+  ref: string;
+  record: VmRecord;
+  sim: VmSimState;
+}
+
+export interface VdiEntry {
+  ref: string;
+  record: VdiRecord;
+  /** What the disk holds for a bootloader. */
+  content: GuestDiskContent;
+}
+
+export interface SimSnapshot {
+  format: "xapi-sim-state";
+  version: 1;
+  pool: { ref: string; record: PoolRecord };
+  hosts: { ref: string; record: HostRecord }[];
+  vms: VmEntry[];
+  /** Storage (issue #7); absent in files written before it, which then load without disks. */
+  srs: { ref: string; record: SrRecord }[];
+  vdis: VdiEntry[];
+  vbds: { ref: string; record: VbdRecord }[];
+  /** Networking and metrics; absent in files written before them (VMs then get fresh VM_metrics). */
+  networks: { ref: string; record: NetworkRecord }[];
+  vifs: { ref: string; record: VifRecord }[];
+  vmMetrics: { ref: string; record: VmMetricsRecord }[];
+  guestMetrics: { ref: string; record: GuestMetricsRecord }[];
+  /**
+   * The hosts' metrics and NICs and the SRs' PBDs; absent in files written before them (the load creates
+   * them as xapi's dbsync would; see pool-objects.ts `ensurePoolObjects`).
+   */
+  hostMetrics: { ref: string; record: HostMetricsRecord }[];
+  pifs: { ref: string; record: PifRecord }[];
+  pifMetrics: { ref: string; record: PifMetricsRecord }[];
+  pbds: { ref: string; record: PbdRecord }[];
+  nextDomid: number;
+  /** The XAPI generation the state belongs to; absent in older files, which are `current`. */
+  profile: ProfileName;
+}
+
+/** Thrown by createModel when options.state is not a valid snapshot. */
+export class InvalidStateError extends Error {
+  override readonly name = "InvalidStateError";
+}
