@@ -1,8 +1,9 @@
 /**
- * The `Vm` provider's implementation, loaded inside the provider process by the thin serialized
- * provider object (`provider.ts`). Connection settings and XAPI sessions live here, in module state
- * of that process, never in the Pulumi state. The operations themselves are in `operations.ts`; this
- * module adapts them to the dynamic-provider methods.
+ * The `Vm` provider's implementation: the dynamic-provider methods, loaded inside the provider process by
+ * the thin serialized provider object (`provider.ts`; its path is in every user's state, so this module
+ * stays here and keeps these exports). Each method unpacks the stored form (`stored.ts`), runs the
+ * operation over the process's connection (`connection.ts`), and packs what it returns; `guard.ts` shapes
+ * its failures.
  *
  * Behaviour per method:
  * - `configure`: resolves the connection settings (stack config, then environment). Errors are kept
@@ -15,60 +16,42 @@
  *   declared by its own uuid is adopted in place, not replaced: the replacement would destroy the VM it
  *   just adopted); update when a declared property changes, or when the update would make a call from
  *   the VM's live state (drift, a pending boot change now due); with the pool unreadable, when the
- *   recorded observation differs from the declaration. Reads only, through the shared pool snapshot; in a
- *   preview, the plan `check` has just made from the pool answers (`__xapi.planned`), without a second dry run.
- * - `create`, `read`, `update`, `delete`: `operations.ts`. Once a VM exists any failure is thrown as
- *   {@link VmOperationError} carrying its id, so the engine records it.
+ *   recorded observation differs from the declaration (`diff-rules.ts`). Reads only, through the shared
+ *   pool snapshot; in a preview, the plan `check` has just made from the pool answers (`__xapi.planned`),
+ *   without a second dry run (`live-diff.ts`).
+ * - `create`, `read`, `update`, `delete`: `create.ts`, `read.ts`, `update.ts`, `delete.ts`. Once a VM
+ *   exists any failure is thrown as {@link VmOperationError} carrying its id, so the engine records it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { closeAllConnections, getConnection, type XapiConnection } from "../client";
-import { UNKNOWN_SENTINEL, validateVmInputs } from "../inputs";
-import type { XapiBootFields } from "../model/boot";
-import { diskNumberOf } from "../model/device-number";
-import type { Policy } from "../model/plan";
-import { DEFAULT_POLICY } from "../model/plan";
-import { PowerState } from "../model/vocabulary";
-import { assumedBootFields, declaredBootFields, matches } from "./boot";
+import { validateVmInputs } from "../inputs";
+import { readConnectionSettings } from "./config";
+import { connect, connectOrWhyNot, useSettings } from "./connection";
+import { createVm } from "./create";
+import { deleteVm } from "./delete";
 import {
-  type ConnectionSettings,
-  explainLoginFailure,
-  explainTlsFailure,
-  readConnectionSettings,
-  scrubSecrets,
-} from "./config";
-import { ProviderError, VmOperationError } from "./errors";
-import {
-  type Bag,
-  bootDeclarationOf,
-  createVm,
-  DECLARED_KEYS,
-  deleteVm,
-  NOT_USER_INPUT,
-  readVmState,
-  stringArray,
-  stripUndefined,
-  updateVm,
-} from "./operations";
-import { liveDiff, markRecordedVm, previewPlan, replacementOlds } from "./preview";
+  adoptionChanges,
+  changedProperties,
+  identityReplaces,
+  recordedDrift,
+  withDefaults,
+} from "./diff-rules";
+import { VmOperationError } from "./errors";
+import { guard } from "./guard";
+import { liveDiff } from "./live-diff";
+import { previewPlan } from "./preview";
+import { type Bag, NOT_USER_INPUT, stripUndefined, withDefaultName } from "./property-bag";
+import { readVmState } from "./read";
+import { markRecordedVm, replacementOlds } from "./recorded-vm";
 import { markStale } from "./snapshot";
 import { pack, unpack } from "./stored";
-import { type EffectiveBoot, InternalKey, PLANNED_CALLS_KEY } from "./types";
+import { InternalKey, PLANNED_CALLS_KEY } from "./types";
+import { updateVm } from "./update";
 
-export { DECLARED_KEYS, OUTPUT_KEYS } from "./operations";
-
-/** `powerState` when none is declared. */
-const DEFAULT_POWER_STATE = PowerState.Running;
-
-/** The connection settings of this provider process (`configure`), or why there are none. */
-let settings: ConnectionSettings | ProviderError | undefined;
-
-//////////////////////////////
-////   methods            ////
-//////////////////////////////
+export { DECLARED_KEYS, OUTPUT_KEYS } from "./property-bag";
 
 /** Reads `xapi:*` stack config with `XAPI_*` environment fallbacks; never fails (see module doc). */
 export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-  settings = readConnectionSettings((key) => req.config.get(key), process.env);
+  useSettings(readConnectionSettings((key) => req.config.get(key), process.env));
 }
 
 /** Validates and normalizes the inputs; in previews adds the plan. */
@@ -83,25 +66,7 @@ export async function check(storedOlds: Bag, storedNews: Bag): Promise<pulumi.dy
         failures: validation.failures.map((f) => ({ property: f.property, reason: f.reason })),
       };
     }
-    // Known properties normalized (defaults filled in); still-unknown ones passed through as sent.
-    const unknownTop = new Set(validation.unknowns.map((u) => u.split(".")[0] ?? u));
-    // Only what is declared is stored (defaults are applied again wherever the inputs are read).
-    const inputs: Bag = Object.fromEntries(
-      Object.entries(stripUndefined(validation.value) as Bag).filter(([key]) => news[key] !== undefined),
-    );
-    for (const key of unknownTop) inputs[key] = news[key];
-    for (const key of [InternalKey.preview, InternalKey.customTimeouts, InternalKey.urn]) {
-      if (news[key] !== undefined) inputs[key] = news[key];
-    }
-    // The VM's uuid learnt by a refresh stays with the resource while its identity does not change.
-    if (
-      olds[InternalKey.vm] !== undefined &&
-      olds.template === inputs.template &&
-      olds.uuid === inputs.uuid
-    ) {
-      inputs[InternalKey.vm] = olds[InternalKey.vm];
-    }
-
+    const inputs = checkedInputs(olds, news, validation.value, validation.unknowns);
     // On a replacement the engine checks again without the previous inputs: take them from the first check.
     const previous = replacementOlds(olds, inputs, validation.value);
     if (validation.unknowns.length === 0)
@@ -125,19 +90,35 @@ export async function check(storedOlds: Bag, storedNews: Bag): Promise<pulumi.dy
   });
 }
 
+/**
+ * The inputs `check` stores: the declared ones normalized (defaults are applied again wherever the inputs
+ * are read, so only what is declared is kept), the still-unknown ones as sent, and the internal keys.
+ */
+function checkedInputs(olds: Bag, news: Bag, value: object, unknowns: readonly string[]): Bag {
+  const unknownTop = new Set(unknowns.map((u) => u.split(".")[0] ?? u));
+  const inputs: Bag = Object.fromEntries(
+    Object.entries(stripUndefined(value) as Bag).filter(([key]) => news[key] !== undefined),
+  );
+  for (const key of unknownTop) inputs[key] = news[key];
+  for (const key of [InternalKey.preview, InternalKey.customTimeouts, InternalKey.urn]) {
+    if (news[key] !== undefined) inputs[key] = news[key];
+  }
+  // The VM's uuid learnt by a refresh stays with the resource while its identity does not change.
+  if (olds[InternalKey.vm] !== undefined && olds.template === inputs.template && olds.uuid === inputs.uuid) {
+    inputs[InternalKey.vm] = olds[InternalKey.vm];
+  }
+  return inputs;
+}
+
 /** Decides update vs replace from the recorded outputs, the new inputs and the VM's live state. */
 export async function diff(id: string, storedOlds: Bag, storedNews: Bag): Promise<pulumi.dynamic.DiffResult> {
   return guard(async () => {
     const olds = unpack(storedOlds, id);
     const news = unpack(storedNews);
     const replaces = identityReplaces(olds, news);
-    const [before, after] = [withDefaults(olds), withDefaults(news)];
-    const changed = DECLARED_KEYS.filter((k) => k !== "template" && k !== "uuid").filter(
-      (k) => !sameValue(before[k], after[k]),
-    );
-    // A created VM now declared by its own uuid: the resource adopts it (see identityReplaces).
-    const adoption = (news.uuid !== undefined) !== (olds.adopted === true);
-    const declaredChange = replaces.length > 0 || changed.length > 0 || adoption;
+    const after = withDefaults(news);
+    const changed = changedProperties(withDefaults(olds), after);
+    const declaredChange = replaces.length > 0 || changed.length > 0 || adoptionChanges(olds, news);
     // In a preview, check has just planned this update from the pool: its plan answers.
     const planned = news[InternalKey.planned];
     const drift = declaredChange
@@ -196,187 +177,3 @@ export async function delete_(id: string, stored: Bag): Promise<void> {
   });
 }
 export { delete_ as delete };
-
-//////////////////////////////
-////   connection         ////
-//////////////////////////////
-
-/** The shared connection of this process for the configured pool. */
-function connect(): XapiConnection {
-  const s = settings ?? readConnectionSettings(() => undefined, process.env);
-  if (s instanceof ProviderError) throw s;
-  installShutdownHook();
-  return getConnection({
-    url: s.url,
-    username: s.username,
-    password: s.password,
-    ...(s.caCert === undefined ? {} : { caCert: s.caCert }),
-    ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint }),
-    ...(s.insecure === undefined ? {} : { insecure: s.insecure }),
-    ...(s.maxConcurrentOperations === undefined
-      ? {}
-      : { maxConcurrentOperations: s.maxConcurrentOperations }),
-  });
-}
-
-/** How long the provider process waits for its sessions to log out when the engine stops it. */
-const LOGOUT_GRACE_MS = 3000;
-let shutdownHookInstalled = false;
-
-/**
- * The engine stops a provider with SIGINT (then SIGKILL after 5 s), and the gRPC server keeps Node's
- * event loop busy, so `beforeExit` never fires: log the shared sessions out on the signal instead,
- * so no session is left open on the pool after a `pulumi` command.
- */
-function installShutdownHook(): void {
-  if (shutdownHookInstalled) return;
-  shutdownHookInstalled = true;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      setTimeout(() => process.exit(0), LOGOUT_GRACE_MS).unref();
-      void closeAllConnections().finally(() => process.exit(0));
-    });
-  }
-}
-
-/** The connection, or the reason there is none (for a preview, which then plans from the inputs). */
-function connectOrWhyNot(): XapiConnection | ProviderError {
-  try {
-    return connect();
-  } catch (error) {
-    if (error instanceof ProviderError) return error;
-    throw error;
-  }
-}
-
-/**
- * A VM created from a template is named after its resource unless `nameLabel` says otherwise; the
- * resource name is the last segment of the URN the program sent.
- */
-function withDefaultName(news: Bag): Bag {
-  const urn = news[InternalKey.urn];
-  if (news.nameLabel !== undefined || news.template === undefined || typeof urn !== "string") return news;
-  return { ...news, nameLabel: urn.slice(urn.lastIndexOf("::") + 2) };
-}
-
-//////////////////////////////
-////   diff rules         ////
-//////////////////////////////
-
-/**
- * Replacement keys: the identity changed (or is unknown in a preview). A VM this resource created and
- * now declares by its own uuid is the same VM: an update that adopts it, never a replacement (which
- * would adopt it, then delete the old resource, destroying the VM just adopted).
- */
-function identityReplaces(olds: Bag, news: Bag): string[] {
-  const wasAdopted = olds.adopted === true;
-  if (news.uuid !== undefined) return news.uuid !== olds.uuid ? ["uuid"] : [];
-  if (news.template !== undefined) return wasAdopted || news.template !== olds.template ? ["template"] : [];
-  return [];
-}
-
-/** The declared properties that have a default, with it applied (a stored bag holds only what was declared). */
-function withDefaults(bag: Bag): Bag {
-  const policy = bag.policy;
-  return {
-    ...bag,
-    powerState: bag.powerState ?? DEFAULT_POWER_STATE,
-    policy:
-      policy === undefined
-        ? { ...DEFAULT_POLICY }
-        : typeof policy === "object" && policy !== null
-          ? { ...DEFAULT_POLICY, ...(stripUndefined(policy) as object) }
-          : policy,
-  };
-}
-
-/** The recorded observation differs from the new declaration (the pool unreadable: refresh drift, failed operation). */
-function recordedDrift(olds: Bag, news: Bag): boolean {
-  if (typeof news.powerState === "string" && typeof olds.observedPowerState === "string") {
-    if (news.powerState !== olds.observedPowerState) return true;
-  }
-  const decl = bootDeclarationOf(news);
-  const declared = declaredBootFields(decl);
-  const effective = olds.effectiveBoot as EffectiveBoot | undefined;
-  if (declared !== undefined && !containsUnknown(declared) && effective !== undefined) {
-    if (!matches(declared, fieldsOfEffective(effective))) return true;
-  }
-  const declaredDisks = news.bootableDisks;
-  const observedDisks = effective?.bootableDisks;
-  if (Array.isArray(declaredDisks) && !containsUnknown(declaredDisks) && Array.isArray(observedDisks)) {
-    const sorted = (a: readonly unknown[]) =>
-      JSON.stringify([...a].map((d) => diskNumberOf(String(d)) ?? String(d)).sort());
-    if (sorted(declaredDisks) !== sorted(observedDisks)) return true;
-  }
-  // A pending next-boot change becomes due when the policy now says restart.
-  const policy = news.policy as Partial<Policy> | undefined;
-  const pending = stringArray(olds.pendingBootChanges);
-  return pending.length > 0 && (policy?.bootChanges ?? DEFAULT_POLICY.bootChanges) === "restart";
-}
-
-function fieldsOfEffective(effective: EffectiveBoot): XapiBootFields {
-  const fields = assumedBootFields(
-    effective.pv !== undefined ? { pv: effective.pv } : { hvm: effective.hvm },
-  );
-  return { ...fields, domain_type: effective.domainType as XapiBootFields["domain_type"] };
-}
-
-/** Deep equality of JSON values; a value holding Pulumi's unknown sentinel never equals anything. */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (containsUnknown(a) || containsUnknown(b)) return false;
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
-}
-
-function containsUnknown(value: unknown): boolean {
-  if (value === UNKNOWN_SENTINEL) return true;
-  if (typeof value === "object" && value !== null) return Object.values(value).some(containsUnknown);
-  return false;
-}
-
-//////////////////////////////
-////   errors             ////
-//////////////////////////////
-
-/**
- * Runs a provider method; on failure, explains connection failures (a refused login, an untrusted
- * certificate), scrubs the password out of the error's message and reasons, and drops the stack trace
- * before the host prints or returns them.
- */
-async function guard<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (thrown) {
-    const s = settings instanceof ProviderError || settings === undefined ? undefined : settings;
-    const error = s === undefined ? thrown : await explainTlsFailure(explainLoginFailure(thrown, s), s.url);
-    const password =
-      settings instanceof ProviderError || settings === undefined ? undefined : settings.password;
-    const secrets = [password, process.env.XAPI_PASSWORD];
-    if (error instanceof Error) {
-      error.message = scrubSecrets(error.message, secrets);
-      // One clean line per failure: the engine's host prints a read failure as `${error}: ${error.stack}`,
-      // and a stack trace would point into sources the package does not ship.
-      error.stack = "pulumi-xapi";
-      if (error instanceof VmOperationError) {
-        // The host records these as the resource's outputs: in the stored form.
-        const packed = pack(error.properties);
-        for (const key of Object.keys(error.properties)) delete error.properties[key];
-        Object.assign(error.properties, packed);
-        error.reasons.splice(0, error.reasons.length, ...error.reasons.map((r) => scrubSecrets(r, secrets)));
-      }
-    }
-    throw error;
-  }
-}

@@ -13,7 +13,7 @@
  * what release 0.1 stored. {@link unpack} reads both forms, so a stack written by 0.1 refreshes, updates
  * and deletes unchanged; {@link pack} writes the stored form.
  */
-import type { Bag } from "./operations";
+import type { Bag } from "./property-bag";
 import type { VmObserved } from "./types";
 
 /** The one top-level key holding the provider's internal keys (hidden from diffs: it starts with `__`). */
