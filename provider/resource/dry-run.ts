@@ -107,13 +107,38 @@ export class DryRunConnection implements XapiConnection {
     if (cls === "VM") return this.#vmCall(method, name, args);
     if (cls === "VBD") return this.#vbdCall(method, name, args);
     if (method === "VDI.destroy") return this.#write(method, args, () => "");
-    throw new Error(
-      `pulumi-xapi preview: ${method} is not modelled by the dry run (provider/resource/dry-run.ts)`,
-    );
+    throw notModelled(method);
   }
 
   async #vmCall(method: string, name: string, args: readonly unknown[]): Promise<unknown> {
     const ref = String(args[0]);
+    if (name.startsWith("get_")) return this.#vmGet(method, name, ref);
+    switch (name) {
+      case "clone":
+        return this.#write(method, args, async () =>
+          this.#clone(await this.#vm(method, ref), String(args[1])),
+        );
+      case "provision":
+        return this.#write(method, args, async () => this.#provision(ref, await this.#vm(method, ref)));
+      case "add_to_other_config":
+      case "remove_from_other_config":
+        return this.#otherConfig(method, name, args);
+      case "destroy":
+        return this.#destroyVm(method, args);
+      default:
+        break;
+    }
+    if (name.startsWith("set_")) {
+      const set = await this.#vmSet(method, name, args);
+      if (set !== undefined) return set;
+    }
+    const transition = await this.#lifecycle(method, name, args);
+    if (transition !== undefined) return transition;
+    throw notModelled(method);
+  }
+
+  /** The VM reads the operations make. */
+  async #vmGet(method: string, name: string, ref: string): Promise<unknown> {
     switch (name) {
       case "get_by_uuid": {
         for (const [r, record] of this.#vms) if (record !== null && record.uuid === ref) return r;
@@ -132,72 +157,69 @@ export class DryRunConnection implements XapiConnection {
         return (await this.#vm(method, ref)).power_state;
       case "get_uuid":
         return (await this.#vm(method, ref)).uuid;
-      case "clone":
-        return this.#write(method, args, async () =>
-          this.#clone(await this.#vm(method, ref), String(args[1])),
-        );
-      case "provision":
-        return this.#write(method, args, async () => this.#provision(ref, await this.#vm(method, ref)));
-      case "add_to_other_config":
-      case "remove_from_other_config": {
-        const record = await this.#vm(method, ref);
-        return this.#write(method, args, () => {
-          const other = { ...((record.other_config as Record<string, string> | undefined) ?? {}) };
-          const key = String(args[1]);
-          if (name === "remove_from_other_config") delete other[key];
-          else if (key in other)
-            throw new XapiError(XapiErrorCode.MAP_DUPLICATE_KEY, ["VM", "other_config", ref, key], method);
-          else other[key] = String(args[2]);
-          record.other_config = other;
-          return "";
-        });
-      }
-      case "destroy": {
-        const record = await this.#vm(method, ref);
-        const state = record.power_state as PowerState;
-        if (state !== PowerState.Halted && state !== PowerState.Suspended) {
-          throw new XapiError(
-            XapiErrorCode.VM_BAD_POWER_STATE,
-            [ref, "halted, suspended", state.toLowerCase()],
-            method,
-          );
-        }
-        return this.#write(method, args, () => {
-          for (const vbd of stringList(record.VBDs)) this.#vbds.set(vbd, null);
-          this.#vms.set(ref, null);
-          return "";
-        });
-      }
       default:
-        break;
+        throw notModelled(method);
     }
-    if (name.startsWith("set_")) {
-      const field = name.slice("set_".length);
-      const record = await this.#vm(method, ref);
-      if (BOOT_FIELDS.has(field)) {
-        if (field === "domain_type" && args[1] === DomainType.unspecified) {
-          throw new XapiError("INVALID_VALUE", ["domain_type", DomainType.unspecified], method);
-        }
-        return this.#write(method, args, () => {
-          Object.assign(
-            record,
-            applyBootSetter(record as unknown as XapiBootFields, field as keyof XapiBootFields, args[1]),
-          );
-          return "";
-        });
-      }
-      if (PLAIN_VM_FIELDS.has(field)) {
-        return this.#write(method, args, () => {
-          record[field] = args[1];
-          return "";
-        });
-      }
+  }
+
+  /** `VM.add_to_other_config` (MAP_DUPLICATE_KEY on an existing key) and `VM.remove_from_other_config`. */
+  async #otherConfig(method: string, name: string, args: readonly unknown[]): Promise<unknown> {
+    const ref = String(args[0]);
+    const record = await this.#vm(method, ref);
+    return this.#write(method, args, () => {
+      const other = { ...((record.other_config as Record<string, string> | undefined) ?? {}) };
+      const key = String(args[1]);
+      if (name === "remove_from_other_config") delete other[key];
+      else if (key in other)
+        throw new XapiError(XapiErrorCode.MAP_DUPLICATE_KEY, ["VM", "other_config", ref, key], method);
+      else other[key] = String(args[2]);
+      record.other_config = other;
+      return "";
+    });
+  }
+
+  /** `VM.destroy`: only a Halted or Suspended VM; its VBDs go with it. */
+  async #destroyVm(method: string, args: readonly unknown[]): Promise<unknown> {
+    const ref = String(args[0]);
+    const record = await this.#vm(method, ref);
+    const state = record.power_state as PowerState;
+    if (state !== PowerState.Halted && state !== PowerState.Suspended) {
+      throw new XapiError(
+        XapiErrorCode.VM_BAD_POWER_STATE,
+        [ref, "halted, suspended", state.toLowerCase()],
+        method,
+      );
     }
-    const transition = await this.#lifecycle(method, name, args);
-    if (transition !== undefined) return transition;
-    throw new Error(
-      `pulumi-xapi preview: ${method} is not modelled by the dry run (provider/resource/dry-run.ts)`,
-    );
+    return this.#write(method, args, () => {
+      for (const vbd of stringList(record.VBDs)) this.#vbds.set(vbd, null);
+      this.#vms.set(ref, null);
+      return "";
+    });
+  }
+
+  /** A VM field setter: boot fields as XAPI applies them, plain fields as given; `undefined` for others. */
+  async #vmSet(method: string, name: string, args: readonly unknown[]): Promise<unknown> {
+    const field = name.slice("set_".length);
+    const record = await this.#vm(method, String(args[0]));
+    if (BOOT_FIELDS.has(field)) {
+      if (field === "domain_type" && args[1] === DomainType.unspecified) {
+        throw new XapiError("INVALID_VALUE", ["domain_type", DomainType.unspecified], method);
+      }
+      return this.#write(method, args, () => {
+        Object.assign(
+          record,
+          applyBootSetter(record as unknown as XapiBootFields, field as keyof XapiBootFields, args[1]),
+        );
+        return "";
+      });
+    }
+    if (PLAIN_VM_FIELDS.has(field)) {
+      return this.#write(method, args, () => {
+        record[field] = args[1];
+        return "";
+      });
+    }
+    return undefined;
   }
 
   /**
@@ -238,9 +260,7 @@ export class DryRunConnection implements XapiConnection {
         return "";
       });
     }
-    throw new Error(
-      `pulumi-xapi preview: ${method} is not modelled by the dry run (provider/resource/dry-run.ts)`,
-    );
+    throw notModelled(method);
   }
 
   async #write<T>(method: string, args: readonly unknown[], apply: () => T | Promise<T>): Promise<T> {
@@ -350,4 +370,11 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value)
     ? value.filter((v): v is string => typeof v === "string" && v !== NULL_REF)
     : [];
+}
+
+/** A call the dry run does not model: a bug of the provider, not of the user's program. */
+function notModelled(method: string): Error {
+  return new Error(
+    `pulumi-xapi preview: ${method} is not modelled by the dry run (provider/resource/dry-run.ts)`,
+  );
 }
