@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { closeAllConnections } from "../provider/client";
 import { VmOperationError } from "../provider/resource/errors";
 import * as impl from "../provider/resource/impl";
+import { unpack } from "../provider/resource/stored";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import { XapiFault } from "../simulator/api";
 import { DEBIAN_MENU_LST, FIXTURE } from "../simulator/model/fixture";
@@ -141,7 +142,14 @@ async function xapi(method: string, ...args: unknown[]): Promise<unknown> {
   return sim.model.dispatch(method, [session, ...args], meta);
 }
 
-const calls = (outs: Bag): string[] => ((outs.lastCalls ?? []) as { call: string }[]).map((c) => c.call);
+/**
+ * The provider's outputs (stored form: `observed`, `__xapi`, no `uuid` for a created VM) as the operations
+ * read them: `observedPowerState`, `lastCalls`, `effectiveBoot`, `uuid` (with the id), …
+ */
+const flat = (outs: Bag, id?: string): Bag => unpack(outs, id);
+
+const calls = (outs: Bag): string[] =>
+  ((flat(outs).lastCalls ?? []) as { call: string }[]).map((c) => c.call);
 
 //////////////////////////////////////////////////////////////////////
 // ¶1
@@ -161,14 +169,14 @@ describe("seed ¶1: the VM class's boot fields", () => {
 
   it('"With reference to the fields defined in the VM class (see later in this document), this section outlines the boot options available and the mechanisms provided for controlling them."', async () => {
     // The provider controls the boot through the VM class's own setters (and VBD.bootable), nothing else.
-    const { outs } = await up({
+    const { id, outs } = await up({
       template: HVM_TEMPLATE,
       hvm: { bootParams: { order: "dc" } },
       bootableDisks: ["0"],
     });
     const boot = calls(outs).filter((c) => c.includes(".set_") && c !== "VM.set_is_a_template");
     expect(boot).toEqual(["VM.set_HVM_boot_params"]);
-    expect((await lastBoot(String(outs.uuid))).qemuBootOrder).toBe("dc");
+    expect((await lastBoot(String(flat(outs, id).uuid))).qemuBootOrder).toBe("dc");
   });
 });
 
@@ -367,6 +375,7 @@ describe("seed ¶3: the PV bootloader and its command line", () => {
       }),
     );
     const props = error.properties;
+    const seen = flat(props, error.id);
     expect(error.message).toContain(
       `VM "diskless-pv" (${error.id}) was created but could not be brought to its declared state`,
     );
@@ -377,7 +386,7 @@ describe("seed ¶3: the PV bootloader and its command line", () => {
     expect(error.message).toContain("No disk of this VM is bootable");
     // What the engine records: the VM as it is, Halted, with its (non-)bootable disks and the calls made.
     expect(error.message).toContain("VM.start (Halted → Running) failed");
-    expect([props.uuid, props.observedPowerState, props.bootableDisks, calls(props).at(-1)]).toEqual([
+    expect([seen.uuid, seen.observedPowerState, seen.bootableDisks, calls(props).at(-1)]).toEqual([
       error.id,
       "Halted",
       [],
@@ -386,7 +395,7 @@ describe("seed ¶3: the PV bootloader and its command line", () => {
     expect(await powerState(error.id)).toBe("Halted");
     // Nothing lost: the next `pulumi up` updates the recorded VM from there.
     const outs = await change(error.id, props, { ...pickInputs(props), bootableDisks: ["0"] });
-    expect([outs.observedPowerState, (await lastBoot(error.id)).bootDisk]).toEqual(["Running", "0"]);
+    expect([flat(outs).observedPowerState, (await lastBoot(error.id)).bootDisk]).toEqual(["Running", "0"]);
   });
 });
 
@@ -457,14 +466,14 @@ describe("seed ¶4: pygrub", () => {
       uuid: FIXTURE.pvDirect.uuid,
       pv: { bootloader: "pygrub", kernel: "", ramdisk: "", args },
     });
-    expect(auto.observedPowerState).toBe("Running");
+    expect(flat(auto).observedPowerState).toBe("Running");
     cmdlines[(await lastBoot(spec.id)).kernelSource ?? "?"] = (await lastBoot(spec.id)).cmdline;
     // direct boot from the control domain
     const direct = await change(spec.id, auto, {
       uuid: FIXTURE.pvDirect.uuid,
       pv: { kernel: "/var/lib/xcp/guest/vmlinuz-6.1", args },
     });
-    expect(direct.observedPowerState).toBe("Running");
+    expect(flat(direct).observedPowerState).toBe("Running");
     cmdlines[(await lastBoot(spec.id)).kernelSource ?? "?"] = (await lastBoot(spec.id)).cmdline;
     // xenopsd's formula "<config args> <PV_legacy_args> <PV_args>" (bootloader.ml); direct boot: PV_args.
     expect(cmdlines).toEqual({
@@ -527,7 +536,7 @@ describe("seed ¶5: empty bootloader", () => {
     const { id, outs } = await up({ uuid: FIXTURE.pvDirect.uuid, pv: { args: "quiet" } });
     const boot = await lastBoot(id);
     expect([
-      (outs.effectiveBoot as { pv: { bootloader: string } }).pv.bootloader,
+      (flat(outs).effectiveBoot as { pv: { bootloader: string } }).pv.bootloader,
       boot.bootloader?.name,
       boot.kernelSource,
       boot.cmdline,
@@ -661,7 +670,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
     expect([
       calls(after),
       boot.disks.map((d) => d.userdevice),
-      (after.effectiveBoot as Bag).bootableDisks,
+      (flat(after).effectiveBoot as Bag).bootableDisks,
     ]).toEqual([
       ["VM.add_to_other_config", "VBD.set_bootable", "VM.hard_reboot", "VM.remove_from_other_config"],
       ["0", "1"],
@@ -684,7 +693,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
     });
     expect([
       calls(after),
-      after.pendingBootChanges,
+      flat(after).pendingBootChanges,
       record.pendingBootChange,
       record.lastBoot.disks.length,
       // The pending change is also noted on the VM (other_config), where a preview sees it.
@@ -705,7 +714,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
     );
     expect([
       refreshed.inputs?.bootableDisks,
-      (refreshed.props?.effectiveBoot as Bag | undefined)?.bootableDisks,
+      (flat(refreshed.props ?? {}).effectiveBoot as Bag | undefined)?.bootableDisks,
       diff.changes,
     ]).toEqual([[], [], true]);
   });
@@ -724,7 +733,7 @@ describe("bootableDisks is a boot-config change like any other", () => {
 function pickInputs(props: Bag): Bag {
   const out: Bag = {};
   for (const key of impl.DECLARED_KEYS) if (props[key] !== undefined) out[key] = props[key];
-  // `uuid` is an output of a created VM; only an adopted VM declares it.
-  if (props.adopted !== true) delete out.uuid;
+  // `uuid` is the id of a created VM; only an adopted VM declares it.
+  if (flat(props).adopted !== true) delete out.uuid;
   return out;
 }

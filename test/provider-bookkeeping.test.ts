@@ -6,6 +6,7 @@
  * clean-then-hard.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { unpack } from "../provider/resource/stored";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import {
   type Bag,
@@ -90,10 +91,21 @@ async function writesSince(since: number): Promise<string[]> {
 
 const urnOf = (name: string) => `urn:pulumi:book::test::pulumi-nodejs:dynamic/xapi:Vm::${name}`;
 
+/** Check outside a preview; `props` as a `Vm` sends them (stored form: the URN in `__xapi`). */
 async function checked(props: Bag, olds: Bag = {}): Promise<Bag> {
-  const result = await host.check(olds, { ...props, __xapiPreview: false });
+  const result = await host.check(olds, props);
   expect(result.failures).toEqual([]);
   return result.inputs;
+}
+
+/** `props` as a `Vm` sends them in a preview: `__xapi.preview`. */
+function inPreview(props: Bag): Bag {
+  return { ...props, __xapi: { ...(props.__xapi as Bag | undefined), preview: true } };
+}
+
+/** The provider's outputs (stored form) as the operations read them: `lastCalls`, `pendingBootChanges`, … */
+function flat(outs: Bag): Bag {
+  return unpack(outs);
 }
 
 async function errorOf(run: () => Promise<unknown>): Promise<string> {
@@ -111,11 +123,11 @@ describe("a create finishes what a stopped create left behind", () => {
       template: HVM_TEMPLATE,
       nameLabel: "kill-1",
       powerState: "Halted",
-      __xapiUrn: urnOf("kill-1"),
+      __xapi: { urn: urnOf("kill-1") },
     };
     // First create: learn the birth name from its own clone call, then throw that VM's work away as a kill would.
     const first = await host.create(await checked(props));
-    const born = (first.outs.lastCalls as { call: string; args?: { new_name?: string } }[]).find(
+    const born = (flat(first.outs).lastCalls as { call: string; args?: { new_name?: string } }[]).find(
       (c) => c.call === "VM.clone",
     )?.args?.new_name;
     await host.delete(first.id, first.outs);
@@ -151,7 +163,7 @@ describe("a create finishes what a stopped create left behind", () => {
       template: HVM_TEMPLATE,
       nameLabel: "kill-2",
       powerState: "Running",
-      __xapiUrn: urnOf("kill-2"),
+      __xapi: { urn: urnOf("kill-2") },
     };
     // A create whose start failed: the engine would record it, a killed run would not have; forget the
     // record and create again.
@@ -182,7 +194,7 @@ describe("a create finishes what a stopped create left behind", () => {
       template: HVM_TEMPLATE,
       nameLabel: "repl",
       powerState: "Halted",
-      __xapiUrn: urnOf("repl"),
+      __xapi: { urn: urnOf("repl") },
     };
     const firstInputs = await checked(props);
     const first = await host.create(firstInputs);
@@ -201,7 +213,7 @@ describe("one owner per VM", () => {
   const adopt = (name: string, extra: Bag = {}) => ({
     uuid: DB01,
     powerState: "Halted",
-    __xapiUrn: urnOf(name),
+    __xapi: { urn: urnOf(name) },
     ...extra,
   });
 
@@ -214,7 +226,7 @@ describe("one owner per VM", () => {
 
   it("a second stack adopting an owned VM fails its preview and its create, naming the owner, and writes nothing", async () => {
     await host.create(await checked(adopt("a")));
-    const preview = await host.check({}, { ...adopt("b"), __xapiPreview: true });
+    const preview = await host.check({}, inPreview(adopt("b")));
     const since = await lastSeq();
     const create = await errorOf(async () => host.create(await checked(adopt("b"))));
     const sentence = `VM ${DB01} is managed by another Pulumi resource: expected a VM no other resource owns, received one whose other_config["${URN_KEY}"] is "${urnOf("a")}".`;
@@ -233,7 +245,7 @@ describe("one owner per VM", () => {
     const lost = `VM ${DB01} is no longer this resource's: expected its other_config["${URN_KEY}"] to name "${urnOf("a")}", received "${urnOf("b")}"`;
     const update = await errorOf(() => host.update(a.id, a.outs, { ...aInputs, powerState: "Running" }));
     // The preview: check plans from the pool (a change declared), diff reads it (nothing declared).
-    const preview = await host.check(aInputs, { ...adopt("a"), powerState: "Running", __xapiPreview: true });
+    const preview = await host.check(aInputs, inPreview({ ...adopt("a"), powerState: "Running" }));
     const diff = await errorOf(() => host.diff(a.id, a.outs, aInputs));
     expect({
       update: update.includes(lost),
@@ -250,7 +262,7 @@ describe("pending boot changes are kept on the VM and never lie", () => {
     nameLabel: "pend",
     powerState: "Running",
     hvm: { bootParams: { order } },
-    __xapiUrn: urnOf("pend"),
+    __xapi: { urn: urnOf("pend") },
     ...extra,
   });
 
@@ -261,11 +273,11 @@ describe("pending boot changes are kept on the VM and never lie", () => {
     const since = await lastSeq();
     const again = await host.update(created.id, outs, inputs);
     expect({
-      calls: (outs.lastCalls as { call: string }[]).map((c) => c.call),
-      pending: outs.pendingBootChanges,
+      calls: (flat(outs).lastCalls as { call: string }[]).map((c) => c.call),
+      pending: flat(outs).pendingBootChanges,
       marker: (await vm(created.id)).other_config[PENDING_KEY],
       next: await writesSince(since),
-      nextPending: again.pendingBootChanges,
+      nextPending: flat(again).pendingBootChanges,
     }).toEqual({
       calls: [
         "VM.add_to_other_config",
@@ -296,7 +308,7 @@ describe("pending boot changes are kept on the VM and never lie", () => {
       paths?: string[];
     };
     // The preview of the next run (check from the recorded inputs) names the restart.
-    const preview = await host.check(inputs, { ...hvm("dc"), __xapiPreview: true });
+    const preview = await host.check(inputs, inPreview(hvm("dc")));
     const since = await lastSeq();
     const retried = await host.update(created.id, created.outs, inputs);
     expect({
@@ -304,7 +316,7 @@ describe("pending boot changes are kept on the VM and never lie", () => {
       pendingOnVm: marker.paths,
       preview: ((preview.inputs.plannedCalls as string[]) ?? []).map((l) => /^\d+\. ([\w.]+)/.exec(l)?.[1]),
       retried: await writesSince(since),
-      after: [retried.pendingBootChanges, (await vm(created.id)).other_config[PENDING_KEY]],
+      after: [flat(retried).pendingBootChanges, (await vm(created.id)).other_config[PENDING_KEY]],
     }).toEqual({
       failed: true,
       pendingOnVm: ["hvm.bootParams.order"],
@@ -324,7 +336,7 @@ describe("Suspended means suspended", () => {
       powerState: "Halted",
       policy: { shutdown: "clean-then-hard" },
       timeouts: { operationSeconds: 1 },
-      __xapiUrn: urnOf("stubborn"),
+      __xapi: { urn: urnOf("stubborn") },
     };
     const since = await lastSeq();
     const failed = await errorOf(async () => host.create(await checked(props)));

@@ -141,3 +141,64 @@ describe("diff", () => {
     expect(await decide(outputs(), inputs({ nameLabel: UNKNOWN }))).toEqual({ changes: true, replaces: [] });
   });
 });
+
+describe("diff of stored bags (as the engine passes them: `observed`, `__xapi`, no uuid but the id)", () => {
+  const ID = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
+  /** {@link outputs} as a create of this release stores them (declared keys only, no `uuid`). */
+  const stored = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+    template: "Other install media",
+    nameLabel: "web",
+    hvm: { bootParams: { order: "cd" } },
+    observed: {
+      adopted: false,
+      powerState: "Running",
+      effectiveBoot: { domainType: "hvm", hvm: { bootParams: { order: "cd", firmware: "bios" } } },
+      pendingBootChanges: [],
+      domid: 7,
+      lastCalls: [{ call: "VM.start" }],
+    },
+    __xapi: { urn: "urn:pulumi:s::p::pulumi-nodejs:dynamic/xapi:Vm::web" },
+    ...over,
+  });
+  /** What check returns for the same declaration: only what is declared. */
+  const checked = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+    template: "Other install media",
+    nameLabel: "web",
+    hvm: { bootParams: { order: "cd" } },
+    __xapi: { urn: "urn:pulumi:s::p::pulumi-nodejs:dynamic/xapi:Vm::web", leftovers: "named" },
+    ...over,
+  });
+
+  async function decideStored(olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const d = await diff(ID, olds, news);
+    return { changes: d.changes, replaces: d.replaces };
+  }
+
+  it("sees no change when nothing more is declared (powerState and policy at their defaults)", async () => {
+    expect(await decideStored(stored(), checked())).toEqual({ changes: false, replaces: [] });
+  });
+
+  it("updates on a declared change, and on a drift recorded in observed", async () => {
+    const drifted = stored({ observed: { ...(stored().observed as object), powerState: "Halted" } });
+    expect([
+      await decideStored(stored(), checked({ powerState: "Halted" })),
+      await decideStored(stored(), checked({ policy: { shutdown: "hard" } })),
+      await decideStored(drifted, checked()),
+    ]).toEqual([
+      { changes: true, replaces: [] },
+      { changes: true, replaces: [] },
+      { changes: true, replaces: [] },
+    ]);
+  });
+
+  it("takes the VM's uuid from the id: adoption of itself is an update, of another VM a replacement", async () => {
+    const other = "6f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
+    expect([
+      await decideStored(stored(), checked({ template: undefined, uuid: ID })),
+      await decideStored(stored(), checked({ template: undefined, uuid: other })),
+    ]).toEqual([
+      { changes: true, replaces: [] },
+      { changes: true, replaces: ["uuid"] },
+    ]);
+  });
+});

@@ -1,12 +1,13 @@
 /**
  * The example programs under Pulumi mocks: which `Vm` resources each declares, and that their inputs
- * pass the provider's own validation (what `check` would say in a real preview).
+ * pass the provider's own validation (what `check` would say in a real preview). `pulumi-xapi` is the
+ * build (`npm run build` first), as the examples' own `node_modules/pulumi-xapi` link resolves it.
  */
 import { describe, expect, it, vi } from "vitest";
 import { validateVmInputs } from "../provider/inputs";
 import { type Registered, runUnderMocks } from "./fixtures/provider-mocks";
 
-vi.mock("pulumi-xapi", async () => await import("../provider/index"));
+vi.mock("pulumi-xapi", async () => await import("../dist/provider/index"));
 
 const VM_TYPE = "pulumi-nodejs:dynamic/xapi:Vm";
 
@@ -18,15 +19,21 @@ const PROGRAMS: Record<string, () => Promise<Record<string, unknown>>> = {
   fleet: () => import("../examples/fleet/index"),
 };
 
-/** What the provider would output after creating a VM (the examples' exports read these). */
-function createdOutputs(name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/**
+ * What the provider would output after creating a VM, in the stored form (the examples' exports read
+ * these: `uuid` is the id, the rest comes from `observed`).
+ */
+function createdOutputs(inputs: Record<string, unknown>): Record<string, unknown> {
   return {
-    uuid: `${name}-uuid`,
-    adopted: false,
-    observedPowerState: inputs.powerState ?? "Running",
-    effectiveBoot: { domainType: "hvm", hvm: { bootParams: { order: "cd", firmware: "bios" } } },
-    pendingBootChanges: [],
-    lastCalls: [{ call: "VM.start", from: "Halted", to: "Running" }],
+    observed: {
+      adopted: false,
+      poolUuid: "5a1f0000-0000-4000-8000-0000000000a1",
+      powerState: inputs.powerState ?? "Running",
+      effectiveBoot: { domainType: "hvm", hvm: { bootParams: { order: "cd", firmware: "bios" } } },
+      pendingBootChanges: [],
+      domid: 1,
+      lastCalls: [{ call: "VM.start", from: "Halted", to: "Running" }],
+    },
   };
 }
 
@@ -36,7 +43,7 @@ async function vmsOf(example: string, config: Record<string, string> = {}): Prom
     `pulumi-xapi-${example}`,
     config,
     PROGRAMS[example] ?? (() => Promise.reject(new Error(`no example ${example}`))),
-    ({ name, inputs }) => ({ id: `${name}-id`, outputs: createdOutputs(name, inputs) }),
+    ({ name, inputs }) => ({ id: `${name}-id`, outputs: createdOutputs(inputs) }),
   );
   return resources.filter((r) => r.type === VM_TYPE);
 }

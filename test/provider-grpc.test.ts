@@ -4,8 +4,13 @@
  * The provider is compiled into a scratch `pulumi-xapi` package, serialized in a child process as
  * `pulumi.dynamic.Resource` does, and loaded by `@pulumi/pulumi/cmd/dynamic-provider` from a
  * program directory, as `pulumi up` would. The lifecycle tests share one VM and run in order.
+ *
+ * Property bags go in and come out in the stored form the engine carries (`provider/resource/stored.ts`):
+ * declared inputs at the top level, internal keys in `__xapi`, observations in `observed`. Tests about
+ * that contract assert it as is; tests about behaviour read the outputs through {@link flat}.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unpack } from "../provider/resource/stored";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import {
   type Bag,
@@ -82,42 +87,73 @@ async function mutationsSince(since: number): Promise<string[]> {
     .filter((m) => /^(VM|VDI)\./.test(m) && !/^VM\.(get|assert|query)/.test(m));
 }
 
+/**
+ * What a `Vm` sends `check` for `declared` (stored form): `__xapi` holds the URN it was given and, only in a
+ * preview, `preview: true`.
+ */
+function sent(declared: Bag, preview: boolean): Bag {
+  const internal = { ...(declared.__xapi as Bag | undefined), ...(preview ? { preview: true } : {}) };
+  return Object.keys(internal).length === 0 ? declared : { ...declared, __xapi: internal };
+}
+
 /** The engine's order for a change: Check (olds = previous inputs), then Diff (olds = outputs). */
 async function checkAndDiff(id: string, oldInputs: Bag, outs: Bag, declared: Bag, preview: boolean) {
-  const checked = await host.check(oldInputs, { ...declared, __xapiPreview: preview });
+  const checked = await host.check(oldInputs, sent(declared, preview));
   const diff = await host.diff(id, outs, checked.inputs);
   returned.push(checked, diff);
   return { checked, diff };
 }
 
 async function create(props: Bag): Promise<{ id: string; outs: Bag; inputs: Bag }> {
-  const checked = await host.check({}, { ...props, __xapiPreview: false });
+  const checked = await host.check({}, sent(props, false));
   expect(checked.failures).toEqual([]);
   const created = await host.create(checked.inputs);
   returned.push(checked, created);
   return { ...created, inputs: checked.inputs };
 }
 
+/** Outputs (stored form) as the operations read them: `observedPowerState`, `lastCalls`, `adopted`, … */
+function flat(outs: Bag): Bag {
+  return unpack(outs);
+}
+
 function calls(outs: Bag): string[] {
-  return (outs.lastCalls as { call: string }[]).map((c) => c.call);
+  return (flat(outs).lastCalls as { call: string }[]).map((c) => c.call);
 }
 
 describe("serialization", () => {
   it("the serialized provider only requires the implementation: no password, no captured code", () => {
     expect({
-      requiresImpl: providerText.includes('require("pulumi-xapi/dist/provider/resource/impl")'),
+      requiresImpl: providerText.includes('require("pulumi-xapi/dist/provider/resource/impl.js")'),
       password: providerText.includes(PASSWORD),
       planner: providerText.includes("planTransition"),
       url: providerText.includes(sim.url),
     }).toEqual({ requiresImpl: true, password: false, planner: false, url: false });
   });
+
+  it("is one require of the installed package, a few hundred bytes; the fallback loads it at call time", async () => {
+    const fallback = (await serializeProvider(pkg, "fallback")).text;
+    expect({
+      requires: providerText.match(/require\("[^"]*"\)/g),
+      small: providerText.length < 600,
+      fallback: [
+        fallback.includes('require("pulumi-xapi/dist/provider/resource/impl")'),
+        fallback.includes(PASSWORD),
+        fallback.includes("planTransition"),
+      ],
+    }).toEqual({
+      requires: ['require("pulumi-xapi/dist/provider/resource/impl.js")'],
+      small: true,
+      fallback: [true, false, false],
+    });
+  });
 });
 
 describe("Check", () => {
-  it("normalizes valid inputs (defaults filled in) and adds no plannedCalls outside a preview", async () => {
+  it("returns only the declared inputs (no defaults filled in), stored form, no plannedCalls outside a preview", async () => {
     const { inputs, failures } = await host.check(
       {},
-      { template: HVM_TEMPLATE, nameLabel: "n", hvm: { bootParams: { order: "cd" } }, __xapiPreview: false },
+      { template: HVM_TEMPLATE, nameLabel: "n", hvm: { bootParams: { order: "cd" } } },
     );
     expect({ inputs, failures }).toEqual({
       failures: [],
@@ -125,13 +161,24 @@ describe("Check", () => {
         template: HVM_TEMPLATE,
         nameLabel: "n",
         hvm: { bootParams: { order: "cd" } },
-        powerState: "Running",
-        policy: { shutdown: "clean", bootChanges: "restart", allowDiscardSuspendedState: false },
-        __xapiPreview: false,
         // The pool was read: a create may take a finished VM this resource left behind (operations.ts).
-        __xapiLeftovers: "named",
+        __xapi: { leftovers: "named" },
       },
     });
+  });
+
+  it("names a VM created from a template after its resource (the last segment of __xapi.urn)", async () => {
+    const urn = "urn:pulumi:grpc::test::pulumi-nodejs:dynamic/xapi:Vm::web-7";
+    const [fromTemplate, named, adopted] = [
+      await host.check({}, { template: HVM_TEMPLATE, __xapi: { urn } }),
+      await host.check({}, { template: HVM_TEMPLATE, nameLabel: "mine", __xapi: { urn } }),
+      await host.check({}, { uuid: UNKNOWN, __xapi: { urn } }),
+    ];
+    expect([fromTemplate.inputs, named.inputs.nameLabel, adopted.inputs.nameLabel]).toEqual([
+      { template: HVM_TEMPLATE, nameLabel: "web-7", __xapi: { urn, leftovers: "named" } },
+      "mine",
+      undefined,
+    ]);
   });
 
   it("returns one failure per bad property", async () => {
@@ -142,7 +189,7 @@ describe("Check", () => {
         powerState: "Crashed",
         hvm: { bootParams: { order: "xyz" } },
         policy: { shutdown: "gentle" },
-        __xapiPreview: true,
+        __xapi: { preview: true },
       },
     );
     expect(failures.map((f) => f.property).sort()).toEqual([
@@ -176,7 +223,7 @@ describe("Check", () => {
         template: HVM_TEMPLATE,
         powerState: UNKNOWN,
         hvm: { bootParams: { order: "cd" } },
-        __xapiPreview: true,
+        __xapi: { preview: true },
       },
     );
     expect({ failures, powerState: inputs.powerState, plannedCalls: inputs.plannedCalls }).toEqual({
@@ -187,6 +234,7 @@ describe("Check", () => {
   });
 
   it("plans a create in a preview: clone, provision, un-template, setters, start", async () => {
+    // The flat form a 0.1.0 program sent (`__xapiPreview`) is read too.
     const { inputs } = await host.check(
       {},
       { template: HVM_TEMPLATE, nameLabel: "p", hvm: { bootParams: { order: "dc" } }, __xapiPreview: true },
@@ -209,7 +257,7 @@ describe("one VM through its lifecycle", () => {
     nameLabel: "grpc-vm",
     hvm: { bootParams: { order: "cd" } },
     // What the `Vm` class passes: the URN the VM is tagged with, so that a preview finds it.
-    __xapiUrn: "urn:pulumi:grpc::test::pulumi-nodejs:dynamic/xapi:Vm::grpc-vm",
+    __xapi: { urn: "urn:pulumi:grpc::test::pulumi-nodejs:dynamic/xapi:Vm::grpc-vm" },
   };
   let id: string;
   let inputs: Bag;
@@ -232,12 +280,40 @@ describe("one VM through its lifecycle", () => {
     const vm = await simVm(id);
     expect({
       vm: { power_state: vm?.power_state, is_a_template: vm?.is_a_template, name_label: vm?.name_label },
-      observed: outs.observedPowerState,
+      observed: flat(outs).observedPowerState,
       lastCalls: calls(outs),
     }).toEqual({
       vm: { power_state: "Running", is_a_template: false, name_label: "grpc-vm" },
       observed: "Running",
       lastCalls: await mutationsSince(since),
+    });
+  });
+
+  it("Create's outputs are stored as the engine keeps them: declared keys, one __xapi, one observed, no uuid", async () => {
+    const observed = outs.observed as Bag;
+    expect({
+      keys: Object.keys(outs).sort(),
+      internal: outs.__xapi,
+      observed: Object.keys(observed).sort(),
+      state: [observed.powerState, observed.adopted, observed.pendingBootChanges],
+      // The preview's plan has the reasons; the stored calls do not.
+      reasons: (observed.lastCalls as Bag[]).filter((c) => "reason" in c),
+      inputs: Object.keys(inputs).sort(),
+    }).toEqual({
+      keys: ["__xapi", "hvm", "nameLabel", "observed", "template"],
+      internal: { urn: (declared.__xapi as Bag).urn },
+      observed: [
+        "adopted",
+        "domid",
+        "effectiveBoot",
+        "lastCalls",
+        "pendingBootChanges",
+        "poolUuid",
+        "powerState",
+      ],
+      state: ["Running", false, []],
+      reasons: [],
+      inputs: ["__xapi", "hvm", "nameLabel", "template"],
     });
   });
 
@@ -310,12 +386,12 @@ describe("one VM through its lifecycle", () => {
 
   it("Update to Suspended suspends", async () => {
     await up({ powerState: "Suspended" });
-    expect([calls(outs), outs.observedPowerState]).toEqual([["VM.suspend"], "Suspended"]);
+    expect([calls(outs), flat(outs).observedPowerState]).toEqual([["VM.suspend"], "Suspended"]);
   });
 
   it("Update to Paused resumes paused (no detour through Running)", async () => {
     await up({ powerState: "Paused" });
-    expect([outs.lastCalls, outs.observedPowerState]).toEqual([
+    expect([flat(outs).lastCalls, flat(outs).observedPowerState]).toEqual([
       [expect.objectContaining({ call: "VM.resume", args: { start_paused: true, force: false } })],
       "Paused",
     ]);
@@ -323,7 +399,10 @@ describe("one VM through its lifecycle", () => {
 
   it("Update to Halted under the clean policy unpauses and shuts down cleanly", async () => {
     await up({ powerState: "Halted" });
-    expect([calls(outs), outs.observedPowerState]).toEqual([["VM.unpause", "VM.clean_shutdown"], "Halted"]);
+    expect([calls(outs), flat(outs).observedPowerState]).toEqual([
+      ["VM.unpause", "VM.clean_shutdown"],
+      "Halted",
+    ]);
   });
 
   it("a next-boot change on a running VM is written and reported pending", async () => {
@@ -333,7 +412,7 @@ describe("one VM through its lifecycle", () => {
     const other = await otherConfigOf(id);
     expect([
       calls(outs),
-      outs.pendingBootChanges,
+      flat(outs).pendingBootChanges,
       JSON.parse(other["pulumi-xapi:pending-boot"] ?? "{}").paths,
     ]).toEqual([
       ["VM.add_to_other_config", "VM.set_HVM_boot_params"],
@@ -346,7 +425,7 @@ describe("one VM through its lifecycle", () => {
     const next = { hvm: { bootParams: { order: "cd" } }, policy: { bootChanges: "restart" } };
     const { diff } = await up(next);
     declared.hvm = next.hvm;
-    expect([diff.changes, calls(outs), outs.pendingBootChanges]).toEqual([
+    expect([diff.changes, calls(outs), flat(outs).pendingBootChanges]).toEqual([
       "some",
       ["VM.clean_reboot", "VM.remove_from_other_config"],
       [],
@@ -385,10 +464,10 @@ describe("one VM through its lifecycle", () => {
     returned.push(read);
     const { checked, diff } = await checkAndDiff(id, read.inputs ?? {}, read.props, declared, true);
     expect({ inputs: read.inputs, planned: checked.inputs.plannedCalls, changes: diff.changes }).toEqual({
+      // Stored form: the declared inputs, and in `__xapi` the VM's uuid and the owner's URN.
       inputs: {
         ...Object.fromEntries(Object.entries(inputs).filter(([k]) => !k.startsWith("__"))),
-        __xapiVm: id,
-        __xapiUrn: declared.__xapiUrn,
+        __xapi: { vm: id, urn: (declared.__xapi as Bag).urn },
       },
       planned: undefined,
       changes: "none",
@@ -404,7 +483,7 @@ describe("one VM through its lifecycle", () => {
     inputs = read.inputs ?? {};
     outs = read.props;
     expect({
-      observed: read.props.observedPowerState,
+      observed: flat(read.props).observedPowerState,
       inputs: [read.inputs?.powerState, read.inputs?.hvm],
       planned: (checked.inputs.plannedCalls as string[]).map((l) => /^\d+\. (VM\.\w+)/.exec(l)?.[1]),
       changes: diff.changes,
@@ -462,9 +541,9 @@ describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
     return log
       .map((c) => c.method)
       .filter((m) => m !== "session.login_with_password") // made once, by whichever test runs first
-      .filter((m, i, all) => m !== "task.get_record" || all[i - 1] !== m);
+      .filter((m, i, all) => m !== "event.from" || all[i - 1] !== m);
   }
-  const task = ["task.get_record", "task.destroy"];
+  const task = ["event.from", "task.destroy"];
 
   it("Create, a rename, Update to Halted and Delete make exactly these calls", async () => {
     let since = await lastSeq();
@@ -499,19 +578,11 @@ describe('documented calls (impl.ts, "Calls"): no read is made twice', () => {
         "VM.get_record", // names and the plan
         "Async.VM.start",
         ...task,
-        "VM.get_power_state", // the executor's post-state check
         "VM.get_record", // the outputs (domid, boot fields)
       ],
       // Nothing for the executor to do: the record read before is still the VM's (no second read).
       afterRename: ["VM.get_by_uuid", "VM.get_record", "VM.set_name_label"],
-      afterUpdate: [
-        "VM.get_by_uuid",
-        "VM.get_record",
-        "Async.VM.clean_shutdown",
-        ...task,
-        "VM.get_power_state",
-        "VM.get_record",
-      ],
+      afterUpdate: ["VM.get_by_uuid", "VM.get_record", "Async.VM.clean_shutdown", ...task, "VM.get_record"],
       deleted: [
         "VM.get_by_uuid",
         "VM.get_record", // the plan (nothing to do: Halted) and the VBDs
@@ -540,8 +611,8 @@ describe("failures", () => {
     const vm = init === undefined ? undefined : await simVm(init.id);
     expect({
       vm: vm?.power_state,
-      observed: init?.properties.observedPowerState,
-      lastCalls: (init?.properties.lastCalls as { call: string }[] | undefined)?.map((c) => c.call),
+      observed: init === undefined ? undefined : flat(init.properties).observedPowerState,
+      lastCalls: init === undefined ? undefined : calls(init.properties),
       reasons: init?.reasons.length,
     }).toEqual({
       vm: "Halted",
@@ -555,7 +626,7 @@ describe("failures", () => {
   it("a Create whose provision fails records the template clone, and the next Update finishes and starts it", async () => {
     await control("faults", { method: "VM.provision", code: "INTERNAL_ERROR", params: ["disk"], count: 1 });
     const declared = { template: HVM_TEMPLATE, nameLabel: "grpc-provision-fails" };
-    const checked = await host.check({}, { ...declared, __xapiPreview: false });
+    const checked = await host.check({}, sent(declared, false));
     const failure = await host.create(checked.inputs).catch((e: unknown) => e);
     returned.push(failure);
     const init = (failure as ProviderCallError).initFailed;
@@ -573,7 +644,7 @@ describe("failures", () => {
     expect({
       failed: [calls(init.properties), recorded?.is_a_template],
       diff: next.diff.changes,
-      updated: [calls(updated), made, updated.observedPowerState],
+      updated: [calls(updated), made, flat(updated).observedPowerState],
       vm: [vm?.is_a_template, vm?.power_state, disks.map((d) => d.userdevice).sort()],
     }).toEqual({
       failed: [["VM.clone"], true],
@@ -612,7 +683,11 @@ describe("failures", () => {
   it("an expired customTimeouts deadline stops an update before any lifecycle call, keeping the id", async () => {
     const { id, outs, inputs } = await create({ template: HVM_TEMPLATE, nameLabel: "grpc-deadline" });
     const since = await lastSeq();
-    const news = { ...inputs, powerState: "Halted", __xapiCustomTimeouts: { update: "1ns" } };
+    const news = {
+      ...inputs,
+      powerState: "Halted",
+      __xapi: { ...(inputs.__xapi as Bag), customTimeouts: { update: "1ns" } },
+    };
     const failure = await host.update(id, outs, news).catch((e: unknown) => e);
     returned.push(failure);
     const init = (failure as ProviderCallError).initFailed;
@@ -629,12 +704,12 @@ describe("failures", () => {
       template: HVM_TEMPLATE,
       nameLabel: "grpc-delete-deadline",
       powerState: "Halted",
-      __xapiCustomTimeouts: { delete: "1ns" },
+      __xapi: { customTimeouts: { delete: "1ns" } },
     });
     const failure = await host.delete(created.id, created.outs).catch((e: unknown) => e);
     returned.push(failure);
     expect([
-      created.outs.__xapiCustomTimeouts,
+      (created.outs.__xapi as Bag).customTimeouts,
       (failure as Error).message,
       (await simVm(created.id))?.power_state,
     ]).toEqual([
@@ -642,7 +717,10 @@ describe("failures", () => {
       expect.stringContaining("customTimeouts.delete (1ns) has passed"),
       "Halted",
     ]);
-    await host.delete(created.id, { ...created.outs, __xapiCustomTimeouts: {} });
+    await host.delete(created.id, {
+      ...created.outs,
+      __xapi: { ...(created.outs.__xapi as Bag), customTimeouts: {} },
+    });
   });
 
   it("adopting a VM that does not exist fails without an id", async () => {
@@ -677,7 +755,14 @@ describe("adoption", () => {
     const made = await mutationsSince(since);
     const kept = await simVm(id);
     await host.delete(id, { ...updated, deleteAdopted: true }); // clean up
-    expect([diff.replaces, updated.adopted, made, kept?.power_state]).toEqual([[], true, [], "Running"]);
+    expect([diff.replaces, flat(updated).adopted, updated.uuid, made, kept?.power_state]).toEqual([
+      [],
+      true,
+      // Declared (adoption): the uuid is kept in the outputs.
+      id,
+      [],
+      "Running",
+    ]);
   });
 
   it("adopts an existing VM by uuid, converges it, and releases it on delete", async () => {
@@ -687,7 +772,7 @@ describe("adoption", () => {
     const since = await lastSeq();
     await host.delete(id, outs);
     expect([
-      outs.adopted,
+      flat(outs).adopted,
       calls(outs),
       await mutationsSince(since),
       (await simVm(web.uuid))?.power_state,

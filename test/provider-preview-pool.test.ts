@@ -82,7 +82,12 @@ describe("a create's preview from the template's live record", () => {
   it("pv { bootloader: pygrub } on the PV template plans no PV setter: the template's PV_args stay", async () => {
     const { inputs } = await host.check(
       {},
-      { template: PV_TEMPLATE, nameLabel: "pv-preview", pv: { bootloader: "pygrub" }, __xapiPreview: true },
+      {
+        template: PV_TEMPLATE,
+        nameLabel: "pv-preview",
+        pv: { bootloader: "pygrub" },
+        __xapi: { preview: true },
+      },
     );
     expect(methods(inputs.plannedCalls)).toEqual([
       "VM.clone",
@@ -95,7 +100,7 @@ describe("a create's preview from the template's live record", () => {
   it("the plan is also data in __xapiPlan, with the pool it was read from", async () => {
     const { inputs } = await host.check(
       {},
-      { template: HVM_TEMPLATE, nameLabel: "data", powerState: "Halted", __xapiPreview: true },
+      { template: HVM_TEMPLATE, nameLabel: "data", powerState: "Halted", __xapi: { preview: true } },
     );
     expect(inputs.__xapiPlan).toEqual({
       source: "pool",
@@ -111,10 +116,10 @@ describe("a create's preview from the template's live record", () => {
 
 describe("mistakes the pool reveals fail the preview with up's message", () => {
   it("an unknown template: a failure on template, the text create gives", async () => {
-    const declared = { template: "No Such Template", nameLabel: "t", __xapiPreview: true };
-    const { failures } = await host.check({}, declared);
+    const declared = { template: "No Such Template", nameLabel: "t" };
+    const { failures } = await host.check({}, { ...declared, __xapi: { preview: true } });
     const upError = await errorOf(async () => {
-      const { inputs } = await host.check({}, { ...declared, __xapiPreview: false });
+      const { inputs } = await host.check({}, declared);
       await host.create(inputs);
     });
     expect(failures).toEqual([
@@ -129,7 +134,7 @@ describe("mistakes the pool reveals fail the preview with up's message", () => {
 
   it("a uuid that does not exist: a failure on uuid", async () => {
     const uuid = "00000000-dead-4000-8000-000000000000";
-    const { failures } = await host.check({}, { uuid, __xapiPreview: true });
+    const { failures } = await host.check({}, { uuid, __xapi: { preview: true } });
     expect(failures).toEqual([
       {
         property: "uuid",
@@ -142,9 +147,9 @@ describe("mistakes the pool reveals fail the preview with up's message", () => {
     const wrong = await hostFor({ "xapi:url": sim.url, "xapi:username": "root", "xapi:password": "nope" });
     try {
       const declared = { template: HVM_TEMPLATE, nameLabel: "w" };
-      const preview = await errorOf(() => wrong.check({}, { ...declared, __xapiPreview: true }));
+      const preview = await errorOf(() => wrong.check({}, { ...declared, __xapi: { preview: true } }));
       const up = await errorOf(async () => {
-        const { inputs } = await wrong.check({}, { ...declared, __xapiPreview: false });
+        const { inputs } = await wrong.check({}, declared);
         await wrong.create(inputs);
       });
       const sentence = `Logging in to ${sim.url} as "root" failed: expected XAPI to accept the password, received SESSION_AUTHENTICATION_FAILED. Check xapi:username and xapi:password`;
@@ -164,7 +169,7 @@ describe("a pool that cannot be reached", () => {
       const { inputs, failures } = await offline.check(olds, {
         ...olds,
         powerState: "Halted",
-        __xapiPreview: true,
+        __xapi: { preview: true },
       });
       expect({
         failures,
@@ -199,7 +204,6 @@ describe("a stack whose xapi:url now reaches another pool", () => {
       template: HVM_TEMPLATE,
       nameLabel: "pool-bound",
       powerState: "Halted",
-      __xapiPreview: false,
     };
     const checked = await host.check({}, declared);
     ({ id, outs } = await host.create(checked.inputs));
@@ -212,8 +216,8 @@ describe("a stack whose xapi:url now reaches another pool", () => {
     await host.delete(id, outs);
   });
 
-  it("records the pool's uuid as an output", () => {
-    expect(outs.poolUuid).toBe(poolUuid);
+  it("records the pool's uuid as an output (in observed)", () => {
+    expect((outs.observed as Bag).poolUuid).toBe(poolUuid);
   });
 
   it("refresh (read) fails naming both pools instead of reading the VM as gone", async () => {
@@ -237,9 +241,9 @@ describe("a pool whose certificate is not trusted", () => {
     const h = await hostFor({ "xapi:url": tlsSim.url, "xapi:username": "root", "xapi:password": PASSWORD });
     try {
       const declared = { template: HVM_TEMPLATE, nameLabel: "tls" };
-      const preview = await errorOf(() => h.check({}, { ...declared, __xapiPreview: true }));
+      const preview = await errorOf(() => h.check({}, { ...declared, __xapi: { preview: true } }));
       const up = await errorOf(async () => {
-        const { inputs } = await h.check({}, { ...declared, __xapiPreview: false });
+        const { inputs } = await h.check({}, declared);
         await h.create(inputs);
       });
       const sentence = `TLS connection to ${tlsSim.url} refused: expected a certificate this provider trusts, received a certificate with SHA-256 fingerprint ${tlsSim.certFingerprint256} (DEPTH_ZERO_SELF_SIGNED_CERT). If it is your pool's certificate (XCP-ng hosts use self-signed ones), pin it: \`pulumi config set xapi:fingerprint ${tlsSim.certFingerprint256}\``;

@@ -7,10 +7,10 @@
  * VBDs, VDIs) is then copied 999 times, each copy with its own refs, uuid, domid, name and owner tag
  * (`other_config["pulumi-xapi:urn"]` = its resource's URN), into the state a second xapi-sim starts from.
  * The inputs and outputs a previous `pulumi up` would have stored for each resource are the prototype's,
- * with the same substitutions.
+ * with the same substitutions, in the stored form (`__xapi.urn`, `observed.domid`; no `uuid`: it is the id).
  *
  * Then, as the engine does in `pulumi preview`, every resource runs Check (olds = its stored inputs,
- * news = its declaration with `__xapiPreview: true`) then Diff (olds = its stored outputs), all 1,000
+ * news = its declaration with `__xapi.preview`) then Diff (olds = its stored outputs), all 1,000
  * concurrently, against a provider host started for the measurement (so its login counts); the host is
  * stopped as the engine stops it (SIGINT: the provider logs its session out) before the simulator's
  * counters are read. No wall-clock limit is asserted.
@@ -39,14 +39,14 @@ const DRIFTED = 617;
 
 const urnOf = (i: number) => `urn:pulumi:scale::pulumi-xapi-scale::pulumi-nodejs:dynamic/xapi:Vm::vm-${i}`;
 
-/** What the program declares for resource `i` (the `Vm` class adds `__xapiPreview`). */
-function declared(i: number): Bag {
+/** What the `Vm` of resource `i` sends (stored form): the declaration, its URN, and in a preview `preview`. */
+function declared(i: number, preview = false): Bag {
   return {
     template: TEMPLATE,
     nameLabel: `scale-${i}`,
     powerState: "Running",
     hvm: { bootParams: { order: "cd" } },
-    __xapiUrn: urnOf(i),
+    __xapi: preview ? { preview: true, urn: urnOf(i) } : { urn: urnOf(i) },
   };
 }
 
@@ -92,7 +92,7 @@ beforeAll(async () => {
   const host = await ProviderHost.start(providerText, pkg.programDir);
   try {
     await host.configure({ "xapi:url": sim.url, "xapi:username": "root", "xapi:password": PASSWORD });
-    const checked = await host.check({}, { ...declared(0), __xapiPreview: false });
+    const checked = await host.check({}, declared(0));
     expect(checked.failures).toEqual([]);
     const created = await host.create(checked.inputs);
     const prototype: StoredResource = {
@@ -168,13 +168,16 @@ function copyPrototype(
     all.push({
       index: i,
       id: uuid,
-      inputs: { ...prototype.inputs, nameLabel: `scale-${i}`, __xapiUrn: urnOf(i) },
+      inputs: {
+        ...prototype.inputs,
+        nameLabel: `scale-${i}`,
+        __xapi: { ...(prototype.inputs.__xapi as Bag), urn: urnOf(i) },
+      },
       outputs: {
         ...prototype.outputs,
-        uuid,
         nameLabel: `scale-${i}`,
-        observedDomid: domid,
-        __xapiUrn: urnOf(i),
+        observed: { ...(prototype.outputs.observed as Bag), domid },
+        __xapi: { ...(prototype.outputs.__xapi as Bag), urn: urnOf(i) },
       },
     });
   }
@@ -206,7 +209,7 @@ async function preview(before?: (sim: RunningSimulator) => Promise<void>): Promi
       await host.configure({ "xapi:url": sim.url, "xapi:username": "root", "xapi:password": PASSWORD });
       results = await Promise.all(
         stored.map(async (r) => {
-          const checked = await host.check(r.inputs, { ...declared(r.index), __xapiPreview: true });
+          const checked = await host.check(r.inputs, declared(r.index, true));
           const diff = await host.diff(r.id, r.outputs, checked.inputs);
           return { index: r.index, checked, diff };
         }),

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { validateVmInputs } from "../provider/inputs";
 import { type Registered, runUnderMocks } from "./fixtures/provider-mocks";
 
-vi.mock("pulumi-xapi", async () => await import("../provider/index"));
+// The build (`npm run build` first), as the example's own `node_modules/pulumi-xapi` link resolves it.
+vi.mock("pulumi-xapi", async () => await import("../dist/provider/index"));
 
 /** XO uses the XAPI VM uuid as the id of its `xenorchestra:index/vm:Vm`. */
 const XO_VM_UUID = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
@@ -24,7 +25,7 @@ beforeAll(async () => {
     ({ type, name }) =>
       type === "xenorchestra:index/vm:Vm"
         ? { id: XO_VM_UUID }
-        : { id: `${name}-id`, outputs: { observedPowerState: "Running" } },
+        : { id: `${name}-id`, outputs: { observed: { powerState: "Running", adopted: true } } },
   ));
 });
 

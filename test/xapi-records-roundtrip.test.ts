@@ -34,6 +34,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unpack } from "../provider/resource/stored";
 import { type ProfileName, type RunningSimulator, startSimulator } from "../simulator";
 import { createModel } from "../simulator/model";
 import { defaultVbdRecord, defaultVmRecord } from "../simulator/model/records";
@@ -661,7 +662,7 @@ describe.each(CASES)("$file", (c) => {
 
   it("(a) adopting it as it is writes only the owner tag", async () => {
     const since = await lastSeq();
-    const checked = await host.check({}, { ...c.declared, __xapiPreview: false, __xapiUrn: urn });
+    const checked = await host.check({}, { ...c.declared, __xapi: { urn } });
     expect(checked.failures).toEqual([]);
     const created = await host.create(checked.inputs);
     id = created.id;
@@ -685,7 +686,7 @@ describe.each(CASES)("$file", (c) => {
 
   it("(c) a preview of the same declaration plans nothing and reports no change", async () => {
     const since = await lastSeq();
-    const preview = await host.check(readInputs, { ...c.declared, __xapiPreview: true, __xapiUrn: urn });
+    const preview = await host.check(readInputs, { ...c.declared, __xapi: { preview: true, urn } });
     const diff = await host.diff(id, readProps, preview.inputs);
     expect({
       failures: preview.failures,
@@ -697,9 +698,9 @@ describe.each(CASES)("$file", (c) => {
 
   it("(d) one boot field changed: that setter plus the restart the policy asks, as previewed", async () => {
     loaded();
-    const preview = await host.check(readInputs, { ...c.changed, __xapiPreview: true, __xapiUrn: urn });
+    const preview = await host.check(readInputs, { ...c.changed, __xapi: { preview: true, urn } });
     const diff = await host.diff(id, readProps, preview.inputs);
-    const checked = await host.check(readInputs, { ...c.changed, __xapiPreview: false, __xapiUrn: urn });
+    const checked = await host.check(readInputs, { ...c.changed, __xapi: { urn } });
     const since = await lastSeq();
     const outs = await host.update(id, readProps, checked.inputs);
     const all = await log();
@@ -707,7 +708,9 @@ describe.each(CASES)("$file", (c) => {
       "bootRecord",
       { uuid: id },
     );
-    const lastCalls = outs.lastCalls as { call: string; escalatedFrom?: string }[];
+    // The outputs in the stored form, read as the operations read them (`observed` → flat keys).
+    const flat = unpack(outs, id);
+    const lastCalls = flat.lastCalls as { call: string; escalatedFrom?: string }[];
     expect({
       previewed: methods(preview.inputs.plannedCalls),
       changes: diff.changes,
@@ -715,7 +718,7 @@ describe.each(CASES)("$file", (c) => {
       lastCalls: lastCalls.map((x) =>
         x.escalatedFrom === undefined ? x.call : `${x.call} (escalated from ${x.escalatedFrom})`,
       ),
-      observedPowerState: outs.observedPowerState,
+      observedPowerState: flat.observedPowerState,
       // The domain runs the change (rebuilt by the restart), or the VM is Halted and boots it next time.
       boot: { pending: boot.pendingBootChange, via: boot.lastBoot?.via },
       setDomainType: all.filter((e) => e.method.endsWith("VM.set_domain_type")).length,

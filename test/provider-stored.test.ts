@@ -1,0 +1,260 @@
+/**
+ * `provider/resource/stored.ts`: the `Vm`'s property bags as the engine stores them since 0.2 (declared
+ * inputs at the top level, internal keys in `__xapi`, observations in `observed`, `uuid` only for an
+ * adopted VM) and the flat form the operations read (also what release 0.1.0 stored). Every expected
+ * value is written out by hand.
+ */
+import { describe, expect, it } from "vitest";
+import { diff } from "../provider/resource/impl";
+import { pack, unpack } from "../provider/resource/stored";
+
+type Bag = Record<string, unknown>;
+
+const ID = "687d2196-84ec-4266-842d-da51bafa3a7a";
+const ADOPTED = "5a1f0000-0000-4000-8000-0000000000e2";
+const POOL = "5a1f0000-0000-4000-8000-0000000000a1";
+const URN = "urn:pulumi:old::xapi-upgrade::pulumi-nodejs:dynamic/xapi:Vm::web";
+const POLICY = { allowDiscardSuspendedState: false, bootChanges: "restart", shutdown: "clean" };
+const EFFECTIVE = { domainType: "hvm", hvm: { bootParams: { firmware: "bios", order: "cd" } } };
+
+/** The outputs release 0.1.0 stored for "web" (test/fixtures/upgrade-0.1.0/stack.json, shortened). */
+const OUTPUTS_0_1_0: Bag = {
+  __xapiUrn: URN,
+  adopted: false,
+  effectiveBoot: EFFECTIVE,
+  hvm: { bootParams: { order: "cd" } },
+  lastCalls: [
+    {
+      args: { force: false, start_paused: false },
+      call: "VM.start",
+      durationMs: 106,
+      from: "Halted",
+      reason: "start the VM (declared Running)",
+      to: "Running",
+    },
+  ],
+  nameLabel: "web",
+  observedDomid: 7,
+  observedPowerState: "Running",
+  pendingBootChanges: [],
+  policy: POLICY,
+  poolUuid: POOL,
+  powerState: "Running",
+  template: "Other install media",
+  uuid: ID,
+};
+
+/** The inputs release 0.1.0 stored for "web" (defaults filled in, `__xapi*` keys flat). */
+const INPUTS_0_1_0: Bag = {
+  __xapiLeftovers: "named",
+  __xapiPreview: false,
+  __xapiUrn: URN,
+  __xapiVm: ID,
+  hvm: { bootParams: { order: "cd" } },
+  nameLabel: "web",
+  policy: POLICY,
+  powerState: "Running",
+  template: "Other install media",
+};
+
+/** A created VM's outputs in the flat form, its calls already without reasons. */
+const FLAT: Bag = {
+  template: "Other install media",
+  nameLabel: "web",
+  hvm: { bootParams: { order: "cd" } },
+  uuid: ID,
+  adopted: false,
+  poolUuid: POOL,
+  observedPowerState: "Running",
+  effectiveBoot: EFFECTIVE,
+  pendingBootChanges: [],
+  observedDomid: 7,
+  lastCalls: [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 106 }],
+  __xapiUrn: URN,
+  __xapiCustomTimeouts: { delete: "2m" },
+};
+
+describe("pack", () => {
+  it("keeps declared keys on top, moves internal keys into __xapi (no prefix) and observations into observed", () => {
+    expect(pack(FLAT)).toEqual({
+      template: "Other install media",
+      nameLabel: "web",
+      hvm: { bootParams: { order: "cd" } },
+      observed: {
+        adopted: false,
+        poolUuid: POOL,
+        powerState: "Running",
+        effectiveBoot: EFFECTIVE,
+        pendingBootChanges: [],
+        domid: 7,
+        lastCalls: [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 106 }],
+      },
+      __xapi: { urn: URN, customTimeouts: { delete: "2m" } },
+    });
+  });
+
+  it("drops the uuid of a created VM (it is the id) and keeps the uuid of an adopted one (declared)", () => {
+    const created = pack({ uuid: ID, adopted: false, observedPowerState: "Halted" });
+    const adopted = pack({ uuid: ADOPTED, adopted: true, observedPowerState: "Running" });
+    expect([created, adopted]).toEqual([
+      { observed: { adopted: false, powerState: "Halted" } },
+      { uuid: ADOPTED, observed: { adopted: true, powerState: "Running" } },
+    ]);
+  });
+
+  it("keeps a declared uuid in inputs (no observations: nothing says it is the id)", () => {
+    expect(pack({ uuid: ADOPTED, powerState: "Running", __xapiUrn: URN })).toEqual({
+      uuid: ADOPTED,
+      powerState: "Running",
+      __xapi: { urn: URN },
+    });
+  });
+
+  it("stores lastCalls without their reasons, everything else of each call kept", () => {
+    const stored = pack({
+      lastCalls: [
+        {
+          call: "VM.clone",
+          args: { template: "t" },
+          to: "Halted",
+          reason: "copy the template",
+          durationMs: 9,
+        },
+        { call: "VM.hard_shutdown", escalatedFrom: "VM.clean_shutdown", reason: "stop the VM" },
+      ],
+    });
+    expect(stored).toEqual({
+      observed: {
+        lastCalls: [
+          { call: "VM.clone", args: { template: "t" }, to: "Halted", durationMs: 9 },
+          { call: "VM.hard_shutdown", escalatedFrom: "VM.clean_shutdown" },
+        ],
+      },
+    });
+  });
+
+  it("leaves the preview's __xapiPlan and plannedCalls at the top level", () => {
+    const plan = { source: "pool", pool: POOL, steps: [{ call: "VM.start" }] };
+    expect(
+      pack({
+        template: "t",
+        plannedCalls: ["1. VM.start (Halted → Running): start the VM (declared Running)"],
+        __xapiPlan: plan,
+        __xapiPreview: true,
+        __xapiPlanned: 1,
+      }),
+    ).toEqual({
+      template: "t",
+      plannedCalls: ["1. VM.start (Halted → Running): start the VM (declared Running)"],
+      __xapiPlan: plan,
+      __xapi: { preview: true, planned: 1 },
+    });
+  });
+
+  it("leaves out undefined values, and adds no empty __xapi or observed", () => {
+    expect(pack({ template: "t", nameLabel: undefined, __xapiUrn: undefined, lastCalls: undefined })).toEqual(
+      {
+        template: "t",
+      },
+    );
+  });
+});
+
+describe("unpack", () => {
+  it("gives a flat bag back from its stored form: the round trip, uuid from the id", () => {
+    const { uuid: _, ...withoutUuid } = FLAT;
+    expect([unpack(pack(FLAT), ID), unpack(pack(FLAT))]).toEqual([FLAT, withoutUuid]);
+  });
+
+  it("round-trips inputs with every internal key (no uuid added to inputs: they have no observed)", () => {
+    const inputs: Bag = {
+      template: "t",
+      __xapiPreview: true,
+      __xapiUrn: URN,
+      __xapiCustomTimeouts: { create: "10m" },
+      __xapiVm: ID,
+      __xapiReplaces: ADOPTED,
+      __xapiLeftovers: "named",
+    };
+    expect([pack(inputs), unpack(pack(inputs), ID)]).toEqual([
+      {
+        template: "t",
+        __xapi: {
+          preview: true,
+          urn: URN,
+          customTimeouts: { create: "10m" },
+          vm: ID,
+          replaces: ADOPTED,
+          leftovers: "named",
+        },
+      },
+      inputs,
+    ]);
+  });
+
+  it("reads release 0.1.0's flat outputs and inputs as they are", () => {
+    expect([unpack(OUTPUTS_0_1_0, ID), unpack(INPUTS_0_1_0)]).toEqual([OUTPUTS_0_1_0, INPUTS_0_1_0]);
+  });
+
+  it("reads the stored form an engine hands back: observed fields under their flat names", () => {
+    const stored: Bag = {
+      uuid: ADOPTED,
+      powerState: "Running",
+      observed: { adopted: true, poolUuid: POOL, powerState: "Running", domid: 5, pendingBootChanges: [] },
+      __xapi: { urn: URN },
+    };
+    expect(unpack(stored, ADOPTED)).toEqual({
+      uuid: ADOPTED,
+      powerState: "Running",
+      adopted: true,
+      poolUuid: POOL,
+      observedPowerState: "Running",
+      observedDomid: 5,
+      pendingBootChanges: [],
+      __xapiUrn: URN,
+    });
+  });
+});
+
+describe("diff across the upgrade from 0.1.0", () => {
+  /** What this release's check returns for the unchanged program: only what it declares. */
+  const news: Bag = {
+    template: "Other install media",
+    nameLabel: "web",
+    hvm: { bootParams: { order: "cd" } },
+    __xapi: { urn: URN, leftovers: "named" },
+  };
+
+  it("reports no change between 0.1.0 outputs (defaults filled in) and inputs that omit powerState and policy", async () => {
+    const d = await diff(ID, OUTPUTS_0_1_0, news);
+    expect({ changes: d.changes, replaces: d.replaces }).toEqual({ changes: false, replaces: [] });
+  });
+
+  it("still sees a declared change against 0.1.0 outputs", async () => {
+    const halted = await diff(ID, OUTPUTS_0_1_0, { ...news, powerState: "Halted" });
+    const policy = await diff(ID, OUTPUTS_0_1_0, { ...news, policy: { bootChanges: "next-boot" } });
+    expect([halted.changes, policy.changes]).toEqual([true, true]);
+  });
+
+  it("reports no change for an adopted 0.1.0 VM declared again by its uuid and non-default policy only", async () => {
+    const olds: Bag = {
+      __xapiUrn: URN,
+      adopted: true,
+      effectiveBoot: { domainType: "hvm", hvm: { bootParams: { firmware: "uefi", order: "c" } } },
+      lastCalls: [],
+      observedDomid: 5,
+      observedPowerState: "Running",
+      pendingBootChanges: [],
+      policy: { allowDiscardSuspendedState: false, bootChanges: "restart", shutdown: "clean-then-hard" },
+      poolUuid: POOL,
+      powerState: "Running",
+      uuid: ADOPTED,
+    };
+    const d = await diff(ADOPTED, olds, {
+      uuid: ADOPTED,
+      policy: { shutdown: "clean-then-hard" },
+      __xapi: { urn: URN },
+    });
+    expect({ changes: d.changes, replaces: d.replaces }).toEqual({ changes: false, replaces: [] });
+  });
+});
