@@ -34,11 +34,13 @@ export function providerForState(): pulumi.dynamic.ResourceProvider {
 }
 
 function chooseProvider(): pulumi.dynamic.ResourceProvider {
-  const self = require.resolve("./impl");
+  let self: string;
   let fromProgram: string;
   try {
+    self = require.resolve("./impl");
     fromProgram = require.resolve(IMPLEMENTATION, { paths: [process.cwd()] });
   } catch {
+    // Not an installed package (e.g. the TypeScript sources under a test runner): the loader finds one.
     return vmProvider;
   }
   if (fromProgram !== self) return vmProvider;
