@@ -3,16 +3,16 @@
  * failure, read top to bottom (the first row that matches decides). The run (`run.ts`) carries the
  * decision out; nothing here performs a call.
  *
- * | failure                                                            | call          | decision                    |
- * | ------------------------------------------------------------------ | ------------- | --------------------------- |
- * | guest will not comply (ESCALATION_CODES), policy not clean-then-hard | clean call  | `stop-no-escalation`        |
- * | same, VM Suspended when the run began, suspended image protected   | clean call    | `stop-keep-suspended-image` |
- * | same, otherwise                                                    | clean call    | `escalate`                  |
- * | OTHER_OPERATION_IN_PROGRESS, retries left                          | any           | `retry`                     |
- * | transient network failure, retries left                            | setter        | `retry`                     |
- * | transient network failure, retries left                            | lifecycle     | `retry-if-unmoved`          |
- * | VM_BAD_POWER_STATE, TASK_CANCELLED, HANDLE_INVALID                 | lifecycle     | `replan-if-moved`           |
- * | anything else (retries exhausted included)                         | any           | `stop`                      |
+ * | failure                                                                | call       | decision                    |
+ * | ---------------------------------------------------------------------- | ---------- | --------------------------- |
+ * | guest will not comply (`ESCALATION_CODES`), policy not clean-then-hard | clean call | `stop-no-escalation`        |
+ * | same, VM Suspended when the run began, its image protected             | clean call | `stop-keep-suspended-image` |
+ * | same, otherwise                                                        | clean call | `escalate`                  |
+ * | OTHER_OPERATION_IN_PROGRESS, retries left                              | any        | `retry`                     |
+ * | transient network failure, retries left                                | setter     | `retry`                     |
+ * | transient network failure, retries left                                | lifecycle  | `retry-if-unmoved`          |
+ * | VM_BAD_POWER_STATE, TASK_CANCELLED, HANDLE_INVALID (`MOVED_CODES`)     | lifecycle  | `replan-if-moved`           |
+ * | anything else (retries exhausted included)                             | any        | `stop`                      |
  *
  * "clean call" is `VM.clean_shutdown` / `VM.clean_reboot`, the calls with a hard twin ({@link hardTwinOf});
  * the twin itself never escalates.
