@@ -539,7 +539,7 @@ describe("typed failures", () => {
       {
         "failure": {
           "code": "INVALID_DECLARED_BOOT",
-          "reason": "Conflicting declared boot fields: domain_type "hvm" needs HVM_boot_policy non-empty, received "". XAPI's setters rewrite one from the other (xapi-semantics §7.3).",
+          "reason": "Conflicting declared boot fields: domain_type "hvm" needs HVM_boot_policy non-empty, received "". XAPI's setters rewrite one from the other: declare the pair as XAPI keeps it (docs/xapi-facts.md, domain_type and HVM_boot_policy).",
         },
         "ok": false,
       }

@@ -206,7 +206,7 @@ function checkDeclaredBoot(d: DeclaredBootFields): string | undefined {
     const needs = d.domain_type === DomainType.hvm ? "non-empty" : '""';
     // Not the expected/received formula: two declared fields conflict. The section mark stays while
     // test/planner.test.ts pins this text; the rule is in docs/xapi-facts.md, "domain_type and HVM_boot_policy".
-    return `Conflicting declared boot fields: domain_type ${JSON.stringify(d.domain_type)} needs HVM_boot_policy ${needs}, received ${JSON.stringify(d.HVM_boot_policy)}. XAPI's setters rewrite one from the other (xapi-semantics §7.3).`;
+    return `Conflicting declared boot fields: domain_type ${JSON.stringify(d.domain_type)} needs HVM_boot_policy ${needs}, received ${JSON.stringify(d.HVM_boot_policy)}. XAPI's setters rewrite one from the other: declare the pair as XAPI keeps it (docs/xapi-facts.md, domain_type and HVM_boot_policy).`;
   }
   return undefined;
 }
