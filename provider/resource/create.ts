@@ -18,7 +18,7 @@ import { convergeAndReport, type Run } from "./converge-and-report";
 import { deadlineOf } from "./deadlines";
 import { findLeftover } from "./leftovers";
 import { setNames } from "./names";
-import { assertMayOwn, claim } from "./ownership";
+import { assertOwnable, claim } from "./ownership";
 import { poolInfoOf } from "./pool-identity";
 import { type Bag, urnOf, validated } from "./property-bag";
 import type { VmCallRecord } from "./types";
@@ -50,7 +50,7 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
     vm = await findVm(conn, value.uuid ?? "");
     // Ownership is settled before anything is written, and a refused adoption records nothing.
     claimed = await recordOf(conn, vm.ref);
-    assertMayOwn(vm.uuid, claimed, urn, value.takeOver === true);
+    assertOwnable(vm.uuid, claimed, urn, value.takeOver === true, "adopt");
   } else {
     const leftover = urn === undefined ? undefined : await findLeftover(conn, value, urn, inputs);
     birth = leftover ?? (await cloneTemplate(conn, value, urn, calls, deadline));

@@ -21,44 +21,30 @@ export function ownerOf(record: VmRecord): string | undefined {
 }
 
 /**
- * Refuses a VM another Pulumi resource owns, unless `takeOver`.
+ * Refuses a VM another Pulumi resource owns, unless `takeOver`: to adopt it (`"adopt"`), or to update a VM
+ * whose owner tag now names another resource (`"update"`: it was taken over by that resource, or copied
+ * under this resource's feet; `takeOver` on this adopting resource takes it back).
  * @throws ProviderError OWNED_ELSEWHERE
  */
-export function assertMayOwn(
+export function assertOwnable(
   uuid: string,
   record: VmRecord,
   urn: string | undefined,
   takeOver: boolean,
+  operation: "adopt" | "update",
 ): void {
   const owner = ownerOf(record);
   if (owner === undefined || urn === undefined || owner === urn || takeOver) return;
-  throw new ProviderError(
-    ProviderErrorCode.OWNED_ELSEWHERE,
-    `VM ${uuid} is managed by another Pulumi resource: expected a VM no other resource owns, received one whose ` +
-      `other_config["${URN_KEY}"] is ${JSON.stringify(owner)}. Remove it from that stack (pulumi state delete), ` +
-      "or set takeOver: true on this resource to take it over.",
-  );
-}
-
-/**
- * Refuses to update a VM whose owner tag names another resource: it was taken over (`takeOver` on that
- * resource) or copied under this resource's feet. `takeOver` on this (adopting) resource takes it back.
- * @throws ProviderError OWNED_ELSEWHERE
- */
-export function assertStillOwned(
-  uuid: string,
-  record: VmRecord,
-  urn: string | undefined,
-  takeOver: boolean,
-): void {
-  const owner = ownerOf(record);
-  if (owner === undefined || urn === undefined || owner === urn || takeOver) return;
-  throw new ProviderError(
-    ProviderErrorCode.OWNED_ELSEWHERE,
-    `VM ${uuid} is no longer this resource's: expected its other_config["${URN_KEY}"] to name ${JSON.stringify(urn)}, ` +
-      `received ${JSON.stringify(owner)} (another stack took it over). Remove this resource without touching the VM ` +
-      "(pulumi state delete <urn>), or take it back with takeOver: true on an adopting resource.",
-  );
+  const tag = `other_config["${URN_KEY}"]`;
+  const message =
+    operation === "adopt"
+      ? `VM ${uuid} is managed by another Pulumi resource: expected a VM no other resource owns, received one whose ` +
+        `${tag} is ${JSON.stringify(owner)}. Remove it from that stack (pulumi state delete), ` +
+        "or set takeOver: true on this resource to take it over."
+      : `VM ${uuid} is no longer this resource's: expected its ${tag} to name ${JSON.stringify(urn)}, ` +
+        `received ${JSON.stringify(owner)} (another stack took it over). Remove this resource without touching the VM ` +
+        "(pulumi state delete <urn>), or take it back with takeOver: true on an adopting resource.";
+  throw new ProviderError(ProviderErrorCode.OWNED_ELSEWHERE, message);
 }
 
 /** Writes this resource as the VM's owner (replacing another owner: `takeOver` was checked before). */

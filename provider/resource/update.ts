@@ -14,7 +14,7 @@ import { createdFromTemplate, finishClone } from "./birth";
 import { convergeAndReport, type Run } from "./converge-and-report";
 import { deadlineOf } from "./deadlines";
 import { setNames } from "./names";
-import { assertStillOwned, claim } from "./ownership";
+import { assertOwnable, claim } from "./ownership";
 import { assertSamePool, poolInfoOf } from "./pool-identity";
 import { type Bag, urnOf, validated } from "./property-bag";
 import type { VmCallRecord } from "./types";
@@ -35,7 +35,7 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
   const calls: VmCallRecord[] = [];
   const urn = urnOf(news);
   const record = await recordOf(conn, vm.ref);
-  assertStillOwned(id, record, urn, adopted && value.takeOver === true);
+  assertOwnable(id, record, urn, adopted && value.takeOver === true, "update");
   const run: Run = { operation: "update", conn, vm, value, bag: news, adopted, pool, api, deadline, calls };
   run.before = record;
   const prepare = async (): Promise<void> => {
