@@ -12,7 +12,7 @@
  */
 
 /**
- * The XAPI error codes this project branches on (xapi-semantics §6). Other codes still arrive as
+ * The XAPI error codes this project branches on (defined in xen-api ocaml/xapi-consts/api_errors.ml). Other codes still arrive as
  * `XapiError` with their wire code; they are just not named here.
  */
 export const XapiErrorCode = {

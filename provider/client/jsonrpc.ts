@@ -85,7 +85,10 @@ function parseBaseUrl(url: string): URL {
   return parsed;
 }
 
-/** Why: XAPI serves JSON-RPC on `/jsonrpc` (xapi-semantics §8.1); a reverse-proxy path prefix is kept. */
+/**
+ * Why: XAPI serves JSON-RPC on `/jsonrpc` (xen-api ocaml/xapi-consts/constants.ml `jsonrpc_uri`); a
+ * reverse-proxy path prefix is kept.
+ */
 function jsonRpcEndpoint(base: URL): URL {
   const endpoint = new URL(base.href);
   endpoint.pathname = `${endpoint.pathname.replace(/\/+$/, "")}/jsonrpc`;

@@ -61,8 +61,8 @@ export function isIdempotentCall(method: string): boolean {
 }
 
 /**
- * Why: HOST_IS_SLAVE carries only the coordinator's address; xen-api (xapi-clients §2.8) keeps the
- * scheme and port of the URL it was given, and so do we. IPv6 addresses need brackets.
+ * Why: HOST_IS_SLAVE carries only the coordinator's address; the npm `xen-api` client (node_modules/xen-api/index.mjs,
+ * its HOST_IS_SLAVE retry) keeps the scheme and port of the URL it was given, and so do we. IPv6 addresses need brackets.
  */
 export function coordinatorUrl(current: string, address: string): string {
   const url = new URL(current);

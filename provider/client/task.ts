@@ -2,7 +2,7 @@
  * Waiting for asynchronous XAPI tasks.
  *
  * Choice: ONE `event.from` long-poll per session serves every task of that session in flight, subscribed
- * to `task/<ref>` of those tasks only, the way XAPI's own client waits (ocaml/xapi-client/tasks.ml
+ * to `task/<ref>` of those tasks only, the way XAPI's own client waits (xen-api ocaml/xapi-client/tasks.ml
  * `wait_for_all_inner`: `event.from` on `task/<ref>` classes with a 5 s timeout, then `task.destroy`);
  * `task.get_record` is polled with backoff only where `event.from` is missing or failed. Why:
  * - cost: polling spends a call per task per backoff step (≈ 9 for a 5 s operation); the long-poll spends
@@ -21,14 +21,14 @@
  *   MESSAGE_METHOD_UNKNOWN (XAPI before API 1.9 "boston", XenServer 6.0: ocaml/idl/datamodel_types.ml)
  *   makes polling this session's only way.
  * Every task is destroyed afterwards, whatever happened (`finally`): XAPI keeps finished tasks for 65
- * minutes and deletes the oldest beyond 200 (ocaml/xapi/xapi_globs.ml `completed_task_timeout`,
- * `max_tasks`; db_gc_util.ml `timeout_tasks`), so tasks left behind would push other tools' tasks out.
+ * minutes and deletes the oldest beyond 200 (xen-api ocaml/xapi/xapi_globs.ml `completed_task_timeout`,
+ * `max_tasks`; ocaml/xapi/db_gc_util.ml `timeout_tasks`), so tasks left behind would push other tools' tasks out.
  */
 import type { TaskRef } from "../model/vocabulary";
 import { type Backoff, backoffDelay, sleep } from "./backoff";
 import { isXapiError, XapiError, XapiErrorCode, XapiTimeoutError } from "./errors";
 
-/** The task fields this module reads (xapi-semantics §8.6). */
+/** The task fields this module reads (the `task` class of xen-api's datamodel, ocaml/idl/datamodel.ml). */
 export interface TaskRecord {
   readonly status: "pending" | "success" | "failure" | "cancelling" | "cancelled";
   readonly result: string;
@@ -345,7 +345,8 @@ const XML_ENTITIES: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: 
 
 /**
  * Why: `task.result` is the XML-RPC serialisation of the return value, not the value itself
- * (xapi-semantics §8.6): `"<value></value>"` for void, `"<value>OpaqueRef:…</value>"` for a ref.
+ * (xen-api ocaml/xapi/taskHelper.ml `set_result_on_task`): `"<value></value>"` for void,
+ * `"<value>OpaqueRef:…</value>"` for a ref.
  * Scalars are decoded; anything structured is returned as the raw string.
  */
 export function parseTaskResult(result: string): unknown {

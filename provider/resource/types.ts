@@ -5,7 +5,10 @@
  */
 import type { BootChangeMode, DeclarablePowerState, PowerState, ShutdownMode } from "../model/vocabulary";
 
-/** PV boot (xapi-semantics §7.4): `bootloader` "pygrub" (or a control-domain path), or a direct kernel. */
+/**
+ * PV boot, also for `pvh` and `pv_in_pvh` (docs/xapi-facts.md, "PVH and PV-in-PVH boot a PV kernel"):
+ * `bootloader` "pygrub" (or a control-domain path), or a direct kernel (`bootloader` "").
+ */
 export interface PvBoot {
   readonly bootloader?: string | undefined;
   readonly kernel?: string | undefined;
