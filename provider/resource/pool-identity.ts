@@ -26,14 +26,25 @@ export function poolInfoOf(conn: XapiConnection): Promise<PoolInfo> {
     known = conn
       .call<Record<string, { uuid: string; master: string }>>("pool.get_all_records")
       .then(async (all) => {
-        const [pool] = Object.values(all);
-        if (pool === undefined) throw new Error("pool.get_all_records returned no pool object");
+        const pool = onlyPool(all, conn.url);
         return { uuid: pool.uuid, api: await readApiVersion(conn, pool.master) };
       });
     known.catch(() => pools.delete(conn));
     pools.set(conn, known);
   }
   return known;
+}
+
+/** The pool object of `pool.get_all_records` (a XAPI pool has exactly one). */
+export function onlyPool<T>(all: Record<string, T>, url: string): T {
+  const [pool] = Object.values(all);
+  if (pool === undefined) {
+    throw new Error(
+      `Reading the pool at ${url} failed: expected one object from pool.get_all_records, received none. ` +
+        "Check that xapi:url (or XAPI_URL) names a XAPI host.",
+    );
+  }
+  return pool;
 }
 
 /**

@@ -63,10 +63,14 @@ export function bootDeclarationOf(bag: Bag): BootDeclaration {
 export function validated(bag: Bag): VmInputs {
   const validation = validateVmInputs(bag, { ignoreKeys: NOT_USER_INPUT });
   if (validation.ok && validation.unknowns.length === 0) return validation.value;
+  // Each failure's reason is already "what: expected …, received …"; unknowns are told the same way.
   const reasons = validation.ok
-    ? [`unknown values in ${validation.unknowns.join(", ")}`]
+    ? [`expected known values, received unknown values in ${validation.unknowns.join(", ")}`]
     : validation.failures.map((f) => `${f.property}: ${f.reason}`);
-  throw new ProviderError(ProviderErrorCode.INVALID_INPUTS, `Invalid Vm inputs: ${reasons.join("; ")}`);
+  throw new ProviderError(
+    ProviderErrorCode.INVALID_INPUTS,
+    `Invalid Vm inputs: ${reasons.join("; ")}. \`pulumi preview\` lists the failures per property.`,
+  );
 }
 
 /** The declared policy with the defaults for what it leaves out. */

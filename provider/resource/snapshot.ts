@@ -22,6 +22,7 @@
 import type { XapiConnection } from "../client";
 import type { VmRecord } from "../executor";
 import { type ApiVersion, readApiVersion } from "./api-version";
+import { onlyPool } from "./pool-identity";
 
 /** How long a snapshot serves `check` and `diff` before the pool is read again. */
 export const SNAPSHOT_MAX_AGE_MS = 30_000;
@@ -65,11 +66,7 @@ export class PoolSnapshot {
   pool(): Promise<{ uuid: string; master: string }> {
     this.#pool ??= this.#conn
       .call<Record<string, { uuid: string; master: string }>>("pool.get_all_records")
-      .then((all) => {
-        const [first] = Object.values(all);
-        if (first === undefined) throw new Error("pool.get_all_records returned no pool object");
-        return first;
-      });
+      .then((all) => onlyPool(all, this.#conn.url));
     return this.#pool;
   }
 
