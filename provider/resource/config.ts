@@ -5,6 +5,7 @@
  * error message (see {@link scrubSecrets}).
  */
 import { DEFAULT_MAX_CONCURRENT_OPERATIONS } from "../client/limit";
+import { invalid } from "../model/wording";
 import { ProviderError, ProviderErrorCode } from "./errors";
 
 /**
@@ -81,15 +82,19 @@ export function readConnectionSettings(
   if (url === undefined || password === undefined) {
     return new ProviderError(
       ProviderErrorCode.MISSING_CONFIG,
-      `Missing XAPI connection settings: expected ${missing.join(" and ")}, received nothing. ` +
+      invalid(
+        "Missing XAPI connection settings",
+        missing.join(" and "),
+        undefined,
         "Try `pulumi config set xapi:url https://<pool-coordinator>` and " +
-        "`pulumi config set --secret xapi:password <password>`.",
+          "`pulumi config set --secret xapi:password <password>`.",
+      ),
     );
   }
   if (!/^https?:\/\/[^/]/i.test(url)) {
     return new ProviderError(
       ProviderErrorCode.INVALID_CONFIG,
-      `Invalid xapi:url: expected an http:// or https:// URL, received ${JSON.stringify(url)}.`,
+      invalid("Invalid xapi:url", "an http:// or https:// URL", url),
     );
   }
   const insecureText = value("insecure");
@@ -97,7 +102,7 @@ export function readConnectionSettings(
   if (insecure === null) {
     return new ProviderError(
       ProviderErrorCode.INVALID_CONFIG,
-      `Invalid xapi:insecure: expected "true" or "false", received ${JSON.stringify(insecureText)}.`,
+      invalid("Invalid xapi:insecure", '"true" or "false"', insecureText),
     );
   }
 
@@ -106,8 +111,12 @@ export function readConnectionSettings(
   if (maxConcurrentOperations === null) {
     return new ProviderError(
       ProviderErrorCode.INVALID_CONFIG,
-      `Invalid xapi:maxConcurrentOperations (or XAPI_MAX_CONCURRENT_OPERATIONS): expected a whole number from 1 to ${MAX_CONCURRENT_OPERATIONS}, received ${JSON.stringify(limitText)}. ` +
+      invalid(
+        "Invalid xapi:maxConcurrentOperations (or XAPI_MAX_CONCURRENT_OPERATIONS)",
+        `a whole number from 1 to ${MAX_CONCURRENT_OPERATIONS}`,
+        limitText,
         `Try \`pulumi config set xapi:maxConcurrentOperations ${DEFAULT_MAX_CONCURRENT_OPERATIONS}\` (the default; about ${DEFAULT_MAX_CONCURRENT_OPERATIONS} per host of the pool).`,
+      ),
     );
   }
 

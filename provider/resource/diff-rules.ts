@@ -8,6 +8,7 @@ import type { XapiBootFields } from "../model/boot";
 import { diskNumberOf } from "../model/device-number";
 import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
+import { sameValue } from "../model/same-value";
 import { PowerState } from "../model/vocabulary";
 import { assumedBootFields, declaredBootFields, matches } from "./boot";
 import { type Bag, bootDeclarationOf, DECLARED_KEYS, stringArray, stripUndefined } from "./property-bag";
@@ -90,23 +91,9 @@ function fieldsOfEffective(effective: EffectiveBoot): XapiBootFields {
   return { ...fields, domain_type: effective.domainType as XapiBootFields["domain_type"] };
 }
 
-/** Deep equality of JSON values; a value holding Pulumi's unknown sentinel never equals anything. */
+/** {@link sameValue}, except that a value holding Pulumi's unknown sentinel never equals anything. */
 function sameDeclaredValue(a: unknown, b: unknown): boolean {
-  if (containsUnknown(a) || containsUnknown(b)) return false;
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
+  return !containsUnknown(a) && !containsUnknown(b) && sameValue(a, b);
 }
 
 function containsUnknown(value: unknown): boolean {

@@ -3,6 +3,7 @@
  * pool's VMs for its own) and the coordinator's API version (`api-version.ts`), read once per connection.
  */
 import { isTransientTransportError, type XapiConnection, XapiError, XapiTransportError } from "../client";
+import { invalid, shown } from "../model/wording";
 import { type ApiVersion, readApiVersion } from "./api-version";
 import { explainLoginFailure, explainTlsFailure } from "./config";
 import { ProviderError, ProviderErrorCode } from "./errors";
@@ -39,9 +40,14 @@ export function poolInfoOf(conn: XapiConnection): Promise<PoolInfo> {
 export function onlyPool<T>(all: Record<string, T>, url: string): T {
   const [pool] = Object.values(all);
   if (pool === undefined) {
+    const hint = "Check that xapi:url (or XAPI_URL) names a XAPI host.";
     throw new Error(
-      `Reading the pool at ${url} failed: expected one object from pool.get_all_records, received none. ` +
-        "Check that xapi:url (or XAPI_URL) names a XAPI host.",
+      invalid(
+        `Reading the pool at ${url} failed`,
+        "one object from pool.get_all_records",
+        shown("none"),
+        hint,
+      ),
     );
   }
   return pool;
