@@ -51,19 +51,24 @@ afterEach(async () => {
  * SESSION_INVALID, which must really invalidate the session) done when the executor starts step 1.
  */
 const FAULTS: Record<string, { arm?: (call: string) => Record<string, unknown>; atStep1?: string }> = {
-  "network drop": { arm: (call) => ({ method: `Async.${call}`, drop: true }) },
+  "network drop": { arm: (call) => ({ method: wireName(call), drop: true }) },
   OTHER_OPERATION_IN_PROGRESS: {
     arm: (call) => ({
-      method: `Async.${call}`,
+      method: wireName(call),
       code: "OTHER_OPERATION_IN_PROGRESS",
       params: ["VM", FIXTURE.web.ref, "other", "OpaqueRef:other"],
     }),
   },
   SESSION_INVALID: { atStep1: "invalidateSessions" },
   HOST_IS_SLAVE: {
-    arm: (call) => ({ method: `Async.${call}`, code: "HOST_IS_SLAVE", params: ["127.0.0.1"] }),
+    arm: (call) => ({ method: wireName(call), code: "HOST_IS_SLAVE", params: ["127.0.0.1"] }),
   },
 };
+
+/** How the executor sends a lifecycle call: pause and unpause as plain calls, the others as tasks. */
+function wireName(call: string): string {
+  return call === "VM.pause" || call === "VM.unpause" ? call : `Async.${call}`;
+}
 
 const pairs = DECLARABLE_POWER_STATES.flatMap((from) =>
   DECLARABLE_POWER_STATES.filter((to) => to !== from).flatMap((to) =>

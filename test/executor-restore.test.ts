@@ -107,14 +107,18 @@ describe("Paused → Halted under clean, the guest has no PV drivers", () => {
     await failedRun(conn, "Halted", CLEAN);
     const after = await counters(sim);
     const grown = (m: string) => (after.calls[m] ?? 0) - (before.calls[m] ?? 0);
-    // The restore's check only (a task that succeeded is not read back: executor "Post-state"); one
-    // task.destroy per task.
+    // The restore's check only (a task that succeeded is not read back: executor "Post-state"); the
+    // unpause and the restoring pause are plain calls; one task.destroy for the failed clean_shutdown's task.
     expect(
-      ["VM.get_power_state", "Async.VM.pause", "task.destroy", "VM.get_record"].map((m) => [m, grown(m)]),
+      ["VM.get_power_state", "VM.unpause", "VM.pause", "task.destroy", "VM.get_record"].map((m) => [
+        m,
+        grown(m),
+      ]),
     ).toEqual([
       ["VM.get_power_state", 1],
-      ["Async.VM.pause", 1],
-      ["task.destroy", 3],
+      ["VM.unpause", 1],
+      ["VM.pause", 1],
+      ["task.destroy", 1],
       ["VM.get_record", 1],
     ]);
   });

@@ -38,6 +38,14 @@ class Replan {
   constructor(readonly why: string) {}
 }
 
+/**
+ * Lifecycle calls sent as plain calls, not as `Async.*` tasks: pausing and unpausing only stop and
+ * restart the scheduling of the domain's vCPUs: one hypercall, no guest involvement, no memory copy
+ * (`pause`/`unpause` are `Xenctrl.domain_pause`/`domain_unpause` in xen-api's `ocaml/xenopsd/xc/domain.ml`),
+ * so XAPI answers within the call and a task would only add its `event.from` share and `task.destroy`.
+ */
+const PLAIN_CALLS: ReadonlySet<LifecycleCall> = new Set([LifecycleCall.pause, LifecycleCall.unpause]);
+
 export class Run {
   readonly #conn: XapiConnection;
   readonly #vm: { ref?: string | undefined; uuid: string };
@@ -325,9 +333,9 @@ export class Run {
       }
       checked = false;
       try {
-        await this.#conn.callAsync(call, [this.#ref, ...positionalArgs(call, step.args)], {
-          timeoutMs: this.#opts.operationTimeoutMs,
-        });
+        const args = [this.#ref, ...positionalArgs(call, step.args)];
+        if (PLAIN_CALLS.has(call)) await this.#conn.call(call, ...args);
+        else await this.#conn.callAsync(call, args, { timeoutMs: this.#opts.operationTimeoutMs });
         return call;
       } catch (error) {
         const decision = onFailure(call, error, this.#failurePolicy(), attempt);
