@@ -1,6 +1,6 @@
 /**
  * XAPI's `check_operation_error` and `allowed_operations`, as pure functions of a VM's state
- * (xapi-semantics §4.1–§4.5). No I/O, no clocks: the engine calls these and raises what they return.
+ * (docs/simulator-behaviour.md#operation-checks). No I/O, no clocks: the engine calls these and raises what they return.
  */
 import { XapiFault } from "../api";
 import { ErrorCode, IGNORED_OPS, SimPowerState, VM_OPERATIONS, type VmOperation } from "./vocabulary";
@@ -33,8 +33,8 @@ const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
 const ALL_FOUR: readonly SimPowerState[] = [Halted, Paused, Suspended, Running];
 
 /**
- * `allowed_power_states` (xapi-semantics §4.1), in the code's order; that order is also the
- * order of the "expected" parameter of VM_BAD_POWER_STATE (§5.1).
+ * `allowed_power_states` (docs/simulator-behaviour.md#operation-checks), in the code's order; that order is also the
+ * order of the "expected" parameter of VM_BAD_POWER_STATE (docs/simulator-behaviour.md#error-parameters).
  */
 export function allowedPowerStates(op: VmOperation, vm: VmCheckView, options: CheckOptions): SimPowerState[] {
   const base = basePowerStates(op, vm);
@@ -113,12 +113,12 @@ function basePowerStates(op: VmOperation, vm: VmCheckView): SimPowerState[] {
   }
 }
 
-/** Lower-case power-state name, as `check_operation_error` prints it (§5.1). */
+/** Lower-case power-state name, as `check_operation_error` prints it (docs/simulator-behaviour.md#error-parameters). */
 export function lowerState(state: SimPowerState): string {
   return state.toLowerCase();
 }
 
-/** VM_BAD_POWER_STATE from `check_operation_error`: lower case, `", "`-joined (§5.1). */
+/** VM_BAD_POWER_STATE from `check_operation_error`: lower case, `", "`-joined (docs/simulator-behaviour.md#error-parameters). */
 export function badPowerState(
   vmRef: string,
   expected: readonly SimPowerState[],
@@ -134,7 +134,7 @@ export function badPowerState(
 const CLONE_LIKE: ReadonlySet<string> = new Set(["clone", "copy", "export"]);
 const SNAPSHOT_LIKE: ReadonlySet<string> = new Set(["snapshot", "checkpoint"]);
 
-/** Whether `op` may start while `running` ops are in `current_operations` (xapi-semantics §4.4). */
+/** Whether `op` may start while `running` ops are in `current_operations` (docs/simulator-behaviour.md#concurrent-operations). */
 export function allowedConcurrently(op: VmOperation, running: readonly string[]): boolean {
   if (running.length === 0) return true;
   const all = [op, ...running];
@@ -154,7 +154,7 @@ export function allowedConcurrently(op: VmOperation, running: readonly string[])
   return false;
 }
 
-/** OTHER_OPERATION_IN_PROGRESS ["VM", vm, op(s), task(s)]; several become `{a,b}` (§4.2 item 3). */
+/** OTHER_OPERATION_IN_PROGRESS ["VM", vm, op(s), task(s)]; several become `{a,b}` (docs/simulator-behaviour.md#operation-checks). */
 export function otherOperationInProgress(
   vmRef: string,
   current: Readonly<Record<string, string>>,
@@ -215,7 +215,7 @@ function isLive(state: SimPowerState): boolean {
 }
 
 /**
- * The guest-feature rules of xapi-semantics §4.3 (strict mode, as every lifecycle call uses).
+ * The guest-feature rules of docs/simulator-behaviour.md#operation-checks (strict mode, as every lifecycle call uses).
  * "Implicit support": not live, or booted PV-like, or PV drivers present.
  */
 function featureError(op: VmOperation, vm: VmCheckView): XapiFault | undefined {
@@ -234,7 +234,7 @@ function featureError(op: VmOperation, vm: VmCheckView): XapiFault | undefined {
 
 /**
  * XAPI's `check_operation_error ~strict:true`: the first failing check wins, in the order of
- * xapi-semantics §4.2. Returns `undefined` when `op` may run now.
+ * docs/simulator-behaviour.md#operation-checks. Returns `undefined` when `op` may run now.
  */
 export function checkOperationError(
   vm: VmCheckView,
@@ -283,7 +283,7 @@ export function checkOperationError(
 }
 
 /**
- * `allowed_operations` (xapi-semantics §4.5): every op that passes the checks, except the
+ * `allowed_operations` (docs/simulator-behaviour.md#operation-checks): every op that passes the checks, except the
  * ignored ones (`shutdown` is never listed). Reverse enum order, as XAPI's fold_left prepend
  * produces it; clients must treat it as a set.
  */

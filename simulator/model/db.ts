@@ -11,7 +11,7 @@ export interface Row<T> {
   modified: number;
 }
 
-/** A deleted row, kept so `event.from` can report `del` (xapi-semantics §8.7). */
+/** A deleted row, kept so `event.from` can report `del` (docs/simulator-behaviour.md#events). */
 export interface Tombstone {
   readonly ref: string;
   readonly created: number;

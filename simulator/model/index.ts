@@ -46,7 +46,7 @@ export interface SimModelOptions {
   cleanShutdownTimeoutMs?: number;
   /**
    * How long a lifecycle call blocks and retries while another op holds the VM before it fails
-   * with OTHER_OPERATION_IN_PROGRESS. Real XAPI retries for up to 2 hours (xapi-semantics §4.4).
+   * with OTHER_OPERATION_IN_PROGRESS. Real XAPI retries for up to 2 hours (docs/simulator-behaviour.md#concurrent-operations).
    * @default 2000
    */
   operationWaitMs?: number;

@@ -5,7 +5,7 @@
  */
 
 /**
- * The power states xapi-sim can store. The first four are current XAPI (xapi-semantics §1.1);
+ * The power states xapi-sim can store. The first four are current XAPI (docs/simulator-behaviour.md#power-states);
  * `Crashed` exists only while the XenAPI 1.0 compatibility switch (`crashedCompat`) is on.
  */
 export const SimPowerState = {
@@ -18,7 +18,7 @@ export const SimPowerState = {
 export type SimPowerState = (typeof SimPowerState)[keyof typeof SimPowerState];
 
 /**
- * Every `vm_operations` enum value of XAPI, in the datamodel's order (xapi-semantics §4.1, §4.5).
+ * Every `vm_operations` enum value of XAPI, in the datamodel's order (docs/simulator-behaviour.md#operation-checks).
  * `allowed_operations` is computed over this list minus {@link IGNORED_OPS}.
  */
 export const VM_OPERATIONS = [
@@ -75,13 +75,13 @@ export const VM_OPERATIONS = [
 ] as const;
 export type VmOperation = (typeof VM_OPERATIONS)[number];
 
-/** Parses a `vm_operations` enum value; XAPI lower-cases incoming enums before matching (§1.1). */
+/** Parses a `vm_operations` enum value; XAPI lower-cases incoming enums before matching (docs/simulator-behaviour.md#power-states). */
 export function parseVmOperation(value: string): VmOperation | undefined {
   const lower = value.toLowerCase();
   return VM_OPERATIONS.find((op) => op.toLowerCase() === lower);
 }
 
-/** Ops `allowed_operations` never lists, although some are legal (xapi-semantics §4.5). */
+/** Ops `allowed_operations` never lists, although some are legal (docs/simulator-behaviour.md#operation-checks). */
 export const IGNORED_OPS: ReadonlySet<VmOperation> = new Set<VmOperation>([
   "create_template",
   "power_state_reset",
@@ -104,7 +104,7 @@ export const IGNORED_OPS: ReadonlySet<VmOperation> = new Set<VmOperation>([
   "reverting",
 ]);
 
-/** The lifecycle calls of xapi-semantics §2.1, keyed by the XAPI operation each runs as. */
+/** The lifecycle calls of docs/simulator-behaviour.md#lifecycle-calls, keyed by the XAPI operation each runs as. */
 export const LIFECYCLE_OPS = [
   "start",
   "start_on",
@@ -121,7 +121,7 @@ export const LIFECYCLE_OPS = [
 ] as const;
 export type LifecycleOp = (typeof LIFECYCLE_OPS)[number];
 
-/** `VM.actions_after_crash` values (`on_crash_behaviour`, xapi-semantics §3). */
+/** `VM.actions_after_crash` values (`on_crash_behaviour`, docs/simulator-behaviour.md#guest-actions-and-crashes). */
 export const CrashAction = {
   destroy: "destroy",
   coredumpAndDestroy: "coredump_and_destroy",
@@ -136,11 +136,11 @@ export type CrashAction = (typeof CrashAction)[keyof typeof CrashAction];
 export const NormalExitAction = { destroy: "destroy", restart: "restart" } as const;
 export type NormalExitAction = (typeof NormalExitAction)[keyof typeof NormalExitAction];
 
-/** `VM.domain_type` values (xapi-semantics §7.2). */
+/** `VM.domain_type` values (docs/simulator-behaviour.md#setters). */
 export const DOMAIN_TYPES = ["hvm", "pv", "pv_in_pvh", "pvh", "unspecified"] as const;
 export type SimDomainType = (typeof DOMAIN_TYPES)[number];
 
-/** `task.status` values (xapi-semantics §8.6). */
+/** `task.status` values (docs/simulator-behaviour.md#tasks). */
 export const TaskStatus = {
   pending: "pending",
   success: "success",
@@ -150,16 +150,16 @@ export const TaskStatus = {
 } as const;
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
-/** XAPI's null reference (xapi-semantics §8.9). */
+/** XAPI's null reference (docs/simulator-behaviour.md#references). */
 export const NULL_REF = "OpaqueRef:NULL";
 
 /** `Date.never`: the epoch, what XAPI shows for unset datetimes. */
 export const NEVER = "19700101T00:00:00Z";
 
-/** `Constants.hvm_default_boot_policy` (xapi-semantics §7.3). */
+/** `Constants.hvm_default_boot_policy` (docs/simulator-behaviour.md#domain-type). */
 export const HVM_DEFAULT_BOOT_POLICY = "BIOS order";
 
-/** The bootloader names xenopsd recognises (xapi-semantics §7.4). */
+/** The bootloader names xenopsd recognises (docs/simulator-behaviour.md#booting). */
 export const KNOWN_BOOTLOADERS: ReadonlySet<string> = new Set(["pygrub", "eliloader"]);
 
 /**
@@ -171,7 +171,7 @@ export const BOOTLOADER_PATHS: Readonly<Record<string, string>> = {
   eliloader: "/usr/bin/eliloader",
 };
 
-/** Where direct-boot kernels and ramdisks must live (xapi-semantics §7.4). */
+/** Where direct-boot kernels and ramdisks must live (docs/simulator-behaviour.md#booting). */
 export const GUEST_KERNEL_DIR = "/var/lib/xcp/guest/";
 
 /** The XAPI error codes this model raises, so callers branch on constants, not literals. */

@@ -1,6 +1,6 @@
 /**
- * JSON-RPC v1 and v2 exactly as XAPI speaks them at `POST /jsonrpc` (xapi-clients.md §1,
- * xapi-semantics.md §8.3; sources: mirage/ocaml-rpc `src/lib/jsonrpc.ml`, xen-api `ocaml/xapi/api_server.ml`).
+ * JSON-RPC v1 and v2 exactly as XAPI speaks them at `POST /jsonrpc` (xapi-clients.md docs/simulator-behaviour.md#power-states,
+ * docs/simulator-behaviour.md#wire-and-dispatch; sources: mirage/ocaml-rpc `src/lib/jsonrpc.ml`, xen-api `ocaml/xapi/api_server.ml`).
  *
  * Pure functions only: the server hands in the request body and gets back the response body.
  */

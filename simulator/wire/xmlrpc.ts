@@ -1,6 +1,6 @@
 /**
- * XML-RPC as XAPI speaks it on `POST /`, `/RPC2` and every other non-JSON path (xapi-clients.md §1,
- * xapi-semantics.md §8.2; source: mirage/ocaml-rpc `src/lib/xmlrpc.ml`, non-strict mode).
+ * XML-RPC as XAPI speaks it on `POST /`, `/RPC2` and every other non-JSON path (xapi-clients.md docs/simulator-behaviour.md#power-states,
+ * docs/simulator-behaviour.md#wire-and-dispatch; source: mirage/ocaml-rpc `src/lib/xmlrpc.ml`, non-strict mode).
  *
  * Requests are parsed tolerantly with fast-xml-parser (whitespace between tags, `<string>` or untagged
  * strings, `<int>`/`<i4>`/`<i8>`, …). Responses are written byte-for-byte in XAPI's compact style, because

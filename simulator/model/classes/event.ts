@@ -1,5 +1,5 @@
 /**
- * XAPI class `event` (xapi-semantics §8.7): `from` (long-poll over every table's generations),
+ * XAPI class `event` (docs/simulator-behaviour.md#events): `from` (long-poll over every table's generations),
  * `inject` and `get_current_id`, and the helpers that fold changes into events.
  */
 import { XapiFault, XInt32, type XValue } from "../../api";
@@ -86,7 +86,7 @@ function matches(subs: readonly Subscription[], cls: string, ref: string): boole
 
 /**
  * The events since generation `since`, folded to one per object (add if created since, mod
- * otherwise, del for deleted rows that existed at `since`), in generation order (§8.7).
+ * otherwise, del for deleted rows that existed at `since`), in generation order (docs/simulator-behaviour.md#events).
  */
 export function collectEvents(
   e: Engine,
@@ -125,7 +125,7 @@ export function collectEvents(
   return { events: found.map((f) => f.event), last: e.db.gen };
 }
 
-/** Live row counts of every table, lower-case names, as Int32 (§8.7; xen-api needs `task`). */
+/** Live row counts of every table, lower-case names, as Int32 (docs/simulator-behaviour.md#events; xen-api needs `task`). */
 export function validRefCounts(e: Engine): { [cls: string]: XValue } {
   const out: { [cls: string]: XValue } = {};
   for (const table of e.tables) out[table.name.toLowerCase()] = new XInt32(table.size);

@@ -1,5 +1,5 @@
 /**
- * The VM lifecycle calls (xapi-semantics §2.1): start, pause, suspend, resume, shutdowns, reboots, reset,
+ * The VM lifecycle calls (docs/simulator-behaviour.md#lifecycle-calls): start, pause, suspend, resume, shutdowns, reboots, reset,
  * destroy, clone, copy, provision — each under XAPI's `with_vm_operation`, each also as `Async.VM.…`, each
  * leaving XAPI's VM_* message (pool-objects.ts `vmMessage`).
  */
@@ -37,7 +37,7 @@ function lifecycleOf(def: Def): (name: string, params: readonly string[], run: R
 }
 
 /**
- * Builds a new domain from the VM's current config and disks (§7.6); a config that cannot boot
+ * Builds a new domain from the VM's current config and disks (docs/simulator-behaviour.md#boot-records); a config that cannot boot
  * (invalid fields, no bootable device, a bootloader failure) leaves the VM Halted.
  */
 function rebuild(e: Engine, ref: string, via: string): void {
@@ -58,13 +58,13 @@ async function start(
   host?: string,
 ): Promise<void> {
   await e.vmState.withVmOperation(ctx, ref, op, async () => {
-    // ensure_domain_type_is_specified (§7.3); before kolkata HVM_boot_policy decides at every start.
+    // ensure_domain_type_is_specified (docs/simulator-behaviour.md#domain-type); before kolkata HVM_boot_policy decides at every start.
     if (e.profile.domainType && e.vm(ref).domain_type === "unspecified") {
       e.vmState.update(ref, (vm) => {
         vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
       });
     }
-    // Fail fast on what the build would meet (§7.4); enterState checks again at build time.
+    // Fail fast on what the build would meet (docs/simulator-behaviour.md#booting); enterState checks again at build time.
     const boot = e.storage.bootOf(ref);
     if (!boot.ok) throw boot.error;
     await e.clock.sleep(e.opMs(op), ctx.signal);
@@ -87,13 +87,13 @@ async function resume(
 ): Promise<void> {
   await e.vmState.withVmOperation(ctx, ref, op, async () => {
     if (e.vm(ref).suspend_VDI === NULL_REF) {
-      // Resume with no suspend VDI resets the VM to Halted (§5.2).
+      // Resume with no suspend VDI resets the VM to Halted (docs/simulator-behaviour.md#lifecycle-calls).
       e.vmState.enter(ref, Halted);
       throw new XapiFault(ErrorCode.vmHasNoSuspendVdi, ["VM", ref]);
     }
     await e.clock.sleep(e.opMs(op), ctx.signal);
     e.vmState.expect(ref, [Suspended]);
-    // A resume restores the saved domain: no boot is recorded (§7.6).
+    // A resume restores the saved domain: no boot is recorded (docs/simulator-behaviour.md#boot-records).
     e.vmState.enter(ref, paused ? Paused : Running, {
       newDomain: true,
       host: host ?? e.masterRef,
@@ -102,7 +102,7 @@ async function resume(
   });
 }
 
-/** A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout (§5.2). */
+/** A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout (docs/simulator-behaviour.md#lifecycle-calls). */
 async function guestIgnores(e: Engine, ctx: OpContext, ref: string): Promise<never> {
   await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
   throw new XapiFault(ErrorCode.vmShutdownTimeout, [ref, ocamlFloat(e.config.cleanShutdownTimeoutMs / 1000)]);
@@ -161,7 +161,7 @@ function registerSuspendAndResume(def: Def, e: Engine): void {
     await e.vmState.withVmOperation(ctx, ref, "suspend", async () => {
       await e.clock.sleep(e.opMs("suspend"), ctx.signal);
       e.vmState.expect(ref, [Running]);
-      // suspend creates the suspend VDI and sets suspend_VDI (§2.1 row 6).
+      // suspend creates the suspend VDI and sets suspend_VDI (docs/simulator-behaviour.md#lifecycle-calls).
       e.vmState.enter(ref, Suspended, { newSuspendVdi: true });
     });
     vmMessage(e, ref, VmMessage.suspended, "suspended");
@@ -202,13 +202,13 @@ function registerShutdowns(def: Def, e: Engine): void {
     await e.vmState.withVmOperation(ctx, ref, "hard_shutdown", async () => {
       await e.clock.sleep(e.opMs("hard_shutdown"), ctx.signal);
       e.vmState.expect(ref, [Paused, Suspended, Running, Crashed]);
-      // From Suspended the suspend VDI is destroyed and suspend_VDI cleared (§2.1 row 13).
+      // From Suspended the suspend VDI is destroyed and suspend_VDI cleared (docs/simulator-behaviour.md#lifecycle-calls).
       e.vmState.enter(ref, Halted, { clearSuspendVdi: true });
     });
     vmMessage(e, ref, VmMessage.shutdown, "shutdown forcibly");
     return "";
   });
-  // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard (§2.1 rows 14-16).
+  // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard (docs/simulator-behaviour.md#lifecycle-calls).
   lifecycle("shutdown", ["vm"], async (_call, ctx, ref) => {
     await e.vmState.withVmOperation(ctx, ref, "shutdown", async () => {
       const vm = e.vm(ref);
@@ -219,7 +219,7 @@ function registerShutdowns(def: Def, e: Engine): void {
         if (!lacksFeature && sim.guest.ignoresCleanShutdown)
           await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
       } else if (vm.power_state === Paused) {
-        // A paused guest cannot acknowledge: xenopsd waits for the ack timeout, then hard-shuts (§2.1 row 15).
+        // A paused guest cannot acknowledge: xenopsd waits for the ack timeout, then hard-shuts (docs/simulator-behaviour.md#lifecycle-calls).
         await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
       }
       await e.clock.sleep(e.opMs("shutdown"), ctx.signal);
@@ -262,7 +262,7 @@ function registerRebootsAndReset(def: Def, e: Engine): void {
       }
       throw new XapiFault(ErrorCode.domainExists, [ref]);
     }
-    // force_state_reset Halted; a Suspended VM keeps its suspend_VDI (§2.1 row 22).
+    // force_state_reset Halted; a Suspended VM keeps its suspend_VDI (docs/simulator-behaviour.md#lifecycle-calls).
     e.vmState.enter(ref, Halted);
     return "";
   });

@@ -1,6 +1,6 @@
 /**
- * XAPI class `VM`, its lookups and setters (xapi-semantics §7): generated read-write setters are DB writes
- * with no power-state check (§7.1); `domain_type` and `HVM_boot_policy` rewrite each other (§7.3);
+ * XAPI class `VM`, its lookups and setters (docs/simulator-behaviour.md#setters): generated read-write setters are DB writes
+ * with no power-state check (docs/simulator-behaviour.md#setters); `domain_type` and `HVM_boot_policy` rewrite each other (docs/simulator-behaviour.md#domain-type);
  * `blocked_operations` keys are vm_operations. The lifecycle calls are in vm-lifecycle.ts.
  */
 import { XapiFault } from "../../api";
@@ -40,7 +40,7 @@ function vmSetter(def: Def, e: Engine): Setter {
   };
 }
 
-/** A `vm_operations` key of blocked_operations (OPERATION_BLOCKED, §4.2 item 1); INVALID_VALUE otherwise. */
+/** A `vm_operations` key of blocked_operations (OPERATION_BLOCKED, docs/simulator-behaviour.md#operation-checks); INVALID_VALUE otherwise. */
 function opKey(value: string): VmOperation {
   const op = parseVmOperation(value);
   if (!op) throw new XapiFault(ErrorCode.invalidValue, ["key", value]);
@@ -58,7 +58,7 @@ export function registerVm(def: Def, e: Engine): void {
 
 function registerScalarSetters(def: Def, e: Engine): void {
   const setter = vmSetter(def, e);
-  // Generated RW setters: DB writes with no power-state check (§7.1).
+  // Generated RW setters: DB writes with no power-state check (docs/simulator-behaviour.md#setters).
   for (const field of [
     "name_label",
     "name_description",
@@ -123,7 +123,7 @@ function registerMapSetters(def: Def, e: Engine): void {
       });
     });
   }
-  // blocked_operations: keys are vm_operations (OPERATION_BLOCKED, §4.2 item 1).
+  // blocked_operations: keys are vm_operations (OPERATION_BLOCKED, docs/simulator-behaviour.md#operation-checks).
   setter("set_blocked_operations", (ref, args) => {
     const value = strMap(args, 1, "value");
     const clean: StringMap = {};
@@ -153,7 +153,7 @@ function registerMapSetters(def: Def, e: Engine): void {
 
 function registerModeSetters(def: Def, e: Engine): void {
   const setter = vmSetter(def, e);
-  // The domain_type ↔ HVM_boot_policy coupling (§7.3): each setter rewrites the other field.
+  // The domain_type ↔ HVM_boot_policy coupling (docs/simulator-behaviour.md#domain-type): each setter rewrites the other field.
   setter("set_domain_type", (ref, args) => {
     const value = enumValue(args, 1, "value", DOMAIN_TYPES);
     if (value === "unspecified") throw new XapiFault(ErrorCode.invalidValue, ["domain_type", "unspecified"]);
@@ -194,7 +194,7 @@ function registerModeSetters(def: Def, e: Engine): void {
 
 function registerTemplateAndTags(def: Def, e: Engine): void {
   const setter = vmSetter(def, e);
-  // set_is_a_template(true) runs as op make_into_template (Halted only); false is unrestricted (§7.2).
+  // set_is_a_template(true) runs as op make_into_template (Halted only); false is unrestricted (docs/simulator-behaviour.md#setters).
   setter("set_is_a_template", (ref, args) => {
     const value = bool(args, 1, "value");
     if (value) {

@@ -2,7 +2,7 @@
 import { NEVER, NULL_REF, type SimDomainType, type SimPowerState } from "../vocabulary";
 import type { StringMap } from "./wire";
 
-/** A VM record (every published field that clients read; see xapi-semantics §7.2). */
+/** A VM record (every published field that clients read; see docs/simulator-behaviour.md#setters). */
 export interface VmRecord {
   uuid: string;
   allowed_operations: string[];
@@ -113,7 +113,7 @@ export function defaultVmRecord(
   };
 }
 
-/** The fields of a VM record that are runtime-only and never persisted (xapi-semantics §7.2: "not persisted"). */
+/** The fields of a VM record that are runtime-only and never persisted (docs/simulator-behaviour.md#setters: "not persisted"). */
 export const VM_RUNTIME_FIELDS = ["allowed_operations", "current_operations"] as const;
 
 /** Identity, power state and placement. */

@@ -80,7 +80,7 @@ function copyValue(value: unknown): XValue {
   return null;
 }
 
-/** A fresh `OpaqueRef:<uuid>` (xapi-semantics §8.9). */
+/** A fresh `OpaqueRef:<uuid>` (docs/simulator-behaviour.md#references). */
 export function newRef(): string {
   return `OpaqueRef:${randomUUID()}`;
 }
@@ -89,7 +89,7 @@ export function newUuid(): string {
   return randomUUID();
 }
 
-/** XAPI's datetime wire format, `YYYYMMDDTHH:MM:SSZ` (xapi-semantics §8.2). */
+/** XAPI's datetime wire format, `YYYYMMDDTHH:MM:SSZ` (docs/simulator-behaviour.md#wire-and-dispatch). */
 export function xapiDate(ms: number): string {
   const d = new Date(ms);
   const p = (n: number): string => String(n).padStart(2, "0");

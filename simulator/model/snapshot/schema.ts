@@ -49,7 +49,7 @@ const bootRecordSchema = z.looseObject({
   PV_args: z.string(),
   PV_bootloader_args: z.string(),
   PV_legacy_args: z.string(),
-  // The boot outcome (issue #7): optional so that older state files load.
+  // The boot outcome: optional, as state files written before disks were modelled lack it.
   qemuBootOrder: z.string().nullable().optional(),
   bootDevice: z
     .object({

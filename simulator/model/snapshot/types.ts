@@ -20,7 +20,7 @@ import type {
 
 /** How the simulated guest inside a VM behaves. */
 export interface GuestSettings {
-  /** PV drivers present: features shutdown/reboot/suspend are advertised (xapi-semantics §4.3). */
+  /** PV drivers present: features shutdown/reboot/suspend are advertised (docs/simulator-behaviour.md#operation-checks). */
   pvDrivers: boolean;
   /** The guest OS ignores a clean shutdown/reboot request (→ VM_SHUTDOWN_TIMEOUT). */
   ignoresCleanShutdown: boolean;
@@ -54,7 +54,7 @@ export interface BootDisk {
   path: string | null;
 }
 
-/** The bootloader run of a PV indirect boot (xapi-semantics §7.4; the seed's "bootloader commandline"). */
+/** The bootloader run of a PV indirect boot (docs/simulator-behaviour.md#booting; the seed's "bootloader commandline"). */
 export interface BootloaderRun {
   /** "pygrub" or "eliloader". */
   name: string;
@@ -64,11 +64,11 @@ export interface BootloaderRun {
   argv: string[];
 }
 
-/** What a domain was built from and what it booted (xapi-semantics §7.4, §7.6). */
+/** What a domain was built from and what it booted (docs/simulator-behaviour.md#booting, docs/simulator-behaviour.md#boot-records). */
 export interface BootRecord {
-  /** The domain type actually built (an `unspecified` domain_type is derived first, §7.3). */
+  /** The domain type actually built (an `unspecified` domain_type is derived first, docs/simulator-behaviour.md#domain-type). */
   domain_type: string;
-  /** "hvm", "pv-direct" (PV kernel from dom0) or "pv-bootloader" (pygrub/eliloader), §7.4. */
+  /** "hvm", "pv-direct" (PV kernel from dom0) or "pv-bootloader" (pygrub/eliloader), docs/simulator-behaviour.md#booting */
   method: "hvm" | "pv-direct" | "pv-bootloader";
   HVM_boot_policy: string;
   HVM_boot_params: Record<string, string>;
@@ -132,7 +132,7 @@ export interface VmSimState {
   bootCount: number;
   /** The config the current (or last) domain was built from; `null` if it never booted here. */
   lastBoot: BootRecord | null;
-  /** Epoch ms when the current domain was built (for the <120 s crash rule, §2.2). */
+  /** Epoch ms when the current domain was built (for the <120 s crash rule, docs/simulator-behaviour.md#guest-actions-and-crashes). */
   startedAtMs: number | null;
 }
 
@@ -155,7 +155,7 @@ export interface SimSnapshot {
   pool: { ref: string; record: PoolRecord };
   hosts: { ref: string; record: HostRecord }[];
   vms: VmEntry[];
-  /** Storage (issue #7); absent in files written before it, which then load without disks. */
+  /** Storage; absent in files written before disks were modelled, which then load without disks. */
   srs: { ref: string; record: SrRecord }[];
   vdis: VdiEntry[];
   vbds: { ref: string; record: VbdRecord }[];
