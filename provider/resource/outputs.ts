@@ -31,7 +31,7 @@ export interface OperationFacts {
  */
 export function outputsOf(value: VmInputs, record: VmRecord, facts: OperationFacts): Bag {
   return stripUndefined({
-    ...value,
+    ...declaredOf(value, facts.bag),
     [InternalKey.customTimeouts]: facts.bag[InternalKey.customTimeouts],
     [InternalKey.urn]: facts.bag[InternalKey.urn],
     uuid: record.uuid,
@@ -48,12 +48,20 @@ export function outputsOf(value: VmInputs, record: VmRecord, facts: OperationFac
 /** The outputs when the VM could not be read: the declaration, the id and the calls made. */
 export function unreadOutputs(value: VmInputs, uuid: string, facts: OperationFacts): Bag {
   return stripUndefined({
-    ...value,
+    ...declaredOf(value, facts.bag),
     uuid,
     adopted: facts.adopted,
     poolUuid: facts.pool,
     lastCalls: facts.calls,
   }) as Bag;
+}
+
+/**
+ * The declared properties as validated, without the defaults validation filled in for what the bag does
+ * not declare (the stored state holds only what was declared; defaults are applied where it is read).
+ */
+function declaredOf(value: VmInputs, bag: Bag): Partial<VmInputs> {
+  return Object.fromEntries(Object.entries(value).filter(([key]) => bag[key] !== undefined));
 }
 
 /** `effectiveBoot` plus the observed `bootableDisks`, when the disks were read. */
