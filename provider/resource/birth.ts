@@ -81,8 +81,32 @@ export async function cloneTemplate(
   }
 }
 
-/** The one template named `name`. @throws ProviderError TEMPLATE_NOT_FOUND, TEMPLATE_AMBIGUOUS */
-async function findTemplate(conn: XapiConnection, name: string): Promise<{ ref: string; uuid: string }> {
+/** The templates found by this process, per connection and name: each is looked up once per run. */
+const foundTemplates = new WeakMap<XapiConnection, Map<string, Promise<{ ref: string; uuid: string }>>>();
+
+/**
+ * The one template named `name`, looked up once per connection in this process (one `pulumi` command):
+ * a fleet cloned from one template costs one lookup, not one per VM. A failed lookup is not kept.
+ * @throws ProviderError TEMPLATE_NOT_FOUND, TEMPLATE_AMBIGUOUS
+ */
+function findTemplate(conn: XapiConnection, name: string): Promise<{ ref: string; uuid: string }> {
+  let known = foundTemplates.get(conn);
+  if (known === undefined) {
+    known = new Map();
+    foundTemplates.set(conn, known);
+  }
+  const cache = known;
+  let found = cache.get(name);
+  if (found === undefined) {
+    found = lookUpTemplate(conn, name);
+    cache.set(name, found);
+    found.catch(() => cache.delete(name));
+  }
+  return found;
+}
+
+/** `VM.get_by_name_label`, then one `VM.get_record` per VM of that name. */
+async function lookUpTemplate(conn: XapiConnection, name: string): Promise<{ ref: string; uuid: string }> {
   const refs = await conn.call<string[]>("VM.get_by_name_label", name);
   const templates: { ref: string; uuid: string }[] = [];
   for (const ref of refs) {

@@ -4,7 +4,8 @@
  * Calls (besides the executor's own, documented in `provider/executor/`; the executor is handed the record
  * read here, so it does not read it again; test/provider-grpc.test.ts "documented calls"):
  * `pool.get_all_records` once per connection (`pool-identity.ts`), `VM.get_by_name_label`, one
- * `VM.get_record` per VM of that name (to find the template), `Async.VM.clone`, `VM.get_uuid`,
+ * `VM.get_record` per VM of that name (to find the template; once per template and run, `birth.ts`),
+ * `Async.VM.clone`, `VM.get_uuid`,
  * `VM.add_to_other_config` (the owner tag, when the resource's URN is known), `Async.VM.provision`,
  * `VM.set_is_a_template`, one `VM.get_record` (names and plan), the name setters that differ, the
  * executor's steps, the pending-boot note (`pending-boot.ts`), one `VM.get_record` (outputs; only when the

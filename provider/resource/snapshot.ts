@@ -51,6 +51,8 @@ export class PoolSnapshot {
   #vms: Promise<ReadonlyMap<string, VmRecord>> | undefined;
   #vbds: Promise<ReadonlyMap<string, VbdRecord>> | undefined;
   #byUuid: Promise<ReadonlyMap<string, string>> | undefined;
+  /** uuid → ref, once the VMs have been read (refs never change over a VM's life). */
+  #refs: ReadonlyMap<string, string> | undefined;
 
   constructor(conn: XapiConnection, now: number) {
     this.#conn = conn;
@@ -80,8 +82,16 @@ export class PoolSnapshot {
   vms(): Promise<ReadonlyMap<string, VmRecord>> {
     this.#vms ??= this.#conn
       .call<Record<string, VmRecord>>("VM.get_all_records")
-      .then((all) => new Map(Object.entries(all)));
+      .then((all) => {
+        this.#refs = new Map(Object.entries(all).map(([ref, record]) => [record.uuid, ref]));
+        return new Map(Object.entries(all));
+      });
     return this.#vms;
+  }
+
+  /** The ref of the VM with this uuid when the VMs have already been read; never reads. */
+  knownRef(uuid: string): string | undefined {
+    return this.#refs?.get(uuid);
   }
 
   /** Every VBD record of the pool, by ref. */
@@ -110,6 +120,11 @@ export class PoolSnapshot {
     const record = ref === undefined ? undefined : (await this.vms()).get(ref);
     return ref === undefined || record === undefined ? undefined : { ref, record };
   }
+}
+
+/** The shared snapshot of `conn` if there is one, however old; never reads. */
+export function existingSnapshot(conn: XapiConnection): PoolSnapshot | undefined {
+  return snapshots.get(conn);
 }
 
 /** The snapshot of each connection in this process (one per pool URL and user). */

@@ -2,7 +2,8 @@
  * `update`: re-reads the live VM, applies name changes and converges it to the new declaration.
  *
  * Calls (besides the executor's own, `provider/executor/`): `pool.get_all_records` once per connection
- * (`pool-identity.ts`), `VM.get_by_uuid`, `VM.get_record`, the owner tag when missing (`ownership.ts`),
+ * (`pool-identity.ts`), `VM.get_record` (and `VM.get_by_uuid` when the pool snapshot does not know the VM's
+ * ref: `liveVm`), the owner tag when missing (`ownership.ts`),
  * the name setters that differ, the executor's steps, the pending-boot note (`pending-boot.ts`),
  * `VM.get_record` (outputs; only when the executor sent a call). When the VM is still the template clone
  * of a create that stopped before `VM.set_is_a_template`, first `Async.VM.provision` (only while
@@ -18,7 +19,7 @@ import { assertOwnable, claim } from "./ownership";
 import { assertSamePool, poolInfoOf } from "./pool-identity";
 import { type Bag, urnOf, validated } from "./property-bag";
 import type { VmCallRecord } from "./types";
-import { findVm, recordOf } from "./vm-reads";
+import { liveVm } from "./vm-reads";
 
 /**
  * Re-reads the live VM, applies name changes and converges it to the new declaration. `olds` are the
@@ -31,10 +32,9 @@ export async function updateVm(conn: XapiConnection, id: string, olds: Bag, news
   assertSamePool(conn, olds, pool, id);
   // Declared by uuid (the same VM, or diff would have replaced it): adopted, released on delete.
   const adopted = value.uuid !== undefined;
-  const vm = await findVm(conn, id);
+  const { vm, record } = await liveVm(conn, id);
   const calls: VmCallRecord[] = [];
   const urn = urnOf(news);
-  const record = await recordOf(conn, vm.ref);
   assertOwnable(id, record, urn, adopted && value.takeOver === true, "update");
   const run: Run = { operation: "update", conn, vm, value, bag: news, adopted, pool, api, deadline, calls };
   run.before = record;

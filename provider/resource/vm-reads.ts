@@ -4,6 +4,7 @@ import type { VmRecord } from "../executor";
 import type { ObservedDisk } from "../model/boot";
 import { NULL_REF } from "../model/vocabulary";
 import { ProviderError, ProviderErrorCode } from "./errors";
+import { existingSnapshot } from "./snapshot";
 
 /** A VM as the operations address it: its ref for calls, its uuid for the resource id and messages. */
 export interface VmHandle {
@@ -26,6 +27,26 @@ export async function findVm(conn: XapiConnection, uuid: string): Promise<VmHand
     }
     throw error;
   }
+}
+
+/**
+ * The VM with this uuid and its record, read live: one `VM.get_record`, and `VM.get_by_uuid` only when the
+ * pool snapshot of this process does not already know the VM's ref (a ref never changes over a VM's life;
+ * a VM destroyed since answers HANDLE_INVALID, and is then looked up by uuid).
+ * @throws ProviderError VM_NOT_FOUND
+ */
+export async function liveVm(conn: XapiConnection, uuid: string): Promise<{ vm: VmHandle; record: VmRecord }> {
+  const known = existingSnapshot(conn)?.knownRef(uuid);
+  if (known !== undefined) {
+    try {
+      const record = await recordOf(conn, known);
+      if (record.uuid === uuid) return { vm: { ref: known, uuid }, record };
+    } catch (error) {
+      if (!isXapiError(error, XapiErrorCode.HANDLE_INVALID)) throw error;
+    }
+  }
+  const vm = await findVm(conn, uuid);
+  return { vm, record: await recordOf(conn, vm.ref) };
 }
 
 /** `VM.get_record`. */
