@@ -2,13 +2,16 @@
  * The provider object that `pulumi.dynamic.Resource` closure-serializes into every `Vm`'s state
  * (`__provider`, in both the inputs and the outputs).
  *
- * {@link providerForState} picks it. Normally it is the implementation module itself
- * ({@link ./impl}), installed as the package `pulumi-xapi`: Pulumi's closure serializer writes a value
- * that is the exports of a module under `node_modules` as a `require` of that module
- * (`captureModuleAsync` in `@pulumi/pulumi/runtime/closure/createClosure.js`), so the serialized
- * provider is one line that requires `pulumi-xapi/dist/provider/resource/impl.js` (about 280 bytes).
- * The provider process (the engine's `pulumi-resource-pulumi-nodejs` host) deserializes it with
- * `require-from-string` in the program's directory, where that `require` finds the same package.
+ * {@link providerForState} picks it. Normally it stands for the implementation module ({@link ./impl}) of
+ * the installed package `pulumi-xapi`: Pulumi's closure serializer writes a value that is the exports of
+ * a module under `node_modules` as a `require` of that module (`findNormalizedModuleNameAsync` and
+ * `captureModuleAsync` in `@pulumi/pulumi/runtime/closure/createClosure.js`: the first `require.cache`
+ * entry holding the value, its path after the first `node_modules` segment), so the serialized provider
+ * is one line that requires `pulumi-xapi/dist/provider/resource/impl.js` (about 300 bytes). The provider
+ * process (the engine's `pulumi-resource-pulumi-nodejs` host) deserializes it with `require-from-string`
+ * in the program's directory, where that `require` finds the same package. The program registers a
+ * stand-in under such a path rather than loading the implementation (its client, planner and schemas)
+ * only to be named.
  *
  * When the program's directory does not resolve `pulumi-xapi` to this very file (no install, another
  * copy), the resource falls back to {@link vmProvider}: a thin object whose methods load the
@@ -44,41 +47,43 @@ function chooseProvider(): pulumi.dynamic.ResourceProvider {
     return vmProvider;
   }
   if (fromProgram !== self) return vmProvider;
-  const impl: typeof Impl = require("./impl");
-  // The serializer names a module by the first require.cache entry holding its exports.
-  const cached = Object.keys(require.cache).find((key) => require.cache[key]?.exports === impl);
-  if (cached !== undefined && serializedName(cached) === `${IMPLEMENTATION}.js`) return impl;
-  // A linked package (npm link, a workspace, this repository's own link): node resolved the link to a
-  // path outside node_modules. Register the same methods under the path the program would require,
-  // so the serializer writes that `require`, which resolves to this file (checked above).
-  const handle: pulumi.dynamic.ResourceProvider = {
-    configure: impl.configure,
-    check: impl.check,
-    diff: impl.diff,
-    create: impl.create,
-    read: impl.read,
-    update: impl.update,
-    delete: impl.delete,
-  };
+  // A stand-in for the implementation, registered in the module cache under a path that exists nowhere
+  // but reads, after its first node_modules segment, as the installed file: the serializer writes that
+  // `require`, the provider process resolves it to this very file (checked above), and the program never
+  // loads the implementation itself.
   const path: typeof import("node:path") = require("node:path");
   const { Module }: typeof import("node:module") = require("node:module");
-  const alias = path.join(process.cwd(), "node_modules", `${IMPLEMENTATION}.js`);
-  if (require.cache[alias] !== undefined) return vmProvider;
-  const entry = new Module(alias);
-  entry.filename = alias;
+  const key = path.join(path.parse(process.cwd()).root, STAND_IN_DIR, "node_modules", `${IMPLEMENTATION}.js`);
+  const entry = new Module(key);
+  entry.filename = key;
   entry.loaded = true;
-  entry.exports = handle;
-  require.cache[alias] = entry;
-  return handle;
+  entry.exports = standIn();
+  require.cache[key] = entry;
+  return entry.exports as pulumi.dynamic.ResourceProvider;
 }
 
-/** The module name the serializer writes for a cached file: its path after the first node_modules. */
-function serializedName(file: string): string | undefined {
-  const path: typeof import("node:path") = require("node:path");
-  const parts = path.relative(process.cwd(), file).split(path.sep);
-  const at = parts.indexOf("node_modules");
-  return at < 0 ? undefined : parts.slice(at + 1).join("/");
+/** A directory no program has: the stand-in's module path starts there. */
+const STAND_IN_DIR = ".pulumi-xapi-provider-stand-in";
+
+/** The methods of the stand-in: they only ever run in the provider process, from the state's `require`. */
+function standIn(): pulumi.dynamic.ResourceProvider {
+  const elsewhere = (): never => {
+    throw new Error(
+      "pulumi-xapi: the Vm provider runs in the Pulumi engine's provider process, not in the program: " +
+        `expected require("${IMPLEMENTATION}") there. Run the program with the Pulumi CLI.`,
+    );
+  };
+  return {
+    configure: elsewhere,
+    check: elsewhere,
+    diff: elsewhere,
+    create: elsewhere,
+    read: elsewhere,
+    update: elsewhere,
+    delete: elsewhere,
+  };
 }
+
 /**
  * Loads `dist/provider/resource/impl.js` of the installed `pulumi-xapi` package. Runs in the
  * provider process; everything it needs is required here, at call time.
