@@ -167,7 +167,7 @@ export function bootOutcome(vm: VmRecord, vmRef: string, disks: readonly BootDis
 }
 
 /** What every boot outcome starts from: nothing booted yet. */
-const NONE = {
+export const NO_BOOT = {
   qemuBootOrder: null,
   bootDevice: null,
   bootloader: null,
@@ -194,7 +194,7 @@ function hvmBoot({ vm, domainType, sorted, bootableUserdevices }: Build): BootRe
   return {
     ok: true,
     outcome: {
-      ...NONE,
+      ...NO_BOOT,
       domain_type: domainType,
       method: "hvm",
       qemuBootOrder: order,
@@ -210,7 +210,7 @@ function pvDirectBoot({ vm, domainType, bootableUserdevices }: Build): BootResul
   return {
     ok: true,
     outcome: {
-      ...NONE,
+      ...NO_BOOT,
       domain_type: domainType,
       method: "pv-direct",
       kernel: vm.PV_kernel,
@@ -254,7 +254,7 @@ function pvBootloaderBoot({ vm, domainType, sorted, bootableUserdevices }: Build
   return {
     ok: true,
     outcome: {
-      ...NONE,
+      ...NO_BOOT,
       domain_type: domainType,
       method: "pv-bootloader",
       bootloader: run,

@@ -13,6 +13,7 @@ import {
   defaultPifMetricsRecord,
   defaultPifRecord,
   type MessageClass,
+  type PifRecord,
 } from "./pool-records";
 import { defaultNetworkRecord, defaultVdiRecord, newRef, newUuid, type VmRecord, xapiDate } from "./records";
 import { ErrorCode, NULL_REF, SimPowerState } from "./vocabulary";
@@ -73,8 +74,13 @@ export function ensurePoolObjects(e: Engine): void {
   syncHostMemory(e);
 }
 
-/** What the fixture's NICs report: an Intel 82599 link at 10 Gbit/s, full duplex, carrier up. */
+/** What the pool's NICs report now. */
 export function nicMetrics(e: Engine, device: string, uuid: string = newUuid()) {
+  return nicMetricsRecord(uuid, device, e.clock.now());
+}
+
+/** What the fixture's NICs report: an Intel 82599 link at 10 Gbit/s, full duplex, carrier up. */
+export function nicMetricsRecord(uuid: string, device: string, nowMs: number) {
   return defaultPifMetricsRecord({
     uuid,
     carrier: true,
@@ -85,7 +91,7 @@ export function nicMetrics(e: Engine, device: string, uuid: string = newUuid()) 
     speed: 10000,
     duplex: true,
     pci_bus_path: `0000:0${device === "eth0" ? 1 : 2}:00.0`,
-    last_updated: xapiDate(e.clock.now()),
+    last_updated: xapiDate(nowMs),
   });
 }
 
@@ -111,21 +117,32 @@ function ensureManagementPifs(e: Engine): void {
   for (const [ref, host] of hostsWithout) {
     e.pifs.insert(
       newRef(),
-      defaultPifRecord({
-        uuid: newUuid(),
-        device: "eth0",
-        network,
-        host: ref,
-        MAC: hostMac(host.uuid),
-        management: true,
-        ip_configuration_mode: "Static",
-        IP: host.address,
-        netmask: "255.255.255.0",
-        properties: { gro: "on" },
-        igmp_snooping_status: "disabled",
-      }),
+      managementPifRecord(newUuid(), { ref, uuid: host.uuid, address: host.address }, network),
     );
   }
+}
+
+/** A host's management PIF: eth0 on `network`, statically configured with the host's address. */
+export function managementPifRecord(
+  uuid: string,
+  host: { ref: string; uuid: string; address: string },
+  network: string,
+  metrics?: string,
+): PifRecord {
+  return defaultPifRecord({
+    uuid,
+    device: "eth0",
+    network,
+    host: host.ref,
+    MAC: hostMac(host.uuid),
+    ...(metrics === undefined ? {} : { metrics }),
+    management: true,
+    ip_configuration_mode: "Static",
+    IP: host.address,
+    netmask: "255.255.255.0",
+    properties: { gro: "on" },
+    igmp_snooping_status: "disabled",
+  });
 }
 
 /** A stable MAC for a host's NIC, from its uuid. */

@@ -8,7 +8,7 @@ import { deriveDomainType } from "../boot";
 import { type Engine, type OpContext, ocamlFloat } from "../engine";
 import { bool, str } from "../params";
 import { VmMessage, vmMessage } from "../pool-objects";
-import { ErrorCode, NULL_REF, SimPowerState, type VmOperation } from "../vocabulary";
+import { ErrorCode, NULL_REF, SimPowerState } from "../vocabulary";
 import type { Call, Def } from "./registry";
 
 const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
@@ -49,57 +49,52 @@ function rebuild(e: Engine, ref: string, via: string): void {
   }
 }
 
-async function start(
+/**
+ * `start` / `start_on` (from Halted: builds a new domain from the VM's current config and disks) and
+ * `resume` / `resume_on` (from Suspended: restores the saved domain, so no boot is recorded; see
+ * docs/simulator-behaviour.md#boot-records), on `host` or the master, paused or running.
+ */
+async function newDomain(
   e: Engine,
   ctx: OpContext,
   ref: string,
-  op: VmOperation,
+  op: "start" | "start_on" | "resume" | "resume_on",
   paused: boolean,
   host?: string,
 ): Promise<void> {
+  const resuming = op === "resume" || op === "resume_on";
   await e.vmState.withVmOperation(ctx, ref, op, async () => {
-    // ensure_domain_type_is_specified (docs/simulator-behaviour.md#domain-type); before kolkata HVM_boot_policy decides at every start.
-    if (e.profile.domainType && e.vm(ref).domain_type === "unspecified") {
-      e.vmState.update(ref, (vm) => {
-        vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
-      });
-    }
-    // Fail fast on what the build would meet (docs/simulator-behaviour.md#booting); enterState checks again at build time.
-    const boot = e.storage.bootOf(ref);
-    if (!boot.ok) throw boot.error;
+    if (resuming) assertSuspendImage(e, ref);
+    else prepareStart(e, ref);
     await e.clock.sleep(e.opMs(op), ctx.signal);
-    e.vmState.expect(ref, [Halted]);
+    e.vmState.expect(ref, [resuming ? Suspended : Halted]);
     e.vmState.enter(ref, paused ? Paused : Running, {
       newDomain: true,
       host: host ?? e.masterRef,
-      build: op,
+      ...(resuming ? { clearSuspendVdi: true } : { build: op }),
     });
   });
 }
 
-async function resume(
-  e: Engine,
-  ctx: OpContext,
-  ref: string,
-  op: VmOperation,
-  paused: boolean,
-  host?: string,
-): Promise<void> {
-  await e.vmState.withVmOperation(ctx, ref, op, async () => {
-    if (e.vm(ref).suspend_VDI === NULL_REF) {
-      // Resume with no suspend VDI resets the VM to Halted (docs/simulator-behaviour.md#lifecycle-calls).
-      e.vmState.enter(ref, Halted);
-      throw new XapiFault(ErrorCode.vmHasNoSuspendVdi, ["VM", ref]);
-    }
-    await e.clock.sleep(e.opMs(op), ctx.signal);
-    e.vmState.expect(ref, [Suspended]);
-    // A resume restores the saved domain: no boot is recorded (docs/simulator-behaviour.md#boot-records).
-    e.vmState.enter(ref, paused ? Paused : Running, {
-      newDomain: true,
-      host: host ?? e.masterRef,
-      clearSuspendVdi: true,
+/** What a start checks before its work: the domain type it builds, and what the build would meet. */
+function prepareStart(e: Engine, ref: string): void {
+  // ensure_domain_type_is_specified (docs/simulator-behaviour.md#domain-type); before kolkata
+  // HVM_boot_policy decides at every start.
+  if (e.profile.domainType && e.vm(ref).domain_type === "unspecified") {
+    e.vmState.update(ref, (vm) => {
+      vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
     });
-  });
+  }
+  // Fail fast on what the build would meet (docs/simulator-behaviour.md#booting); the build checks again.
+  const boot = e.storage.bootOf(ref);
+  if (!boot.ok) throw boot.error;
+}
+
+/** Resume with no suspend VDI resets the VM to Halted (docs/simulator-behaviour.md#lifecycle-calls). */
+function assertSuspendImage(e: Engine, ref: string): void {
+  if (e.vm(ref).suspend_VDI !== NULL_REF) return;
+  e.vmState.enter(ref, Halted);
+  throw new XapiFault(ErrorCode.vmHasNoSuspendVdi, ["VM", ref]);
 }
 
 /** A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout (docs/simulator-behaviour.md#lifecycle-calls). */
@@ -116,48 +111,59 @@ export function registerVmLifecycle(def: Def, e: Engine): void {
   registerCopies(def, e);
 }
 
-function registerStartAndPause(def: Def, e: Engine): void {
+/**
+ * `VM.<op>(vm, start_paused, force)` and `VM.<op>_on(vm, host, start_paused, force)`: builds or restores
+ * the domain (on `host` for the `_on` form), then the VM message is posted.
+ */
+function registerStartLike(
+  def: Def,
+  e: Engine,
+  op: "start" | "resume",
+  message: VmMessage,
+  what: string,
+): void {
   const lifecycle = lifecycleOf(def);
-  lifecycle("start", ["vm", "start_paused", "force"], async ({ args }, ctx, ref) => {
+  lifecycle(op, ["vm", "start_paused", "force"], async ({ args }, ctx, ref) => {
     const paused = bool(args, 1, "start_paused");
     bool(args, 2, "force");
-    await start(e, ctx, ref, "start", paused);
-    vmMessage(e, ref, VmMessage.started, "started", true);
+    await newDomain(e, ctx, ref, op, paused);
+    vmMessage(e, ref, message, what, true);
     return "";
   });
-  lifecycle("start_on", ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
+  lifecycle(`${op}_on`, ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
     const host = str(args, 1, "host");
     const paused = bool(args, 2, "start_paused");
     bool(args, 3, "force");
     e.vm(ref);
     e.host(host);
-    await start(e, ctx, ref, "start_on", paused, host);
-    vmMessage(e, ref, VmMessage.started, "started", true);
-    return "";
-  });
-  lifecycle("pause", ["vm"], async (_call, ctx, ref) => {
-    await e.vmState.withVmOperation(ctx, ref, "pause", async () => {
-      await e.clock.sleep(e.opMs("pause"), ctx.signal);
-      e.vmState.expect(ref, [Running]);
-      e.vmState.enter(ref, Paused);
-    });
-    if (e.profile.release === null) vmMessage(e, ref, VmMessage.paused, "paused");
-    return "";
-  });
-  lifecycle("unpause", ["vm"], async (_call, ctx, ref) => {
-    await e.vmState.withVmOperation(ctx, ref, "unpause", async () => {
-      await e.clock.sleep(e.opMs("unpause"), ctx.signal);
-      e.vmState.expect(ref, [Paused]);
-      e.vmState.enter(ref, Running);
-    });
-    if (e.profile.release === null) vmMessage(e, ref, VmMessage.unpaused, "unpaused");
+    await newDomain(e, ctx, ref, `${op}_on`, paused, host);
+    vmMessage(e, ref, message, what, true);
     return "";
   });
 }
 
+/** `VM.pause` (Running → Paused) and `VM.unpause` (Paused → Running); XAPI posts their messages since 8.3. */
+function registerPauseLike(def: Def, e: Engine, op: "pause" | "unpause", message: VmMessage): void {
+  const [from, to] = op === "pause" ? [Running, Paused] : [Paused, Running];
+  lifecycleOf(def)(op, ["vm"], async (_call, ctx, ref) => {
+    await e.vmState.withVmOperation(ctx, ref, op, async () => {
+      await e.clock.sleep(e.opMs(op), ctx.signal);
+      e.vmState.expect(ref, [from]);
+      e.vmState.enter(ref, to);
+    });
+    if (e.profile.release === null) vmMessage(e, ref, message, `${op}d`);
+    return "";
+  });
+}
+
+function registerStartAndPause(def: Def, e: Engine): void {
+  registerStartLike(def, e, "start", VmMessage.started, "started");
+  registerPauseLike(def, e, "pause", VmMessage.paused);
+  registerPauseLike(def, e, "unpause", VmMessage.unpaused);
+}
+
 function registerSuspendAndResume(def: Def, e: Engine): void {
-  const lifecycle = lifecycleOf(def);
-  lifecycle("suspend", ["vm"], async (_call, ctx, ref) => {
+  lifecycleOf(def)("suspend", ["vm"], async (_call, ctx, ref) => {
     await e.vmState.withVmOperation(ctx, ref, "suspend", async () => {
       await e.clock.sleep(e.opMs("suspend"), ctx.signal);
       e.vmState.expect(ref, [Running]);
@@ -167,23 +173,7 @@ function registerSuspendAndResume(def: Def, e: Engine): void {
     vmMessage(e, ref, VmMessage.suspended, "suspended");
     return "";
   });
-  lifecycle("resume", ["vm", "start_paused", "force"], async ({ args }, ctx, ref) => {
-    const paused = bool(args, 1, "start_paused");
-    bool(args, 2, "force");
-    await resume(e, ctx, ref, "resume", paused);
-    vmMessage(e, ref, VmMessage.resumed, "resumed", true);
-    return "";
-  });
-  lifecycle("resume_on", ["vm", "host", "start_paused", "force"], async ({ args }, ctx, ref) => {
-    const host = str(args, 1, "host");
-    const paused = bool(args, 2, "start_paused");
-    bool(args, 3, "force");
-    e.vm(ref);
-    e.host(host);
-    await resume(e, ctx, ref, "resume_on", paused, host);
-    vmMessage(e, ref, VmMessage.resumed, "resumed", true);
-    return "";
-  });
+  registerStartLike(def, e, "resume", VmMessage.resumed, "resumed");
 }
 
 function registerShutdowns(def: Def, e: Engine): void {

@@ -6,7 +6,7 @@ import { newRef, type VifRecord, type VmRecord } from "../records";
 import { SimPowerState } from "../vocabulary";
 import type { Engine } from ".";
 import { effectiveDomainTypeOf } from "./metrics";
-import { refsWhere, sameRefs } from "./storage";
+import { linkRef, refsOf, syncChildren, syncRefs, unlinkRef } from "./storage";
 
 const { Running } = SimPowerState;
 
@@ -28,10 +28,7 @@ export class Network {
     e.vms.update(record.VM, (v) => {
       v.VIFs = this.vifsOf(record.VM).map(([r]) => r);
     });
-    if (e.networks.has(record.network))
-      e.networks.update(record.network, (n) => {
-        n.VIFs = [...n.VIFs, ref];
-      });
+    linkRef(e.networks, record.network, "VIFs", ref);
     e.vmState.syncAttachment(record.VM);
     return ref;
   }
@@ -42,14 +39,8 @@ export class Network {
     const vif = e.vifs.get(ref);
     if (!vif) return;
     e.vifs.remove(ref);
-    if (e.vms.has(vif.VM))
-      e.vms.update(vif.VM, (v) => {
-        v.VIFs = v.VIFs.filter((r) => r !== ref);
-      });
-    if (e.networks.has(vif.network))
-      e.networks.update(vif.network, (n) => {
-        n.VIFs = n.VIFs.filter((r) => r !== ref);
-      });
+    unlinkRef(e.vms, vif.VM, "VIFs", ref);
+    unlinkRef(e.networks, vif.network, "VIFs", ref);
   }
 
   /**
@@ -72,20 +63,8 @@ export class Network {
   /** Recomputes the derived ref lists VM.VIFs (by device) and network.VIFs from the VIF table. */
   syncLinks(): void {
     const e = this.e;
-    for (const [ref, vm] of e.vms.entries()) {
-      const vifs = this.vifsOf(ref).map(([r]) => r);
-      if (!sameRefs(vm.VIFs, vifs))
-        e.vms.update(ref, (v) => {
-          v.VIFs = vifs;
-        });
-    }
-    for (const [ref, network] of e.networks.entries()) {
-      const vifs = refsWhere(e.vifs.entries(), (v) => v.network === ref);
-      if (!sameRefs(network.VIFs, vifs))
-        e.networks.update(ref, (n) => {
-          n.VIFs = vifs;
-        });
-    }
+    for (const vm of e.vms.rows.keys()) syncRefs(e.vms, vm, "VIFs", refsOf(this.vifsOf(vm)));
+    syncChildren(e.networks, "VIFs", e.vifs, (vif, network) => vif.network === network);
   }
 
   /** A management PIF's IP is its host's address (which the options set at every load). */

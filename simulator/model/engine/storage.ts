@@ -2,7 +2,9 @@
  * Storage objects: VDIs (with what each holds for a bootloader), VBDs, and the reference lists XAPI
  * keeps in step with them (VM.VBDs, VDI.VBDs, SR.VDIs); the disks a domain build sees.
  */
+
 import { type BootDiskInput, type BootResult, bootConfigError, bootOutcome, byUserdevice } from "../boot";
+import type { Table } from "../db";
 import { newRef, type VbdRecord, type VdiRecord } from "../records";
 import type { GuestDiskContent } from "../snapshot";
 import { SimPowerState } from "../vocabulary";
@@ -39,10 +41,7 @@ export class Storage {
     const e = this.e;
     this.vdiContent.set(ref, structuredClone(content));
     e.vdis.insert(ref, { ...structuredClone(record), VBDs: [] });
-    if (e.srs.has(record.SR))
-      e.srs.update(record.SR, (sr) => {
-        sr.VDIs = [...sr.VDIs, ref];
-      });
+    linkRef(e.srs, record.SR, "VDIs", ref);
     return ref;
   }
 
@@ -55,10 +54,7 @@ export class Storage {
     e.vms.update(record.VM, (v) => {
       v.VBDs = this.vbdsOf(record.VM).map(([r]) => r);
     });
-    if (e.vdis.has(record.VDI))
-      e.vdis.update(record.VDI, (v) => {
-        v.VBDs = [...v.VBDs, ref];
-      });
+    linkRef(e.vdis, record.VDI, "VBDs", ref);
     return ref;
   }
 
@@ -68,14 +64,8 @@ export class Storage {
     const vbd = e.vbds.get(ref);
     if (!vbd) return;
     e.vbds.remove(ref);
-    if (e.vms.has(vbd.VM))
-      e.vms.update(vbd.VM, (v) => {
-        v.VBDs = v.VBDs.filter((r) => r !== ref);
-      });
-    if (e.vdis.has(vbd.VDI))
-      e.vdis.update(vbd.VDI, (v) => {
-        v.VBDs = v.VBDs.filter((r) => r !== ref);
-      });
+    unlinkRef(e.vms, vbd.VM, "VBDs", ref);
+    unlinkRef(e.vdis, vbd.VDI, "VBDs", ref);
   }
 
   /** Deletes a VDI, the VBDs that point at it (`ocaml/xapi/xapi_vdi.ml` destroys them at once) and its content. */
@@ -86,36 +76,15 @@ export class Storage {
     for (const vbd of [...vdi.VBDs]) this.destroyVbd(vbd);
     e.vdis.remove(ref);
     this.vdiContent.delete(ref);
-    if (e.srs.has(vdi.SR))
-      e.srs.update(vdi.SR, (sr) => {
-        sr.VDIs = sr.VDIs.filter((r) => r !== ref);
-      });
+    unlinkRef(e.srs, vdi.SR, "VDIs", ref);
   }
 
   /** Recomputes the derived ref lists (VM.VBDs, VDI.VBDs, SR.VDIs) from the VBD and VDI tables. */
   syncLinks(): void {
     const e = this.e;
-    for (const [ref, vm] of e.vms.entries()) {
-      const vbds = this.vbdsOf(ref).map(([r]) => r);
-      if (!sameRefs(vm.VBDs, vbds))
-        e.vms.update(ref, (v) => {
-          v.VBDs = vbds;
-        });
-    }
-    for (const [ref, vdi] of e.vdis.entries()) {
-      const vbds = refsWhere(e.vbds.entries(), (b) => b.VDI === ref);
-      if (!sameRefs(vdi.VBDs, vbds))
-        e.vdis.update(ref, (v) => {
-          v.VBDs = vbds;
-        });
-    }
-    for (const [ref, sr] of e.srs.entries()) {
-      const vdis = refsWhere(e.vdis.entries(), (v) => v.SR === ref);
-      if (!sameRefs(sr.VDIs, vdis))
-        e.srs.update(ref, (x) => {
-          x.VDIs = vdis;
-        });
-    }
+    for (const vm of e.vms.rows.keys()) syncRefs(e.vms, vm, "VBDs", refsOf(this.vbdsOf(vm)));
+    syncChildren(e.vdis, "VBDs", e.vbds, (vbd, vdi) => vbd.VDI === vdi);
+    syncChildren(e.srs, "VDIs", e.vdis, (vdi, sr) => vdi.SR === sr);
   }
 
   /** The VM's disks as a boot sees them: VBD facts, the VDI's dom0 path and content. */
@@ -156,6 +125,54 @@ export class Storage {
     if (error) return { ok: false, error };
     return bootOutcome(vm, ref, this.bootDisks(ref));
   }
+}
+
+/** Sets a derived reference list, `row[field]`, to `refs` when it differs (no event otherwise). */
+export function syncRefs<T>(table: Table<T>, ref: string, field: keyof T, refs: string[]): void {
+  const current = table.get(ref)?.[field] as readonly string[] | undefined;
+  if (current === undefined || sameRefs(current, refs)) return;
+  table.update(ref, (row) => {
+    (row as Record<keyof T, unknown>)[field] = refs;
+  });
+}
+
+/** The refs of `[ref, record]` rows. */
+export function refsOf(rows: readonly [string, unknown][]): string[] {
+  return rows.map(([ref]) => ref);
+}
+
+/** Sets every parent's reference list `field` to its children (the `children` rows that belong to it), in table order. */
+export function syncChildren<P, C>(
+  parents: Table<P>,
+  field: keyof P,
+  children: Table<C>,
+  belongs: (child: C, parent: string) => boolean,
+): void {
+  for (const parent of parents.rows.keys())
+    syncRefs(
+      parents,
+      parent,
+      field,
+      refsWhere(children.entries(), (child) => belongs(child, parent)),
+    );
+}
+
+/** Appends `ref` to the reference list `field` of row `parent`, when that row exists. */
+export function linkRef<T>(table: Table<T>, parent: string, field: keyof T, ref: string): void {
+  if (!table.has(parent)) return;
+  table.update(parent, (row) => {
+    const refs = row as Record<keyof T, string[]>;
+    refs[field] = [...refs[field], ref];
+  });
+}
+
+/** Removes `ref` from the reference list `field` of row `parent`, when that row exists. */
+export function unlinkRef<T>(table: Table<T>, parent: string, field: keyof T, ref: string): void {
+  if (!table.has(parent)) return;
+  table.update(parent, (row) => {
+    const refs = row as Record<keyof T, string[]>;
+    refs[field] = refs[field].filter((r) => r !== ref);
+  });
 }
 
 /** The refs of the rows that satisfy `pick`, in table order. */

@@ -12,7 +12,7 @@ import type { VmSimState } from "../snapshot";
 import { ErrorCode, NULL_REF, SimPowerState, type VmOperation } from "../vocabulary";
 import type { Engine, OpContext } from ".";
 import { effectiveDomainTypeOf } from "./metrics";
-import { sameRefs } from "./storage";
+import { sameRefs, syncChildren } from "./storage";
 
 const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
 
@@ -101,19 +101,8 @@ export class VmState {
 
   /** Keeps each host's `resident_VMs` in step with the VMs' `resident_on`. */
   syncResidents(): void {
-    const e = this.e;
-    for (const [hostRef, host] of e.hosts.entries()) {
-      const residents = e.vms
-        .entries()
-        .filter(([, vm]) => vm.resident_on === hostRef)
-        .map(([ref]) => ref);
-      if (!sameRefs(residents, host.resident_VMs)) {
-        e.hosts.update(hostRef, (h) => {
-          h.resident_VMs = residents;
-        });
-      }
-    }
-    syncHostMemory(e);
+    syncChildren(this.e.hosts, "resident_VMs", this.e.vms, (vm, host) => vm.resident_on === host);
+    syncHostMemory(this.e);
   }
 
   /** VBD and VIF currently_attached follow the VM's domain: true while Running or Paused (or Crashed). */

@@ -4,10 +4,6 @@ import {
   defaultPbdRecord,
   defaultPifMetricsRecord,
   defaultPifRecord,
-  type HostMetricsRecord,
-  type PbdRecord,
-  type PifMetricsRecord,
-  type PifRecord,
 } from "../pool-records";
 import { DEFAULT_PROFILE, PROFILES, type ProfileName } from "../profiles";
 import {
@@ -21,14 +17,7 @@ import {
   defaultVifRecord,
   defaultVmMetricsRecord,
   defaultVmRecord,
-  type GuestMetricsRecord,
   type HostRecord,
-  type NetworkRecord,
-  type SrRecord,
-  type VbdRecord,
-  type VdiRecord,
-  type VifRecord,
-  type VmMetricsRecord,
   type VmRecord,
 } from "../records";
 import { NULL_REF } from "../vocabulary";
@@ -81,9 +70,7 @@ export function parseSnapshot(value: unknown, profile?: ProfileName): SimSnapsho
     version: 1,
     ...poolAndHosts(data),
     vms: vmsWithDefaults(data, domainTypes),
-    ...storageWithDefaults(data),
-    ...devicesWithDefaults(data),
-    ...poolObjectsWithDefaults(data),
+    ...tablesWithDefaults(data),
     nextDomid: data.nextDomid,
     profile: resolved,
   };
@@ -142,104 +129,34 @@ function vmsWithDefaults(data: ParsedSnapshot, domainTypes: boolean): SimSnapsho
   }));
 }
 
-/** SRs, VDIs (with their content) and VBDs, with their defaults. */
-function storageWithDefaults(data: ParsedSnapshot) {
+/**
+ * Each row's record with XAPI's defaults (from `fill`, a record default of `records/`) for the fields it
+ * lacks; the schema has checked the fields `fill` needs.
+ */
+function filled<T>(
+  rows: readonly { ref: string; record: object }[],
+  fill: (record: never) => T,
+): { ref: string; record: T }[] {
+  return rows.map((row) => ({ ref: row.ref, record: fill(row.record as never) }));
+}
+
+/** The storage, network, metrics and host-infrastructure tables, with their defaults. */
+function tablesWithDefaults(data: ParsedSnapshot) {
   return {
-    srs: data.srs.map((sr) => ({
-      ref: sr.ref,
-      record: defaultSrRecord({
-        ...(sr.record as Partial<SrRecord>),
-        uuid: sr.record.uuid,
-        name_label: sr.record.name_label,
-      }),
-    })),
+    srs: filled(data.srs, defaultSrRecord),
     vdis: data.vdis.map((vdi) => ({
       ref: vdi.ref,
-      record: defaultVdiRecord({
-        ...(vdi.record as Partial<VdiRecord>),
-        uuid: vdi.record.uuid,
-        name_label: vdi.record.name_label,
-      }),
+      record: defaultVdiRecord(vdi.record as never),
       content: { menuLst: vdi.content.menuLst, files: [...vdi.content.files] },
     })),
-    vbds: data.vbds.map((vbd) => ({
-      ref: vbd.ref,
-      record: defaultVbdRecord({
-        ...(vbd.record as Partial<VbdRecord>),
-        uuid: vbd.record.uuid,
-        VM: vbd.record.VM,
-        userdevice: vbd.record.userdevice,
-      }),
-    })),
-  };
-}
-
-/** Networks, VIFs and the VMs' metrics, with their defaults. */
-function devicesWithDefaults(data: ParsedSnapshot) {
-  return {
-    networks: data.networks.map((n) => ({
-      ref: n.ref,
-      record: defaultNetworkRecord({
-        ...(n.record as Partial<NetworkRecord>),
-        uuid: n.record.uuid,
-        name_label: n.record.name_label,
-      }),
-    })),
-    vifs: data.vifs.map((v) => ({
-      ref: v.ref,
-      record: defaultVifRecord({
-        ...(v.record as Partial<VifRecord>),
-        uuid: v.record.uuid,
-        VM: v.record.VM,
-        network: v.record.network,
-        device: v.record.device,
-        MAC: v.record.MAC,
-      }),
-    })),
-    vmMetrics: data.vmMetrics.map((m) => ({
-      ref: m.ref,
-      record: defaultVmMetricsRecord({ ...(m.record as Partial<VmMetricsRecord>), uuid: m.record.uuid }),
-    })),
-    guestMetrics: data.guestMetrics.map((m) => ({
-      ref: m.ref,
-      record: defaultGuestMetricsRecord({
-        ...(m.record as Partial<GuestMetricsRecord>),
-        uuid: m.record.uuid,
-      }),
-    })),
-  };
-}
-
-/** The hosts' metrics, PIFs, PIF metrics and PBDs, with their defaults. */
-function poolObjectsWithDefaults(data: ParsedSnapshot) {
-  return {
-    hostMetrics: data.hostMetrics.map((m) => ({
-      ref: m.ref,
-      record: defaultHostMetricsRecord({ ...(m.record as Partial<HostMetricsRecord>), uuid: m.record.uuid }),
-    })),
-    pifs: data.pifs.map((p) => ({
-      ref: p.ref,
-      record: defaultPifRecord({
-        ...(p.record as Partial<PifRecord>),
-        uuid: p.record.uuid,
-        device: p.record.device,
-        network: p.record.network,
-        host: p.record.host,
-        MAC: p.record.MAC,
-      }),
-    })),
-    pifMetrics: data.pifMetrics.map((m) => ({
-      ref: m.ref,
-      record: defaultPifMetricsRecord({ ...(m.record as Partial<PifMetricsRecord>), uuid: m.record.uuid }),
-    })),
-    pbds: data.pbds.map((p) => ({
-      ref: p.ref,
-      record: defaultPbdRecord({
-        ...(p.record as Partial<PbdRecord>),
-        uuid: p.record.uuid,
-        host: p.record.host,
-        SR: p.record.SR,
-      }),
-    })),
+    vbds: filled(data.vbds, defaultVbdRecord),
+    networks: filled(data.networks, defaultNetworkRecord),
+    vifs: filled(data.vifs, defaultVifRecord),
+    vmMetrics: filled(data.vmMetrics, defaultVmMetricsRecord),
+    guestMetrics: filled(data.guestMetrics, defaultGuestMetricsRecord),
+    hostMetrics: filled(data.hostMetrics, defaultHostMetricsRecord),
+    pifs: filled(data.pifs, defaultPifRecord),
+    pifMetrics: filled(data.pifMetrics, defaultPifMetricsRecord),
+    pbds: filled(data.pbds, defaultPbdRecord),
   };
 }

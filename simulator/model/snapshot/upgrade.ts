@@ -1,4 +1,5 @@
 /** What a state file written by an older xapi-sim, or dumped as an older host dumps it, lacks or writes differently. */
+import { NO_BOOT } from "../boot";
 import { TEMPLATES } from "./schema";
 import type { BootRecord } from "./types";
 
@@ -52,15 +53,8 @@ export function normaliseNumbers(value: unknown): unknown {
 export function withBootDefaults(raw: Record<string, unknown>): BootRecord {
   const hvm = raw.method === "hvm";
   return {
+    ...NO_BOOT,
     qemuBootOrder: hvm ? (raw.order as string) : null,
-    bootDevice: null,
-    bootloader: null,
-    kernel: null,
-    ramdisk: null,
-    cmdline: null,
-    kernelSource: null,
-    menuEntry: null,
-    bootDisk: null,
     disks: [],
     bootableUserdevices: [],
     ...raw,
