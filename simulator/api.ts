@@ -9,7 +9,9 @@ export class XFloat {
   constructor(readonly value: number) {}
 }
 
-/** A datetime on the wire: `<dateTime.iso8601>` in XML-RPC, a string in JSON-RPC. Format `YYYYMMDDTHH:MM:SSZ`. */
+/**
+ * A datetime on the wire: `<dateTime.iso8601>` in XML-RPC, a string in JSON-RPC. Format `YYYYMMDDTHH:MM:SSZ`.
+ */
 export class XDateTime {
   constructor(readonly value: string) {}
 }
@@ -58,5 +60,8 @@ export interface CallMeta {
   readonly transport: "jsonrpc" | "xmlrpc";
 }
 
-/** The model's entry point: run one XAPI call. Params are already decoded (session first, where the call takes one). */
+/**
+ * The model's entry point: run one XAPI call. Params are already decoded (session first, where the call takes
+ * one).
+ */
 export type Dispatch = (method: string, params: readonly unknown[], meta: CallMeta) => Promise<XValue>;

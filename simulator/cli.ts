@@ -4,7 +4,8 @@
  *
  * Prints one line, `xapi-sim listening on <url>`, once it accepts connections (with `--port 0`
  * the URL carries the port the OS picked); with `--tls` a second line,
- * `xapi-sim certificate SHA-256 fingerprint <AA:BB:…>`, the value to pin in `xapi:fingerprint`. Exit codes: 0 after a clean shutdown, 1 when it cannot start
+ * `xapi-sim certificate SHA-256 fingerprint <AA:BB:…>`, the value to pin in `xapi:fingerprint`. Exit codes: 0
+ * after a clean shutdown, 1 when it cannot start
  * (e.g. a corrupt state file), 2 for bad command-line flags.
  */
 

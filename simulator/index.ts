@@ -204,7 +204,8 @@ async function listenAll(plan: ListenPlan): Promise<{ servers: SimServer[]; port
   }
 }
 
-// A certificate valid for the loopback names clients use: 127.0.0.1, 127.0.0.2 and localhost (+ the bind address).
+// A certificate valid for the loopback names clients use: 127.0.0.1, 127.0.0.2 and localhost (+ the bind
+// address).
 async function selfSignedCertificate(addresses: readonly string[]): Promise<{ cert: string; key: string }> {
   const ips = new Set(["127.0.0.1", "127.0.0.2"]);
   const names = new Set(["localhost"]);

@@ -1,6 +1,7 @@
 /**
  * xapi-sim's HTTP(S) front end: routes each request to JSON-RPC, XML-RPC or the control API, calls the
- * model's `dispatch`, and writes the answer exactly as XAPI would (xapi-clients.md docs/simulator-behaviour.md#power-states).
+ * model's `dispatch`, and writes the answer exactly as XAPI would (xapi-clients.md
+ * docs/simulator-behaviour.md#power-states).
  *
  * Routing (longest-prefix, as XAPI's http_svr does):
  * - `POST /jsonrpc…` → JSON-RPC v1/v2;

@@ -14,7 +14,9 @@ import path from "node:path";
 export const StateFileErrorCode = {
   /** The file exists but could not be read (permissions, a directory, I/O error). */
   Unreadable: "STATE_FILE_UNREADABLE",
-  /** The file was read but is not a xapi-sim state file (bad JSON, wrong format, or rejected by the model). */
+  /**
+   * The file was read but is not a xapi-sim state file (bad JSON, wrong format, or rejected by the model).
+   */
   Corrupt: "STATE_FILE_CORRUPT",
   /** The new state could not be written. */
   Unwritable: "STATE_FILE_UNWRITABLE",
@@ -51,7 +53,8 @@ const VERSION = 1;
 /**
  * Read a state file.
  *
- * @returns the model snapshot stored in it, or `undefined` when the file does not exist (start from the fixture).
+ * @returns the model snapshot stored in it, or `undefined` when the file does not exist (start from the
+ * fixture).
  * @throws StateFileError `STATE_FILE_UNREADABLE` or `STATE_FILE_CORRUPT`.
  */
 export function readStateFile(file: string): unknown {

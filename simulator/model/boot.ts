@@ -1,9 +1,11 @@
 /**
  * Boot configuration semantics, pure: the domain_type ↔ HVM_boot_policy coupling
  * (docs/simulator-behaviour.md#domain-type), start-time validation (docs/simulator-behaviour.md#booting,
- * docs/simulator-behaviour.md#guest-actions-and-crashes), the boot outcome of a domain build — QEMU's order and
+ * docs/simulator-behaviour.md#guest-actions-and-crashes), the boot outcome of a domain build — QEMU's order
+ * and
  * firmware for HVM, the kernel, initrd and command line for PV, the bootloader's argument vector and
- * the disks it was given — and the record of what a domain was built from (docs/simulator-behaviour.md#boot-records).
+ * the disks it was given — and the record of what a domain was built from
+ * (docs/simulator-behaviour.md#boot-records).
  *
  * Where xapi-sim follows XAPI and where it follows the seed ("VM boot parameters") is listed in
  * simulator/README.md, "Boot outcome"; each rule below names its source.
@@ -20,22 +22,34 @@ import {
   type SimDomainType,
 } from "./vocabulary";
 
-/** `derive_domain_type`: an empty HVM_boot_policy means PV, anything else HVM (docs/simulator-behaviour.md#domain-type). */
+/**
+ * `derive_domain_type`: an empty HVM_boot_policy means PV, anything else HVM
+ * (docs/simulator-behaviour.md#domain-type).
+ */
 export function deriveDomainType(hvmBootPolicy: string): SimDomainType {
   return hvmBootPolicy === "" ? "pv" : "hvm";
 }
 
-/** `derive_hvm_boot_policy`: hvm → "BIOS order", everything else → "" (docs/simulator-behaviour.md#domain-type). */
+/**
+ * `derive_hvm_boot_policy`: hvm → "BIOS order", everything else → ""
+ * (docs/simulator-behaviour.md#domain-type).
+ */
 export function deriveHvmBootPolicy(domainType: SimDomainType): string {
   return domainType === "hvm" ? HVM_DEFAULT_BOOT_POLICY : "";
 }
 
-/** `ensure_domain_type_is_specified`: the domain type a start builds (docs/simulator-behaviour.md#domain-type). */
+/**
+ * `ensure_domain_type_is_specified`: the domain type a start builds
+ * (docs/simulator-behaviour.md#domain-type).
+ */
 export function effectiveDomainType(vm: Pick<VmRecord, "domain_type" | "HVM_boot_policy">): SimDomainType {
   return vm.domain_type === "unspecified" ? deriveDomainType(vm.HVM_boot_policy) : vm.domain_type;
 }
 
-/** PV, PVH and PV-in-PVH boot through the PV path (docs/simulator-behaviour.md#booting) and count as "implicit support" (docs/simulator-behaviour.md#operation-checks). */
+/**
+ * PV, PVH and PV-in-PVH boot through the PV path (docs/simulator-behaviour.md#booting) and count as "implicit
+ * support" (docs/simulator-behaviour.md#operation-checks).
+ */
 export function isPvLike(domainType: string): boolean {
   return domainType === "pv" || domainType === "pvh" || domainType === "pv_in_pvh";
 }
@@ -55,8 +69,10 @@ function checkGuestPath(kind: "kernel" | "ramdisk", path: string): XapiFault | u
 
 /**
  * Start-time checks of the VM's own fields, in the order xapi meets them: actions_after_crash
- * (docs/simulator-behaviour.md#guest-actions-and-crashes, `validate_actions_after_crash`), HVM firmware, then the direct-boot kernel and ramdisk paths
- * that xapi checks before handing the VM to xenopsd (docs/simulator-behaviour.md#booting). The disk-dependent checks (no bootable
+ * (docs/simulator-behaviour.md#guest-actions-and-crashes, `validate_actions_after_crash`), HVM firmware, then
+ * the direct-boot kernel and ramdisk paths
+ * that xapi checks before handing the VM to xenopsd (docs/simulator-behaviour.md#booting). The disk-dependent
+ * checks (no bootable
  * device, unknown bootloader, bootloader failure) come later, in {@link bootOutcome}.
  */
 export function bootConfigError(vm: VmRecord): XapiFault | undefined {
@@ -143,10 +159,12 @@ function diskOf(d: BootDiskInput): BootDisk {
 /**
  * The boot a domain build of `vm` performs with its `disks`, or the XAPI fault that stops it.
  * Run {@link bootConfigError} first; this covers what xenopsd decides while building:
- * - HVM (docs/simulator-behaviour.md#booting): QEMU gets `order` ("cd" when absent or empty) and the firmware; every non-empty disk
+ * - HVM (docs/simulator-behaviour.md#booting): QEMU gets `order` ("cd" when absent or empty) and the
+ * firmware; every non-empty disk
  *   and CD drive is attached; `bootDevice` is the first device of the order that has media.
  * - PV direct (`PV_bootloader` ""): kernel and ramdisk are the control-domain paths, the command line
- *   is `PV_args` (docs/simulator-behaviour.md#booting; the seed: "treated as paths within the control domain").
+ *   is `PV_args` (docs/simulator-behaviour.md#booting; the seed: "treated as paths within the control
+ * domain").
  * - PV with a bootloader: the disks are the VBDs with `bootable` set that are not empty, ALL of them
  *   (the seed: "the paths of all bootable disks are added"; XAPI passes only the first), sorted by
  *   userdevice. None → INTERNAL_ERROR "there is no bootable device" (xenopsd `No_bootable_device`,
@@ -234,7 +252,8 @@ function pvBootloaderBoot({ vm, domainType, sorted, bootableUserdevices }: Build
     };
   }
   if (!KNOWN_BOOTLOADERS.has(vm.PV_bootloader)) {
-    // xenopsd's Unknown_bootloader reaches the API as INTERNAL_ERROR, not UNKNOWN_BOOTLOADER; the text is ours.
+    // xenopsd's Unknown_bootloader reaches the API as INTERNAL_ERROR, not UNKNOWN_BOOTLOADER; the text is
+    // ours.
     return {
       ok: false,
       error: new XapiFault(ErrorCode.internalError, [
@@ -272,7 +291,10 @@ function pvBootloaderBoot({ vm, domainType, sorted, bootableUserdevices }: Build
   };
 }
 
-/** QEMU's boot order: `HVM_boot_params.order`, "cd" when absent or empty (XSI-804, docs/simulator-behaviour.md#booting). */
+/**
+ * QEMU's boot order: `HVM_boot_params.order`, "cd" when absent or empty (XSI-804,
+ * docs/simulator-behaviour.md#booting).
+ */
 export function qemuOrder(vm: Pick<VmRecord, "HVM_boot_params">): string {
   const order = vm.HVM_boot_params.order;
   return order === undefined || order === "" ? "cd" : order;
@@ -298,7 +320,10 @@ function firstBootDevice(order: string, attached: readonly BootDiskInput[]): Boo
 ////   boot record        ////
 //////////////////////////////
 
-/** The record of a domain build: the VM's boot fields at build time plus the outcome (docs/simulator-behaviour.md#boot-records). */
+/**
+ * The record of a domain build: the VM's boot fields at build time plus the outcome
+ * (docs/simulator-behaviour.md#boot-records).
+ */
 export function bootRecordOf(
   vm: VmRecord,
   outcome: BootOutcome,

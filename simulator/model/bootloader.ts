@@ -9,7 +9,8 @@ import type { BootloaderRun } from "./snapshot";
 import { BOOTLOADER_PATHS } from "./vocabulary";
 
 /**
- * The bootloader's argument vector. From XAPI (xenopsd `Bootloader.command`, docs/simulator-behaviour.md#booting): pygrub gets
+ * The bootloader's argument vector. From XAPI (xenopsd `Bootloader.command`,
+ * docs/simulator-behaviour.md#booting): pygrub gets
  * `--output-format=simple -q`, eliloader `-q --vm <uuid>`, then `PV_bootloader_args` split on single
  * spaces exactly as xenopsd does (`Astring.String.cuts ~sep:" "`: no quoting, empty pieces kept).
  * From the seed ("PV/kernel, PV/ramdisk, PV/args and PV/bootloader_args will be passed to the

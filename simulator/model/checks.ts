@@ -1,6 +1,7 @@
 /**
  * XAPI's `check_operation_error` and `allowed_operations`, as pure functions of a VM's state
- * (docs/simulator-behaviour.md#operation-checks). No I/O, no clocks: the engine calls these and raises what they return.
+ * (docs/simulator-behaviour.md#operation-checks). No I/O, no clocks: the engine calls these and raises what
+ * they return.
  */
 import { XapiFault } from "../api";
 import { ErrorCode, IGNORED_OPS, SimPowerState, VM_OPERATIONS, type VmOperation } from "./vocabulary";
@@ -33,12 +34,14 @@ const { Halted, Paused, Running, Suspended, Crashed } = SimPowerState;
 const ALL_FOUR: readonly SimPowerState[] = [Halted, Paused, Suspended, Running];
 
 /**
- * `allowed_power_states` (docs/simulator-behaviour.md#operation-checks), in the code's order; that order is also the
+ * `allowed_power_states` (docs/simulator-behaviour.md#operation-checks), in the code's order; that order is
+ * also the
  * order of the "expected" parameter of VM_BAD_POWER_STATE (docs/simulator-behaviour.md#error-parameters).
  */
 export function allowedPowerStates(op: VmOperation, vm: VmCheckView, options: CheckOptions): SimPowerState[] {
   const base = basePowerStates(op, vm);
-  // XenAPI 1.0: "a hardShutdown will move the VM to the powered down state" (seed); ops legal in every state stay legal.
+  // XenAPI 1.0: "a hardShutdown will move the VM to the powered down state" (seed); ops legal in every state
+  // stay legal.
   if (options.crashedCompat && (op === "hard_shutdown" || base.length === ALL_FOUR.length)) {
     return [...base, Crashed];
   }
@@ -113,12 +116,18 @@ function basePowerStates(op: VmOperation, vm: VmCheckView): SimPowerState[] {
   }
 }
 
-/** Lower-case power-state name, as `check_operation_error` prints it (docs/simulator-behaviour.md#error-parameters). */
+/**
+ * Lower-case power-state name, as `check_operation_error` prints it
+ * (docs/simulator-behaviour.md#error-parameters).
+ */
 export function lowerState(state: SimPowerState): string {
   return state.toLowerCase();
 }
 
-/** VM_BAD_POWER_STATE from `check_operation_error`: lower case, `", "`-joined (docs/simulator-behaviour.md#error-parameters). */
+/**
+ * VM_BAD_POWER_STATE from `check_operation_error`: lower case, `", "`-joined
+ * (docs/simulator-behaviour.md#error-parameters).
+ */
 export function badPowerState(
   vmRef: string,
   expected: readonly SimPowerState[],
@@ -134,7 +143,10 @@ export function badPowerState(
 const CLONE_LIKE: ReadonlySet<string> = new Set(["clone", "copy", "export"]);
 const SNAPSHOT_LIKE: ReadonlySet<string> = new Set(["snapshot", "checkpoint"]);
 
-/** Whether `op` may start while `running` ops are in `current_operations` (docs/simulator-behaviour.md#concurrent-operations). */
+/**
+ * Whether `op` may start while `running` ops are in `current_operations`
+ * (docs/simulator-behaviour.md#concurrent-operations).
+ */
 export function allowedConcurrently(op: VmOperation, running: readonly string[]): boolean {
   if (running.length === 0) return true;
   const all = [op, ...running];
@@ -154,7 +166,10 @@ export function allowedConcurrently(op: VmOperation, running: readonly string[])
   return false;
 }
 
-/** OTHER_OPERATION_IN_PROGRESS ["VM", vm, op(s), task(s)]; several become `{a,b}` (docs/simulator-behaviour.md#operation-checks). */
+/**
+ * OTHER_OPERATION_IN_PROGRESS ["VM", vm, op(s), task(s)]; several become `{a,b}`
+ * (docs/simulator-behaviour.md#operation-checks).
+ */
 export function otherOperationInProgress(
   vmRef: string,
   current: Readonly<Record<string, string>>,
@@ -215,7 +230,8 @@ function isLive(state: SimPowerState): boolean {
 }
 
 /**
- * The guest-feature rules of docs/simulator-behaviour.md#operation-checks (strict mode, as every lifecycle call uses).
+ * The guest-feature rules of docs/simulator-behaviour.md#operation-checks (strict mode, as every lifecycle
+ * call uses).
  * "Implicit support": not live, or booted PV-like, or PV drivers present.
  */
 function featureError(op: VmOperation, vm: VmCheckView): XapiFault | undefined {
@@ -283,7 +299,8 @@ export function checkOperationError(
 }
 
 /**
- * `allowed_operations` (docs/simulator-behaviour.md#operation-checks): every op that passes the checks, except the
+ * `allowed_operations` (docs/simulator-behaviour.md#operation-checks): every op that passes the checks,
+ * except the
  * ignored ones (`shutdown` is never listed). Reverse enum order, as XAPI's fold_left prepend
  * produces it; clients must treat it as a set.
  */

@@ -141,10 +141,15 @@ export class Db {
   }
 }
 
-/** setTimeout's largest delay; a larger one fires after 1 ms (TimeoutOverflowWarning), so waits are clamped. */
+/**
+ * setTimeout's largest delay; a larger one fires after 1 ms (TimeoutOverflowWarning), so waits are clamped.
+ */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A delay setTimeout honours: negative → 0, beyond {@link MAX_TIMER_MS} → that (callers loop on their deadline). */
+/**
+ * A delay setTimeout honours: negative → 0, beyond {@link MAX_TIMER_MS} → that (callers loop on their
+ * deadline).
+ */
 export function clampDelay(ms: number): number {
   return Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }

@@ -1,5 +1,6 @@
 /**
- * XAPI's server dispatch, in the order of docs/simulator-behaviour.md#wire-and-dispatch: `Async.` prefix strip and name
+ * XAPI's server dispatch, in the order of docs/simulator-behaviour.md#wire-and-dispatch: `Async.` prefix
+ * strip and name
  * lookup (MESSAGE_METHOD_UNKNOWN), arity (MESSAGE_PARAMETER_COUNT_MISMATCH), session check
  * (SESSION_INVALID, HOST_IS_SLAVE on the member), the no-async-mode fault, then the call, as a
  * task for async-capable messages. Also the simulator's counters, call log and fault injection.
@@ -11,7 +12,10 @@ import { ErrorCode } from "./vocabulary";
 
 /** An injected fault: fail (or drop) the next `remaining` calls of `method`. */
 export interface InjectedFault {
-  /** Wire name ("VM.start" matches "VM.start", "Async.VM.start" and "VM_start"; "Async.VM.start" only the async form). */
+  /**
+   * Wire name ("VM.start" matches "VM.start", "Async.VM.start" and "VM_start"; "Async.VM.start" only the
+   * async form).
+   */
   readonly method: string;
   readonly code?: string;
   readonly params?: readonly string[];
@@ -36,7 +40,10 @@ export interface CallLogEntry {
   readonly task?: string;
 }
 
-/** Errors XAPI returns directly even for `Async.` calls (they happen before the task exists, docs/simulator-behaviour.md#tasks). */
+/**
+ * Errors XAPI returns directly even for `Async.` calls (they happen before the task exists,
+ * docs/simulator-behaviour.md#tasks).
+ */
 const EARLY_CODES: ReadonlySet<string> = new Set([
   ErrorCode.sessionInvalid,
   ErrorCode.hostIsSlave,
@@ -165,7 +172,10 @@ export class Dispatcher {
     return fault;
   }
 
-  /** The spec for a wire name: `Async.`/`InternalAsync.` stripped, `Class_method` accepted (docs/simulator-behaviour.md#wire-and-dispatch). */
+  /**
+   * The spec for a wire name: `Async.`/`InternalAsync.` stripped, `Class_method` accepted
+   * (docs/simulator-behaviour.md#wire-and-dispatch).
+   */
   private resolve(
     method: string,
   ): { spec: MethodSpec | undefined; name: string; isAsync: boolean } | undefined {
@@ -214,7 +224,8 @@ export class Dispatcher {
 
     if (!spec) {
       // XAPI forwards an unknown name to its extension mechanism, which session-checks a first parameter
-      // first (gen_server.ml `| func ->`, docs/simulator-behaviour.md#wire-and-dispatch): a dead session gives SESSION_INVALID, not this.
+      // first (gen_server.ml `| func ->`, docs/simulator-behaviour.md#wire-and-dispatch): a dead session
+      // gives SESSION_INVALID, not this.
       const first = params[0];
       if (typeof first === "string") this.checkSession(first, meta);
       throw new XapiFault(ErrorCode.messageMethodUnknown, [name]);
@@ -254,7 +265,8 @@ export class Dispatcher {
       );
       return task;
     }
-    // A sync call to an async-capable message runs as an internal task, gone when it returns (docs/simulator-behaviour.md#tasks).
+    // A sync call to an async-capable message runs as an internal task, gone when it returns
+    // (docs/simulator-behaviour.md#tasks).
     try {
       return await exec();
     } finally {

@@ -46,13 +46,17 @@ export interface SimModelOptions {
   cleanShutdownTimeoutMs?: number;
   /**
    * How long a lifecycle call blocks and retries while another op holds the VM before it fails
-   * with OTHER_OPERATION_IN_PROGRESS. Real XAPI retries for up to 2 hours (docs/simulator-behaviour.md#concurrent-operations).
+   * with OTHER_OPERATION_IN_PROGRESS. Real XAPI retries for up to 2 hours
+   * (docs/simulator-behaviour.md#concurrent-operations).
    * @default 2000
    */
   operationWaitMs?: number;
   /** Delay before SESSION_AUTHENTICATION_FAILED. XAPI waits ~5 s. @default 0 */
   authFailureDelayMs?: number;
-  /** XenAPI 1.0 compatibility: a crashed guest shows power_state "Crashed". @default the profile's (true for xenapi-1.0) */
+  /**
+   * XenAPI 1.0 compatibility: a crashed guest shows power_state "Crashed". @default the profile's (true for
+   * xenapi-1.0)
+   */
   crashedCompat?: boolean;
   /** A value previously returned by exportState(). */
   state?: unknown;

@@ -1,6 +1,7 @@
 /**
  * Unmarshalling of call parameters. XAPI accepts an int64 as a number or a decimal string
- * (docs/simulator-behaviour.md#wire-and-dispatch) and a bool only as a bool; enum values are matched case-insensitively.
+ * (docs/simulator-behaviour.md#wire-and-dispatch) and a bool only as a bool; enum values are matched
+ * case-insensitively.
  *
  * Deviation: where real XAPI reports an unmarshalling failure as INTERNAL_ERROR with an OCaml
  * exception text, the simulator raises FIELD_TYPE_ERROR [param] (wrong type) or

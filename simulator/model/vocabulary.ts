@@ -5,7 +5,8 @@
  */
 
 /**
- * The power states xapi-sim can store. The first four are current XAPI (docs/simulator-behaviour.md#power-states);
+ * The power states xapi-sim can store. The first four are current XAPI
+ * (docs/simulator-behaviour.md#power-states);
  * `Crashed` exists only while the XenAPI 1.0 compatibility switch (`crashedCompat`) is on.
  */
 export const SimPowerState = {
@@ -18,7 +19,8 @@ export const SimPowerState = {
 export type SimPowerState = (typeof SimPowerState)[keyof typeof SimPowerState];
 
 /**
- * Every `vm_operations` enum value of XAPI, in the datamodel's order (docs/simulator-behaviour.md#operation-checks).
+ * Every `vm_operations` enum value of XAPI, in the datamodel's order
+ * (docs/simulator-behaviour.md#operation-checks).
  * `allowed_operations` is computed over this list minus {@link IGNORED_OPS}.
  */
 export const VM_OPERATIONS = [
@@ -75,13 +77,19 @@ export const VM_OPERATIONS = [
 ] as const;
 export type VmOperation = (typeof VM_OPERATIONS)[number];
 
-/** Parses a `vm_operations` enum value; XAPI lower-cases incoming enums before matching (docs/simulator-behaviour.md#power-states). */
+/**
+ * Parses a `vm_operations` enum value; XAPI lower-cases incoming enums before matching
+ * (docs/simulator-behaviour.md#power-states).
+ */
 export function parseVmOperation(value: string): VmOperation | undefined {
   const lower = value.toLowerCase();
   return VM_OPERATIONS.find((op) => op.toLowerCase() === lower);
 }
 
-/** Ops `allowed_operations` never lists, although some are legal (docs/simulator-behaviour.md#operation-checks). */
+/**
+ * Ops `allowed_operations` never lists, although some are legal
+ * (docs/simulator-behaviour.md#operation-checks).
+ */
 export const IGNORED_OPS: ReadonlySet<VmOperation> = new Set<VmOperation>([
   "create_template",
   "power_state_reset",
@@ -104,7 +112,10 @@ export const IGNORED_OPS: ReadonlySet<VmOperation> = new Set<VmOperation>([
   "reverting",
 ]);
 
-/** The lifecycle calls of docs/simulator-behaviour.md#lifecycle-calls, keyed by the XAPI operation each runs as. */
+/**
+ * The lifecycle calls of docs/simulator-behaviour.md#lifecycle-calls, keyed by the XAPI operation each runs
+ * as.
+ */
 export const LIFECYCLE_OPS = [
   "start",
   "start_on",
@@ -121,7 +132,10 @@ export const LIFECYCLE_OPS = [
 ] as const;
 export type LifecycleOp = (typeof LIFECYCLE_OPS)[number];
 
-/** `VM.actions_after_crash` values (`on_crash_behaviour`, docs/simulator-behaviour.md#guest-actions-and-crashes). */
+/**
+ * `VM.actions_after_crash` values (`on_crash_behaviour`,
+ * docs/simulator-behaviour.md#guest-actions-and-crashes).
+ */
 export const CrashAction = {
   destroy: "destroy",
   coredumpAndDestroy: "coredump_and_destroy",

@@ -1,16 +1,22 @@
 /**
- * JSON-RPC v1 and v2 exactly as XAPI speaks them at `POST /jsonrpc` (xapi-clients.md docs/simulator-behaviour.md#power-states,
- * docs/simulator-behaviour.md#wire-and-dispatch; sources: mirage/ocaml-rpc `src/lib/jsonrpc.ml`, xen-api `ocaml/xapi/api_server.ml`).
+ * JSON-RPC v1 and v2 exactly as XAPI speaks them at `POST /jsonrpc` (xapi-clients.md
+ * docs/simulator-behaviour.md#power-states,
+ * docs/simulator-behaviour.md#wire-and-dispatch; sources: mirage/ocaml-rpc `src/lib/jsonrpc.ml`, xen-api
+ * `ocaml/xapi/api_server.ml`).
  *
  * Pure functions only: the server hands in the request body and gets back the response body.
  */
 
 import { XDateTime, XFloat, XInt32, type XValue } from "../api";
 
-/** Exactly what XAPI sends; xen-api falls back to XML-RPC on any other value (even with `; charset=utf-8`). */
+/**
+ * Exactly what XAPI sends; xen-api falls back to XML-RPC on any other value (even with `; charset=utf-8`).
+ */
 export const JSON_CONTENT_TYPE = "application/json";
 
-/** The JSON-RPC dialects XAPI accepts: v2 when the request says `"jsonrpc":"2.0"`, v1 when it says nothing. */
+/**
+ * The JSON-RPC dialects XAPI accepts: v2 when the request says `"jsonrpc":"2.0"`, v1 when it says nothing.
+ */
 export const JsonRpcVersion = { V1: "1.0", V2: "2.0" } as const;
 export type JsonRpcVersion = (typeof JsonRpcVersion)[keyof typeof JsonRpcVersion];
 

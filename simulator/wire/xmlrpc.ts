@@ -1,6 +1,8 @@
 /**
- * XML-RPC as XAPI speaks it on `POST /`, `/RPC2` and every other non-JSON path (xapi-clients.md docs/simulator-behaviour.md#power-states,
- * docs/simulator-behaviour.md#wire-and-dispatch; source: mirage/ocaml-rpc `src/lib/xmlrpc.ml`, non-strict mode).
+ * XML-RPC as XAPI speaks it on `POST /`, `/RPC2` and every other non-JSON path (xapi-clients.md
+ * docs/simulator-behaviour.md#power-states,
+ * docs/simulator-behaviour.md#wire-and-dispatch; source: mirage/ocaml-rpc `src/lib/xmlrpc.ml`, non-strict
+ * mode).
  *
  * Requests are parsed tolerantly with fast-xml-parser (whitespace between tags, `<string>` or untagged
  * strings, `<int>`/`<i4>`/`<i8>`, …). Responses are written byte-for-byte in XAPI's compact style, because
@@ -13,7 +15,9 @@ import { XDateTime, XFloat, XInt32, type XValue } from "../api";
 /** XAPI's XML-RPC response content type (xen-api accepts `text/xml` or `application/xml` only). */
 export const XML_CONTENT_TYPE = "text/xml";
 
-/** A decoded `<methodCall>`. Params are plain JS values: strings, numbers, booleans, null, arrays, objects. */
+/**
+ * A decoded `<methodCall>`. Params are plain JS values: strings, numbers, booleans, null, arrays, objects.
+ */
 export interface XmlRpcCall {
   readonly method: string;
   readonly params: readonly unknown[];
@@ -88,7 +92,8 @@ function decodeParams(params: XmlElement): unknown[] {
 function decodeValueElement(value: XmlElement): unknown {
   if (value.tag !== "value") throw new MalformedXmlRpc(`Expected <value>, got <${value.tag}>`);
   const elements = elementsOf(value.children, "value", true);
-  // Untagged text (or nothing) is a string, whitespace kept: that is how XAPI itself sends strings and int64s.
+  // Untagged text (or nothing) is a string, whitespace kept: that is how XAPI itself sends strings and
+  // int64s.
   if (elements.length === 0) return textOf(value);
   const typed = elements[0];
   if (elements.length > 1 || typed === undefined || textOf(value).trim() !== "") {
@@ -229,7 +234,10 @@ export function encodeXmlRpcFailure(code: string, params: readonly string[]): st
   );
 }
 
-/** `system.listMethods` is answered with the bare value, not the Status/Value struct (api_server.ml `callback`). */
+/**
+ * `system.listMethods` is answered with the bare value, not the Status/Value struct (api_server.ml
+ * `callback`).
+ */
 export function encodeXmlRpcBare(value: XValue): string {
   return envelope(encodeXmlRpcValue(value));
 }

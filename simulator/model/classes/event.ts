@@ -59,7 +59,10 @@ export function formatToken(gen: number): string {
   return `${String(gen).padStart(20, "0")},${"0".repeat(20)}`;
 }
 
-/** "" → 0; "N,M" → N; anything else → EVENT_FROM_TOKEN_PARSE_FAILURE [token] (xapi_event.ml `Token.of_string`). */
+/**
+ * "" → 0; "N,M" → N; anything else → EVENT_FROM_TOKEN_PARSE_FAILURE [token] (xapi_event.ml
+ * `Token.of_string`).
+ */
 export function parseToken(token: string): number {
   if (token === "") return 0;
   const m = /^(\d+),(\d+)$/.exec(token);
@@ -86,7 +89,8 @@ function matches(subs: readonly Subscription[], cls: string, ref: string): boole
 
 /**
  * The events since generation `since`, folded to one per object (add if created since, mod
- * otherwise, del for deleted rows that existed at `since`), in generation order (docs/simulator-behaviour.md#events).
+ * otherwise, del for deleted rows that existed at `since`), in generation order
+ * (docs/simulator-behaviour.md#events).
  */
 export function collectEvents(
   e: Engine,
@@ -125,7 +129,10 @@ export function collectEvents(
   return { events: found.map((f) => f.event), last: e.db.gen };
 }
 
-/** Live row counts of every table, lower-case names, as Int32 (docs/simulator-behaviour.md#events; xen-api needs `task`). */
+/**
+ * Live row counts of every table, lower-case names, as Int32 (docs/simulator-behaviour.md#events; xen-api
+ * needs `task`).
+ */
 export function validRefCounts(e: Engine): { [cls: string]: XValue } {
   const out: { [cls: string]: XValue } = {};
   for (const table of e.tables) out[table.name.toLowerCase()] = new XInt32(table.size);

@@ -1,6 +1,7 @@
 /**
  * How xapi-sim's XAPI messages are declared: a {@link MethodSpec} per wire name, registered through a
- * {@link Def}, and the helpers that declare a class's implicit messages (docs/simulator-behaviour.md#implicit-messages: get_record,
+ * {@link Def}, and the helpers that declare a class's implicit messages
+ * (docs/simulator-behaviour.md#implicit-messages: get_record,
  * get_all, get_all_records, get_by_uuid, get_by_name_label, get_<field>) and the setters of a map field.
  * Each XAPI class registers its messages in its own file of this folder.
  */
@@ -72,7 +73,8 @@ export function rowOf<T>(cls: string, table: Table<T>, ref: string): T {
 }
 
 /**
- * The implicit messages of a class (docs/simulator-behaviour.md#implicit-messages): get_record, get_all, get_all_records, get_by_uuid,
+ * The implicit messages of a class (docs/simulator-behaviour.md#implicit-messages): get_record, get_all,
+ * get_all_records, get_by_uuid,
  * get_by_name_label (`byName`), and get_<field> for every field of `sample`. A bad ref is
  * HANDLE_INVALID [cls, ref], an unknown uuid UUID_INVALID [cls, uuid]. Records go out as the profile
  * serves them (`e.wire`).

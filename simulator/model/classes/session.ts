@@ -1,5 +1,6 @@
 /**
- * XAPI class `session` (docs/simulator-behaviour.md#sessions): login, logout and the lookups. There is no get_all or
+ * XAPI class `session` (docs/simulator-behaviour.md#sessions): login, logout and the lookups. There is no
+ * get_all or
  * get_all_records: XAPI's datamodel has none for sessions.
  */
 import { XapiFault } from "../../api";

@@ -1,7 +1,8 @@
 /**
  * XAPI classes `SR`, `VDI` and `VBD` (the storage model of simulator/README.md "Disks"): the lookups,
  * `VDI.destroy` (VDI_IN_USE while attached to a live VM), the VDI name setters and the VBD setters, which
- * are DB writes with no power-state check (docs/simulator-behaviour.md#setters); `bootable` is read at the next build.
+ * are DB writes with no power-state check (docs/simulator-behaviour.md#setters); `bootable` is read at the
+ * next build.
  */
 import { XapiFault } from "../../api";
 import type { Engine } from "../engine";
@@ -52,8 +53,10 @@ function registerVbdSetters(def: Def, e: Engine): void {
     e.vbd(ref);
     return ref;
   };
-  // Generated RW setters of VBD fields: DB writes with no power-state check (docs/simulator-behaviour.md#setters). `bootable` is
-  // read at the next domain build (start or reboot), like the VM's boot fields (docs/simulator-behaviour.md#boot-records).
+  // Generated RW setters of VBD fields: DB writes with no power-state check
+  // (docs/simulator-behaviour.md#setters). `bootable` is
+  // read at the next domain build (start or reboot), like the VM's boot fields
+  // (docs/simulator-behaviour.md#boot-records).
   def("VBD.set_bootable", ["self", "value"], ({ args }) => {
     const ref = vbdRef(args);
     const value = bool(args, 1, "value");

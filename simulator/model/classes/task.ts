@@ -1,5 +1,6 @@
 /**
- * XAPI class `task` (docs/simulator-behaviour.md#tasks): the lookups, cancel, destroy (deferred while pending) and the
+ * XAPI class `task` (docs/simulator-behaviour.md#tasks): the lookups, cancel, destroy (deferred while
+ * pending) and the
  * other_config setters.
  */
 import { XapiFault } from "../../api";

@@ -1,5 +1,6 @@
 /**
- * The VM lifecycle calls (docs/simulator-behaviour.md#lifecycle-calls): start, pause, suspend, resume, shutdowns, reboots, reset,
+ * The VM lifecycle calls (docs/simulator-behaviour.md#lifecycle-calls): start, pause, suspend, resume,
+ * shutdowns, reboots, reset,
  * destroy, clone, copy, provision — each under XAPI's `with_vm_operation`, each also as `Async.VM.…`, each
  * leaving XAPI's VM_* message (pool-objects.ts `vmMessage`).
  */
@@ -37,7 +38,8 @@ function lifecycleOf(def: Def): (name: string, params: readonly string[], run: R
 }
 
 /**
- * Builds a new domain from the VM's current config and disks (docs/simulator-behaviour.md#boot-records); a config that cannot boot
+ * Builds a new domain from the VM's current config and disks (docs/simulator-behaviour.md#boot-records); a
+ * config that cannot boot
  * (invalid fields, no bootable device, a bootloader failure) leaves the VM Halted.
  */
 function rebuild(e: Engine, ref: string, via: string): void {
@@ -97,7 +99,10 @@ function assertSuspendImage(e: Engine, ref: string): void {
   throw new XapiFault(ErrorCode.vmHasNoSuspendVdi, ["VM", ref]);
 }
 
-/** A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout (docs/simulator-behaviour.md#lifecycle-calls). */
+/**
+ * A clean shutdown/reboot request to a guest that ignores it: VM_SHUTDOWN_TIMEOUT after the timeout
+ * (docs/simulator-behaviour.md#lifecycle-calls).
+ */
 async function guestIgnores(e: Engine, ctx: OpContext, ref: string): Promise<never> {
   await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
   throw new XapiFault(ErrorCode.vmShutdownTimeout, [ref, ocamlFloat(e.config.cleanShutdownTimeoutMs / 1000)]);
@@ -192,13 +197,15 @@ function registerShutdowns(def: Def, e: Engine): void {
     await e.vmState.withVmOperation(ctx, ref, "hard_shutdown", async () => {
       await e.clock.sleep(e.opMs("hard_shutdown"), ctx.signal);
       e.vmState.expect(ref, [Paused, Suspended, Running, Crashed]);
-      // From Suspended the suspend VDI is destroyed and suspend_VDI cleared (docs/simulator-behaviour.md#lifecycle-calls).
+      // From Suspended the suspend VDI is destroyed and suspend_VDI cleared
+      // (docs/simulator-behaviour.md#lifecycle-calls).
       e.vmState.enter(ref, Halted, { clearSuspendVdi: true });
     });
     vmMessage(e, ref, VmMessage.shutdown, "shutdown forcibly");
     return "";
   });
-  // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard (docs/simulator-behaviour.md#lifecycle-calls).
+  // VM.shutdown: clean first, hard on any failure; Suspended goes straight to hard
+  // (docs/simulator-behaviour.md#lifecycle-calls).
   lifecycle("shutdown", ["vm"], async (_call, ctx, ref) => {
     await e.vmState.withVmOperation(ctx, ref, "shutdown", async () => {
       const vm = e.vm(ref);
@@ -209,7 +216,8 @@ function registerShutdowns(def: Def, e: Engine): void {
         if (!lacksFeature && sim.guest.ignoresCleanShutdown)
           await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
       } else if (vm.power_state === Paused) {
-        // A paused guest cannot acknowledge: xenopsd waits for the ack timeout, then hard-shuts (docs/simulator-behaviour.md#lifecycle-calls).
+        // A paused guest cannot acknowledge: xenopsd waits for the ack timeout, then hard-shuts
+        // (docs/simulator-behaviour.md#lifecycle-calls).
         await e.clock.sleep(e.config.cleanShutdownTimeoutMs, ctx.signal);
       }
       await e.clock.sleep(e.opMs("shutdown"), ctx.signal);
@@ -252,7 +260,8 @@ function registerRebootsAndReset(def: Def, e: Engine): void {
       }
       throw new XapiFault(ErrorCode.domainExists, [ref]);
     }
-    // force_state_reset Halted; a Suspended VM keeps its suspend_VDI (docs/simulator-behaviour.md#lifecycle-calls).
+    // force_state_reset Halted; a Suspended VM keeps its suspend_VDI
+    // (docs/simulator-behaviour.md#lifecycle-calls).
     e.vmState.enter(ref, Halted);
     return "";
   });

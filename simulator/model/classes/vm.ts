@@ -1,6 +1,8 @@
 /**
- * XAPI class `VM`, its lookups and setters (docs/simulator-behaviour.md#setters): generated read-write setters are DB writes
- * with no power-state check (docs/simulator-behaviour.md#setters); `domain_type` and `HVM_boot_policy` rewrite each other (docs/simulator-behaviour.md#domain-type);
+ * XAPI class `VM`, its lookups and setters (docs/simulator-behaviour.md#setters): generated read-write
+ * setters are DB writes
+ * with no power-state check (docs/simulator-behaviour.md#setters); `domain_type` and `HVM_boot_policy`
+ * rewrite each other (docs/simulator-behaviour.md#domain-type);
  * `blocked_operations` keys are vm_operations. The lifecycle calls are in vm-lifecycle.ts.
  */
 import { XapiFault } from "../../api";
@@ -40,7 +42,10 @@ function vmSetter(def: Def, e: Engine): Setter {
   };
 }
 
-/** A `vm_operations` key of blocked_operations (OPERATION_BLOCKED, docs/simulator-behaviour.md#operation-checks); INVALID_VALUE otherwise. */
+/**
+ * A `vm_operations` key of blocked_operations (OPERATION_BLOCKED,
+ * docs/simulator-behaviour.md#operation-checks); INVALID_VALUE otherwise.
+ */
 function opKey(value: string): VmOperation {
   const op = parseVmOperation(value);
   if (!op) throw new XapiFault(ErrorCode.invalidValue, ["key", value]);
@@ -123,7 +128,8 @@ function registerMapSetters(def: Def, e: Engine): void {
       });
     });
   }
-  // blocked_operations: keys are vm_operations (OPERATION_BLOCKED, docs/simulator-behaviour.md#operation-checks).
+  // blocked_operations: keys are vm_operations (OPERATION_BLOCKED,
+  // docs/simulator-behaviour.md#operation-checks).
   setter("set_blocked_operations", (ref, args) => {
     const value = strMap(args, 1, "value");
     const clean: StringMap = {};
@@ -153,7 +159,8 @@ function registerMapSetters(def: Def, e: Engine): void {
 
 function registerModeSetters(def: Def, e: Engine): void {
   const setter = vmSetter(def, e);
-  // The domain_type ↔ HVM_boot_policy coupling (docs/simulator-behaviour.md#domain-type): each setter rewrites the other field.
+  // The domain_type ↔ HVM_boot_policy coupling (docs/simulator-behaviour.md#domain-type): each setter
+  // rewrites the other field.
   setter("set_domain_type", (ref, args) => {
     const value = enumValue(args, 1, "value", DOMAIN_TYPES);
     if (value === "unspecified") throw new XapiFault(ErrorCode.invalidValue, ["domain_type", "unspecified"]);
@@ -194,7 +201,8 @@ function registerModeSetters(def: Def, e: Engine): void {
 
 function registerTemplateAndTags(def: Def, e: Engine): void {
   const setter = vmSetter(def, e);
-  // set_is_a_template(true) runs as op make_into_template (Halted only); false is unrestricted (docs/simulator-behaviour.md#setters).
+  // set_is_a_template(true) runs as op make_into_template (Halted only); false is unrestricted
+  // (docs/simulator-behaviour.md#setters).
   setter("set_is_a_template", (ref, args) => {
     const value = bool(args, 1, "value");
     if (value) {

@@ -62,13 +62,15 @@ function guestAction(e: Engine, body: Record<string, unknown>): unknown {
   if (action !== "shutdown" && action !== "reboot") fail('"action" must be "shutdown", "reboot" or "crash"');
   if (vm.power_state !== "Running")
     fail(`guestAction: VM ${vm.uuid} is ${vm.power_state}; only a Running guest acts`);
-  // Guest-initiated power-off/reboot follow actions_after_shutdown / actions_after_reboot (docs/simulator-behaviour.md#guest-actions-and-crashes).
+  // Guest-initiated power-off/reboot follow actions_after_shutdown / actions_after_reboot
+  // (docs/simulator-behaviour.md#guest-actions-and-crashes).
   const field = action === "shutdown" ? vm.actions_after_shutdown : vm.actions_after_reboot;
   if (field === "restart") {
     try {
       e.vmState.enter(ref, "Running", { newDomain: true, host: vm.resident_on, build: `guest-${action}` });
     } catch (error) {
-      // The new domain cannot boot (docs/simulator-behaviour.md#booting): the VM ends Halted, as a failed reboot does.
+      // The new domain cannot boot (docs/simulator-behaviour.md#booting): the VM ends Halted, as a failed
+      // reboot does.
       if (!(error instanceof XapiFault)) throw error;
       e.vmState.enter(ref, "Halted");
     }

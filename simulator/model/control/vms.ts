@@ -117,7 +117,8 @@ export function vmOps(
         domid: vm.domid,
         bootCount: sim.bootCount,
         lastBoot: sim.lastBoot,
-        // True when the live (or suspended) domain runs an older config than the record holds (docs/simulator-behaviour.md#boot-records).
+        // True when the live (or suspended) domain runs an older config than the record holds
+        // (docs/simulator-behaviour.md#boot-records).
         pendingBootChange:
           live && sim.lastBoot ? bootIsStale(vm, sim.lastBoot, e.storage.bootableUserdevices(ref)) : null,
       };

@@ -9,7 +9,9 @@ import type { Engine } from ".";
 
 const { Halted, Running } = SimPowerState;
 
-/** `derive_domain_type` applied to a VM whose domain_type is unspecified (`ocaml/xapi/xapi_vm_helpers.ml`). */
+/**
+ * `derive_domain_type` applied to a VM whose domain_type is unspecified (`ocaml/xapi/xapi_vm_helpers.ml`).
+ */
 export function effectiveDomainTypeOf(vm: Pick<VmRecord, "domain_type" | "HVM_boot_policy">): string {
   return vm.domain_type === "unspecified" ? (vm.HVM_boot_policy === "" ? "pv" : "hvm") : vm.domain_type;
 }

@@ -68,7 +68,10 @@ export class Storage {
     unlinkRef(e.vdis, vbd.VDI, "VBDs", ref);
   }
 
-  /** Deletes a VDI, the VBDs that point at it (`ocaml/xapi/xapi_vdi.ml` destroys them at once) and its content. */
+  /**
+   * Deletes a VDI, the VBDs that point at it (`ocaml/xapi/xapi_vdi.ml` destroys them at once) and its
+   * content.
+   */
   destroyVdi(ref: string): void {
     const e = this.e;
     const vdi = e.vdis.get(ref);
@@ -141,7 +144,10 @@ export function refsOf(rows: readonly [string, unknown][]): string[] {
   return rows.map(([ref]) => ref);
 }
 
-/** Sets every parent's reference list `field` to its children (the `children` rows that belong to it), in table order. */
+/**
+ * Sets every parent's reference list `field` to its children (the `children` rows that belong to it), in
+ * table order.
+ */
 export function syncChildren<P, C>(
   parents: Table<P>,
   field: keyof P,

@@ -11,7 +11,9 @@ export interface VmMetricsRecord {
   uuid: string;
   memory_actual: number;
   VCPUs_number: number;
-  /** Removed in tampa (MESSAGE_REMOVED for its getter) but still in the record: `{"0": 0.}` from VM.create. */
+  /**
+   * Removed in tampa (MESSAGE_REMOVED for its getter) but still in the record: `{"0": 0.}` from VM.create.
+   */
   VCPUs_utilisation: Record<string, number>;
   VCPUs_CPU: Record<string, number>;
   VCPUs_params: StringMap;
@@ -73,7 +75,9 @@ export function defaultVmMetricsRecord(o: Partial<VmMetricsRecord> & { uuid: str
   };
 }
 
-/** A VM_guest_metrics record with the guest agent's defaults (xapi_guest_agent.ml); override what it reports. */
+/**
+ * A VM_guest_metrics record with the guest agent's defaults (xapi_guest_agent.ml); override what it reports.
+ */
 export function defaultGuestMetricsRecord(
   o: Partial<GuestMetricsRecord> & { uuid: string },
 ): GuestMetricsRecord {

@@ -5,7 +5,10 @@ import type { StringMap } from "./wire";
 
 const GiB = 1024 * 1024 * 1024;
 
-/** `vbd_type` (docs/simulator-behaviour.md#booting reads `type` and `empty` to pick the disks a bootloader gets). */
+/**
+ * `vbd_type` (docs/simulator-behaviour.md#booting reads `type` and `empty` to pick the disks a bootloader
+ * gets).
+ */
 export const VbdType = { CD: "CD", Disk: "Disk", Floppy: "Floppy" } as const;
 export type VbdType = (typeof VbdType)[keyof typeof VbdType];
 

@@ -26,7 +26,10 @@ export function userdeviceNumber(userdevice: string): number | undefined {
   return numbered ? Number(numbered[1]) : undefined;
 }
 
-/** The guest device name of a userdevice slot: "0" → "xvda", "3" → "xvdd" (XAPI's PV naming); a name is itself. */
+/**
+ * The guest device name of a userdevice slot: "0" → "xvda", "3" → "xvdd" (XAPI's PV naming); a name is
+ * itself.
+ */
 export function deviceName(userdevice: string): string {
   if (!/^\d+$/.test(userdevice)) return userdeviceNumber(userdevice) === undefined ? "" : userdevice;
   const n = Number(userdevice);

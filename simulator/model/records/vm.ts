@@ -113,7 +113,10 @@ export function defaultVmRecord(
   };
 }
 
-/** The fields of a VM record that are runtime-only and never persisted (docs/simulator-behaviour.md#setters: "not persisted"). */
+/**
+ * The fields of a VM record that are runtime-only and never persisted (docs/simulator-behaviour.md#setters:
+ * "not persisted").
+ */
 export const VM_RUNTIME_FIELDS = ["allowed_operations", "current_operations"] as const;
 
 /** Identity, power state and placement. */

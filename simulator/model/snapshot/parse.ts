@@ -109,7 +109,10 @@ function poolAndHosts(data: ParsedSnapshot) {
   };
 }
 
-/** The VMs with their defaults; a VM without domain_type gets the upgraded one where the profile has domain types. */
+/**
+ * The VMs with their defaults; a VM without domain_type gets the upgraded one where the profile has domain
+ * types.
+ */
 function vmsWithDefaults(data: ParsedSnapshot, domainTypes: boolean): SimSnapshot["vms"] {
   return data.vms.map((vm) => ({
     ref: vm.ref,

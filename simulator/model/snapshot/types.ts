@@ -20,7 +20,10 @@ import type {
 
 /** How the simulated guest inside a VM behaves. */
 export interface GuestSettings {
-  /** PV drivers present: features shutdown/reboot/suspend are advertised (docs/simulator-behaviour.md#operation-checks). */
+  /**
+   * PV drivers present: features shutdown/reboot/suspend are advertised
+   * (docs/simulator-behaviour.md#operation-checks).
+   */
   pvDrivers: boolean;
   /** The guest OS ignores a clean shutdown/reboot request (→ VM_SHUTDOWN_TIMEOUT). */
   ignoresCleanShutdown: boolean;
@@ -36,7 +39,10 @@ export interface GuestDiskContent {
    * there is none. pygrub parses it first (the seed: "the menu.lst is parsed if present").
    */
   menuLst: string | null;
-  /** Absolute guest paths of the kernels and initrds on the disk (for `PV_kernel` inside the guest and autodetection). */
+  /**
+   * Absolute guest paths of the kernels and initrds on the disk (for `PV_kernel` inside the guest and
+   * autodetection).
+   */
   files: string[];
 }
 
@@ -50,11 +56,17 @@ export interface BootDisk {
   empty: boolean;
   /** VDI uuid, or null for an empty CD drive. */
   vdi: string | null;
-  /** The control-domain block device the bootloader reads: `/dev/sm/backend/<SR uuid>/<VDI uuid>`; null when empty. */
+  /**
+   * The control-domain block device the bootloader reads: `/dev/sm/backend/<SR uuid>/<VDI uuid>`; null when
+   * empty.
+   */
   path: string | null;
 }
 
-/** The bootloader run of a PV indirect boot (docs/simulator-behaviour.md#booting; the seed's "bootloader commandline"). */
+/**
+ * The bootloader run of a PV indirect boot (docs/simulator-behaviour.md#booting; the seed's "bootloader
+ * commandline").
+ */
 export interface BootloaderRun {
   /** "pygrub" or "eliloader". */
   name: string;
@@ -64,11 +76,20 @@ export interface BootloaderRun {
   argv: string[];
 }
 
-/** What a domain was built from and what it booted (docs/simulator-behaviour.md#booting, docs/simulator-behaviour.md#boot-records). */
+/**
+ * What a domain was built from and what it booted (docs/simulator-behaviour.md#booting,
+ * docs/simulator-behaviour.md#boot-records).
+ */
 export interface BootRecord {
-  /** The domain type actually built (an `unspecified` domain_type is derived first, docs/simulator-behaviour.md#domain-type). */
+  /**
+   * The domain type actually built (an `unspecified` domain_type is derived first,
+   * docs/simulator-behaviour.md#domain-type).
+   */
   domain_type: string;
-  /** "hvm", "pv-direct" (PV kernel from dom0) or "pv-bootloader" (pygrub/eliloader), docs/simulator-behaviour.md#booting */
+  /**
+   * "hvm", "pv-direct" (PV kernel from dom0) or "pv-bootloader" (pygrub/eliloader),
+   * docs/simulator-behaviour.md#booting
+   */
   method: "hvm" | "pv-direct" | "pv-bootloader";
   HVM_boot_policy: string;
   HVM_boot_params: Record<string, string>;
@@ -91,7 +112,10 @@ export interface BootRecord {
   bootDevice: { letter: string; kind: "disk" | "cdrom" | "network"; userdevice: string | null } | null;
   /** PV indirect boot: the bootloader run; null otherwise. */
   bootloader: BootloaderRun | null;
-  /** PV: the kernel booted (a control-domain path for direct boot, a guest path for a bootloader); null for HVM. */
+  /**
+   * PV: the kernel booted (a control-domain path for direct boot, a guest path for a bootloader); null for
+   * HVM.
+   */
   kernel: string | null;
   /** PV: the initrd, "" when none; null for HVM. */
   ramdisk: string | null;
@@ -107,7 +131,9 @@ export interface BootRecord {
   disks: BootDisk[];
   /** userdevices of the VM's VBDs with `bootable` set, at build time (sorted numerically). */
   bootableUserdevices: string[];
-  /** Which call (or guest event) built the domain: "start", "clean_reboot", "hard_reboot", "crash-restart", … */
+  /**
+   * Which call (or guest event) built the domain: "start", "clean_reboot", "hard_reboot", "crash-restart", …
+   */
   via: string;
   /** The domid of the domain built. */
   domid: number;
@@ -132,7 +158,10 @@ export interface VmSimState {
   bootCount: number;
   /** The config the current (or last) domain was built from; `null` if it never booted here. */
   lastBoot: BootRecord | null;
-  /** Epoch ms when the current domain was built (for the <120 s crash rule, docs/simulator-behaviour.md#guest-actions-and-crashes). */
+  /**
+   * Epoch ms when the current domain was built (for the <120 s crash rule,
+   * docs/simulator-behaviour.md#guest-actions-and-crashes).
+   */
   startedAtMs: number | null;
 }
 

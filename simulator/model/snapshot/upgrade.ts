@@ -1,4 +1,7 @@
-/** What a state file written by an older xapi-sim, or dumped as an older host dumps it, lacks or writes differently. */
+/**
+ * What a state file written by an older xapi-sim, or dumped as an older host dumps it, lacks or writes
+ * differently.
+ */
 import { NO_BOOT } from "../boot";
 import { TEMPLATES } from "./schema";
 import type { BootRecord } from "./types";
