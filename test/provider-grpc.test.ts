@@ -297,7 +297,7 @@ describe("one VM through its lifecycle", () => {
       observed: Object.keys(observed).sort(),
       state: [observed.powerState, observed.adopted, observed.pendingBootChanges],
       // The preview's plan has the reasons; the stored calls do not.
-      reasons: (observed.lastCalls as Bag[]).filter((c) => "reason" in c),
+      reasons: (JSON.parse(String(observed.lastCalls)) as Bag[]).filter((c) => "reason" in c),
       inputs: Object.keys(inputs).sort(),
     }).toEqual({
       keys: ["__xapi", "hvm", "nameLabel", "observed", "template"],

@@ -87,7 +87,7 @@ describe("pack", () => {
         effectiveBoot: EFFECTIVE,
         pendingBootChanges: [],
         domid: 7,
-        lastCalls: [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 106 }],
+        lastCalls: '[{"call":"VM.start","from":"Halted","to":"Running","durationMs":106}]',
       },
       __xapi: { urn: URN, customTimeouts: { delete: "2m" } },
     });
@@ -110,7 +110,7 @@ describe("pack", () => {
     });
   });
 
-  it("stores lastCalls without their reasons, everything else of each call kept", () => {
+  it("stores lastCalls as one JSON text, without their reasons, everything else of each call kept", () => {
     const stored = pack({
       lastCalls: [
         {
@@ -125,12 +125,19 @@ describe("pack", () => {
     });
     expect(stored).toEqual({
       observed: {
-        lastCalls: [
-          { call: "VM.clone", args: { template: "t" }, to: "Halted", durationMs: 9 },
-          { call: "VM.hard_shutdown", escalatedFrom: "VM.clean_shutdown" },
-        ],
+        lastCalls:
+          '[{"call":"VM.clone","args":{"template":"t"},"to":"Halted","durationMs":9},' +
+          '{"call":"VM.hard_shutdown","escalatedFrom":"VM.clean_shutdown"}]',
       },
     });
+  });
+
+  it("reads stored lastCalls back as the calls: JSON text, or an array as 0.1.0 stored it", () => {
+    const calls = [{ call: "VM.start", from: "Halted", to: "Running" }];
+    expect([
+      unpack({ observed: { lastCalls: '[{"call":"VM.start","from":"Halted","to":"Running"}]' } }).lastCalls,
+      unpack({ lastCalls: calls }).lastCalls,
+    ]).toEqual([calls, calls]);
   });
 
   it("leaves the preview's __xapiPlan and plannedCalls at the top level", () => {

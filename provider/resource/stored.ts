@@ -51,7 +51,7 @@ export function unpack(bag: Bag, id?: string): Bag {
     } else if (key === OBSERVED_KEY && isRecord(value)) {
       for (const flatKey of FLAT_OBSERVED) {
         const inner = value[OBSERVED_FIELDS[flatKey]];
-        if (inner !== undefined) flat[flatKey] = inner;
+        if (inner !== undefined) flat[flatKey] = flatKey === "lastCalls" ? callsOfStored(inner) : inner;
       }
     } else {
       flat[key] = value;
@@ -71,7 +71,7 @@ export function pack(flat: Bag): Bag {
     if (key.startsWith(INTERNAL_PREFIX) && key !== INTERNAL_KEY && !TOP_LEVEL_INTERNAL.has(key)) {
       internal[storedInternalKey(key)] = value;
     } else if (key in OBSERVED_FIELDS) {
-      observed[OBSERVED_FIELDS[key as FlatObservedKey]] = key === "lastCalls" ? withoutReasons(value) : value;
+      observed[OBSERVED_FIELDS[key as FlatObservedKey]] = key === "lastCalls" ? storedCalls(value) : value;
     } else {
       stored[key] = value;
     }
@@ -85,14 +85,30 @@ export function pack(flat: Bag): Bag {
   return stored;
 }
 
-/** The stored `lastCalls`: each call without its reason, which the preview's plan showed. */
-function withoutReasons(calls: unknown): unknown {
+/**
+ * The stored `lastCalls`: the JSON text of the calls, each without its reason (the preview's plan showed
+ * it). One string instead of a tree of a few dozen values: the engine converts every value of every
+ * resource each time it writes the checkpoint, once per step of a run.
+ */
+function storedCalls(calls: unknown): unknown {
   if (!Array.isArray(calls)) return calls;
-  return calls.map((call: unknown) => {
-    if (!isRecord(call)) return call;
-    const { reason: _, ...rest } = call;
-    return rest;
-  });
+  return JSON.stringify(
+    calls.map((call: unknown) => {
+      if (!isRecord(call)) return call;
+      const { reason: _, ...rest } = call;
+      return rest;
+    }),
+  );
+}
+
+/** The calls of a stored `lastCalls`: parsed from its JSON text (an array, as 0.1.0 stored it, as is). */
+export function callsOfStored(stored: unknown): unknown {
+  if (typeof stored !== "string") return stored;
+  try {
+    return JSON.parse(stored) as unknown;
+  } catch {
+    return [];
+  }
 }
 
 /** `urn` → `__xapiUrn`. */

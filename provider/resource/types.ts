@@ -146,8 +146,11 @@ export interface VmObserved {
    * or a Suspended target), as property paths such as `hvm.bootParams.order`. Empty when none.
    */
   readonly pendingBootChanges: readonly string[];
-  /** The calls the last create/update made, in order. */
-  readonly lastCalls: readonly VmCallRecord[];
+  /**
+   * The calls the last create/update made, in order, as JSON text of {@link VmCallRecord}s (one value for
+   * the engine to store instead of dozens); `Vm.lastCalls` gives them parsed.
+   */
+  readonly lastCalls: string;
   /** The uuid of the pool the VM is in. */
   readonly poolUuid: string;
   /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */

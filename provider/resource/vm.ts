@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { providerForState } from "./provider";
-import { INTERNAL_KEY, OBSERVED_KEY } from "./stored";
+import { callsOfStored, INTERNAL_KEY, OBSERVED_KEY } from "./stored";
 import type {
   CustomTimeoutStrings,
   EffectiveBoot,
@@ -160,7 +160,7 @@ export class Vm extends pulumi.dynamic.Resource {
   }
   /** The XenAPI calls the last create or update made, in order: `observed.lastCalls`. */
   get lastCalls(): pulumi.Output<VmCallRecord[]> {
-    return this.observed.apply((o) => [...o.lastCalls]);
+    return this.observed.apply((o) => callsOfStored(o.lastCalls) as VmCallRecord[]);
   }
   /** The uuid of the pool the VM is in (a stack pointed at another pool fails instead of losing its VMs). */
   get poolUuid(): pulumi.Output<string> {
