@@ -331,7 +331,7 @@ describe("lifecycle calls", () => {
 ////   create              ////
 //////////////////////////////
 
-/** The calls of the provider's create (provider/resource/operations.ts), checkpoint after each. */
+/** The calls of the provider's create (provider/resource/create.ts), checkpoint after each. */
 function createFrom(template: string, name: string): Sequence {
   return async (run) => {
     const [tpl] = await run.must(run.call<string[]>("VM.get_by_name_label", template), "template lookup");

@@ -161,7 +161,7 @@ describe("Check", () => {
         template: HVM_TEMPLATE,
         nameLabel: "n",
         hvm: { bootParams: { order: "cd" } },
-        // The pool was read: a create may take a finished VM this resource left behind (operations.ts).
+        // The pool was read: a create may take a finished VM this resource left behind (provider/resource/leftovers.ts).
         __xapi: { leftovers: "named" },
       },
     });

@@ -1,4 +1,4 @@
-/** The wire form of a lifecycle call's arguments. */
+/** The wire form of a lifecycle call: plain or as a task, and its arguments. */
 import { LifecycleCall } from "../model/vocabulary";
 
 /** XAPI's wire parameter order after the VM ref, per call (the plan names them, the wire is positional). */
@@ -14,3 +14,11 @@ export function positionalArgs(call: string, args: Readonly<Record<string, unkno
   if (unknown.length > 0) throw new TypeError(`${call}: unexpected plan arguments ${unknown.join(", ")}`);
   return order.map((name) => args[name] ?? false);
 }
+
+/**
+ * Lifecycle calls sent as plain calls, not as `Async.*` tasks: pausing and unpausing only stop and
+ * restart the scheduling of the domain's vCPUs: one hypercall, no guest involvement, no memory copy
+ * (`pause`/`unpause` are `Xenctrl.domain_pause`/`domain_unpause` in xen-api's `ocaml/xenopsd/xc/domain.ml`),
+ * so XAPI answers within the call and a task would only add its `event.from` share and `task.destroy`.
+ */
+export const PLAIN_CALLS: ReadonlySet<LifecycleCall> = new Set([LifecycleCall.pause, LifecycleCall.unpause]);

@@ -56,7 +56,7 @@
  * Reads (the exact calls besides the plan's own, so tests can compare the simulator's counters):
  * - once per run: `VM.get_by_uuid` (only when `vm.ref` is not given) and `VM.get_record` (not when
  *   the caller passes the record it has just read, {@link ConvergeOptions.record});
- * - per lifecycle step: `VM.pause` and `VM.unpause` as plain calls (see `PLAIN_CALLS` in run.ts); any other
+ * - per lifecycle step: `VM.pause` and `VM.unpause` as plain calls (see `PLAIN_CALLS` in call-args.ts); any other
  *   call as `Async.VM.<call>` and `task.destroy`, plus the session's share of the `event.from`
  *   answers that show its task's end (one long-poll serves every task of the session in flight: about two
  *   answers per task waited alone, fewer when tasks end together; `task.get_record` polls instead on a host

@@ -12,7 +12,7 @@ import type { PlanStep, Policy } from "../model/plan";
 import { bootFieldsOf, readVmDisks, type VmDisk, type VmRecord } from "../model/vm-record";
 import { LifecycleCall, PowerState, type VmRef } from "../model/vocabulary";
 import { mayDiscardSuspendedState, planTransition } from "../planner";
-import { positionalArgs } from "./call-args";
+import { PLAIN_CALLS, positionalArgs } from "./call-args";
 import {
   bootFailureHint,
   causeOf,
@@ -37,14 +37,6 @@ const UNKNOWN_POWER_HINT = "Reading the power state failed; the VM's state is un
 class Replan {
   constructor(readonly why: string) {}
 }
-
-/**
- * Lifecycle calls sent as plain calls, not as `Async.*` tasks: pausing and unpausing only stop and
- * restart the scheduling of the domain's vCPUs: one hypercall, no guest involvement, no memory copy
- * (`pause`/`unpause` are `Xenctrl.domain_pause`/`domain_unpause` in xen-api's `ocaml/xenopsd/xc/domain.ml`),
- * so XAPI answers within the call and a task would only add its `event.from` share and `task.destroy`.
- */
-const PLAIN_CALLS: ReadonlySet<LifecycleCall> = new Set([LifecycleCall.pause, LifecycleCall.unpause]);
 
 export class Run {
   readonly #conn: XapiConnection;

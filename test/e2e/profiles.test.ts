@@ -65,7 +65,7 @@ interface ProfileRun {
 
 /**
  * A VM is born with a name unique to its resource (`pulumi-xapi:creating:` and 16 hex digits of a hash of
- * its URN, provider/resource/operations.ts `birthName`), tagged, then renamed (logged lines show the hash
+ * its URN, provider/resource/birth.ts `birthName`), tagged, then renamed (logged lines show the hash
  * as {@link BIRTH}).
  */
 const CREATE_CALLS = (name: string) => [
