@@ -8,27 +8,12 @@ import type { Policy } from "../model/plan";
 import { DEFAULT_POLICY } from "../model/plan";
 import type { BootDeclaration } from "./boot";
 import { ProviderError, ProviderErrorCode } from "./errors";
-import { InternalKey, PLANNED_CALLS_KEY } from "./types";
+import { DECLARED_KEYS, InternalKey, PLANNED_CALLS_KEY } from "./types";
 
 /** A property bag as the dynamic-provider host passes it (plain JSON). */
 export type Bag = Record<string, unknown>;
 
-/** The user-declared properties, in the order they are echoed into the outputs. */
-export const DECLARED_KEYS = [
-  "template",
-  "uuid",
-  "nameLabel",
-  "nameDescription",
-  "powerState",
-  "pv",
-  "hvm",
-  "bootableDisks",
-  "policy",
-  "timeouts",
-  "restartTrigger",
-  "deleteAdopted",
-  "takeOver",
-] as const;
+export { DECLARED_KEYS };
 
 /** Properties only the provider writes. */
 export const OUTPUT_KEYS = [

@@ -43,6 +43,23 @@ export interface VmTimeouts {
   readonly operationSeconds?: number | undefined;
 }
 
+/** The declared properties a `Vm` exposes as outputs of the same name (read back as declared). */
+export const ECHOED_KEYS = [
+  "template",
+  "uuid",
+  "nameLabel",
+  "nameDescription",
+  "powerState",
+  "pv",
+  "hvm",
+  "bootableDisks",
+  "policy",
+  "timeouts",
+] as const;
+
+/** The user-declared properties, in the order they are echoed into the outputs. */
+export const DECLARED_KEYS = [...ECHOED_KEYS, "restartTrigger", "deleteAdopted", "takeOver"] as const;
+
 /** The user-declared properties (what `check` validates). */
 export interface VmDeclared {
   readonly template?: string | undefined;

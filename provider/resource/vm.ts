@@ -6,15 +6,16 @@ import * as pulumi from "@pulumi/pulumi";
 import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { providerForState } from "./provider";
 import { callsOfStored, INTERNAL_KEY, OBSERVED_KEY } from "./stored";
-import type {
-  CustomTimeoutStrings,
-  EffectiveBoot,
-  HvmBoot,
-  PvBoot,
-  VmCallRecord,
-  VmObserved,
-  VmPolicy,
-  VmTimeouts,
+import {
+  type CustomTimeoutStrings,
+  ECHOED_KEYS,
+  type EffectiveBoot,
+  type HvmBoot,
+  type PvBoot,
+  type VmCallRecord,
+  type VmObserved,
+  type VmPolicy,
+  type VmTimeouts,
 } from "./types";
 
 /** `pv` block of {@link VmArgs}. */
@@ -203,7 +204,7 @@ export class Vm extends pulumi.dynamic.Resource {
     this.#defaults = { nameLabel: args.template !== undefined ? name : undefined, powerState: "Running" };
   }
 
-  /** What an undeclared property of {@link ECHOED} stands for. */
+  /** What an undeclared property of {@link ECHOED_KEYS} stands for. */
   readonly #defaults: Readonly<Record<string, string | undefined>>;
 
   /** The value of an echoed property the program did not declare: its default, once the VM exists. */
@@ -217,20 +218,7 @@ export class Vm extends pulumi.dynamic.Resource {
  * The declared properties a `Vm` exposes as outputs. A declared one is registered (the engine echoes it);
  * an undeclared one is not, and reads as its default.
  */
-const ECHOED = [
-  "uuid",
-  "template",
-  "nameLabel",
-  "nameDescription",
-  "powerState",
-  "pv",
-  "hvm",
-  "bootableDisks",
-  "policy",
-  "timeouts",
-] as const;
-
-for (const key of ECHOED) {
+for (const key of ECHOED_KEYS) {
   Object.defineProperty(Vm.prototype, key, {
     configurable: true,
     get(this: Vm) {
