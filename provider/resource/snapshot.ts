@@ -80,12 +80,10 @@ export class PoolSnapshot {
 
   /** Every VM record of the pool (templates and snapshots included), by ref. */
   vms(): Promise<ReadonlyMap<string, VmRecord>> {
-    this.#vms ??= this.#conn
-      .call<Record<string, VmRecord>>("VM.get_all_records")
-      .then((all) => {
-        this.#refs = new Map(Object.entries(all).map(([ref, record]) => [record.uuid, ref]));
-        return new Map(Object.entries(all));
-      });
+    this.#vms ??= this.#conn.call<Record<string, VmRecord>>("VM.get_all_records").then((all) => {
+      this.#refs = new Map(Object.entries(all).map(([ref, record]) => [record.uuid, ref]));
+      return new Map(Object.entries(all));
+    });
     return this.#vms;
   }
 

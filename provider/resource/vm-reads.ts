@@ -35,7 +35,10 @@ export async function findVm(conn: XapiConnection, uuid: string): Promise<VmHand
  * a VM destroyed since answers HANDLE_INVALID, and is then looked up by uuid).
  * @throws ProviderError VM_NOT_FOUND
  */
-export async function liveVm(conn: XapiConnection, uuid: string): Promise<{ vm: VmHandle; record: VmRecord }> {
+export async function liveVm(
+  conn: XapiConnection,
+  uuid: string,
+): Promise<{ vm: VmHandle; record: VmRecord }> {
   const known = existingSnapshot(conn)?.knownRef(uuid);
   if (known !== undefined) {
     try {
