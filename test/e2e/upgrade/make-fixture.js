@@ -34,14 +34,26 @@ const VMS = {
     policy: { bootChanges: "next-boot" },
   },
   sleepy: { template: "Other install media", powerState: "Suspended", timeouts: { operationSeconds: 300 } },
-  guest: { template: "Generic PV (pygrub)", powerState: "Halted", pv: { bootloader: "pygrub", args: "console=hvc0" } },
-  adopted: { uuid: "5a1f0000-0000-4000-8000-0000000000e2", powerState: "Running", policy: { shutdown: "clean-then-hard" } },
+  guest: {
+    template: "Generic PV (pygrub)",
+    powerState: "Halted",
+    pv: { bootloader: "pygrub", args: "console=hvc0" },
+  },
+  adopted: {
+    uuid: "5a1f0000-0000-4000-8000-0000000000e2",
+    powerState: "Running",
+    policy: { shutdown: "clean-then-hard" },
+  },
 };
 const PASSWORD = "upgrade-Pw-41d2";
 const SECOND = { ...VMS, later: { ...VMS.later, hvm: { bootParams: { order: "dc" } } } };
 
 async function main() {
-  const bin = execFileSync("bash", [path.join(REPO, "scripts", "pulumi-cli.sh"), "--print-bin-dir", "--no-build"])
+  const bin = execFileSync("bash", [
+    path.join(REPO, "scripts", "pulumi-cli.sh"),
+    "--print-bin-dir",
+    "--no-build",
+  ])
     .toString()
     .trim();
   const root = fs.mkdtempSync(path.join(REPO, ".tmp", "upgrade-fixture-"));
@@ -54,7 +66,10 @@ async function main() {
     fs.symlinkSync(path.join(REPO, "node_modules", entry), path.join(project, "node_modules", entry));
   }
   fs.copyFileSync(path.join(__dirname, "program.js"), path.join(project, "index.js"));
-  fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: xapi-upgrade\nruntime: nodejs\nmain: index.js\n");
+  fs.writeFileSync(
+    path.join(project, "Pulumi.yaml"),
+    "name: xapi-upgrade\nruntime: nodejs\nmain: index.js\n",
+  );
   for (const dir of ["home", "backend"]) fs.mkdirSync(path.join(root, dir));
 
   const { startSimulator } = require(path.join(project, "node_modules", "pulumi-xapi", "dist", "simulator"));
@@ -71,8 +86,12 @@ async function main() {
   };
   // Asynchronous: the simulator serves from this process's event loop.
   const pulumi = async (...args) =>
-    (await promisify(execFile)("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: project, env }))
-      .stdout;
+    (
+      await promisify(execFile)("pulumi", [...args, "--non-interactive", "--color", "never"], {
+        cwd: project,
+        env,
+      })
+    ).stdout;
   try {
     await pulumi("stack", "init", "old");
     await pulumi("config", "set", "xapi:url", sim.url);
