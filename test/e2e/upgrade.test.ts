@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
 import { locatePulumiCli, PulumiProject } from "./harness";
+import fixtureDeclarations from "./upgrade/declared.json";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "upgrade-0.1.0");
 const PROGRAM = path.join(__dirname, "upgrade", "program.js");
@@ -24,23 +25,8 @@ const PASSWORD = "upgrade-Pw-41d2";
 /** The fixture's adopted VM (the simulator's db-01). */
 const ADOPTED = "5a1f0000-0000-4000-8000-0000000000e2";
 const URN_KEY = "pulumi-xapi:urn";
-/** The declaration of the fixture's second `up` (make-fixture.js `SECOND`). */
-const DECLARED = {
-  web: { template: "Other install media", powerState: "Running", hvm: { bootParams: { order: "cd" } } },
-  later: {
-    template: "Other install media",
-    powerState: "Running",
-    hvm: { bootParams: { order: "dc" } },
-    policy: { bootChanges: "next-boot" },
-  },
-  sleepy: { template: "Other install media", powerState: "Suspended", timeouts: { operationSeconds: 300 } },
-  guest: {
-    template: "Generic PV (pygrub)",
-    powerState: "Halted",
-    pv: { bootloader: "pygrub", args: "console=hvc0" },
-  },
-  adopted: { uuid: ADOPTED, powerState: "Running", policy: { shutdown: "clean-then-hard" } },
-};
+/** The declaration of the fixture's second `up` (what 0.1.0 applied last). */
+const DECLARED = fixtureDeclarations.second;
 
 interface StoredResource {
   urn: string;

@@ -24,29 +24,9 @@ if (!oldPackage || !outDir) {
   process.exit(2);
 }
 
-/** The VMs of the fixture: one per kind of output the earlier release wrote. */
-const VMS = {
-  web: { template: "Other install media", powerState: "Running", hvm: { bootParams: { order: "cd" } } },
-  later: {
-    template: "Other install media",
-    powerState: "Running",
-    hvm: { bootParams: { order: "cd" } },
-    policy: { bootChanges: "next-boot" },
-  },
-  sleepy: { template: "Other install media", powerState: "Suspended", timeouts: { operationSeconds: 300 } },
-  guest: {
-    template: "Generic PV (pygrub)",
-    powerState: "Halted",
-    pv: { bootloader: "pygrub", args: "console=hvc0" },
-  },
-  adopted: {
-    uuid: "5a1f0000-0000-4000-8000-0000000000e2",
-    powerState: "Running",
-    policy: { shutdown: "clean-then-hard" },
-  },
-};
+/** The VMs of the fixture, one per kind of output the earlier release wrote: `first` up, then `second`. */
+const { first: VMS, second: SECOND } = require("./declared.json");
 const PASSWORD = "upgrade-Pw-41d2";
-const SECOND = { ...VMS, later: { ...VMS.later, hvm: { bootParams: { order: "dc" } } } };
 
 async function main() {
   const bin = execFileSync("bash", [
