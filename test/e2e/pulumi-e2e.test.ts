@@ -249,7 +249,9 @@ describe("a PV VM with a bootloader and no bootable disk", TIMEOUT, () => {
 
   it("the state records the VM as it is (Halted, not lost)", async () => {
     const exported = JSON.parse((await project.pulumiOk(["stack", "export"])).stdout) as {
-      deployment: { resources: { type: string; id?: string; outputs?: { observed?: { powerState?: string } } }[] };
+      deployment: {
+        resources: { type: string; id?: string; outputs?: { observed?: { powerState?: string } } }[];
+      };
     };
     const recorded = exported.deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/xapi:Vm");
     const [live] = await vmsNamed("e2e-diskless");
