@@ -8,7 +8,7 @@
  *       calls to the pool changed nothing (exit 1 otherwise)
  *   node scripts/demo-report.js after <sim-url> <seq-file> <vm-uuid> [<preview-output>]
  *       "What reached the pool": the calls that changed something and a count of the others (login,
- *       reads, task polling); with a preview output, whether they are the calls it planned, in its order
+ *       reads, waiting for tasks); with a preview output, whether they are the calls it planned, in its order
  *       (exit 1 if not); then "The VM now": power state and the boot configuration its domain runs
  */
 
@@ -95,7 +95,7 @@ async function after(url, seqFile, uuid, previewFile) {
     console.log(`   ${i + 1}. ${c.method}(${showParams(c.params ?? [])})${failed}`);
   });
   console.log(
-    `   (and ${log.length - made.length} calls that change nothing: login, reads, task polling, logout)`,
+    `   (and ${log.length - made.length} calls that change nothing: login, reads, waiting for tasks (event.from, task.destroy), logout)`,
   );
   if (previewFile !== undefined) {
     const planned = plannedCalls(require("node:fs").readFileSync(previewFile, "utf8")).map(plannedMethod);
