@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
 import { locatePulumiCli, PulumiProject, type PulumiResult } from "./harness";
+import { lastSeq, simControl, writesSince } from "./sim-log";
 
 const PASSWORD = "book-e2e-Pw-7c30d9";
 const PROGRAM = path.join(__dirname, "program-vms", "index.ts");
@@ -30,13 +31,6 @@ const PENDING_KEY = "pulumi-xapi:pending-boot";
 const DB01 = "5a1f0000-0000-4000-8000-0000000000e2";
 /** A few CLI commands of a few seconds each. */
 const TIMEOUT = { timeout: 180_000 };
-
-interface CallLogEntry {
-  seq: number;
-  method: string;
-  vm?: string;
-  ok: boolean;
-}
 
 /** The outputs program-vms exports per VM. */
 interface VmOutputs {
@@ -66,22 +60,7 @@ afterAll(async () => {
 });
 
 async function control<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
-  const fn = sim.model.control[op];
-  if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-  return (await fn(body)) as T;
-}
-
-async function lastSeq(): Promise<number> {
-  return (await control<CallLogEntry[]>("callLog")).at(-1)?.seq ?? 0;
-}
-
-/** The state-changing calls (no reads, no session/task traffic) made after `since`, sync names. */
-async function writesSince(since: number): Promise<string[]> {
-  const log = await control<CallLogEntry[]>("callLog", { since });
-  return log
-    .filter((c) => c.ok)
-    .map((c) => c.method.replace(/^Async\./, ""))
-    .filter((m) => !/^(session|task|event|system)\./.test(m) && !/\.(get|assert|query|retrieve)_/.test(m));
+  return simControl<T>(sim, op, body);
 }
 
 /** The VM's record in the simulator. */
@@ -157,11 +136,11 @@ describe("(a) a boot change applied by the reboot on the way to Paused is not pe
 
   it("up notes the change, sends VM.set_HVM_boot_params, VM.clean_reboot, VM.pause, removes the note; pendingBootChanges is []", async () => {
     await project.setConfig("e2e:vms", JSON.stringify(vm("dc", "Paused")));
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--yes"]);
     const { hvm } = await outputsOf(project);
     expect({
-      writes: await writesSince(since),
+      writes: await writesSince(sim, since),
       observed: hvm?.observedPowerState,
       pending: hvm?.pendingBootChanges,
       marker: (await recordOf(hvm?.uuid ?? "")).other_config[PENDING_KEY],
@@ -181,12 +160,12 @@ describe("(a) a boot change applied by the reboot on the way to Paused is not pe
 
   it("the next preview shows nothing to do, and the next plain up makes no call", async () => {
     const preview = await previewOf(project);
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--yes"]);
     expect({
       ops: [...new Set(preview.ops)],
       planned: preview.planned,
-      writes: await writesSince(since),
+      writes: await writesSince(sim, since),
       pending: (await outputsOf(project)).hvm?.pendingBootChanges,
     }).toEqual({ ops: ["same"], planned: [], writes: [], pending: [] });
   });
@@ -214,14 +193,14 @@ describe("(b) a boot change whose restart fails stays pending until a run restar
       params: ["injected"],
       count: 1,
     });
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     const up = await project.pulumi(["up", "--yes"]);
     expect({ failed: up.code !== 0, said: output(up).includes("INTERNAL_ERROR") }, output(up)).toEqual({
       failed: true,
       said: true,
     });
     // The change is noted on the VM as pending before it is written: the failed reboot cannot lose it.
-    expect((await writesSince(since)).slice(0, 2)).toEqual([
+    expect((await writesSince(sim, since)).slice(0, 2)).toEqual([
       "VM.add_to_other_config",
       "VM.set_HVM_boot_params",
     ]);
@@ -229,9 +208,9 @@ describe("(b) a boot change whose restart fails stays pending until a run restar
 
   it("the next preview names VM.clean_reboot, and the next up makes it", async () => {
     const preview = await previewOf(project);
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--yes"]);
-    const writes = await writesSince(since);
+    const writes = await writesSince(sim, since);
     expect({
       planned: preview.planned.filter((m) => m.startsWith("VM.clean")),
       rebooted: writes.includes("VM.clean_reboot"),
@@ -243,13 +222,13 @@ describe("(b) a boot change whose restart fails stays pending until a run restar
 
   it("then nothing is pending: the outputs, the VM and its domain agree, and the next up makes no call", async () => {
     const boot = await control<{ pendingBootChange: boolean | null }>("bootRecord", { uuid });
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--yes"]);
     expect({
       outputs: (await outputsOf(project)).hvm?.pendingBootChanges,
       marker: (await recordOf(uuid)).other_config[PENDING_KEY],
       domainStale: boot.pendingBootChange,
-      writes: await writesSince(since),
+      writes: await writesSince(sim, since),
     }).toEqual({ outputs: [], marker: undefined, domainStale: false, writes: [] });
   });
 });
@@ -270,14 +249,14 @@ describe("(c) two stacks adopting the same VM: one owner", TIMEOUT, () => {
 
   it("the second stack's preview and up fail naming the first stack's resource, and change nothing", async () => {
     const owner = urnOf(first, "db", "book-owner-a");
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     const preview = await second.pulumi(["preview"]);
     const up = await second.pulumi(["up", "--yes"]);
     const record = await recordOf(DB01);
     expect({
       preview: [preview.code === 0, output(preview).includes(owner)],
       up: [up.code === 0, output(up).includes(owner)],
-      writes: await writesSince(since),
+      writes: await writesSince(sim, since),
       owner: record.other_config[URN_KEY],
       power: record.power_state,
     }).toEqual({

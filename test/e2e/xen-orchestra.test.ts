@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
 import { locatePulumiCli, PulumiProject } from "./harness";
+import { lastSeq, simControl, writesSince } from "./sim-log";
 
 const PASSWORD = "xo-e2e-Pw-41d7c2";
 const PROGRAM = path.join(__dirname, "program-xo", "index.ts");
@@ -49,12 +50,6 @@ interface Xapi {
 }
 type CreateClient = (options: Record<string, unknown>) => Xapi;
 
-interface CallLogEntry {
-  seq: number;
-  method: string;
-  ok: boolean;
-}
-
 let binDir: string | undefined;
 let cliMissing: unknown;
 let sim: RunningSimulator;
@@ -62,22 +57,7 @@ let xo: Xapi;
 let project: PulumiProject;
 
 async function control<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
-  const fn = sim.model.control[op];
-  if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-  return (await fn(body)) as T;
-}
-
-async function lastSeq(): Promise<number> {
-  return (await control<CallLogEntry[]>("callLog")).at(-1)?.seq ?? 0;
-}
-
-/** The state-changing calls made after `since` (no reads, no session/task/event traffic), sync names. */
-async function writesSince(since: number): Promise<string[]> {
-  const log = await control<CallLogEntry[]>("callLog", { since });
-  return log
-    .filter((c) => c.ok)
-    .map((c) => c.method.replace(/^Async\./, ""))
-    .filter((m) => !/^(session|task|event|system)\./.test(m) && !/\.(get|assert|query|retrieve)_/.test(m));
+  return simControl<T>(sim, op, body);
 }
 
 /** The VM's record in the simulator's state. */
@@ -193,9 +173,9 @@ describe("Xen Orchestra's client watching a pool pulumi-xapi manages", { timeout
 
   it("pulumi up --refresh makes the calls it planned; the simulator has the VM Running with order cd", async () => {
     const planned = (await plannedCalls()).map(methodOf);
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--refresh", "--yes"]);
-    const writes = await writesSince(since);
+    const writes = await writesSince(sim, since);
     const record = await simRecord("app-01");
     expect(writes.filter((w) => w.startsWith("VM.") && !/_other_config$/.test(w))).toEqual(
       planned.filter((w) => !/_other_config$/.test(w)),
