@@ -201,18 +201,12 @@ export class Vm extends pulumi.dynamic.Resource {
       "xapi",
       "Vm",
     );
-    this.#defaults = { nameLabel: args.template !== undefined ? name : undefined, powerState: "Running" };
-  }
-
-  /** What an undeclared property of {@link ECHOED_KEYS} stands for. */
-  readonly #defaults: Readonly<Record<string, string | undefined>>;
-
-  /** The value of an echoed property the program did not declare: its default, once the VM exists. */
-  static undeclared(vm: Vm, key: string): pulumi.Output<unknown> {
-    const value = vm.#defaults[key];
-    return vm.observed.apply(() => value);
+    DEFAULTS.set(this, { nameLabel: args.template !== undefined ? name : undefined, powerState: "Running" });
   }
 }
+
+/** What each `Vm`'s undeclared properties of {@link ECHOED_KEYS} stand for. */
+const DEFAULTS = new WeakMap<Vm, Readonly<Record<string, string | undefined>>>();
 
 /**
  * The declared properties a `Vm` exposes as outputs. A declared one is registered (the engine echoes it);
@@ -222,7 +216,10 @@ for (const key of ECHOED_KEYS) {
   Object.defineProperty(Vm.prototype, key, {
     configurable: true,
     get(this: Vm) {
-      return key === "uuid" ? this.id : Vm.undeclared(this, key);
+      if (key === "uuid") return this.id;
+      // An undeclared property: its default, once the VM exists.
+      const value = DEFAULTS.get(this)?.[key];
+      return this.observed.apply(() => value);
     },
     // The SDK assigns each registered property: it becomes the instance's own.
     set(this: Vm, value: unknown) {
