@@ -9,7 +9,7 @@
  * `VM.add_to_other_config` (the owner tag, when the resource's URN is known), `Async.VM.provision`,
  * `VM.set_is_a_template`, one `VM.get_record` (names and plan), the name setters that differ, the
  * executor's steps, the pending-boot note (`pending-boot.ts`), one `VM.get_record` (outputs; only when the
- * executor sent a call). Adopting: `VM.get_by_uuid` instead of the template search, clone, tag, provision
+ * executor sent a call). Adopting: `VM.get_record` (and `VM.get_by_uuid` unless the pool snapshot knows the ref: `liveVm`) instead of the template search, clone, tag, provision
  * and un-template. After a failure: one more `VM.get_record`, for the recorded outputs.
  */
 import type { XapiConnection } from "../client";
@@ -23,7 +23,7 @@ import { assertOwnable, claim } from "./ownership";
 import { poolInfoOf } from "./pool-identity";
 import { type Bag, urnOf, validated } from "./property-bag";
 import type { VmCallRecord } from "./types";
-import { findVm, recordOf, type VmHandle } from "./vm-reads";
+import { liveVm, recordOf, type VmHandle } from "./vm-reads";
 
 /** A create's outcome. */
 export interface Created {
@@ -48,9 +48,8 @@ export async function createVm(conn: XapiConnection, inputs: Bag): Promise<Creat
   let birth: Birth | undefined;
   let claimed: VmRecord | undefined;
   if (adopted) {
-    vm = await findVm(conn, value.uuid ?? "");
+    ({ vm, record: claimed } = await liveVm(conn, value.uuid ?? ""));
     // Ownership is settled before anything is written, and a refused adoption records nothing.
-    claimed = await recordOf(conn, vm.ref);
     assertOwnable(vm.uuid, claimed, urn, value.takeOver === true, "adopt");
   } else {
     const leftover = urn === undefined ? undefined : await findLeftover(conn, value, urn, inputs);
