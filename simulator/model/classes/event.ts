@@ -23,20 +23,85 @@ export function registerEvent(def: Def, e: Engine): void {
     const classes = strList(args, 0, "classes");
     const token = str(args, 1, "token");
     const timeout = eventTimeoutSeconds(args);
-    let since = parseToken(token);
+    const since = parseToken(token);
     const subs = classes.map(parseSubscription);
-    const deadline = e.clock.now() + timeout * 1000;
-    for (;;) {
-      const { events, last } = collectEvents(e, since, subs);
-      if (events.length > 0 || e.clock.now() >= deadline || e.clock.closed) {
-        return { events, valid_ref_counts: validRefCounts(e), token: formatToken(last) };
-      }
-      // Nothing relevant fell out: the client is up to date to `last` (xapi_event.ml).
-      since = last;
-      await e.db.waitForChange(deadline - e.clock.now());
-    }
+    const batching = subs.every(isTaskOnly) ? EVENT_FROM_TASK_BATCHING : EVENT_FROM_BATCHING;
+    const { events, last } = await grabNonEmpty(e, since, subs, batching, e.clock.now() + timeout * 1000);
+    return { events, valid_ref_counts: validRefCounts(e), token: formatToken(last) };
   });
   def("event.get_current_id", [], () => String(e.db.gen));
+}
+
+// ------------------------------------------------------------------ batching
+
+/**
+ * How long one event call waits before looking and between looks (xen-api ocaml/xapi-aux/throttle.ml
+ * `Batching`): `beforeMs` before the first look; after a look that found nothing and a wait for a change,
+ * a pause that starts at `betweenMs / 8` and doubles up to `betweenMs`, so changes made close together
+ * come back in one answer (docs/simulator-behaviour.md#events).
+ */
+export interface Batching {
+  readonly beforeMs: number;
+  readonly betweenMs: number;
+}
+
+/** `event.from`'s batching (ocaml/xapi/xapi_globs.ml `event_from_delay`: 50 ms, 50 ms). */
+export const EVENT_FROM_BATCHING: Batching = { beforeMs: 50, betweenMs: 50 };
+/** `event.from`'s batching when every subscription is `task` or `task/<ref>` (`event_from_task_delay`). */
+export const EVENT_FROM_TASK_BATCHING: Batching = { beforeMs: 0, betweenMs: 50 };
+
+/**
+ * XAPI's `from_inner` under `Throttle.Batching.with_recursive_loop`: pause `beforeMs`, look; while a look
+ * finds nothing and the deadline has not passed, wait for a subscribed object to change (or the deadline),
+ * pause the doubling delay, look again. The model's close ends every wait and pause: the answer is then
+ * what the last look found.
+ */
+async function grabNonEmpty(
+  e: Engine,
+  from: number,
+  subs: readonly Subscription[],
+  batching: Batching,
+  deadline: number,
+): Promise<{ events: XValue[]; last: number }> {
+  let since = from;
+  // `delay_initial` is delay_between / 16; the first pause after a wait is twice that.
+  let pauseMs = batching.betweenMs / 16;
+  await pause(e, batching.beforeMs);
+  for (;;) {
+    const grabbed = collectEvents(e, since, subs);
+    if (grabbed.events.length > 0 || e.clock.now() >= deadline || e.clock.closed) return grabbed;
+    // Nothing relevant fell out: the client is up to date to `last` (xapi_event.ml).
+    since = grabbed.last;
+    await waitForSubscribed(e, since, subs, deadline);
+    pauseMs = Math.min(batching.betweenMs, 2 * pauseMs);
+    await pause(e, pauseMs);
+  }
+}
+
+/**
+ * Until an object of `subs` changed after `since`, the deadline passed or the model closed. XAPI wakes a
+ * waiting call only for a change its subscriptions select (xapi_event.ml `From.add`, `wait2`); the
+ * database here wakes its waiters on any change, so a change of another object just waits again.
+ */
+async function waitForSubscribed(
+  e: Engine,
+  since: number,
+  subs: readonly Subscription[],
+  deadline: number,
+): Promise<void> {
+  let seen = since;
+  while (e.clock.now() < deadline && !e.clock.closed) {
+    await e.db.waitForChange(deadline - e.clock.now());
+    const { events, last } = collectEvents(e, seen, subs);
+    if (events.length > 0) return;
+    seen = last;
+  }
+}
+
+/** Sleep `ms` on the model's clock; the model's close ends it early (the call then answers at once). */
+async function pause(e: Engine, ms: number): Promise<void> {
+  if (ms <= 0) return;
+  await e.clock.sleep(ms).catch(() => undefined);
 }
 
 // ------------------------------------------------------------------ events helpers
@@ -81,6 +146,11 @@ function parseSubscription(s: string): Subscription {
   if (parts.length === 1 && parts[0]) return { cls: parts[0].toLowerCase() };
   if (parts.length === 2 && parts[0] && parts[1]) return { cls: parts[0].toLowerCase(), ref: parts[1] };
   throw new XapiFault(ErrorCode.eventSubscriptionParseFailure, [s]);
+}
+
+/** A `task` or `task/<ref>` subscription (xapi_event.ml `Subscription.is_task_only`). */
+function isTaskOnly(sub: Subscription): boolean {
+  return sub.cls === "task";
 }
 
 function matches(subs: readonly Subscription[], cls: string, ref: string): boolean {
