@@ -1,0 +1,107 @@
+/**
+ * The kinds of job of the sizing benchmark (bench/sizing.ts): each VM's starting sizing, what each kind
+ * declares, the setters the naive way sends for it (one shutdown/start cycle per setter), and the
+ * provider's run of one job through the executor.
+ */
+import type { XapiConnection } from "../provider/client";
+import type { VmRecord } from "../provider/executor";
+
+const GiB = 2 ** 30;
+
+/** Every VM's sizing and boot order before its job (set out of band, at no operation cost). */
+export const INITIAL: SizingFields = {
+  VCPUs_max: 2,
+  VCPUs_at_startup: 1,
+  memory_static_min: GiB / 2,
+  memory_static_max: 2 * GiB,
+  memory_dynamic_min: GiB,
+  memory_dynamic_max: 2 * GiB,
+  HVM_boot_params: { order: "c", firmware: "bios" },
+};
+
+/** The record fields a job sets and checks. */
+export interface SizingFields {
+  readonly VCPUs_max: number;
+  readonly VCPUs_at_startup: number;
+  readonly memory_static_min: number;
+  readonly memory_static_max: number;
+  readonly memory_dynamic_min: number;
+  readonly memory_dynamic_max: number;
+  readonly HVM_boot_params: { readonly order: string; readonly firmware: string };
+}
+
+/** What a job changes on a Running VM. */
+export const SizingKind = {
+  /** `vcpus.atStartup` 1 → 2 (of at most 2): live. */
+  liveVcpus: "live vCPU increase",
+  /** `memory.dynamicMax` 2 GiB → 1.5 GiB: live. */
+  dynamicMemory: "dynamic memory",
+  /** `memory.staticMax` 2 → 4 GiB under `powerCycle: "allow"`: needs a Halted VM. */
+  staticMax: "static max (powerCycle allow)",
+  /** `vcpus.max` 2 → 4 and the boot order "c" → "dc": needs a Halted VM, and a new domain. */
+  maxAndBoot: "vcpus.max + boot order",
+} as const;
+export type SizingKind = (typeof SizingKind)[keyof typeof SizingKind];
+
+/** One VM's job. */
+export interface SizingJob {
+  readonly index: number;
+  readonly kind: SizingKind;
+}
+
+/** The record fields a kind's declaration ends with (the others keep {@link INITIAL}). */
+export function wantedOf(kind: SizingKind): Partial<SizingFields> {
+  switch (kind) {
+    case SizingKind.liveVcpus:
+      return { VCPUs_at_startup: 2 };
+    case SizingKind.dynamicMemory:
+      return { memory_dynamic_max: 1.5 * GiB };
+    case SizingKind.staticMax:
+      return { memory_static_max: 4 * GiB };
+    case SizingKind.maxAndBoot:
+      return { VCPUs_max: 4, HVM_boot_params: { order: "dc", firmware: "bios" } };
+  }
+}
+
+/**
+ * The naive way's setters for a kind (method, then the arguments after the VM ref): one per changed
+ * property, each sent between a shutdown and a start.
+ */
+export function naiveSettersOf(kind: SizingKind): [string, ...unknown[]][] {
+  const w = { ...INITIAL, ...wantedOf(kind) };
+  switch (kind) {
+    case SizingKind.liveVcpus:
+      return [["VM.set_VCPUs_at_startup", w.VCPUs_at_startup]];
+    case SizingKind.dynamicMemory:
+      return [["VM.set_memory_dynamic_range", w.memory_dynamic_min, w.memory_dynamic_max]];
+    case SizingKind.staticMax:
+      return [
+        [
+          "VM.set_memory_limits",
+          w.memory_static_min,
+          w.memory_static_max,
+          w.memory_dynamic_min,
+          w.memory_dynamic_max,
+        ],
+      ];
+    case SizingKind.maxAndBoot:
+      return [
+        ["VM.set_VCPUs_max", w.VCPUs_max],
+        ["VM.set_HVM_boot_params", w.HVM_boot_params],
+      ];
+  }
+}
+
+/**
+ * The provider's run of one job: the executor converges the VM to its declaration (Running, the kind's
+ * sizing, `powerCycle: "allow"`), planning from the record and pool read in one batch.
+ */
+export async function convergeSizing(
+  _conn: XapiConnection,
+  _uuid: string,
+  _known: { ref: string; record: VmRecord } | undefined,
+  _pool: Record<string, unknown> | undefined,
+  _job: SizingJob,
+): Promise<void> {
+  throw new Error("bench --sizing: the executor's sizing target is not wired yet");
+}
