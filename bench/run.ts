@@ -27,6 +27,7 @@
  *   --pulumi             also the Pulumi part                 --pulumi-only      only the Pulumi part
  *   --pulumi-n 100,1000  its sizes    --up-runs 1   up rounds per size (a list: one per size, last repeats)
  *   --preview-runs 3     preview rounds per size              --parallel 64      `pulumi up --parallel`
+ *   --sizing             only the vCPU/memory comparison (bench/sizing.ts: its flags there)
  *   --preview / --preview-only / --preview-n: the former preview-only flags, now aliases of --pulumi /
  *   --pulumi-only / --pulumi-n.
  * The simulator runs in a child process (bench/sim-child.ts), so CPU time measured here is the client's.
@@ -70,6 +71,7 @@ import {
 } from "./optimes";
 import { type PulumiBenchResult, type PulumiSizeResult, runPulumiBench } from "./pulumi";
 import { type Counters, control, processCpuMs, type Sim, startSim, stopSim } from "./sim";
+import { runSizingBench } from "./sizing";
 import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
 
 interface Config {
@@ -747,6 +749,8 @@ function summary(
 }
 
 async function main(): Promise<void> {
+  // `--sizing`: only the vCPU/memory comparison, with its own flags (bench/sizing.ts).
+  if (process.argv.includes("--sizing")) return runSizingBench(process.argv.slice(2), out);
   const config = parseConfig(process.argv.slice(2));
   const times = operationTimes(config);
   const machine = {
