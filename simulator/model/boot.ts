@@ -76,6 +76,29 @@ function checkGuestPath(kind: "kernel" | "ramdisk", path: string): XapiFault | u
  * device, unknown bootloader, bootloader failure) come later, in {@link bootOutcome}.
  */
 export function bootConfigError(vm: VmRecord): XapiFault | undefined {
+  const crashError = crashActionError(vm);
+  if (crashError) return crashError;
+  const domainType = effectiveDomainType(vm);
+  if (domainType === "hvm") {
+    const firmware = vm.HVM_boot_params.firmware ?? "bios";
+    if (firmware !== "bios" && firmware !== "uefi") {
+      return new XapiFault(ErrorCode.invalidValue, ["HVM-boot-params['firmware']", firmware]);
+    }
+    return undefined;
+  }
+  if (vm.PV_bootloader === "") {
+    const kernel = checkGuestPath("kernel", vm.PV_kernel);
+    if (kernel) return kernel;
+    return vm.PV_ramdisk === "" ? undefined : checkGuestPath("ramdisk", vm.PV_ramdisk);
+  }
+  return undefined;
+}
+
+/**
+ * `validate_actions_after_crash` (docs/simulator-behaviour.md#guest-actions-and-crashes), the last of
+ * xapi's basic start checks (`validate_basic_parameters`): rename_restart never, a coredump only for PV.
+ */
+export function crashActionError(vm: VmRecord): XapiFault | undefined {
   const domainType = effectiveDomainType(vm);
   const crash = vm.actions_after_crash;
   if (crash === "rename_restart") {
@@ -91,18 +114,6 @@ export function bootConfigError(vm: VmRecord): XapiFault | undefined {
       crash,
       "cannot invoke a coredump of an HVM or PV-in-PVH domain",
     ]);
-  }
-  if (domainType === "hvm") {
-    const firmware = vm.HVM_boot_params.firmware ?? "bios";
-    if (firmware !== "bios" && firmware !== "uefi") {
-      return new XapiFault(ErrorCode.invalidValue, ["HVM-boot-params['firmware']", firmware]);
-    }
-    return undefined;
-  }
-  if (vm.PV_bootloader === "") {
-    const kernel = checkGuestPath("kernel", vm.PV_kernel);
-    if (kernel) return kernel;
-    return vm.PV_ramdisk === "" ? undefined : checkGuestPath("ramdisk", vm.PV_ramdisk);
   }
   return undefined;
 }

@@ -22,6 +22,10 @@ export interface VmCheckView {
   readonly pvDrivers: boolean;
   /** The live domain was built PV, PVH or PV-in-PVH (VM_metrics.current_domain_type). */
   readonly bootedPvLike: boolean;
+  /** VM_guest_metrics.other (the agent's `control/*` flags), `undefined` when the VM has no guest metrics. */
+  readonly guestOther?: Readonly<Record<string, string>> | undefined;
+  /** The VM uses nested virtualisation (VM_metrics.nested_virt, else `platform:nested-virt`). */
+  readonly nestedVirt?: boolean;
 }
 
 /** Switches that change the checks. */
@@ -237,12 +241,12 @@ function isLive(state: SimPowerState): boolean {
 function featureError(op: VmOperation, vm: VmCheckView): XapiFault | undefined {
   const implicit = !isLive(vm.power_state) || vm.bootedPvLike || vm.pvDrivers;
   if (implicit) return undefined;
-  if (
-    SUSPEND_LIKE.has(op) ||
-    op === "clean_shutdown" ||
-    op === "clean_reboot" ||
-    op === "changing_VCPUs_live"
-  ) {
+  if (SUSPEND_LIKE.has(op) || op === "clean_shutdown" || op === "clean_reboot") {
+    return new XapiFault(ErrorCode.vmLacksFeature, [vm.ref]);
+  }
+  // Without implicit support a live vCPU change needs the agent's feature-vcpu-hotplug = "1"
+  // (`check_op_for_feature`, whether strict or not).
+  if (op === "changing_VCPUs_live" && vm.guestOther?.["feature-vcpu-hotplug"] !== "1") {
     return new XapiFault(ErrorCode.vmLacksFeature, [vm.ref]);
   }
   return undefined;
@@ -278,6 +282,9 @@ export function checkOperationError(
   if (op === "provision" && !vm.is_a_template)
     return new XapiFault(ErrorCode.provisionOnlyAllowedOnTemplate, []);
   if (op === "revert" && !vm.is_a_snapshot) return new XapiFault(ErrorCode.revertOnlyAllowedOnSnapshot, []);
+  // 8. a nested-virt VM cannot change its dynamic range (strict mode)
+  if (op === "changing_dynamic_range" && vm.nestedVirt === true)
+    return new XapiFault(ErrorCode.vmIsUsingNestedVirt, [vm.ref]);
   // 9. control domains
   if (vm.is_control_domain) {
     if (vm.domid === 0 && (op === "changing_VCPUs" || op === "destroy")) {

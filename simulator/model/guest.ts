@@ -21,6 +21,7 @@ export const DEFAULT_PV_DRIVERS_VERSION: Readonly<StringMap> = { major: "8", min
  * `other[<key>]`, xapi_guest_agent.ml `other`). Representative values.
  */
 export const GUEST_AGENT_FEATURES: Readonly<StringMap> = {
+  "feature-balloon": "1",
   "feature-poweroff": "1",
   "feature-reboot": "1",
   "feature-suspend": "1",
@@ -29,6 +30,25 @@ export const GUEST_AGENT_FEATURES: Readonly<StringMap> = {
   "platform-feature-multiprocessor-suspend": "1",
   "platform-feature-xs_reset_watches": "1",
 };
+
+/**
+ * The two cooperation flags a guest may lack (simulator/README.md, `setGuest`): the balloon driver's
+ * `control/feature-balloon` and the agent's `control/feature-vcpu-hotplug`.
+ */
+export interface GuestCooperation {
+  readonly vcpuHotplug: boolean;
+  readonly balloon: boolean;
+}
+
+/** The `control/*` flags (→ VM_guest_metrics.other) of a guest with these cooperation flags. */
+export function guestFeatures(cooperation: GuestCooperation): StringMap {
+  const { "feature-balloon": _, "feature-vcpu-hotplug": __, ...rest } = GUEST_AGENT_FEATURES;
+  return {
+    ...(cooperation.balloon ? { "feature-balloon": "1" } : {}),
+    ...rest,
+    ...(cooperation.vcpuHotplug ? { "feature-vcpu-hotplug": "1" } : {}),
+  };
+}
 
 /** The OS and tools versions a guest's agent reports; absent parts take the defaults above. */
 export interface AgentIdentity {
@@ -46,6 +66,7 @@ export function guestReport(
   agent: AgentIdentity | undefined,
   vifs: readonly { readonly device: string; readonly MAC: string }[],
   nowMs: number,
+  cooperation: GuestCooperation = { vcpuHotplug: true, balloon: true },
 ): Omit<GuestMetricsRecord, "uuid"> {
   const networks: StringMap = {};
   for (const vif of [...vifs].sort((a, b) => Number(a.device) - Number(b.device))) {
@@ -62,7 +83,7 @@ export function guestReport(
     PV_drivers_up_to_date: true,
     PV_drivers_detected: true,
     networks,
-    other: { ...GUEST_AGENT_FEATURES },
+    other: guestFeatures(cooperation),
     last_updated: xapiDate(nowMs),
     live: true,
   });

@@ -16,6 +16,7 @@ import {
   type PifRecord,
 } from "./pool-records";
 import { defaultNetworkRecord, defaultVdiRecord, newRef, newUuid, type VmRecord, xapiDate } from "./records";
+import { allEnabledRestrictions } from "./sizing";
 import { ErrorCode, NULL_REF, SimPowerState } from "./vocabulary";
 
 const GiB = 1024 * 1024 * 1024;
@@ -71,7 +72,23 @@ export function ensurePoolObjects(e: Engine): void {
       v.suspend_VDI = image;
     });
   }
+  ensureRestrictions(e);
   syncHostMemory(e);
+}
+
+/**
+ * xapi recomputes `pool.restrictions` from the hosts' licences at every start (`Pool_features_helpers`);
+ * xapi-sim's hosts are licensed for everything: the flags the pool lacks are filled in as enabled (one
+ * set by the control op `licence` is kept).
+ */
+function ensureRestrictions(e: Engine): void {
+  const enabled = allEnabledRestrictions(e.profile);
+  for (const [ref, pool] of e.pools.entries()) {
+    if (Object.keys(enabled).every((k) => Object.hasOwn(pool.restrictions, k))) continue;
+    e.pools.update(ref, (p) => {
+      p.restrictions = { ...enabled, ...p.restrictions };
+    });
+  }
 }
 
 /** What the pool's NICs report now. */

@@ -224,5 +224,12 @@ export const ErrorCode = {
   bootloaderFailed: "BOOTLOADER_FAILED",
   vdiInUse: "VDI_IN_USE",
   vmNoSuspendSr: "VM_NO_SUSPEND_SR",
+  vmIsUsingNestedVirt: "VM_IS_USING_NESTED_VIRT",
+  licenceRestriction: "LICENCE_RESTRICTION",
+  memoryConstraintViolation: "MEMORY_CONSTRAINT_VIOLATION",
+  memoryConstraintViolationOrder: "MEMORY_CONSTRAINT_VIOLATION_ORDER",
+  memoryConstraintViolationMaxpin: "MEMORY_CONSTRAINT_VIOLATION_MAXPIN",
+  hostNotEnoughFreeMemory: "HOST_NOT_ENOUGH_FREE_MEMORY",
+  hostNotEnoughPcpus: "HOST_NOT_ENOUGH_PCPUS",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -5,10 +5,11 @@
  * leaving XAPI's VM_* message (pool-objects.ts `vmMessage`).
  */
 import { XapiFault, type XValue } from "../../api";
-import { deriveDomainType } from "../boot";
+import { crashActionError, deriveDomainType } from "../boot";
 import { type Engine, type OpContext, ocamlFloat } from "../engine";
 import { bool, str } from "../params";
 import { VmMessage, vmMessage } from "../pool-objects";
+import { pcpuError, startSizingError } from "../sizing";
 import { ErrorCode, NULL_REF, SimPowerState } from "../vocabulary";
 import type { Call, Def } from "./registry";
 
@@ -67,7 +68,7 @@ async function newDomain(
   const resuming = op === "resume" || op === "resume_on";
   await e.vmState.withVmOperation(ctx, ref, op, async () => {
     if (resuming) assertSuspendImage(e, ref);
-    else prepareStart(e, ref);
+    else prepareStart(e, ref, host ?? e.masterRef);
     await e.clock.sleep(e.opMs(op), ctx.signal);
     e.vmState.expect(ref, [resuming ? Suspended : Halted]);
     e.vmState.enter(ref, paused ? Paused : Running, {
@@ -78,8 +79,12 @@ async function newDomain(
   });
 }
 
-/** What a start checks before its work: the domain type it builds, and what the build would meet. */
-function prepareStart(e: Engine, ref: string): void {
+/**
+ * What a start checks before its work: the domain type it builds, xapi's `assert_can_boot_here` on `host`
+ * (vCPU and memory validation, actions_after_crash, then the host's pCPUs;
+ * docs/simulator-behaviour.md#sizing), and what the build would meet.
+ */
+function prepareStart(e: Engine, ref: string, host: string): void {
   // ensure_domain_type_is_specified (docs/simulator-behaviour.md#domain-type); before kolkata
   // HVM_boot_policy decides at every start.
   if (e.profile.domainType && e.vm(ref).domain_type === "unspecified") {
@@ -87,6 +92,9 @@ function prepareStart(e: Engine, ref: string): void {
       vm.domain_type = deriveDomainType(vm.HVM_boot_policy);
     });
   }
+  const vm = e.vm(ref);
+  const basic = startSizingError(vm) ?? crashActionError(vm) ?? pcpuError(vm, e.host(host).cpu_info);
+  if (basic) throw basic;
   // Fail fast on what the build would meet (docs/simulator-behaviour.md#booting); the build checks again.
   const boot = e.storage.bootOf(ref);
   if (!boot.ok) throw boot.error;

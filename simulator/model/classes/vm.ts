@@ -19,6 +19,7 @@ import {
   type VmOperation,
 } from "../vocabulary";
 import { type Def, lookups } from "./registry";
+import { registerVmSizing } from "./vm-sizing";
 
 type Setter = (field: string, impl: (ref: string, args: readonly unknown[]) => void) => void;
 
@@ -59,6 +60,7 @@ export function registerVm(def: Def, e: Engine): void {
   registerMapSetters(def, e);
   registerModeSetters(def, e);
   registerTemplateAndTags(def, e);
+  registerVmSizing(def, e);
 }
 
 function registerScalarSetters(def: Def, e: Engine): void {

@@ -10,11 +10,15 @@ function setGuest(e: Engine, body: Record<string, unknown>): unknown {
   const ref = vmRef(e, body);
   const pvDrivers = optBool(body, "pvDrivers");
   const ignoresCleanShutdown = optBool(body, "ignoresCleanShutdown");
+  const vcpuHotplug = optBool(body, "vcpuHotplug");
+  const balloon = optBool(body, "balloon");
   const osVersion = optStringMap(body, "os_version");
   const driversVersion = optStringMap(body, "PV_drivers_version");
   e.vmState.update(ref, (_vm, sim) => {
     if (pvDrivers !== undefined) sim.guest.pvDrivers = pvDrivers;
     if (ignoresCleanShutdown !== undefined) sim.guest.ignoresCleanShutdown = ignoresCleanShutdown;
+    if (vcpuHotplug !== undefined) sim.guest.vcpuHotplug = vcpuHotplug;
+    if (balloon !== undefined) sim.guest.balloon = balloon;
     if (osVersion !== undefined || driversVersion !== undefined) {
       sim.agent = {
         os_version: osVersion ?? { ...(sim.agent?.os_version ?? DEFAULT_OS_VERSION) },

@@ -14,6 +14,7 @@ import { configOps } from "./config";
 import { faultOps } from "./faults";
 import { guestOps } from "./guest";
 import { holdOps } from "./hold";
+import { sizingOps } from "./sizing";
 import { vmOps } from "./vms";
 
 export type { ControlOp } from "./body";
@@ -29,6 +30,7 @@ export function buildControl(
   const { hold, releaseHold } = holdOps(d);
   const { crashGuest, setPowerState, setFields, vms, bootRecord } = vmOps(e);
   const { setGuest, guestAction, disks, setGuestDisk } = guestOps(e);
+  const { domain, licence, hostResources } = sizingOps(e);
   return {
     reset: () => {
       for (const [task, rt] of e.taskRunner.runtime)
@@ -69,6 +71,9 @@ export function buildControl(
     bootRecord,
     disks,
     setGuestDisk,
+    domain,
+    licence,
+    hostResources,
     config,
     tasks: () =>
       e.tasks.entries().map(([ref, t]) => ({

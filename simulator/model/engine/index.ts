@@ -9,6 +9,7 @@ import type { CheckOptions } from "../checks";
 import { fieldsOf, PROFILES, type ProfileName, type SimProfile } from "../profiles";
 import { toWire } from "../records";
 import { closedFault, SimClock } from "./clock";
+import { Domains } from "./domain";
 import { Metrics } from "./metrics";
 import { Network } from "./network";
 import { Persistence } from "./persistence";
@@ -19,6 +20,7 @@ import { VmObjects } from "./vm-objects";
 import { VmState } from "./vm-state";
 
 export { closedFault } from "./clock";
+export { guestCooperation } from "./domain";
 export { type ProvisionDisk, parseProvisionDisks } from "./provision-xml";
 export { xmlRpcValue } from "./tasks";
 export { randomMac } from "./vm-objects";
@@ -62,6 +64,7 @@ export class Engine extends Tables {
   readonly network = new Network(this);
   readonly metrics = new Metrics(this);
   readonly vmState = new VmState(this);
+  readonly domains = new Domains(this);
   readonly vmObjects = new VmObjects(this);
   readonly persistence = new Persistence(this);
   /** The domid the next domain gets. */

@@ -2,10 +2,19 @@
  * VM_metrics and VM_guest_metrics: every VM has a VM_metrics object; a running guest with the agent
  * gets VM_guest_metrics, which a new domain build drops.
  */
-import { guestReport } from "../guest";
-import { defaultVmMetricsRecord, newRef, newUuid, type VmMetricsRecord, type VmRecord } from "../records";
+import { guestFeatures, guestReport } from "../guest";
+import {
+  defaultVmMetricsRecord,
+  newRef,
+  newUuid,
+  type VmMetricsRecord,
+  type VmRecord,
+  xapiDate,
+} from "../records";
+import type { VmSimState } from "../snapshot";
 import { NULL_REF, SimPowerState } from "../vocabulary";
 import type { Engine } from ".";
+import { guestCooperation } from "./domain";
 
 const { Halted, Running } = SimPowerState;
 
@@ -65,18 +74,41 @@ export class Metrics {
       if (vm.power_state !== Running || !sim.guest.pvDrivers) return;
       const ref = newRef();
       const vifs = e.network.vifsOf(vmRef).map(([, v]) => v);
-      e.guestMetrics.insert(ref, { uuid: newUuid(), ...guestReport(sim.agent, vifs, e.clock.now()) });
+      const report = guestReport(sim.agent, vifs, e.clock.now(), guestCooperation(sim));
+      e.guestMetrics.insert(ref, { uuid: newUuid(), ...report });
       e.vms.update(vmRef, (v) => {
         v.guest_metrics = ref;
       });
       return;
     }
-    if (vm.power_state === Running && gm.PV_drivers_detected !== sim.guest.pvDrivers) {
+    if (vm.power_state !== Running) return;
+    if (gm.PV_drivers_detected !== sim.guest.pvDrivers) {
       e.guestMetrics.update(vm.guest_metrics, (g) => {
         g.PV_drivers_detected = sim.guest.pvDrivers;
         g.PV_drivers_up_to_date = sim.guest.pvDrivers;
       });
     }
+    this.syncFeatures(vm.guest_metrics, gm.other, sim);
+  }
+
+  /**
+   * The agent's `control/feature-balloon` and `control/feature-vcpu-hotplug` follow the guest: xapi copies
+   * every `control/*` key into `other` (xapi_guest_agent.ml) when it changes.
+   */
+  private syncFeatures(gmRef: string, other: Readonly<Record<string, string>>, sim: VmSimState): void {
+    const wanted = guestFeatures(guestCooperation(sim));
+    const keys = ["feature-balloon", "feature-vcpu-hotplug"] as const;
+    if (keys.every((k) => other[k] === wanted[k])) return;
+    this.e.guestMetrics.update(gmRef, (g) => {
+      const next = { ...g.other };
+      for (const k of keys) {
+        const v = wanted[k];
+        if (v === undefined) delete next[k];
+        else next[k] = v;
+      }
+      g.other = next;
+      g.last_updated = xapiDate(this.e.clock.now());
+    });
   }
 
   /** `Xapi_vm_helpers.delete_guest_metrics`: VM.guest_metrics ← NULL and the object destroyed. */

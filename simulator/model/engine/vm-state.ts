@@ -8,6 +8,7 @@ import { type BootResult, bootRecordOf, isPvLike } from "../boot";
 import { allowedOperations, checkOperationError, type VmCheckView } from "../checks";
 import { createSuspendImage, syncHostMemory } from "../pool-objects";
 import { type VmRecord, xapiDate } from "../records";
+import { platformFlag } from "../sizing";
 import type { VmSimState } from "../snapshot";
 import { ErrorCode, NULL_REF, SimPowerState, type VmOperation } from "../vocabulary";
 import type { Engine, OpContext } from ".";
@@ -82,7 +83,21 @@ export class VmState {
       current_operations: vm.current_operations,
       pvDrivers: sim.guest.pvDrivers,
       bootedPvLike: sim.lastBoot !== null && isPvLike(sim.lastBoot.domain_type),
+      guestOther: this.e.guestMetrics.get(vm.guest_metrics)?.other,
+      // `nested_virt` reads VM_metrics.nested_virt, the platform flag only when there are no metrics.
+      nestedVirt: this.e.vmMetrics.get(vm.metrics)?.nested_virt ?? platformFlag(vm.platform, "nested-virt"),
     };
+  }
+
+  /**
+   * Recomputes a VM's allowed_operations after a change outside its record (guest metrics, metrics),
+   * writing only when they differ.
+   */
+  refreshAllowed(ref: string): void {
+    const vm = this.e.vms.get(ref);
+    if (!vm) return;
+    const ops = allowedOperations(this.view(ref, vm), this.e.checkOptions);
+    if (!sameRefs(ops, vm.allowed_operations)) this.update(ref, () => undefined);
   }
 
   /** Mutates a VM and recomputes its allowed_operations (XAPI does so after every change). */
@@ -132,6 +147,7 @@ export class VmState {
     this.e.metrics.syncGuest(vmRef);
     this.syncAttachment(vmRef);
     this.syncResidents();
+    this.refreshAllowed(vmRef);
   }
 
   /**
@@ -159,10 +175,13 @@ export class VmState {
         vm.scheduled_to_be_resident_on = NULL_REF;
         sim.startedAtMs = null;
       }
-      if (state === Halted) vm.requires_reboot = false;
+      if (state === Halted) {
+        vm.requires_reboot = false;
+        sim.domain = null;
+      }
       if (discarded !== NULL_REF) vm.suspend_VDI = NULL_REF;
       if (image !== undefined) vm.suspend_VDI = image;
-      if (isLive(state) && o.newDomain) this.newDomain(vm, sim, o, boot);
+      if (isLive(state) && o.newDomain) this.newDomain(ref, vm, sim, o, boot);
     });
     if (discarded !== NULL_REF) this.e.storage.destroyVdi(discarded);
     if (isLive(state) && o.newDomain) this.newDomainMetrics(ref, o.build !== undefined);
@@ -175,11 +194,19 @@ export class VmState {
   }
 
   /** The runtime fields of a new domain, and the boot record when it was built. */
-  private newDomain(vm: VmRecord, sim: VmSimState, o: EnterOptions, boot: BootResult | undefined): void {
+  private newDomain(
+    ref: string,
+    vm: VmRecord,
+    sim: VmSimState,
+    o: EnterOptions,
+    boot: BootResult | undefined,
+  ): void {
     const e = this.e;
     vm.domid = e.nextDomid++;
     vm.resident_on = o.host ?? (vm.resident_on !== NULL_REF ? vm.resident_on : e.masterRef);
     sim.startedAtMs = e.clock.now();
+    // A build makes a domain from the record; a resume restores the saved one (docs/simulator-behaviour.md#sizing).
+    if (o.build !== undefined || !sim.domain) sim.domain = e.domains.build(vm, ref, vm.resident_on);
     if (o.build !== undefined && boot?.ok) {
       sim.bootCount += 1;
       sim.lastBoot = bootRecordOf(vm, boot.outcome, o.build, vm.domid, sim.bootCount, e.clock.now());
@@ -192,14 +219,17 @@ export class VmState {
     const vm = e.vm(ref);
     const sim = this.simOf(ref);
     const domainType = sim.lastBoot?.domain_type ?? effectiveDomainTypeOf(vm);
+    const domain = sim.domain;
     const now = xapiDate(e.clock.now());
     e.metrics.update(ref, (m) => {
       m.start_time = now;
       m.last_updated = now;
       m.current_domain_type = domainType;
       m.hvm = domainType === "hvm";
-      m.memory_actual = vm.memory_dynamic_max;
-      m.VCPUs_number = vm.VCPUs_at_startup;
+      m.memory_actual = domain?.actual ?? vm.memory_dynamic_max;
+      m.VCPUs_number = domain?.vcpus ?? vm.VCPUs_at_startup;
+      // xenopsd reports the built domain's nested-virt flag (`update_vm` in xapi_xenops.ml).
+      if (built) m.nested_virt = platformFlag(vm.platform, "nested-virt");
     });
     // A start or reboot clears the previous guest's metrics (`ocaml/xapi/xapi_vm.ml`, `start`;
     // `xapi_xenops.ml` drops metrics older than the new start time); a resume keeps them.

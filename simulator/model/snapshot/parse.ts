@@ -23,7 +23,7 @@ import {
 import { NULL_REF } from "../vocabulary";
 import { checkRecordShapes, checkReferences } from "./checks";
 import { ADVICE, invalid, type ParsedSnapshot, snapshotSchema } from "./schema";
-import type { SimSnapshot } from "./types";
+import type { GuestSettings, SimSnapshot } from "./types";
 import { normaliseNumbers, upgradedDomainType, withBootDefaults } from "./upgrade";
 
 /**
@@ -109,6 +109,21 @@ function poolAndHosts(data: ParsedSnapshot) {
   };
 }
 
+/** The guest settings of a state file; the cooperation flags only when the file has them. */
+function guestSettingsOf(g: {
+  pvDrivers: boolean;
+  ignoresCleanShutdown: boolean;
+  vcpuHotplug?: boolean | undefined;
+  balloon?: boolean | undefined;
+}): GuestSettings {
+  return {
+    pvDrivers: g.pvDrivers,
+    ignoresCleanShutdown: g.ignoresCleanShutdown,
+    ...(g.vcpuHotplug === undefined ? {} : { vcpuHotplug: g.vcpuHotplug }),
+    ...(g.balloon === undefined ? {} : { balloon: g.balloon }),
+  };
+}
+
 /**
  * The VMs with their defaults; a VM without domain_type gets the upgraded one where the profile has domain
  * types.
@@ -123,11 +138,12 @@ function vmsWithDefaults(data: ParsedSnapshot, domainTypes: boolean): SimSnapsho
       domain_type: vm.record.domain_type ?? (domainTypes ? upgradedDomainType(vm.record) : "unspecified"),
     }),
     sim: {
-      guest: { ...vm.sim.guest },
+      guest: guestSettingsOf(vm.sim.guest),
       ...(vm.sim.agent === undefined ? {} : { agent: structuredClone(vm.sim.agent) }),
       bootCount: vm.sim.bootCount,
       lastBoot: vm.sim.lastBoot ? withBootDefaults(vm.sim.lastBoot) : null,
       startedAtMs: vm.sim.startedAtMs,
+      ...(vm.sim.domain ? { domain: { ...vm.sim.domain } } : {}),
     },
   }));
 }

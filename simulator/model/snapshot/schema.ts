@@ -26,6 +26,18 @@ import { InvalidStateError } from "./types";
 const ref = z.string().regex(/^OpaqueRef:/, "expected an OpaqueRef");
 const stringMap = z.record(z.string(), z.string());
 
+const bytes = z.number().int().nonnegative();
+const domainSchema = z.object({
+  vcpusMax: z.number().int().positive(),
+  vcpusAtBuild: z.number().int().positive(),
+  vcpus: z.number().int().positive(),
+  staticMax: bytes,
+  dynamicMin: bytes,
+  dynamicMax: bytes,
+  target: bytes,
+  actual: bytes,
+});
+
 const bootDiskSchema = z.object({
   userdevice: z.string(),
   device: z.string(),
@@ -113,11 +125,17 @@ export const snapshotSchema = z.object({
       ref,
       record: vmRecordSchema,
       sim: z.object({
-        guest: z.object({ pvDrivers: z.boolean(), ignoresCleanShutdown: z.boolean() }),
+        guest: z.object({
+          pvDrivers: z.boolean(),
+          ignoresCleanShutdown: z.boolean(),
+          vcpuHotplug: z.boolean().optional(),
+          balloon: z.boolean().optional(),
+        }),
         agent: z.object({ os_version: stringMap, PV_drivers_version: stringMap }).optional(),
         bootCount: z.number().int().nonnegative(),
         lastBoot: bootRecordSchema.nullable(),
         startedAtMs: z.number().nullable(),
+        domain: domainSchema.nullable().optional(),
       }),
     }),
   ),

@@ -27,6 +27,38 @@ export interface GuestSettings {
   pvDrivers: boolean;
   /** The guest OS ignores a clean shutdown/reboot request (→ VM_SHUTDOWN_TIMEOUT). */
   ignoresCleanShutdown: boolean;
+  /**
+   * The guest onlines and offlines vCPUs when xenopsd plugs them, and its agent advertises
+   * `control/feature-vcpu-hotplug` (→ VM_guest_metrics.other). Absent: as `pvDrivers`.
+   */
+  vcpuHotplug?: boolean;
+  /**
+   * The guest runs a balloon driver that writes `control/feature-balloon`: squeezed sets its memory
+   * target and the domain's memory follows. Absent: as `pvDrivers`.
+   */
+  balloon?: boolean;
+}
+
+/**
+ * The simulated domain of a live or suspended VM: what xenopsd built it with and what it holds now
+ * (docs/simulator-behaviour.md#sizing). Memory in bytes.
+ */
+export interface SimDomain {
+  /** VCPUs_max at the build: the most vCPUs set_VCPUs_number_live can plug. */
+  vcpusMax: number;
+  /** VCPUs_at_startup at the build. */
+  vcpusAtBuild: number;
+  /** vCPUs online now. */
+  vcpus: number;
+  /** memory_static_max at the build (the domain's maxmem). */
+  staticMax: number;
+  /** The dynamic range xenopsd last wrote to the domain's xenstore (memory/dynamic-min, -max). */
+  dynamicMin: number;
+  dynamicMax: number;
+  /** The balloon target squeezed last set (memory/target). */
+  target: number;
+  /** The memory the domain holds (VM_metrics.memory_actual). */
+  actual: number;
 }
 
 /**
@@ -163,6 +195,8 @@ export interface VmSimState {
    * docs/simulator-behaviour.md#guest-actions-and-crashes).
    */
   startedAtMs: number | null;
+  /** The VM's domain while it has one (live or suspended); absent or null otherwise. */
+  domain?: SimDomain | null;
 }
 
 export interface VmEntry {
