@@ -81,13 +81,11 @@ describe("pack", () => {
       nameLabel: "web",
       hvm: { bootParams: { order: "cd" } },
       observed: {
-        adopted: false,
         poolUuid: POOL,
         powerState: "Running",
         effectiveBoot: EFFECTIVE,
-        pendingBootChanges: [],
         domid: 7,
-        lastCalls: '[{"call":"VM.start","from":"Halted","to":"Running","durationMs":106}]',
+        lastCalls: '[["VM.start",null,"Running",106,"Halted"]]',
       },
       __xapi: { urn: URN, customTimeouts: { delete: "2m" } },
     });
@@ -97,8 +95,17 @@ describe("pack", () => {
     const created = pack({ uuid: ID, adopted: false, observedPowerState: "Halted" });
     const adopted = pack({ uuid: ADOPTED, adopted: true, observedPowerState: "Running" });
     expect([created, adopted]).toEqual([
-      { observed: { adopted: false, powerState: "Halted" } },
+      { observed: { powerState: "Halted" } },
       { uuid: ADOPTED, observed: { adopted: true, powerState: "Running" } },
+    ]);
+  });
+
+  it("leaves out of observed adopted false and an empty pendingBootChanges", () => {
+    const stored = pack({ adopted: false, pendingBootChanges: [], observedPowerState: "Running" });
+    const pending = pack({ adopted: false, pendingBootChanges: ["hvm.bootParams.order"], poolUuid: POOL });
+    expect([stored, pending]).toEqual([
+      { observed: { powerState: "Running" } },
+      { observed: { pendingBootChanges: ["hvm.bootParams.order"], poolUuid: POOL } },
     ]);
   });
 
@@ -110,7 +117,7 @@ describe("pack", () => {
     });
   });
 
-  it("stores lastCalls as one JSON text, without their reasons, everything else of each call kept", () => {
+  it("stores lastCalls as one JSON text of tuples, without their reasons, from left out when it is the previous to", () => {
     const stored = pack({
       lastCalls: [
         {
@@ -126,18 +133,58 @@ describe("pack", () => {
     expect(stored).toEqual({
       observed: {
         lastCalls:
-          '[{"call":"VM.clone","args":{"template":"t"},"to":"Halted","durationMs":9},' +
-          '{"call":"VM.hard_shutdown","escalatedFrom":"VM.clean_shutdown"}]',
+          '[["VM.clone",{"template":"t"},"Halted",9],["VM.hard_shutdown",null,null,null,null,"VM.clean_shutdown"]]',
       },
     });
   });
 
-  it("reads stored lastCalls back as the calls: JSON text, or an array as 0.1.0 stored it", () => {
+  it("reads stored lastCalls back as the calls: JSON text of calls, or an array as 0.1.0 stored it", () => {
     const calls = [{ call: "VM.start", from: "Halted", to: "Running" }];
     expect([
       unpack({ observed: { lastCalls: '[{"call":"VM.start","from":"Halted","to":"Running"}]' } }).lastCalls,
       unpack({ lastCalls: calls }).lastCalls,
     ]).toEqual([calls, calls]);
+  });
+
+  it("reads stored lastCalls back from tuples: from is the previous to unless given, 0 or null", () => {
+    const text =
+      '[["VM.clone",{"template":"t"},"Halted",9],["VM.start",null,"Running",40],' +
+      '["VM.pause",null,"Paused",3,0,null,"already paused"],["VM.set_name_label",{"value":"a"},"Paused",2,null],' +
+      '["VM.hard_shutdown",null,"Halted",8,"Running","VM.clean_shutdown"]]';
+    expect(unpack({ observed: { lastCalls: text } }).lastCalls).toEqual([
+      { call: "VM.clone", args: { template: "t" }, to: "Halted", durationMs: 9 },
+      { call: "VM.start", from: "Halted", to: "Running", durationMs: 40 },
+      { call: "VM.pause", from: "Running", to: "Paused", durationMs: 3, skipped: "already paused" },
+      { call: "VM.set_name_label", args: { value: "a" }, to: "Paused", durationMs: 2 },
+      {
+        call: "VM.hard_shutdown",
+        from: "Running",
+        to: "Halted",
+        durationMs: 8,
+        escalatedFrom: "VM.clean_shutdown",
+      },
+    ]);
+  });
+
+  it("round-trips lastCalls through the tuples, reasons left out", () => {
+    const calls = [
+      {
+        call: "VM.clone",
+        args: { template: "t", new_name: "n" },
+        to: "Halted",
+        durationMs: 0,
+        reason: "copy",
+      },
+      { call: "VM.start", args: { start_paused: false }, from: "Halted", to: "Running", durationMs: 5 },
+      { call: "VM.clean_shutdown", from: "Running", to: "Halted", escalatedFrom: "x", skipped: "y" },
+      { call: "VM.set_HVM_boot_params", from: "Paused", to: "Paused" },
+    ];
+    expect(unpack(pack({ lastCalls: calls })).lastCalls).toEqual([
+      { call: "VM.clone", args: { template: "t", new_name: "n" }, to: "Halted", durationMs: 0 },
+      { call: "VM.start", args: { start_paused: false }, from: "Halted", to: "Running", durationMs: 5 },
+      { call: "VM.clean_shutdown", from: "Running", to: "Halted", escalatedFrom: "x", skipped: "y" },
+      { call: "VM.set_HVM_boot_params", from: "Paused", to: "Paused" },
+    ]);
   });
 
   it("leaves the preview's __xapiPlan and plannedCalls at the top level", () => {
@@ -201,6 +248,15 @@ describe("unpack", () => {
 
   it("reads release 0.1.0's flat outputs and inputs as they are", () => {
     expect([unpack(OUTPUTS_0_1_0, ID), unpack(INPUTS_0_1_0)]).toEqual([OUTPUTS_0_1_0, INPUTS_0_1_0]);
+  });
+
+  it("puts back what observed leaves out: adopted false, no pending boot changes", () => {
+    expect(unpack({ observed: { powerState: "Running" } }, ID)).toEqual({
+      uuid: ID,
+      adopted: false,
+      pendingBootChanges: [],
+      observedPowerState: "Running",
+    });
   });
 
   it("reads the stored form an engine hands back: observed fields under their flat names", () => {

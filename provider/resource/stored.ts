@@ -37,6 +37,17 @@ export const OBSERVED_FIELDS = {
 } as const satisfies Record<string, keyof VmObserved>;
 
 type FlatObservedKey = keyof typeof OBSERVED_FIELDS;
+
+/** Observations `observed` leaves out when they have this value (most VMs): `unpack` puts them back. */
+const OBSERVED_DEFAULTS: Partial<Record<FlatObservedKey, unknown>> = {
+  adopted: false,
+  pendingBootChanges: [],
+};
+
+function isObservedDefault(key: FlatObservedKey, value: unknown): boolean {
+  const absent = OBSERVED_DEFAULTS[key];
+  return Array.isArray(absent) ? Array.isArray(value) && value.length === 0 : absent === value;
+}
 const FLAT_OBSERVED = Object.keys(OBSERVED_FIELDS) as FlatObservedKey[];
 
 /**
@@ -50,7 +61,7 @@ export function unpack(bag: Bag, id?: string): Bag {
       for (const [name, inner] of Object.entries(value)) flat[flatInternalKey(name)] = inner;
     } else if (key === OBSERVED_KEY && isRecord(value)) {
       for (const flatKey of FLAT_OBSERVED) {
-        const inner = value[OBSERVED_FIELDS[flatKey]];
+        const inner = value[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
         if (inner !== undefined) flat[flatKey] = flatKey === "lastCalls" ? callsOfStored(inner) : inner;
       }
     } else {
@@ -71,6 +82,7 @@ export function pack(flat: Bag): Bag {
     if (key.startsWith(INTERNAL_PREFIX) && key !== INTERNAL_KEY && !TOP_LEVEL_INTERNAL.has(key)) {
       internal[storedInternalKey(key)] = value;
     } else if (key in OBSERVED_FIELDS) {
+      if (isObservedDefault(key as FlatObservedKey, value)) continue;
       observed[OBSERVED_FIELDS[key as FlatObservedKey]] = key === "lastCalls" ? storedCalls(value) : value;
     } else {
       stored[key] = value;
@@ -86,29 +98,69 @@ export function pack(flat: Bag): Bag {
 }
 
 /**
- * The stored `lastCalls`: the JSON text of the calls, each without its reason (the preview's plan showed
- * it). One string instead of a tree of a few dozen values: the engine converts every value of every
- * resource each time it writes the checkpoint, once per step of a run.
+ * The stored `lastCalls`: one JSON text (one value for the engine instead of a tree of a few dozen: it
+ * converts, encodes and hashes every value of every resource each time it writes the checkpoint, once per
+ * step of a run), of one tuple per call without its reason (the preview's plan showed it):
+ * `[call, args, to, durationMs, from, escalatedFrom, skipped]`, `null` for an absent field, trailing
+ * absent fields left out, and `from` left out (or `0` when a later field follows) when it is the previous
+ * call's `to`, as it nearly always is. A third of the text of named fields.
  */
 function storedCalls(calls: unknown): unknown {
   if (!Array.isArray(calls)) return calls;
-  return JSON.stringify(
-    calls.map((call: unknown) => {
-      if (!isRecord(call)) return call;
-      const { reason: _, ...rest } = call;
-      return rest;
-    }),
-  );
+  let previousTo: unknown;
+  const tuples = calls.map((call: unknown) => {
+    if (!isRecord(call) || typeof call.call !== "string") return call;
+    const from = call.from === previousTo ? SAME_FROM : (call.from ?? null);
+    previousTo = call.to;
+    const tuple = [
+      call.call,
+      call.args,
+      call.to,
+      call.durationMs,
+      from,
+      call.escalatedFrom,
+      call.skipped,
+    ].map((field) => field ?? null);
+    while (tuple.length > 1 && (tuple.at(-1) === null || (tuple.length === 5 && tuple[4] === SAME_FROM))) {
+      tuple.pop();
+    }
+    return tuple;
+  });
+  return JSON.stringify(tuples);
 }
 
-/** The calls of a stored `lastCalls`: parsed from its JSON text (an array, as 0.1.0 stored it, as is). */
+/** A tuple's `from` when it is the previous call's `to`. */
+const SAME_FROM = 0;
+
+/**
+ * The calls of a stored `lastCalls`, in every form written so far: the tuples' JSON text, the JSON text of
+ * call objects, or an array of call objects (as 0.1.0 stored it, returned as is).
+ */
 export function callsOfStored(stored: unknown): unknown {
   if (typeof stored !== "string") return stored;
+  let parsed: unknown;
   try {
-    return JSON.parse(stored) as unknown;
+    parsed = JSON.parse(stored);
   } catch {
     return [];
   }
+  if (!Array.isArray(parsed)) return [];
+  let previousTo: unknown;
+  return parsed.map((entry: unknown) => {
+    if (!Array.isArray(entry)) return entry;
+    const [call, args, to, durationMs, from = SAME_FROM, escalatedFrom, skipped] = entry as unknown[];
+    const record = {
+      call,
+      args,
+      from: from === SAME_FROM ? previousTo : from,
+      to,
+      durationMs,
+      escalatedFrom,
+      skipped,
+    };
+    previousTo = to ?? undefined;
+    return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== null && v !== undefined));
+  });
 }
 
 /** `urn` → `__xapiUrn`. */

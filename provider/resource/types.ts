@@ -160,18 +160,22 @@ export interface VmObserved {
   readonly effectiveBoot: EffectiveBoot;
   /**
    * Declared boot changes written to the VM but not yet running in its domain (policy `next-boot`,
-   * or a Suspended target), as property paths such as `hvm.bootParams.order`. Empty when none.
+   * or a Suspended target), as property paths such as `hvm.bootParams.order`. Absent when none
+   * (`Vm.pendingBootChanges` is then `[]`).
    */
-  readonly pendingBootChanges: readonly string[];
+  readonly pendingBootChanges?: readonly string[] | undefined;
   /**
-   * The calls the last create/update made, in order, as JSON text of {@link VmCallRecord}s (one value for
-   * the engine to store instead of dozens); `Vm.lastCalls` gives them parsed.
+   * The calls the last create/update made, in order, as one JSON text (one value for the engine to store
+   * instead of dozens) in a compact encoding (`stored.ts`); `Vm.lastCalls` gives them as {@link VmCallRecord}s.
    */
   readonly lastCalls: string;
   /** The uuid of the pool the VM is in. */
   readonly poolUuid: string;
-  /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */
-  readonly adopted: boolean;
+  /**
+   * True when the resource adopted an existing VM (`uuid` input) instead of creating one; absent when it
+   * created the VM (`Vm.adopted` is then `false`).
+   */
+  readonly adopted?: true | undefined;
   /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
   readonly domid: number;
 }

@@ -157,7 +157,7 @@ export class Vm extends pulumi.dynamic.Resource {
   }
   /** Declared boot changes written but not yet running in the domain: `observed.pendingBootChanges`. */
   get pendingBootChanges(): pulumi.Output<string[]> {
-    return this.observed.apply((o) => [...o.pendingBootChanges]);
+    return this.observed.apply((o) => [...(o.pendingBootChanges ?? [])]);
   }
   /** The XenAPI calls the last create or update made, in order: `observed.lastCalls`. */
   get lastCalls(): pulumi.Output<VmCallRecord[]> {
@@ -169,7 +169,7 @@ export class Vm extends pulumi.dynamic.Resource {
   }
   /** True when this resource adopted an existing VM (`uuid`). */
   get adopted(): pulumi.Output<boolean> {
-    return this.observed.apply((o) => o.adopted);
+    return this.observed.apply((o) => o.adopted === true);
   }
 
   constructor(name: string, args: VmArgs, opts?: pulumi.CustomResourceOptions) {
@@ -183,26 +183,53 @@ export class Vm extends pulumi.dynamic.Resource {
     // Only what the user declared, one internal object and one observed object: each registered property
     // costs the program several promises per resource.
     const declared = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
-    super(
-      providerForState(),
-      name,
-      {
-        ...declared,
-        [INTERNAL_KEY]: {
-          // `check` plans and shows the calls only in previews.
-          ...(pulumi.runtime.isDryRun() ? { preview: true } : {}),
-          customTimeouts,
-          // The URN the engine will give this resource: recorded on the VM it creates, so that a preview finds it.
-          urn: urnOf(name, opts?.parent),
+    const restore = plainStackFormatting();
+    try {
+      super(
+        providerForState(),
+        name,
+        {
+          ...declared,
+          [INTERNAL_KEY]: {
+            // `check` plans and shows the calls only in previews.
+            ...(pulumi.runtime.isDryRun() ? { preview: true } : {}),
+            customTimeouts,
+            // The URN the engine will give this resource: recorded on the VM it creates, so that a preview finds it.
+            urn: urnOf(name, opts?.parent),
+          },
+          [OBSERVED_KEY]: undefined,
         },
-        [OBSERVED_KEY]: undefined,
-      },
-      opts,
-      "xapi",
-      "Vm",
-    );
+        opts,
+        "xapi",
+        "Vm",
+      );
+    } finally {
+      restore();
+    }
     DEFAULTS.set(this, { nameLabel: args.template !== undefined ? name : undefined, powerState: "Running" });
   }
+}
+
+/**
+ * Registering a resource, the SDK reads the stack trace of a new `Error` for each promise it makes (two
+ * per resource, four per property: `debuggablePromise` in `@pulumi/pulumi/runtime/debuggable.js`), only
+ * to name the promise in its leak report. The program's source-map hook (installed by the Node.js language
+ * host) makes each such read cost more than the rest of the registration, so V8's own format serves them.
+ * The hook still formats the SDK's read of the resource's source position (`Resource.callsites` in
+ * `@pulumi/pulumi/resource.js`, the only read with an unlimited stack) and any error read after the
+ * constructor. With `PULUMI_DEBUG_PROMISE_LEAKS` set, nothing changes.
+ * @returns the function that puts the hook back
+ */
+function plainStackFormatting(): () => void {
+  const hook = Error.prepareStackTrace;
+  if (hook === undefined || process.env.PULUMI_DEBUG_PROMISE_LEAKS !== undefined) return () => {};
+  Error.prepareStackTrace = (error, frames) =>
+    Error.stackTraceLimit === Number.POSITIVE_INFINITY
+      ? hook(error, frames)
+      : `${String(error)}${frames.map((frame) => `\n    at ${String(frame)}`).join("")}`;
+  return () => {
+    Error.prepareStackTrace = hook;
+  };
 }
 
 /** What each `Vm`'s undeclared properties of {@link ECHOED_KEYS} stand for. */
