@@ -46,6 +46,20 @@ export const XapiErrorCode = {
   INTERNAL_ERROR: "INTERNAL_ERROR",
   /** The PV bootloader (pygrub) failed, e.g. found no kernel on the bootable disks. */
   BOOTLOADER_FAILED: "BOOTLOADER_FAILED",
+  /** `VM.set_VCPUs_number_live`: the pool's licence lacks `Live_set_vcpus` (XAPI spells it LICENCE). */
+  LICENCE_RESTRICTION: "LICENCE_RESTRICTION",
+  /** A memory setter broke the bounds' order (XAPI before v1.230.0: `[constraint]` text). */
+  MEMORY_CONSTRAINT_VIOLATION: "MEMORY_CONSTRAINT_VIOLATION",
+  /** A memory setter broke `static_min ≤ dynamic_min ≤ dynamic_max ≤ static_max`. */
+  MEMORY_CONSTRAINT_VIOLATION_ORDER: "MEMORY_CONSTRAINT_VIOLATION_ORDER",
+  /** Memory must be pinned at static_max (DMC not licensed, nested virt, SR-IOV vGPU); `params[0]` says why. */
+  MEMORY_CONSTRAINT_VIOLATION_MAXPIN: "MEMORY_CONSTRAINT_VIOLATION_MAXPIN",
+  /** A value out of range, e.g. a vCPU count outside `1 ≤ VCPUs_at_startup ≤ VCPUs_max`. */
+  INVALID_VALUE: "INVALID_VALUE",
+  /** Raising a Running VM's dynamic minimum needs more memory than its host has free. */
+  HOST_NOT_ENOUGH_FREE_MEMORY: "HOST_NOT_ENOUGH_FREE_MEMORY",
+  /** A start with `VCPUs_max` above the host's physical CPUs. */
+  HOST_NOT_ENOUGH_PCPUS: "HOST_NOT_ENOUGH_PCPUS",
 } as const;
 export type XapiErrorCode = (typeof XapiErrorCode)[keyof typeof XapiErrorCode];
 

@@ -84,8 +84,9 @@ import type { Backoff } from "../client/backoff";
 import type { XapiConnection } from "../client/connection";
 import type { DeclaredBootFields, ObservedDisk, XapiBootFields } from "../model/boot";
 import type { PlanStep, Policy } from "../model/plan";
+import type { DeclaredSizing, GuestAbilities, SizingFields } from "../model/sizing";
 import type { VmRecord } from "../model/vm-record";
-import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
+import type { DeclarablePowerState, PowerState, SizingCall } from "../model/vocabulary";
 import type { RunEvent } from "./events";
 import { Run } from "./run";
 
@@ -104,6 +105,10 @@ export interface ConvergeTarget {
   forceRestart?: boolean | undefined;
   /** The live domain was built from an older boot config (a pending `next-boot` change). */
   liveDomainBootStale?: boolean | undefined;
+  /** Declared vCPUs and memory (bytes); `undefined` = not managed. */
+  sizing?: DeclaredSizing | undefined;
+  /** The live domain runs another vCPU count than the record's `VCPUs_at_startup` (a pending change). */
+  liveDomainSizingStale?: boolean | undefined;
 }
 
 /** A step as it was executed. */
@@ -127,6 +132,10 @@ export interface ConvergeResult {
   bootChangePending: boolean;
   /** The boot fields as they are now (read, plus what this run wrote). */
   observedBoot: XapiBootFields;
+  /** Declared vCPUs are written but the domain still runs the old count; only when `target.sizing` is set. */
+  sizingPending?: boolean;
+  /** The vCPU and memory fields as they are now (read, plus what this run wrote); when the record has them. */
+  observedSizing?: SizingFields;
   /** The VM's disks and bootable flags as they are now; only when the target declares `bootableUserdevices`. */
   observedDisks?: ObservedDisk[];
   /** How many times the executor re-planned because the VM was not where the plan expected. */
@@ -166,6 +175,14 @@ export interface ConvergeOptions {
    * run and the power state: where the caller records the change as pending before it is written.
    */
   beforeLiveBootWrite?: ((setters: readonly PlanStep[], power: PowerState) => Promise<void>) | undefined;
+  /**
+   * What the guest and the pool allow for live vCPU changes. A field left out is read from the record
+   * (`vcpuHotplug`: `changing_VCPUs_live` in `allowed_operations`, which XAPI lists for a Running VM only)
+   * or taken as not granted (`liveVcpusLicensed`: read `pool.restrictions` to grant it).
+   */
+  guest?: Partial<GuestAbilities> | undefined;
+  /** The sizing calls the pool's XAPI has. @default all of them */
+  availableSizingCalls?: ReadonlySet<SizingCall> | undefined;
 }
 
 /**

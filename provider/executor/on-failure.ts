@@ -12,13 +12,16 @@
  * | transient network failure, retries left                                | setter     | `retry`                     |
  * | transient network failure, retries left                                | lifecycle  | `retry-if-unmoved`          |
  * | VM_BAD_POWER_STATE, TASK_CANCELLED, HANDLE_INVALID (`MOVED_CODES`)     | lifecycle  | `replan-if-moved`           |
+ * | same                                                                   | sizing     | `replan-if-moved`           |
  * | anything else (retries exhausted included)                             | any        | `stop`                      |
  *
  * "clean call" is `VM.clean_shutdown` / `VM.clean_reboot`, the calls with a hard twin ({@link hardTwinOf});
- * the twin itself never escalates.
+ * the twin itself never escalates. "sizing" is a vCPU or memory setter (`SIZING_RULES`): unlike a boot
+ * setter it is legal only in some power states, so XAPI refusing it for the state means the VM moved.
  */
 import { ClientErrorCode, isTransientTransportError, isXapiError, XapiErrorCode } from "../client/errors";
 import type { Policy } from "../model/plan";
+import { isSizingCall } from "../model/sizing-rules";
 import { LifecycleCall, ShutdownMode } from "../model/vocabulary";
 import { mayDiscardSuspendedState } from "../planner";
 import { codeOf } from "./errors";
@@ -113,6 +116,6 @@ export function onFailure(
   if (retriesLeft && isTransientTransportError(error)) {
     return lifecycle ? FailureDecision.retryIfUnmoved : FailureDecision.retry;
   }
-  if (lifecycle && MOVED_CODES.has(code)) return FailureDecision.replanIfMoved;
+  if ((lifecycle || isSizingCall(call)) && MOVED_CODES.has(code)) return FailureDecision.replanIfMoved;
   return FailureDecision.stop;
 }

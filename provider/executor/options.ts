@@ -21,6 +21,7 @@ export interface RunOptions {
   readonly onEvent: ConvergeOptions["onEvent"];
   readonly canSetDomainType: boolean;
   readonly beforeLiveBootWrite: ConvergeOptions["beforeLiveBootWrite"];
+  readonly availableSizingCalls: ConvergeOptions["availableSizingCalls"];
 }
 
 export function runOptions(opts: ConvergeOptions): RunOptions {
@@ -34,5 +35,6 @@ export function runOptions(opts: ConvergeOptions): RunOptions {
     onEvent: opts.onEvent,
     canSetDomainType: opts.canSetDomainType !== false,
     beforeLiveBootWrite: opts.beforeLiveBootWrite,
+    availableSizingCalls: opts.availableSizingCalls,
   };
 }

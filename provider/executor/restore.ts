@@ -1,11 +1,15 @@
 /**
  * The restore rule (module doc of `index.ts`, "Restore"): which steps lift a VM to Running, and the step
- * that puts it back after a stopped run. Pure.
+ * that puts it back after a stopped run (pure), and carrying it out with what the run lends
+ * ({@link RestoreHost}).
  */
 import { hasFlag, TransitionFlag, transitionsFrom } from "../model/lifecycle";
 import type { PlanStep, Policy } from "../model/plan";
 import { LifecycleCall, PowerState } from "../model/vocabulary";
 import { isAllowedByPolicy } from "../planner";
+import { type ExecutionError, errorText } from "./errors";
+import { type RunEvent, RunEventKind } from "./events";
+import type { ExecutedStep } from "./index";
 
 /** Calls that take a Paused or Suspended VM to Running: what a stopped run may undo. */
 const LIFTS: ReadonlySet<string> = new Set([LifecycleCall.unpause, LifecycleCall.resume]);
@@ -46,4 +50,51 @@ export function restoreStep(
     to: lifted,
     reason: `restore ${lifted}: the run stopped after taking the VM from ${lifted} to Running only on its way to ${target}`,
   };
+}
+
+/** What carrying out a restore needs from the run. */
+export interface RestoreHost {
+  /** One `VM.get_power_state`, which the run also takes as the VM's state. */
+  readPower(): Promise<PowerState>;
+  /** Runs `step` as a lifecycle step of the run (recorded in `done`); throws when it fails. */
+  runLifecycle(step: PlanStep): Promise<void>;
+  emit(event: RunEvent): Promise<void>;
+  /** The steps the run has recorded so far. */
+  readonly done: readonly ExecutedStep[];
+  /** Why a failed restore step failed, as a sentence. */
+  whyFailed(error: unknown): string;
+}
+
+/**
+ * After a stopped run: carry out `step` (the {@link restoreStep}) if the VM still reads Running. Returns
+ * the error to throw: `failure` itself when there was nothing to restore, otherwise the same failure
+ * told with the outcome.
+ */
+export async function carryOutRestore(
+  failure: ExecutionError,
+  step: PlanStep | undefined,
+  host: RestoreHost,
+): Promise<ExecutionError> {
+  if (step === undefined) return failure;
+  const before = host.done.length;
+  const outcome = (restored: boolean, why?: string): ExecutionError =>
+    failure.withRestore(
+      { state: step.to, call: step.call as LifecycleCall, restored, ...(why === undefined ? {} : { why }) },
+      host.done.slice(before),
+    );
+  let now: PowerState;
+  try {
+    now = await host.readPower();
+  } catch (error) {
+    return outcome(false, `reading its power state failed (${errorText(error)}).`);
+  }
+  // Someone (or the failed call) moved it: it is not in the state this run left it in; leave it alone.
+  if (now !== PowerState.Running) return failure;
+  await host.emit({ kind: RunEventKind.restore, step, failure: failure.code });
+  try {
+    await host.runLifecycle(step);
+  } catch (error) {
+    return outcome(false, host.whyFailed(error));
+  }
+  return outcome(true);
 }

@@ -9,6 +9,7 @@ import type { ObservedDisk, XapiBootFields } from "../model/boot";
 import { applyBootSetter } from "../model/boot-fields";
 import { rebuildsDomain } from "../model/lifecycle";
 import type { PlanStep, Policy } from "../model/plan";
+import { isSizingCall } from "../model/sizing-rules";
 import { bootFieldsOf, readVmDisks, type VmDisk, type VmRecord } from "../model/vm-record";
 import { LifecycleCall, PowerState, type VmRef } from "../model/vocabulary";
 import { mayDiscardSuspendedState, planTransition } from "../planner";
@@ -28,8 +29,9 @@ import { describeEvent, type RunEvent, RunEventKind } from "./events";
 import type { ConvergeOptions, ConvergeResult, ConvergeTarget, ExecutedStep } from "./index";
 import { FailureDecision, type FailurePolicy, hardTwinOf, onFailure } from "./on-failure";
 import { type RunOptions, runOptions } from "./options";
-import { liftedBy, restoreStep } from "./restore";
+import { carryOutRestore, liftedBy, restoreStep } from "./restore";
 import { setterWrite } from "./setter";
+import { SizingKnowledge, sizingBuildHint, sizingFailure } from "./sizing";
 
 const UNKNOWN_POWER_HINT = "Reading the power state failed; the VM's state is unknown.";
 
@@ -70,6 +72,8 @@ export class Run {
   #startedSuspended = false;
   /** `beforeLiveBootWrite` has run. */
   #hookCalled = false;
+  /** vCPUs and memory as read plus written, and whether the live domain lags the record. */
+  readonly #sizing: SizingKnowledge;
 
   constructor(
     conn: XapiConnection,
@@ -85,12 +89,14 @@ export class Run {
     this.#ref = vm.ref as VmRef | undefined;
     this.#given = vm.ref === undefined ? undefined : opts.record;
     this.#opts = runOptions(opts);
+    this.#sizing = new SizingKnowledge(opts.guest);
   }
 
   async execute(): Promise<ConvergeResult> {
     await this.#readRecord(true);
     this.#startedSuspended = this.#power === PowerState.Suspended;
     this.#stale = this.#power !== PowerState.Halted && this.#target.liveDomainBootStale === true;
+    this.#sizing.stale = this.#power !== PowerState.Halted && this.#target.liveDomainSizingStale === true;
     try {
       await this.#converge();
     } catch (error) {
@@ -104,6 +110,7 @@ export class Run {
       steps: this.#done,
       bootChangePending: this.#power !== PowerState.Halted && this.#stale,
       observedBoot: bootFieldsOf(this.#boot),
+      ...this.#sizing.outcome(this.#target.sizing !== undefined, this.#power),
       ...(this.#disks === undefined ? {} : { observedDisks: this.#observedDisks() ?? [] }),
       replans: this.#replans,
     };
@@ -132,37 +139,18 @@ export class Run {
     }
   }
 
-  /**
-   * After a stopped run: carry out {@link restoreStep} if the VM still reads Running. Returns the error
-   * to throw: `failure` itself when there was nothing to restore, otherwise the same failure told with
-   * the outcome.
-   */
-  async #restore(failure: ExecutionError): Promise<ExecutionError> {
-    const step = restoreStep(this.#lifted, this.#target.powerState, this.#policy);
-    if (step === undefined) return failure;
-    const before = this.#done.length;
-    const outcome = (restored: boolean, why?: string): ExecutionError =>
-      failure.withRestore(
-        { state: step.to, call: step.call as LifecycleCall, restored, ...(why === undefined ? {} : { why }) },
-        this.#done.slice(before),
-      );
-    let now: PowerState;
-    try {
-      now = await this.#conn.call<PowerState>("VM.get_power_state", this.#ref);
-    } catch (error) {
-      return outcome(false, `reading its power state failed (${errorText(error)}).`);
-    }
-    // Someone (or the failed call) moved it: it is not in the state this run left it in; leave it alone.
-    if (now !== PowerState.Running) return failure;
-    this.#power = now;
-    await this.#emit({ kind: RunEventKind.restore, step, failure: failure.code });
-    try {
-      await this.#runLifecycle(step);
-    } catch (error) {
-      const why = error instanceof Replan ? `${error.why}.` : `${errorText(causeOf(error))}.`;
-      return outcome(false, why);
-    }
-    return outcome(true);
+  /** After a stopped run: put back a state the VM only passed through (`carryOutRestore`, restore.ts). */
+  #restore(failure: ExecutionError): Promise<ExecutionError> {
+    return carryOutRestore(failure, restoreStep(this.#lifted, this.#target.powerState, this.#policy), {
+      readPower: async () => {
+        this.#power = await this.#conn.call<PowerState>("VM.get_power_state", this.#ref);
+        return this.#power;
+      },
+      runLifecycle: (step) => this.#runLifecycle(step),
+      emit: (event) => this.#emit(event),
+      done: this.#done,
+      whyFailed: (error) => (error instanceof Replan ? `${error.why}.` : `${errorText(causeOf(error))}.`),
+    });
   }
 
   /**
@@ -173,7 +161,8 @@ export class Run {
   async #beforeLiveBootWrite(steps: readonly PlanStep[]): Promise<void> {
     const hook = this.#opts.beforeLiveBootWrite;
     if (hook === undefined || this.#hookCalled || this.#power === PowerState.Halted) return;
-    const setters = steps.filter((s) => s.kind === "set");
+    // Boot setters only: a vCPU or memory write is not a boot change.
+    const setters = steps.filter((s) => s.kind === "set" && !isSizingCall(s.call));
     if (setters.length === 0) return;
     this.#hookCalled = true;
     try {
@@ -195,6 +184,7 @@ export class Run {
       forceRestart: this.#target.forceRestart === true && !this.#restarted,
       policy: this.#policy,
       canSetDomainType: this.#opts.canSetDomainType,
+      ...this.#sizing.planInput(this.#target.sizing, this.#opts.availableSizingCalls),
     });
     if (!result.ok) throw this.#error(result.failure.code, result.failure.reason);
     return result.plan.steps;
@@ -213,6 +203,7 @@ export class Run {
     }
     this.#power = record.power_state;
     this.#boot = bootFieldsOf(record);
+    this.#sizing.read(record);
     if (this.#target.boot?.bootableUserdevices !== undefined) {
       try {
         this.#disks = await readVmDisks(this.#conn, record);
@@ -243,51 +234,64 @@ export class Run {
         step,
       );
     }
-    if (step.kind === "set") return this.#runSetter(step);
+    // A boot setter is legal in every state; a sizing setter and a lifecycle call only in `step.from`.
+    if (step.kind === "set" && !isSizingCall(step.call)) return this.#runSetter(step);
     if (this.#power !== step.from) {
       throw new Replan(`expected ${step.from} before ${step.call}, observed ${this.#power}`);
     }
-    return this.#runLifecycle(step);
+    return step.kind === "set" ? this.#runSetter(step) : this.#runLifecycle(step);
   }
 
   /**
-   * A setter step: `VM.set_<field>(vm, value)` or `VBD.set_bootable(<VBD at args.userdevice>, value)`,
-   * skipped when the live value already matches.
+   * A setter step, sent plain: `VM.set_<field>(vm, value)`, `VBD.set_bootable(<VBD at args.userdevice>,
+   * value)` or a sizing setter with its positional arguments; skipped when the value is already there.
+   * A sizing setter XAPI refuses because the VM moved re-plans like a lifecycle call.
    */
   async #runSetter(step: PlanStep): Promise<void> {
     const startedAt = new Date();
-    const write = setterWrite(step, this.#ref as string, this.#boot, this.#disks);
-    if (write === undefined) {
-      // The planner only names disks it was shown; a missing one means the disks were not read.
-      throw this.#error(
-        ExecutionErrorCode.UNKNOWN_DISK,
-        `No VBD at userdevice ${String(step.args.userdevice)} was read for this VM.`,
-        step,
-      );
-    }
+    const write = this.#writeOf(step);
     if (write.already) {
       await this.#emit({ kind: RunEventKind.skip, step });
-      await this.#record(step, startedAt, { skipped: "already-set" });
-      return;
+      return this.#record(step, startedAt, { skipped: "already-set" });
     }
     await this.#emit({ kind: RunEventKind.step, number: this.#done.length + 1, step });
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#conn.call(step.call, write.ref, write.value);
+        await this.#conn.call(step.call, ...write.args);
         break;
       } catch (error) {
         // A setter writes a value: sending it again is harmless (onFailure: retry, never a read).
-        if (onFailure(step.call, error, this.#failurePolicy(), attempt) !== FailureDecision.retry) {
-          throw this.#errorFrom(error, step);
+        const decision = onFailure(step.call, error, this.#failurePolicy(), attempt);
+        if (decision === FailureDecision.replanIfMoved) {
+          const now = await this.#replanIfMoved(step, (now) => `${step.call} failed; the VM is now ${now}`);
+          throw this.#errorFrom(error, step, ExecutionErrorCode.STATE_CONFLICT, stateConflictHint(now));
         }
+        const told = sizingFailure(error, step);
+        if (told !== undefined) throw this.#error(codeOf(error), told, step, undefined, error);
+        if (decision !== FailureDecision.retry) throw this.#errorFrom(error, step);
         await this.#backoff(step, step.call, error, attempt);
       }
     }
-    if (write.disk !== undefined) write.disk.bootable = write.value === true;
-    else this.#boot = applyBootSetter(this.#boot, write.field, write.value);
-    this.#wroteBoot = true;
-    if (this.#power !== PowerState.Halted) this.#stale = true;
+    write.commit();
     await this.#record(step, startedAt, {});
+  }
+
+  /** What a setter sends after the method name, whether it is already done, and what the run learns after it. */
+  #writeOf(step: PlanStep): { args: unknown[]; already: boolean; commit: () => void } {
+    if (isSizingCall(step.call)) return this.#sizing.write(step, this.#ref, () => this.#power);
+    const write = setterWrite(step, this.#ref as string, this.#boot, this.#disks);
+    if (write === undefined) {
+      // The planner only names disks it was shown; a missing one means the disks were not read.
+      const detail = `No VBD at userdevice ${String(step.args.userdevice)} was read for this VM.`;
+      throw this.#error(ExecutionErrorCode.UNKNOWN_DISK, detail, step);
+    }
+    const commit = () => {
+      if (write.disk !== undefined) write.disk.bootable = write.value === true;
+      else this.#boot = applyBootSetter(this.#boot, write.field, write.value);
+      this.#wroteBoot = true;
+      if (this.#power !== PowerState.Halted) this.#stale = true;
+    };
+    return { args: [write.ref, write.value], already: write.already, commit };
   }
 
   async #runLifecycle(step: PlanStep): Promise<void> {
@@ -299,6 +303,7 @@ export class Run {
     this.#power = step.to;
     // Only a lift to Running made by this very step is one a stopped run may undo.
     this.#lifted = liftedBy(call, step.from, step.to);
+    this.#sizing.moved(call, step.to);
     if (rebuildsDomain(call)) {
       this.#restarted = true;
       this.#stale = false;
@@ -374,7 +379,8 @@ export class Run {
     const twin = hardTwinOf(call) ?? "a hard call";
     if (decision === FailureDecision.stopNoEscalation) return escalationHint(twin, codeOf(error));
     if (decision === FailureDecision.stopKeepSuspendedImage) return suspendedEscalationHint(call, twin);
-    return bootFailureHint(error, call, { boot: this.#boot, disks: this.#observedDisks() });
+    const vm = { boot: this.#boot, disks: this.#observedDisks() };
+    return sizingBuildHint(error) ?? bootFailureHint(error, call, vm);
   }
 
   #failurePolicy(): FailurePolicy {
@@ -430,15 +436,8 @@ export class Run {
   }
 
   #error(code: string, detail: string, step?: PlanStep, hint?: string, cause?: unknown): ExecutionError {
-    return new ExecutionError({
-      vm: { uuid: this.#vm.uuid, ref: this.#ref },
-      code,
-      detail,
-      done: [...this.#done],
-      step,
-      hint,
-      cause,
-    });
+    const vm = { uuid: this.#vm.uuid, ref: this.#ref };
+    return new ExecutionError({ vm, code, detail, done: [...this.#done], step, hint, cause });
   }
 
   #errorFrom(error: unknown, step?: PlanStep, code?: string, hint?: string): ExecutionError {

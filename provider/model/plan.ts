@@ -1,7 +1,15 @@
 /**
  * The plan: the data the pure planner returns and the executor runs. No I/O lives here.
  */
-import type { BootChangeMode, LifecycleCall, PowerState, SetterCall, ShutdownMode } from "./vocabulary";
+import type {
+  BootChangeMode,
+  LifecycleCall,
+  PowerCycleMode,
+  PowerState,
+  SetterCall,
+  ShutdownMode,
+  SizingCall,
+} from "./vocabulary";
 
 /** The declared policy that bounds which calls a plan may use (`provider/planner/policy.ts`). */
 export interface Policy {
@@ -13,14 +21,28 @@ export interface Policy {
    * @default false
    */
   readonly allowDiscardSuspendedState: boolean;
-  /** @default "restart" */
+  /**
+   * When a declared vCPU or memory change takes effect (`bootChanges` governs `vcpus.atStartup` when it
+   * cannot change live): "restart" in this run, with the one domain rebuild the plan has or adds;
+   * "next-boot" written only, reported pending (`Plan.sizingPending`).
+   * @default "restart"
+   */
   readonly bootChanges: BootChangeMode;
+  /**
+   * Whether a vCPU or memory change XAPI only accepts on a Halted VM (`vcpus.max`, `memory.staticMax`), or
+   * a dynamic memory change on a Paused or Suspended VM, may shut down (or unpause, resume) and restart a
+   * VM that is not declared Halted. "refuse": such a plan is a `NEEDS_POWER_CYCLE` failure. Absent means
+   * "refuse" (older callers build a `Policy` without it).
+   * @default "refuse"
+   */
+  readonly powerCycle?: PowerCycleMode | undefined;
 }
 
 export const DEFAULT_POLICY: Policy = {
   shutdown: "clean",
   allowDiscardSuspendedState: false,
   bootChanges: "restart",
+  powerCycle: "refuse",
 };
 
 /**
@@ -30,7 +52,7 @@ export const DEFAULT_POLICY: Policy = {
  */
 export interface PlanStep {
   readonly kind: "set" | "lifecycle";
-  readonly call: LifecycleCall | SetterCall;
+  readonly call: LifecycleCall | SetterCall | SizingCall;
   readonly args: Readonly<Record<string, unknown>>;
   /** Power state the VM must be in before the call. */
   readonly from: PowerState;
@@ -51,6 +73,12 @@ export interface Plan {
    * is not rebuilt; see provider/planner.ts). Reported to users as "pending".
    */
   readonly bootChangePending: boolean;
+  /**
+   * True when declared vCPUs are written but the VM ends with a domain or suspend image built with the
+   * old count (policy `next-boot`, a Suspended target, or a guest that cannot hotplug vCPUs). Present
+   * exactly when the input manages sizing (`declaredSizing` set or `liveDomainSizingStale` true).
+   */
+  readonly sizingPending?: boolean;
 }
 
 /** Why no plan exists: a typed failure, never a partial plan. */
@@ -60,8 +88,18 @@ export interface PlanFailure {
    * `INVALID_DECLARED_BOOT`: declared boot fields XAPI's setters cannot reach together (e.g. domain_type
    * "hvm" with an empty HVM_boot_policy, or "unspecified"). `NO_LEGAL_PATH`: the policy allows no path.
    * `SEARCH_LIMIT`: the bounded search gave up (a bug, or a too small `searchLimit`).
+   * `INVALID_DECLARED_SIZING`: the declared vCPUs / memory overlaid on the VM's break
+   * `1 ≤ atStartup ≤ max` or `staticMin ≤ dynamicMin ≤ dynamicMax ≤ staticMax` (the reason names the
+   * property and both values). `NEEDS_POWER_CYCLE`: a sizing change needs a Halted (or Running) VM the
+   * plan would not otherwise pass through, and `policy.powerCycle` is not "allow".
    */
-  readonly code: "TARGET_NOT_DECLARABLE" | "INVALID_DECLARED_BOOT" | "NO_LEGAL_PATH" | "SEARCH_LIMIT";
+  readonly code:
+    | "TARGET_NOT_DECLARABLE"
+    | "INVALID_DECLARED_BOOT"
+    | "NO_LEGAL_PATH"
+    | "SEARCH_LIMIT"
+    | "INVALID_DECLARED_SIZING"
+    | "NEEDS_POWER_CYCLE";
   readonly reason: string;
 }
 
@@ -96,6 +134,25 @@ export interface PlanInput {
    * with `VM.set_HVM_boot_policy` alone, and a declared pvh / pv_in_pvh is refused. @default true
    */
   readonly canSetDomainType?: boolean | undefined;
+  /**
+   * The VM's vCPU and memory fields as read. `undefined` = not read: declared sizing is then not planned
+   * (a preview without a readable pool).
+   */
+  readonly observedSizing?: import("./sizing").SizingFields | undefined;
+  /** The declared vCPUs / memory in bytes (already parsed); `undefined` = sizing not managed. */
+  readonly declaredSizing?: import("./sizing").DeclaredSizing | undefined;
+  /**
+   * What the guest and the pool let `VM.set_VCPUs_number_live` do. @default no hotplug, not licensed
+   * (vCPU changes then wait for a domain build)
+   */
+  readonly guest?: import("./sizing").GuestAbilities | undefined;
+  /**
+   * True when the live domain (Running, Paused, Suspended) runs another vCPU count than
+   * `observedSizing.VCPUs_at_startup` (a `next-boot` change of an earlier run). @default false
+   */
+  readonly liveDomainSizingStale?: boolean | undefined;
+  /** The sizing calls the pool's XAPI has (`SizingCall`). @default all of them */
+  readonly availableSizingCalls?: ReadonlySet<SizingCall> | undefined;
   /** Bound on the lifecycle calls the search explores; hitting it is a `SEARCH_LIMIT` failure. @default 8 */
   readonly searchLimit?: number | undefined;
 }

@@ -60,6 +60,19 @@ export const SetterCall = {
 } as const;
 export type SetterCall = (typeof SetterCall)[keyof typeof SetterCall];
 
+/**
+ * The vCPU and memory setter calls the planner may emit (wire names, `ocaml/idl/datamodel_vm.ml`); when each
+ * is legal and what it reaches is the table `SIZING_RULES` (`provider/model/sizing-rules.ts`).
+ */
+export const SizingCall = {
+  setVcpusMax: "VM.set_VCPUs_max",
+  setVcpusAtStartup: "VM.set_VCPUs_at_startup",
+  setVcpusNumberLive: "VM.set_VCPUs_number_live",
+  setMemoryDynamicRange: "VM.set_memory_dynamic_range",
+  setMemoryLimits: "VM.set_memory_limits",
+} as const;
+export type SizingCall = (typeof SizingCall)[keyof typeof SizingCall];
+
 /** `VM.domain_type` values (`domain_type` in xen-api's `ocaml/idl/datamodel_vm.ml`). */
 export const DomainType = {
   hvm: "hvm",
@@ -86,6 +99,18 @@ export const BootChangeMode = {
   nextBoot: "next-boot",
 } as const;
 export type BootChangeMode = (typeof BootChangeMode)[keyof typeof BootChangeMode];
+
+/**
+ * Whether a plan may shut a VM down and start it again only because a vCPU or memory change needs a
+ * Halted VM (or a Running one, for a Paused or Suspended VM's dynamic memory range).
+ */
+export const PowerCycleMode = {
+  /** Never: such a change is a `NEEDS_POWER_CYCLE` plan failure. */
+  refuse: "refuse",
+  /** The cheapest legal cycle the shutdown policy allows, which is also the restart window of boot changes. */
+  allow: "allow",
+} as const;
+export type PowerCycleMode = (typeof PowerCycleMode)[keyof typeof PowerCycleMode];
 
 /** A XAPI object reference (`OpaqueRef:<uuid>`), branded so it cannot be mixed with a uuid. */
 export type Ref<Class extends string> = string & { readonly __ref: Class };

@@ -37,11 +37,21 @@
  *   exactly one domain build, and the final domain is that one; a `VM.start` counts (a Halted VM that is
  *   started is freshly booted). When the target is Halted or Suspended no restart is added: there is no
  *   live domain at the end to restart, and starting a VM only to stop it again helps nobody.
+ * - **vCPUs and memory** (`sizing.ts`, rules in `provider/model/sizing-rules.ts`): the target is the
+ *   declared fields overlaid on the observed ones (`resolveSizing`), checked by `validateSizing`
+ *   (`INVALID_DECLARED_SIZING`). A change XAPI applies live (`VM.set_VCPUs_number_live` when the guest can
+ *   hotplug and the pool is licensed, `VM.set_memory_dynamic_range` on a Running VM) is applied live with
+ *   no restart; `VCPUs_at_startup` otherwise waits for a domain build and joins the boot changes' restart
+ *   window (`bootChanges` governs both; pending under next-boot: `Plan.sizingPending`). A change XAPI
+ *   only takes on a Halted VM (`vcpus.max`, `memory.staticMax`) is written where the plan is Halted anyway;
+ *   a plan that has to add a halt (or a pass through Running, for the dynamic range of a Paused or
+ *   Suspended VM) for it costs more than the plan without it, which only `policy.powerCycle: "allow"`
+ *   permits (else `NEEDS_POWER_CYCLE`); the cycle is then also the restart window: one build in all.
  * - A declared Crashed target, or no legal path, is a typed failure, never a partial plan.
  */
 
 import { resolveDeclaredBoot } from "../model/boot";
-import { formatCall } from "../model/lifecycle";
+import { formatCall, rebuildsDomain } from "../model/lifecycle";
 import {
   DEFAULT_POLICY,
   type Plan,
@@ -51,12 +61,22 @@ import {
   type PlanStep,
   type Policy,
 } from "../model/plan";
+import { resolveSizing, type SizingFields, validateSizing } from "../model/sizing";
 import { DECLARABLE_POWER_STATES, type DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { invalid } from "../model/wording";
 import { fail } from "./policy";
-import { explainPath, type Goal, type SearchNode, search } from "./search";
+import { costsMore, explainPath, type Goal, NO_SIZING, type SearchNode, type Settle, search } from "./search";
 import { planBootableDisks, planSetters } from "./setters";
+import {
+  placeSizingWrites,
+  powerCycleFailure,
+  type SizingContext,
+  settleSizing,
+  sizingContext,
+  withoutCycleChanges,
+} from "./sizing";
 
+export { resolveSizing, sizingOf, validateSizing } from "../model/sizing";
 export { isAllowedByPolicy, mayDiscardSuspendedState } from "./policy";
 export { CALL_PREFERENCE } from "./search";
 export type { Plan, PlanFailure, PlanInput, PlanResult, PlanStep, Policy };
@@ -112,15 +132,22 @@ export function planTransition(input: PlanInput): PlanResult {
   if (!disks.ok) return disks;
   // A bootable-flag change is a boot-config change like any field (it is read at the next build).
   const setters = { steps: [...fields.steps, ...disks.steps] };
+  const sized = sizingOf(input);
+  if (sized !== undefined && !sized.ok) return sized;
+  const sizing = sized?.context;
 
   const bootChanged = setters.steps.length > 0;
   const live = input.observedPowerState !== PowerState.Halted;
-  const start: SearchNode = {
+  const settle: Settle =
+    sizing === undefined ? NO_SIZING : (power, pending, stale) => settleSizing(sizing, power, pending, stale);
+  const startNode = (ctx: SizingContext | undefined): SearchNode => ({
     power: input.observedPowerState,
     // A Halted VM has no domain: whatever it boots next reads the (new) fields.
     fresh: !live || !(bootChanged || input.liveDomainBootStale === true),
     builds: 0,
-  };
+    ...settle(input.observedPowerState, ctx?.pending ?? 0, ctx?.stale ?? 0),
+  });
+  const start = startNode(sizing);
   const targetIsLive = target === PowerState.Running || target === PowerState.Paused;
   const goal: Goal = {
     power: target,
@@ -128,15 +155,23 @@ export function planTransition(input: PlanInput): PlanResult {
     exactlyOneBuild: targetIsLive && input.forceRestart === true,
   };
   const limit = input.searchLimit ?? DEFAULT_SEARCH_LIMIT;
-  const found = search(start, goal, input.policy, limit);
+  const found = search(start, goal, input.policy, limit, settle);
   if (!found.ok) return found;
+  if (sizing !== undefined && input.policy.powerCycle !== "allow") {
+    // Measured against the plan without the changes that may need a cycle: costing more is a cycle.
+    const baseline = search(startNode(withoutCycleChanges(sizing)), goal, input.policy, limit, settle);
+    if (baseline.ok && costsMore(found.path, baseline.path)) {
+      return { ok: false, failure: powerCycleFailure(sizing, input.observedPowerState, target) };
+    }
+  }
 
-  const lifecycle = explainPath(start, found.path, goal, bootChanged);
+  const lifecycle = explainPath(start, found.path, goal, bootChanged, settle);
   const end = found.end;
   const plan: Plan = {
-    steps: [...setters.steps, ...lifecycle],
+    steps: [...setters.steps, ...interleave(lifecycle, sizing, input.observedPowerState)],
     lifecycleCalls: lifecycle.length,
     bootChangePending: end.power !== PowerState.Halted && !end.fresh,
+    ...(sizing === undefined ? {} : { sizingPending: end.power !== PowerState.Halted && end.stale !== 0 }),
   };
   return { ok: true, plan };
 }
@@ -155,6 +190,37 @@ export function describePlan(plan: Plan): string[] {
 //////////////////////////////
 ////   helpers            ////
 //////////////////////////////
+
+/**
+ * The sizing context of the input, `undefined` when sizing is not managed (or the VM's fields were not
+ * read), or the `INVALID_DECLARED_SIZING` / `NO_LEGAL_PATH` failure.
+ */
+function sizingOf(input: PlanInput): ReturnType<typeof sizingContext> | undefined {
+  const observed: SizingFields | undefined = input.observedSizing;
+  if (observed === undefined) return undefined;
+  if (input.declaredSizing === undefined && input.liveDomainSizingStale !== true) return undefined;
+  const target =
+    input.declaredSizing === undefined ? observed : resolveSizing(input.declaredSizing, observed);
+  const problem = validateSizing(target, input.declaredSizing);
+  if (problem !== undefined) return fail("INVALID_DECLARED_SIZING", problem);
+  return sizingContext(input, observed, target);
+}
+
+/** The lifecycle steps with the sizing writes placed before the step that leaves their node. */
+function interleave(
+  lifecycle: readonly PlanStep[],
+  sizing: SizingContext | undefined,
+  observed: PowerState,
+): PlanStep[] {
+  if (sizing === undefined) return [...lifecycle];
+  const powers = [observed, ...lifecycle.map((s) => s.to)];
+  const buildAfter = powers.map((_, i) => lifecycle.slice(i).some((s) => rebuildsDomain(s.call)));
+  const writes = placeSizingWrites(sizing, powers, buildAfter);
+  return powers.flatMap((_, i) => [
+    ...(writes.get(i) ?? []),
+    ...(lifecycle[i] === undefined ? [] : [lifecycle[i]]),
+  ]);
+}
 
 function isDeclarable(s: PowerState): s is DeclarablePowerState {
   return (DECLARABLE_POWER_STATES as readonly string[]).includes(s);

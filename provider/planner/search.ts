@@ -1,8 +1,10 @@
 /**
  * The lifecycle steps of a plan: a bounded breadth-first search over the product state space (power
- * state × "the live domain already runs the declared boot config" × domain builds so far), using only
- * the transitions of `LIFECYCLE` that the policy allows. The plan has the fewest lifecycle calls; among
- * equally short plans the one with the fewest destructive, then fewest hard calls wins, then the
+ * state × "the live domain already runs the declared boot config" × domain builds so far × the vCPU and
+ * memory changes still to write × those written but not yet in the domain), using only the transitions
+ * of `LIFECYCLE` that the policy allows; the sizing writes are free moves made on arrival in a state
+ * (`settle`, `sizing.ts`). The plan has the fewest lifecycle calls; among equally short plans the one
+ * with the fewest domain builds, then the fewest destructive, then fewest hard calls wins, then the
  * gentlest calls earliest (`CALL_PREFERENCE`), so the result is deterministic. Also the one-line reason
  * of each step.
  */
@@ -34,7 +36,21 @@ export interface SearchNode {
   readonly fresh: boolean;
   /** Domains built during the plan, capped at 2 (enough to tell "exactly one"). */
   readonly builds: 0 | 1 | 2;
+  /** Sizing changes not yet written (bitmask, `sizing.ts`); 0 when sizing is not managed. */
+  readonly pending: number;
+  /** Sizing changes written for the next build while a domain runs (bitmask); 0 when Halted. */
+  readonly stale: number;
 }
+
+/** The sizing writes made on arrival in a state: pending and stale after them (`settleSizing`). */
+export type Settle = (
+  power: PowerState,
+  pending: number,
+  stale: number,
+) => { pending: number; stale: number };
+
+/** No sizing managed: nothing to write. */
+export const NO_SIZING: Settle = (_power, pending, stale) => ({ pending, stale });
 
 export interface Goal {
   readonly power: DeclarablePowerState;
@@ -51,20 +67,40 @@ type SearchResult =
   | { readonly ok: true; readonly path: readonly Transition[]; readonly end: SearchNode }
   | { readonly ok: false; readonly failure: PlanFailure };
 
-function step(n: SearchNode, t: Transition): SearchNode {
+function step(n: SearchNode, t: Transition, settle: Settle): SearchNode {
   const builds = t.rebuildsDomain ? (Math.min(n.builds + 1, 2) as 1 | 2) : n.builds;
-  return { power: t.to, fresh: t.to === PowerState.Halted || t.rebuildsDomain || n.fresh, builds };
+  // A new domain, or none at all, runs every field written so far.
+  const caughtUp = t.to === PowerState.Halted || t.rebuildsDomain;
+  const sizing = settle(t.to, n.pending, caughtUp ? 0 : n.stale);
+  return {
+    power: t.to,
+    fresh: caughtUp || n.fresh,
+    builds,
+    pending: sizing.pending,
+    stale: sizing.stale,
+  };
 }
 
 function isGoal(n: SearchNode, g: Goal): boolean {
-  return n.power === g.power && (!g.mustBeFresh || n.fresh) && (!g.exactlyOneBuild || n.builds === 1);
+  return (
+    n.power === g.power &&
+    n.pending === 0 &&
+    (!g.mustBeFresh || (n.fresh && n.stale === 0)) &&
+    (!g.exactlyOneBuild || n.builds === 1)
+  );
 }
 
-const keyOf = (n: SearchNode): string => `${n.power}/${n.fresh}/${n.builds}`;
+const keyOf = (n: SearchNode): string => `${n.power}/${n.fresh}/${n.builds}/${n.pending}/${n.stale}`;
 
 // Layered BFS: every layer holds, per node, the best path of that length (see `better`). A node first
 // reached at layer d is never revisited, so every kept path is a shortest one.
-export function search(start: SearchNode, goal: Goal, policy: Policy, limit: number): SearchResult {
+export function search(
+  start: SearchNode,
+  goal: Goal,
+  policy: Policy,
+  limit: number,
+  settle: Settle = NO_SIZING,
+): SearchResult {
   if (isGoal(start, goal)) return { ok: true, path: [], end: start };
   const seen = new Set([keyOf(start)]);
   let layer: Path[] = [{ node: start, edges: [] }];
@@ -73,7 +109,7 @@ export function search(start: SearchNode, goal: Goal, policy: Policy, limit: num
     for (const p of layer) {
       for (const t of transitionsFrom(p.node.power)) {
         if (!isAllowedByPolicy(t, policy)) continue;
-        const node = step(p.node, t);
+        const node = step(p.node, t, settle);
         const key = keyOf(node);
         if (seen.has(key)) continue;
         const candidate = { node, edges: [...p.edges, t] };
@@ -101,13 +137,30 @@ export function search(start: SearchNode, goal: Goal, policy: Policy, limit: num
   );
 }
 
-/** Lexicographic: fewer destructive, fewer hard, then the preferred call earliest. */
-function better(a: readonly Transition[], b: readonly Transition[]): boolean {
-  const cost = (p: readonly Transition[]) => [
+/**
+ * What a path costs, compared lexicographically: lifecycle calls, domain builds, destructive calls,
+ * hard calls. A refused power cycle is a plan that costs more than the one without the sizing changes.
+ */
+export function pathCost(p: readonly Transition[]): number[] {
+  return [
+    p.length,
+    p.filter((t) => t.rebuildsDomain).length,
     p.filter((t) => hasFlag(t, TransitionFlag.destructive)).length,
     p.filter((t) => hasFlag(t, TransitionFlag.hard)).length,
-    ...p.map(rank),
   ];
+}
+
+/** `a` costs more than `b` ({@link pathCost}). */
+export function costsMore(a: readonly Transition[], b: readonly Transition[]): boolean {
+  const ca = pathCost(a);
+  const cb = pathCost(b);
+  const i = ca.findIndex((x, j) => x !== cb[j]);
+  return i >= 0 && (ca[i] ?? 0) > (cb[i] ?? 0);
+}
+
+/** Lexicographic: fewer builds, fewer destructive, fewer hard, then the preferred call earliest. */
+function better(a: readonly Transition[], b: readonly Transition[]): boolean {
+  const cost = (p: readonly Transition[]) => [...pathCost(p).slice(1), ...p.map(rank)];
   const ca = cost(a);
   const cb = cost(b);
   for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
@@ -139,11 +192,12 @@ export function explainPath(
   path: readonly Transition[],
   goal: Goal,
   bootChanged: boolean,
+  settle: Settle = NO_SIZING,
 ): PlanStep[] {
   let node = start;
   return path.map((t, i) => {
     const before = node;
-    node = step(node, t);
+    node = step(node, t, settle);
     const last = i === path.length - 1;
     return {
       kind: "lifecycle",
@@ -199,6 +253,10 @@ function reasonFor(
 function rebuildPurpose(before: SearchNode, goal: Goal, bootChanged: boolean): string | undefined {
   const boot = !before.fresh && goal.mustBeFresh;
   const trigger = goal.exactlyOneBuild;
+  if (before.stale !== 0 && goal.mustBeFresh) {
+    const what = boot ? "the declared boot config and vCPU count" : "the declared vCPU count";
+    return trigger ? `once for both the restartTrigger change and ${what}` : `so the domain runs ${what}`;
+  }
   if (boot && trigger) return "once for both the restartTrigger change and the declared boot config";
   if (boot)
     return !bootChanged
