@@ -160,6 +160,8 @@ export class VmState {
     const boot = o.build === undefined || !isLive(state) ? undefined : this.e.storage.bootOf(ref);
     if (boot !== undefined && !boot.ok) throw boot.error;
     const before = this.e.vm(ref);
+    // The domain a live or suspended VM holds now (one loaded from an older state is derived first).
+    this.e.domains.of(ref);
     // The suspend image is written before the domain goes (`ocaml/xapi/xapi_xenops.ml`, `suspend`); it is
     // discarded only when the VM leaves Suspended (resumed, or halted by hard_shutdown), never by a reset.
     const image = o.newSuspendVdi ? createSuspendImage(this.e, ref) : undefined;
