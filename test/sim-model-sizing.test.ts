@@ -14,7 +14,11 @@ const LIVE_RULE = "VCPU values must satisfy: 0 < VCPUs ≤ VCPUs_max";
 const web = FIXTURE.web.ref; // Running HVM guest with PV drivers, 2 vCPUs, 2 GiB pinned
 const db = FIXTURE.db.ref; // Halted HVM guest, same sizing
 
-async function faultOf(h: Harness, method: string, ...args: unknown[]): Promise<[string, unknown[]]> {
+async function faultOf(
+  h: Harness,
+  method: string,
+  ...args: unknown[]
+): Promise<[string, readonly unknown[]]> {
   const f = await h.fault(method, ...args);
   return [f.code, f.params];
 }
