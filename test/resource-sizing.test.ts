@@ -4,14 +4,14 @@
  * the outputs, the refreshed declaration and the pending paths.
  */
 import { describe, expect, it } from "vitest";
+import type { SizingFields } from "../provider/model/sizing";
 import {
+  availableSizingCallsOf,
   declaredSizingOf,
-  guestAbilitiesOf,
+  liveVcpusLicensedOf,
   MemorySchema,
-  type ObservedSizingFields,
   observedMemoryOf,
   observedSizingDeclaration,
-  observedSizingOf,
   observedVcpusOf,
   sizingPathsOf,
   VcpusSchema,
@@ -21,7 +21,7 @@ const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
 /** A VM with 2 of 4 vCPUs, static 1–4 GiB, dynamic 2–2 GiB. */
-const FIELDS: ObservedSizingFields = {
+const FIELDS: SizingFields = {
   VCPUs_max: 4,
   VCPUs_at_startup: 2,
   memory_static_min: GiB,
@@ -188,55 +188,33 @@ describe("declaredSizingOf", () => {
   });
 });
 
-describe("observedSizingOf", () => {
-  it("reads the six fields as JSON-RPC sends them (numbers)", () => {
-    expect(observedSizingOf({ ...FIELDS, power_state: "Running" })).toEqual(FIELDS);
-  });
-
-  it("reads int64 fields sent as decimal strings (XML-RPC)", () => {
-    expect(observedSizingOf({ ...FIELDS, memory_static_max: "68719476736" })?.memory_static_max).toBe(
-      64 * GiB,
-    );
-  });
-
-  it("is undefined when a field is missing", () => {
-    const { VCPUs_max: _, ...rest } = FIELDS;
-    expect(observedSizingOf(rest)).toBeUndefined();
-  });
-});
-
-describe("guestAbilitiesOf", () => {
-  const running = { power_state: "Running", allowed_operations: ["changing_VCPUs_live", "clean_reboot"] };
-
-  it("a Running VM listing changing_VCPUs_live on an unrestricted pool can take vCPUs live", () => {
-    expect(guestAbilitiesOf(running, { restrictions: {} })).toEqual({
-      vcpuHotplug: true,
-      liveVcpusLicensed: true,
-    });
-  });
-
-  it("a Running VM without changing_VCPUs_live in allowed_operations cannot", () => {
-    expect(
-      guestAbilitiesOf({ ...running, allowed_operations: ["clean_reboot"] }, undefined).vcpuHotplug,
-    ).toBe(false);
-  });
-
-  it("a VM that is not Running cannot, whatever its list says", () => {
-    expect(guestAbilitiesOf({ ...running, power_state: "Paused" }, undefined).vcpuHotplug).toBe(false);
-  });
-
+describe("liveVcpusLicensedOf", () => {
   it('a pool restricting restrict_set_vcpus_number_live ("true") is not licensed', () => {
-    expect(
-      guestAbilitiesOf(running, { restrictions: { restrict_set_vcpus_number_live: "true" } })
-        .liveVcpusLicensed,
-    ).toBe(false);
+    expect(liveVcpusLicensedOf({ restrictions: { restrict_set_vcpus_number_live: "true" } })).toBe(false);
   });
 
   it('a pool with the restriction "false" is licensed', () => {
-    expect(
-      guestAbilitiesOf(running, { restrictions: { restrict_set_vcpus_number_live: "false" } })
-        .liveVcpusLicensed,
-    ).toBe(true);
+    expect(liveVcpusLicensedOf({ restrictions: { restrict_set_vcpus_number_live: "false" } })).toBe(true);
+  });
+
+  it("a pool record without restrictions (older XAPI) is taken as licensed", () => {
+    expect([liveVcpusLicensedOf({ uuid: "p" }), liveVcpusLicensedOf(undefined)]).toEqual([true, true]);
+  });
+});
+
+describe("availableSizingCallsOf", () => {
+  it("API 1.7 and later has every sizing setter", () => {
+    expect([...availableSizingCallsOf({ major: 1, minor: 7 })].sort()).toEqual([
+      "VM.set_VCPUs_at_startup",
+      "VM.set_VCPUs_max",
+      "VM.set_VCPUs_number_live",
+      "VM.set_memory_dynamic_range",
+      "VM.set_memory_limits",
+    ]);
+  });
+
+  it("API 1.1 (XenAPI 1.0 era) has only the live vCPU call", () => {
+    expect([...availableSizingCallsOf({ major: 1, minor: 1 })]).toEqual(["VM.set_VCPUs_number_live"]);
   });
 });
 

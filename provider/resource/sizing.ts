@@ -2,16 +2,19 @@
  * A `Vm`'s vCPUs and memory, between the declaration and XAPI's fields:
  * - the `vcpus` and `memory` blocks as declared, their validation (one formula, the property named:
  *   `provider/model/wording.ts`) and their value in XAPI's units (memory in bytes: `provider/model/size.ts`);
- * - what the VM has, read from the records the provider reads anyway (no call of its own): the six
- *   `VM` fields, whether its guest can take vCPUs live, and whether the pool is licensed to;
+ * - what the pool allows, read from records the provider reads anyway (no call of its own): whether its
+ *   licence lets XAPI change vCPUs live, and which sizing setters its API version has (the guest's side,
+ *   `changing_VCPUs_live` in the VM's `allowed_operations`, the executor reads from the VM record);
  * - the `observed.vcpus` / `observed.memory` outputs, and the declaration as the VM stands (refresh).
  *
  * The XAPI facts behind it, with their sources: docs/xapi-vcpus-memory.md.
  */
 import { z } from "zod";
 import { formatSize, parseSize, type Size, shownSize } from "../model/size";
-import { PowerState } from "../model/vocabulary";
+import type { DeclaredSizing, SizingFields } from "../model/sizing";
+import { PowerState, SizingCall } from "../model/vocabulary";
 import { invalid } from "../model/wording";
+import { type ApiVersion, atLeast } from "./api-version";
 
 /** The `vcpus` block as declared. */
 export interface VcpusDeclaration {
@@ -35,36 +38,6 @@ export interface MemoryDeclaration {
 export interface SizingDeclaration {
   readonly vcpus?: VcpusDeclaration | undefined;
   readonly memory?: MemoryDeclaration | undefined;
-}
-
-/** The declared sizing in XAPI's units (memory in bytes): what the planner takes. */
-export interface DeclaredSizingBytes {
-  readonly vcpus?: { readonly atStartup: number; readonly max?: number | undefined } | undefined;
-  readonly memory?:
-    | {
-        readonly staticMax?: number | undefined;
-        readonly dynamicMin?: number | undefined;
-        readonly dynamicMax: number;
-      }
-    | undefined;
-}
-
-/** The six sizing fields of a `VM` record (wire names; memory in bytes). */
-export interface ObservedSizingFields {
-  readonly VCPUs_max: number;
-  readonly VCPUs_at_startup: number;
-  readonly memory_static_min: number;
-  readonly memory_static_max: number;
-  readonly memory_dynamic_min: number;
-  readonly memory_dynamic_max: number;
-}
-
-/** What the VM's guest and its pool let XAPI change live. */
-export interface GuestAbilityFacts {
-  /** The guest takes vCPUs live (`VM.set_VCPUs_number_live` passes XAPI's feature check). */
-  readonly vcpuHotplug: boolean;
-  /** The pool's licence has the `Live_set_vcpus` feature. */
-  readonly liveVcpusLicensed: boolean;
 }
 
 /** The `observed.vcpus` output. */
@@ -199,7 +172,7 @@ export const MemorySchema = z
   });
 
 /** The declared sizing in XAPI's units; `undefined` when neither block is declared. Inputs already validated. */
-export function declaredSizingOf(decl: SizingDeclaration): DeclaredSizingBytes | undefined {
+export function declaredSizingOf(decl: SizingDeclaration): DeclaredSizing | undefined {
   if (decl.vcpus === undefined && decl.memory === undefined) return undefined;
   const memory = decl.memory;
   return {
@@ -237,65 +210,20 @@ function bytesOf(size: Size, key: string): number {
 ////   observation        ////
 //////////////////////////////
 
-/** The record fields {@link observedSizingOf} reads. */
-const SIZING_FIELDS = [
-  "VCPUs_max",
-  "VCPUs_at_startup",
-  "memory_static_min",
-  "memory_static_max",
-  "memory_dynamic_min",
-  "memory_dynamic_max",
-] as const satisfies readonly (keyof ObservedSizingFields)[];
-
-/**
- * The sizing fields of a `VM` record, or `undefined` when one is missing or not a number. XAPI's JSON-RPC
- * sends int64 fields as numbers; XML-RPC (and a record some clients stored) as decimal strings: both read.
- */
-export function observedSizingOf(
-  record: Readonly<Record<string, unknown>>,
-): ObservedSizingFields | undefined {
-  const fields: Partial<Record<keyof ObservedSizingFields, number>> = {};
-  for (const key of SIZING_FIELDS) {
-    const value = intOf(record[key]);
-    if (value === undefined) return undefined;
-    fields[key] = value;
-  }
-  return fields as ObservedSizingFields;
-}
-
 function intOf(value: unknown): number | undefined {
   const n = typeof value === "string" && /^-?[0-9]+$/.test(value) ? Number(value) : value;
   return typeof n === "number" && Number.isSafeInteger(n) ? n : undefined;
 }
 
-/** The VM operation XAPI lists in `allowed_operations` when `VM.set_VCPUs_number_live` would pass its checks. */
-export const CHANGING_VCPUS_LIVE = "changing_VCPUs_live";
-
 /** The pool restriction that, when "true", withholds `Live_set_vcpus` (ocaml/xapi-types/features.ml). */
 export const RESTRICT_LIVE_VCPUS = "restrict_set_vcpus_number_live";
 
 /**
- * What the guest and the pool let XAPI change live, from records read anyway:
- * - vCPU hotplug: `changing_VCPUs_live` in the VM's `allowed_operations`. XAPI computes that list with the
- *   very checks `VM.set_VCPUs_number_live` runs (power state Running, the guest feature check on
- *   PV/PVH domains, PV drivers or `feature-vcpu-hotplug`) and does not leave this operation out of it
- *   (docs/xapi-vcpus-memory.md §1, §4). A VM that is not Running lists it never: the plan then takes
- *   the vCPU change to the next domain build, which is always legal.
- * - the licence: the pool's `restrictions` map; the key absent (an older XAPI, an unlicensed field) is
- *   taken as licensed, as `Pool_features.is_enabled` does for a restriction it does not find.
+ * The pool's licence has `Live_set_vcpus`, from the pool record's `restrictions` (read once per
+ * connection anyway): `restrict_set_vcpus_number_live` "true" withholds it (`VM.set_VCPUs_number_live`
+ * then fails `LICENCE_RESTRICTION`, docs/xapi-vcpus-memory.md §3). The key absent (an older XAPI, a
+ * record without the field) is taken as licensed: the executor still explains a refusal.
  */
-export function guestAbilitiesOf(
-  record: Readonly<Record<string, unknown>>,
-  pool: Readonly<Record<string, unknown>> | undefined,
-): GuestAbilityFacts {
-  const allowed = Array.isArray(record.allowed_operations) ? record.allowed_operations : [];
-  return {
-    vcpuHotplug: record.power_state === PowerState.Running && allowed.includes(CHANGING_VCPUS_LIVE),
-    liveVcpusLicensed: liveVcpusLicensedOf(pool),
-  };
-}
-
-/** The pool's licence has `Live_set_vcpus` (see {@link guestAbilitiesOf}). */
 export function liveVcpusLicensedOf(pool: Readonly<Record<string, unknown>> | undefined): boolean {
   const restrictions = pool?.restrictions;
   if (typeof restrictions !== "object" || restrictions === null) return true;
@@ -303,12 +231,12 @@ export function liveVcpusLicensedOf(pool: Readonly<Record<string, unknown>> | un
 }
 
 /** The `observed.vcpus` output. */
-export function observedVcpusOf(fields: ObservedSizingFields): ObservedVcpus {
+export function observedVcpusOf(fields: SizingFields): ObservedVcpus {
   return { atStartup: fields.VCPUs_at_startup, max: fields.VCPUs_max };
 }
 
 /** The `observed.memory` output (bytes). */
-export function observedMemoryOf(fields: ObservedSizingFields): ObservedMemory {
+export function observedMemoryOf(fields: SizingFields): ObservedMemory {
   return {
     staticMin: fields.memory_static_min,
     staticMax: fields.memory_static_max,
@@ -323,10 +251,7 @@ export function observedMemoryOf(fields: ObservedSizingFields): ObservedMemory {
  * keeps its declared spelling while it is the VM's value, and is written in its shortest binary unit
  * otherwise (`formatSize`).
  */
-export function observedSizingDeclaration(
-  decl: SizingDeclaration,
-  fields: ObservedSizingFields,
-): SizingDeclaration {
+export function observedSizingDeclaration(decl: SizingDeclaration, fields: SizingFields): SizingDeclaration {
   const out: { vcpus?: VcpusDeclaration; memory?: MemoryDeclaration } = {};
   if (decl.vcpus !== undefined) {
     out.vcpus = {
@@ -358,16 +283,6 @@ export function observedSizingDeclaration(
 ////   pending changes    ////
 //////////////////////////////
 
-/** The sizing setters (wire names, docs/xapi-vcpus-memory.md §3). */
-export const SizingCall = {
-  setVcpusMax: "VM.set_VCPUs_max",
-  setVcpusAtStartup: "VM.set_VCPUs_at_startup",
-  setVcpusNumberLive: "VM.set_VCPUs_number_live",
-  setMemoryDynamicRange: "VM.set_memory_dynamic_range",
-  setMemoryLimits: "VM.set_memory_limits",
-} as const;
-export type SizingCall = (typeof SizingCall)[keyof typeof SizingCall];
-
 /** A written setter, as the executor reports it. */
 interface WrittenSetter {
   readonly call: string;
@@ -381,12 +296,9 @@ interface WrittenSetter {
  * `VM.set_VCPUs_number_live` and `VM.set_memory_dynamic_range` on a Running VM, which reach the domain at
  * once (docs/xapi-vcpus-memory.md §4). For the pending report, next to the boot paths; sorted, no duplicates.
  */
-export function sizingPathsOf(
-  steps: readonly WrittenSetter[],
-  before: ObservedSizingFields | undefined,
-): string[] {
+export function sizingPathsOf(steps: readonly WrittenSetter[], before: SizingFields | undefined): string[] {
   const paths = new Set<string>();
-  const differs = (field: keyof ObservedSizingFields, value: unknown) =>
+  const differs = (field: keyof SizingFields, value: unknown) =>
     before === undefined || intOf(value) !== before[field];
   for (const { call, args, from } of steps) {
     switch (call) {
@@ -411,6 +323,15 @@ export function sizingPathsOf(
     }
   }
   return [...paths].sort();
+}
+
+/** Midnight Ride, the release of `set_VCPUs_max`, `set_VCPUs_at_startup` and the memory range setters. */
+const SIZING_SETTERS_SINCE: ApiVersion = { major: 1, minor: 7 };
+
+/** Which sizing setters the pool's XAPI has: `VM.set_VCPUs_number_live` since 1.1, the others since 1.7. */
+export function availableSizingCallsOf(api: ApiVersion): ReadonlySet<SizingCall> {
+  if (atLeast(api, SIZING_SETTERS_SINCE)) return new Set(Object.values(SizingCall));
+  return new Set([SizingCall.setVcpusNumberLive]);
 }
 
 /** True for a pending path that is a sizing property (the pending note holds boot and sizing paths). */
