@@ -6,9 +6,9 @@
  *   on a Running VM) catches it up;
  * - where the writes go on the path found ({@link placeSizingWrites}): everything at the first Halted VM
  *   of the path (no domain to disturb, and the only state that takes `VCPUs_max` and the static range);
- *   else the dynamic range live at the first Running VM, and `VCPUs_at_startup` before the path's domain
- *   build, or live at a Running VM no build follows when the guest can hotplug, or else at the start
- *   (it then waits for a later build: pending);
+ *   else the dynamic range live at the first Running VM, and `VCPUs_at_startup` at the start when the
+ *   path builds a domain (the build reads it), else live at the first Running VM when the guest can
+ *   hotplug and the pool is licensed, else at the start (it then waits for a later build: pending);
  * - the typed failures: a declaration the table has no call for on this pool, and a power cycle the
  *   policy refuses ({@link powerCycleFailure}).
  */
@@ -176,9 +176,11 @@ export function placeSizingWrites(
   const vcpus = ctx.changes.has(SizingChange.vcpusAtStartup);
   if (!vcpus && ctx.stale === 0) return at;
   const liveRow = ctx.usable.some((r) => r.call === SizingCall.setVcpusNumberLive);
-  const liveAt = powers.findIndex((p, i) => p === PowerState.Running && buildAfter[i] !== true);
-  if (vcpus && buildAfter[0] === true) {
-    put(0, [startupStep(o, t, powers[0] ?? PowerState.Halted, "the domain build of this plan uses it")]);
+  const liveAt = powers.indexOf(PowerState.Running);
+  if (buildAfter[0] === true) {
+    // The path builds a domain: it reads the record, so only a changed count needs writing, before it.
+    if (vcpus)
+      put(0, [startupStep(o, t, powers[0] ?? PowerState.Halted, "the domain build of this plan uses it")]);
   } else if (liveRow && liveAt >= 0) {
     const reason = vcpus
       ? `VCPUs_at_startup is ${o.VCPUs_at_startup}, declared ${t.VCPUs_at_startup}: plugged live into the running guest`
