@@ -4,7 +4,10 @@
  * provider's run of one job through the executor.
  */
 import type { XapiConnection } from "../provider/client";
-import type { VmRecord } from "../provider/executor";
+import { type ConvergeTarget, converge, type VmRecord } from "../provider/executor";
+import { DEFAULT_POLICY } from "../provider/model/plan";
+import { PowerCycleMode, PowerState } from "../provider/model/vocabulary";
+import { liveVcpusLicensedOf } from "../provider/resource/sizing";
 
 const GiB = 2 ** 30;
 
@@ -92,16 +95,41 @@ export function naiveSettersOf(kind: SizingKind): [string, ...unknown[]][] {
   }
 }
 
+/** What a kind declares, as the executor takes it (memory in bytes, boot fields by XAPI name). */
+export function targetOf(kind: SizingKind): ConvergeTarget {
+  const running = { powerState: PowerState.Running };
+  switch (kind) {
+    case SizingKind.liveVcpus:
+      return { ...running, sizing: { vcpus: { atStartup: 2 } } };
+    case SizingKind.dynamicMemory:
+      return { ...running, sizing: { memory: { dynamicMax: 1.5 * GiB } } };
+    case SizingKind.staticMax:
+      return { ...running, sizing: { memory: { staticMax: 4 * GiB, dynamicMax: 2 * GiB } } };
+    case SizingKind.maxAndBoot:
+      return {
+        ...running,
+        sizing: { vcpus: { atStartup: 1, max: 4 } },
+        boot: { HVM_boot_params: { order: "dc", firmware: "bios" } },
+      };
+  }
+}
+
 /**
- * The provider's run of one job: the executor converges the VM to its declaration (Running, the kind's
- * sizing, `powerCycle: "allow"`), planning from the record and pool read in one batch.
+ * The provider's run of one job: the executor converges the VM to its kind's declaration under
+ * `powerCycle: "allow"`, planning from the record and the pool read in one batch (as the provider does).
  */
 export async function convergeSizing(
-  _conn: XapiConnection,
-  _uuid: string,
-  _known: { ref: string; record: VmRecord } | undefined,
-  _pool: Record<string, unknown> | undefined,
-  _job: SizingJob,
+  conn: XapiConnection,
+  uuid: string,
+  known: { ref: string; record: VmRecord } | undefined,
+  pool: Record<string, unknown> | undefined,
+  job: SizingJob,
 ): Promise<void> {
-  throw new Error("bench --sizing: the executor's sizing target is not wired yet");
+  await converge(
+    conn,
+    { uuid, ref: known?.ref },
+    targetOf(job.kind),
+    { ...DEFAULT_POLICY, powerCycle: PowerCycleMode.allow },
+    { record: known?.record, guest: { liveVcpusLicensed: liveVcpusLicensedOf(pool) } },
+  );
 }
