@@ -97,8 +97,8 @@ const build = (r: Sizes): Domain => ({
 export function startMachine(s: SizingSituation): Machine {
   if (s.from === "Halted") return { power: s.from, record: s.observed, domain: null };
   const domain = build(s.observed);
-  // A stale domain runs one vCPU fewer (or more) than the record says.
-  if (s.vcpuDomainStale) domain.vcpus = s.observed.vcpusAtStartup > 1 ? s.observed.vcpusAtStartup - 1 : 2;
+  // A stale domain runs another count than any declaration could ask for (0: which one is unknown).
+  if (s.vcpuDomainStale) domain.vcpus = 0;
   return { power: s.from, record: s.observed, domain };
 }
 
