@@ -94,6 +94,16 @@ describe("a domain build", () => {
       pendingSizingChange: true,
     });
   });
+  it("keeps the guest's cooperation flags across a restart", async () => {
+    const h = await harness();
+    await h.control("setGuest", { uuid: FIXTURE.web.uuid, balloon: false, vcpuHotplug: false });
+    const state = JSON.parse(JSON.stringify(h.model.exportState()));
+    h.model.close();
+    const h2 = await harness({ state });
+    expect(await h2.control("domain", { uuid: FIXTURE.web.uuid })).toMatchObject({
+      guest: { pvDrivers: true, balloon: false, vcpuHotplug: false },
+    });
+  });
 });
 
 describe("a live dynamic-range change", () => {

@@ -278,9 +278,12 @@ describe("VM.set_memory_dynamic_range", () => {
     expect(await h.call("VM.get_memory_dynamic_min", db)).toBe(GiB);
   });
 
-  it("refuses a non-integral value with FIELD_TYPE_ERROR", async () => {
+  it.each([
+    ["a fraction", "1.5"],
+    ["an exponent", "1e9"],
+  ])("refuses a string that is %s with FIELD_TYPE_ERROR [param]", async (_label, min) => {
     const h = await harness();
-    expect(await faultOf(h, "VM.set_memory_dynamic_range", db, "1.5", String(2 * GiB))).toEqual([
+    expect(await faultOf(h, "VM.set_memory_dynamic_range", db, min, String(2 * GiB))).toEqual([
       "FIELD_TYPE_ERROR",
       ["min"],
     ]);

@@ -27,6 +27,9 @@ const { Halted, Running } = SimPowerState;
 
 /** An int64 parameter: a whole number, or the decimal string of one (what XML-RPC clients send). */
 function int64(args: readonly unknown[], i: number, name: string): number {
+  const raw = args[i];
+  if (typeof raw === "string" && !/^[+-]?\d+$/.test(raw.trim()))
+    throw new XapiFault(ErrorCode.fieldTypeError, [name]);
   const v = num(args, i, name);
   if (!Number.isSafeInteger(v)) throw new XapiFault(ErrorCode.fieldTypeError, [name]);
   return v;
