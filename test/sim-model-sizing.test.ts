@@ -364,6 +364,30 @@ describe("static range, limits and set_memory", () => {
   });
 });
 
+describe("deprecated live memory calls", () => {
+  it("set_memory_target_live needs a Running VM", async () => {
+    const h = await harness();
+    expect(await faultOf(h, "VM.set_memory_target_live", db, GiB)).toEqual([
+      "VM_BAD_POWER_STATE",
+      [db, "running", "halted"],
+    ]);
+  });
+
+  it("set_memory_target_live changes nothing on a Running VM", async () => {
+    const h = await harness();
+    await h.call("VM.set_memory_target_live", web, GiB);
+    expect([
+      await h.call("VM.get_memory_target", web),
+      await h.call("VM.get_memory_dynamic_min", web),
+    ]).toEqual([0, 2 * GiB]);
+  });
+
+  it("wait_memory_target_live returns once the domain holds its target", async () => {
+    const h = await harness();
+    expect(await h.call("VM.wait_memory_target_live", web)).toBe("");
+  });
+});
+
 describe.each(["xenserver-7", "xenapi-1.0"] as const)("profile %s (falcon's memory errors)", (profile) => {
   it("raises MEMORY_CONSTRAINT_VIOLATION with the order constraint", async () => {
     const h = await harness({ profile });

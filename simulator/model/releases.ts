@@ -62,6 +62,7 @@ const MESSAGES_SINCE: Readonly<Record<string, readonly string[]>> = {
     "VM.get_tags",
     "VM.get_blocked_operations",
     "VM.set_memory_static_max",
+    "VM.wait_memory_target_live",
     "VM.set_ha_restart_priority",
     "VM.set_ha_always_run",
     "VM.set_blocked_operations",

@@ -215,6 +215,36 @@ function registerDynamicRange(def: Def, e: Engine): void {
     },
     { async: true },
   );
+  // Deprecated since midnight-ride: the implementation is a no-op ("Use set_memory_dynamic_range instead").
+  def(
+    "VM.set_memory_target_live",
+    ["self", "target"],
+    (call) => {
+      const ref = str(call.args, 0, "self");
+      int64(call.args, 1, "target");
+      e.vm(ref);
+      return underOp(e, call, ref, "changing_memory_live", () => undefined);
+    },
+    { async: true },
+  );
+  // Waits until the domain holds its balloon target (within 1 MiB), then records memory_actual; the
+  // simulated domain is always there.
+  def(
+    "VM.wait_memory_target_live",
+    ["self"],
+    (call) => {
+      const ref = str(call.args, 0, "self");
+      e.vm(ref);
+      return underOp(e, call, ref, "awaiting_memory_live", () => {
+        const actual = e.domains.of(ref)?.actual;
+        if (actual !== undefined)
+          e.metrics.update(ref, (m) => {
+            m.memory_actual = actual;
+          });
+      });
+    },
+    { async: true },
+  );
   def("VM.set_memory_dynamic_max", ["self", "value"], (call) => {
     const ref = str(call.args, 0, "self");
     const value = int64(call.args, 1, "value");
