@@ -335,7 +335,8 @@ export class DryRunConnection implements XapiConnection {
     if (local !== undefined) return local;
     const shared = (await this.#snapshot.vms()).get(ref);
     if (shared === undefined) throw new XapiError(XapiErrorCode.HANDLE_INVALID, ["VM", ref], method);
-    const copy = structuredClone(shared) as VmRecord as unknown as MutableRecord;
+    // A shallow copy is enough: every write above replaces a top-level field, and reads hand out deep copies.
+    const copy = { ...shared } as VmRecord as unknown as MutableRecord;
     this.#vms.set(ref, copy);
     return copy;
   }

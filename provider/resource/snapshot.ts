@@ -51,6 +51,8 @@ export class PoolSnapshot {
   #vms: Promise<ReadonlyMap<string, VmRecord>> | undefined;
   #vbds: Promise<ReadonlyMap<string, VbdRecord>> | undefined;
   #byUuid: Promise<ReadonlyMap<string, string>> | undefined;
+  /** Owner URN → the VMs tagged with it: one pass over the VMs, not one per resource checked. */
+  #byOwner: Promise<ReadonlyMap<string, { ref: string; record: VmRecord }[]>> | undefined;
   /** uuid → ref, once the VMs have been read (refs never change over a VM's life). */
   #refs: ReadonlyMap<string, string> | undefined;
 
@@ -102,13 +104,19 @@ export class PoolSnapshot {
 
   /** The VMs whose `other_config` names this resource's URN as their owner (one, unless a copy kept the tag). */
   async vmsOwnedBy(urn: string): Promise<{ ref: string; record: VmRecord }[]> {
-    const owned: { ref: string; record: VmRecord }[] = [];
-    for (const [ref, record] of await this.vms()) {
-      if (record.is_a_snapshot === true) continue; // a snapshot copies its VM's other_config
-      const other = record.other_config as Record<string, unknown> | undefined;
-      if (other?.[URN_KEY] === urn) owned.push({ ref, record });
-    }
-    return owned;
+    this.#byOwner ??= this.vms().then((vms) => {
+      const byOwner = new Map<string, { ref: string; record: VmRecord }[]>();
+      for (const [ref, record] of vms) {
+        if (record.is_a_snapshot === true) continue; // a snapshot copies its VM's other_config
+        const owner = (record.other_config as Record<string, unknown> | undefined)?.[URN_KEY];
+        if (typeof owner !== "string") continue;
+        const list = byOwner.get(owner);
+        if (list === undefined) byOwner.set(owner, [{ ref, record }]);
+        else list.push({ ref, record });
+      }
+      return byOwner;
+    });
+    return [...((await this.#byOwner).get(urn) ?? [])];
   }
 
   /** The VM with this uuid, if any. */
