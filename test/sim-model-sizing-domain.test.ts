@@ -124,6 +124,14 @@ describe("a live dynamic-range change", () => {
     ]).toEqual([2 * GiB, 1.5 * GiB, 1.5 * GiB]);
   });
 
+  it("moves the memory once a balloon driver appears in the guest", async () => {
+    const h = await harness();
+    await h.control("setGuest", { uuid: FIXTURE.web.uuid, balloon: false });
+    await h.call("VM.set_memory_dynamic_range", web, GiB, 1.5 * GiB);
+    await h.control("setGuest", { uuid: FIXTURE.web.uuid, balloon: true });
+    expect(await memoryActual(h, web)).toBe(1.5 * GiB);
+  });
+
   it("leaves the domain alone on a Halted VM (the next build uses it)", async () => {
     const h = await harness();
     await h.call("VM.set_memory_dynamic_range", db, GiB, 1.5 * GiB);

@@ -47,6 +47,8 @@ function setGuest(e: Engine, body: Record<string, unknown>): unknown {
     });
   }
   e.vmState.afterPowerChange(ref);
+  // A balloon driver that appears in a live guest lets squeezed move its memory into the range.
+  if (balloon === true || pvDrivers === true) e.domains.rebalance(ref);
   const sim = e.vmState.simOf(ref);
   return {
     uuid: vm.uuid,

@@ -80,19 +80,30 @@ export class Domains {
    * and the domain keeps its memory.
    */
   setDynamicRange(ref: string, min: number, max: number): void {
-    const e = this.e;
     const domain = this.of(ref);
     if (!domain) return;
     domain.dynamicMin = min;
     domain.dynamicMax = max;
-    if (guestCooperation(e.vmState.simOf(ref)).balloon) {
-      const host = e.vm(ref).resident_on;
-      domain.target = squeezedTarget(min, max, this.room(host, ref));
-      domain.actual = domain.target;
-      e.metrics.update(ref, (m) => {
-        m.memory_actual = domain.actual;
-      });
-    }
+    this.rebalance(ref);
+  }
+
+  /**
+   * squeezed's pass over a live domain: with a balloon driver it gets a target within its range and
+   * reaches it; without one it is left as it is (also when a guest's driver appears later).
+   */
+  rebalance(ref: string): void {
+    const e = this.e;
+    const domain = this.of(ref);
+    const vm = e.vm(ref);
+    const live = vm.power_state === SimPowerState.Running || vm.power_state === SimPowerState.Paused;
+    if (!domain || !live || !guestCooperation(e.vmState.simOf(ref)).balloon) return;
+    const target = squeezedTarget(domain.dynamicMin, domain.dynamicMax, this.room(vm.resident_on, ref));
+    if (target === domain.target && target === domain.actual) return;
+    domain.target = target;
+    domain.actual = target;
+    e.metrics.update(ref, (m) => {
+      m.memory_actual = target;
+    });
     e.vmState.syncResidents();
   }
 
