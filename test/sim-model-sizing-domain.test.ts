@@ -201,6 +201,14 @@ describe("start checks", () => {
     expect([f.code, f.params]).toEqual(["HOST_NOT_ENOUGH_PCPUS", ["3", "2"]]);
   });
 
+  it("does not count pCPUs under xenserver-7 (falcon predates the check)", async () => {
+    const h = await harness({ profile: "xenserver-7" });
+    await h.control("hostResources", { host: "master", cpu_count: 4 });
+    await h.call("VM.set_VCPUs_max", db, 6);
+    await h.call("VM.start", db, false, false);
+    expect(await h.powerState(db)).toBe("Running");
+  });
+
   it("lets platform:vcpu-unrestricted start more vCPUs than pCPUs", async () => {
     const h = await harness();
     await h.control("hostResources", { host: "master", cpu_count: 4 });

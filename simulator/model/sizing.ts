@@ -126,6 +126,14 @@ export function startSizingError(vm: VmRecord): XapiFault | undefined {
   return undefined;
 }
 
+/** The xapi release that added `assert_enough_pcpus` (xen-api commit deb7035beb, CP-28936, 2018-07-25). */
+export const PCPU_CHECK_SINCE = "1.110.0";
+
+/** True when the profile's XAPI refuses to start more vCPUs than the host has pCPUs (falcon does not). */
+export function checksPcpus(profile: SimProfile): boolean {
+  return profile.release === null || !releaseIsAfter(PCPU_CHECK_SINCE, profile.release);
+}
+
 /**
  * `assert_enough_pcpus`: VCPUs_max above the host's `cpu_info.cpu_count` fails with HOST_NOT_ENOUGH_PCPUS
  * [vcpus; pcpus] unless `platform:vcpu-unrestricted` is true.

@@ -9,7 +9,7 @@ import { crashActionError, deriveDomainType } from "../boot";
 import { type Engine, type OpContext, ocamlFloat } from "../engine";
 import { bool, str } from "../params";
 import { VmMessage, vmMessage } from "../pool-objects";
-import { pcpuError, startSizingError } from "../sizing";
+import { checksPcpus, pcpuError, startSizingError } from "../sizing";
 import { ErrorCode, NULL_REF, SimPowerState } from "../vocabulary";
 import type { Call, Def } from "./registry";
 
@@ -93,7 +93,8 @@ function prepareStart(e: Engine, ref: string, host: string): void {
     });
   }
   const vm = e.vm(ref);
-  const basic = startSizingError(vm) ?? crashActionError(vm) ?? pcpuError(vm, e.host(host).cpu_info);
+  const pcpus = checksPcpus(e.profile) ? pcpuError(vm, e.host(host).cpu_info) : undefined;
+  const basic = startSizingError(vm) ?? crashActionError(vm) ?? pcpus;
   if (basic) throw basic;
   // Fail fast on what the build would meet (docs/simulator-behaviour.md#booting); the build checks again.
   const boot = e.storage.bootOf(ref);
