@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { XapiBootFields } from "../provider/model/boot";
 import type { PlanInput, PlanStep } from "../provider/model/plan";
 import type { DeclaredSizing, SizingFields } from "../provider/model/sizing";
-import { planTransition } from "../provider/planner";
+import { describePlan, planTransition } from "../provider/planner";
 import { BUILDS, ORACLE_POLICIES, type State, type Target } from "./planner-oracle";
 import {
   expectedOutcome,
@@ -211,4 +211,130 @@ describe("sizing plans against the oracle: every state pair × change × guest �
       }
     },
   );
+});
+
+describe("sizing plans, by example", () => {
+  const running = (over: Partial<PlanInput>): PlanInput => ({
+    observedPowerState: "Running",
+    observedBoot: HVM,
+    declaredPowerState: "Running",
+    policy: { shutdown: "clean", allowDiscardSuspendedState: false, bootChanges: "restart" },
+    observedSizing: xapi(OBSERVED),
+    ...over,
+  });
+  const HOTPLUG = { vcpuHotplug: true, liveVcpusLicensed: true };
+  const lines = (input: PlanInput) => {
+    const result = planTransition(input);
+    return result.ok ? describePlan(result.plan) : [`${result.failure.code}: ${result.failure.reason}`];
+  };
+
+  it("plugs vCPUs into a Running guest that can hotplug, with no restart", () => {
+    expect(lines(running({ declaredSizing: { vcpus: { atStartup: 3 } }, guest: HOTPLUG }))).toEqual([
+      "1. VM.set_VCPUs_number_live(nvcpu: 3) (Running → Running): VCPUs_at_startup is 2, declared 3: plugged live into the running guest",
+    ]);
+  });
+
+  it("without hotplug, writes VCPUs_at_startup and reboots once under bootChanges restart", () => {
+    expect(lines(running({ declaredSizing: { vcpus: { atStartup: 3 } } }))).toEqual([
+      "1. VM.set_VCPUs_at_startup(value: 3) (Running → Running): VCPUs_at_startup is 2, declared 3; the domain build of this plan uses it",
+      "2. VM.clean_reboot (Running → Running): clean reboot so the domain runs the declared vCPU count",
+    ]);
+  });
+
+  it("joins a vCPU change to a boot change's reboot: one restart for both", () => {
+    const input = running({
+      declaredBoot: { HVM_boot_params: { order: "dc" } },
+      declaredSizing: { vcpus: { atStartup: 3 } },
+      guest: HOTPLUG,
+    });
+    expect(lines(input).map((l) => l.split(" (")[0])).toEqual([
+      '1. VM.set_HVM_boot_params(value: {"order":"dc","firmware":"bios"})',
+      "2. VM.set_VCPUs_at_startup(value: 3)",
+      "3. VM.clean_reboot",
+    ]);
+  });
+
+  it("under powerCycle allow, one shutdown and start is the restart window of a boot change too", () => {
+    const input = running({
+      declaredBoot: { HVM_boot_params: { order: "dc" } },
+      declaredSizing: { vcpus: { atStartup: 2, max: 6 } },
+      policy: {
+        shutdown: "clean",
+        allowDiscardSuspendedState: false,
+        bootChanges: "restart",
+        powerCycle: "allow",
+      },
+    });
+    expect(lines(input).map((l) => l.split(" (")[0])).toEqual([
+      '1. VM.set_HVM_boot_params(value: {"order":"dc","firmware":"bios"})',
+      "2. VM.clean_shutdown",
+      "3. VM.set_VCPUs_max(value: 6)",
+      "4. VM.start(start_paused: false, force: false)",
+    ]);
+  });
+
+  it("refuses a power cycle by default, naming the property, the states and the way out", () => {
+    expect(
+      lines(running({ declaredSizing: { memory: { staticMax: 8 * GiB, dynamicMax: 8 * GiB } } })),
+    ).toEqual([
+      'NEEDS_POWER_CYCLE: Cannot change memory.staticMax of a Running VM declared Running without a power cycle: expected a Halted VM (XAPI accepts VM.set_memory_limits only then), received Running. Declare powerState "Halted", or set policy.powerCycle "allow" to shut the VM down, write, and start it again in this run.',
+    ]);
+  });
+
+  it("writes vcpus.max of a Crashed VM on its way through Halted, with no power cycle to allow", () => {
+    const input = running({
+      observedPowerState: "Crashed",
+      declaredSizing: { vcpus: { atStartup: 2, max: 6 } },
+    });
+    expect(lines(input).map((l) => l.split(" (")[0])).toEqual([
+      "1. VM.hard_shutdown",
+      "2. VM.set_VCPUs_max(value: 6)",
+      "3. VM.start(start_paused: false, force: false)",
+    ]);
+  });
+
+  it("leaves a Suspended VM suspended with its vCPU change pending", () => {
+    const input = running({
+      observedPowerState: "Suspended",
+      declaredPowerState: "Suspended",
+      declaredSizing: { vcpus: { atStartup: 3 } },
+    });
+    const result = planTransition(input);
+    expect(result.ok && [result.plan.steps.map((s) => s.call), result.plan.sizingPending]).toEqual([
+      ["VM.set_VCPUs_at_startup"],
+      true,
+    ]);
+  });
+
+  it("has no sizingPending when sizing is not managed", () => {
+    const result = planTransition(running({ observedSizing: undefined }));
+    expect(result.ok && "sizingPending" in result.plan).toBe(false);
+  });
+
+  it("does not plug vCPUs live on a pool without VM.set_VCPUs_number_live", () => {
+    const input = running({
+      declaredSizing: { vcpus: { atStartup: 3 } },
+      guest: HOTPLUG,
+      availableSizingCalls: new Set([
+        "VM.set_VCPUs_at_startup",
+        "VM.set_VCPUs_max",
+        "VM.set_memory_limits",
+      ] as const),
+    });
+    expect(lines(input).map((l) => l.split(" (")[0])).toEqual([
+      "1. VM.set_VCPUs_at_startup(value: 3)",
+      "2. VM.clean_reboot",
+    ]);
+  });
+
+  it("fails NO_LEGAL_PATH for a static change on a pool without VM.set_memory_limits", () => {
+    const input = running({
+      declaredPowerState: "Halted",
+      declaredSizing: { memory: { staticMax: 8 * GiB, dynamicMax: 8 * GiB } },
+      availableSizingCalls: new Set(["VM.set_memory_dynamic_range"] as const),
+    });
+    expect(lines(input)).toEqual([
+      "NO_LEGAL_PATH: No call to change memory.staticMax on this pool: expected VM.set_memory_limits (XAPI API 1.7), received a pool without it. Upgrade the pool, or leave the field undeclared.",
+    ]);
+  });
 });

@@ -68,6 +68,7 @@ import { fail } from "./policy";
 import { costsMore, explainPath, type Goal, NO_SIZING, type SearchNode, type Settle, search } from "./search";
 import { planBootableDisks, planSetters } from "./setters";
 import {
+  explainCycle,
   placeSizingWrites,
   powerCycleFailure,
   type SizingContext,
@@ -157,15 +158,18 @@ export function planTransition(input: PlanInput): PlanResult {
   const limit = input.searchLimit ?? DEFAULT_SEARCH_LIMIT;
   const found = search(start, goal, input.policy, limit, settle);
   if (!found.ok) return found;
-  if (sizing !== undefined && input.policy.powerCycle !== "allow") {
-    // Measured against the plan without the changes that may need a cycle: costing more is a cycle.
-    const baseline = search(startNode(withoutCycleChanges(sizing)), goal, input.policy, limit, settle);
-    if (baseline.ok && costsMore(found.path, baseline.path)) {
-      return { ok: false, failure: powerCycleFailure(sizing, input.observedPowerState, target) };
-    }
+  // Measured against the plan without the changes that may need a cycle: costing more is a cycle.
+  const baseline =
+    sizing === undefined || sizing.pending === withoutCycleChanges(sizing).pending
+      ? undefined
+      : search(startNode(withoutCycleChanges(sizing)), goal, input.policy, limit, settle);
+  const cycled = sizing !== undefined && baseline?.ok === true && costsMore(found.path, baseline.path);
+  if (cycled && input.policy.powerCycle !== "allow") {
+    return { ok: false, failure: powerCycleFailure(sizing, input.observedPowerState, target) };
   }
 
-  const lifecycle = explainPath(start, found.path, goal, bootChanged, settle);
+  const explained = explainPath(start, found.path, goal, bootChanged, settle);
+  const lifecycle = cycled ? explainCycle(explained, sizing, target) : explained;
   const end = found.end;
   const plan: Plan = {
     steps: [...setters.steps, ...interleave(lifecycle, sizing, input.observedPowerState)],

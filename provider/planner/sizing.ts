@@ -150,6 +150,23 @@ export function powerCycleFailure(ctx: SizingContext, power: PowerState, target:
 }
 
 /**
+ * The lifecycle steps of a plan that cycles the VM for sizing, with the reason of the call that brings it
+ * to the state the writes need (Halted, or Running for a Paused or Suspended VM's dynamic range) saying so.
+ */
+export function explainCycle(steps: readonly PlanStep[], ctx: SizingContext, target: PowerState): PlanStep[] {
+  const halted = [SizingChange.vcpusMax, SizingChange.memoryStatic].filter((c) => ctx.changes.has(c));
+  const kinds = halted.length > 0 ? halted : [SizingChange.memoryDynamic];
+  const into: readonly PowerState[] =
+    halted.length > 0 ? [PowerState.Halted] : [PowerState.Running, PowerState.Halted];
+  const i = steps.findIndex((s) => into.includes(s.to) && s.to !== target);
+  const step = steps[i];
+  if (step === undefined) return [...steps];
+  const why = `XAPI writes ${propertiesOf(kinds, ctx.observed, ctx.target)} only on a ${into.join(" or ")} VM (policy powerCycle "allow")`;
+  const reason = step.reason.replace(/, on the way to /, `: ${why}, on the way to `);
+  return steps.map((s, j) => (j === i ? { ...s, reason } : s));
+}
+
+/**
  * The sizing setter steps of a path, by the index of the node they run at (0 = the observed state,
  * i = after the i-th lifecycle call). `powers[i]` is node i's power state, `buildAfter[i]` whether a
  * lifecycle call after node i builds a domain.
