@@ -4,7 +4,7 @@
  * with provider/planner.ts or provider/model/lifecycle.ts, so a bug in either shows up as a
  * disagreement. It also models what a `pv` block does to a VM's PV fields (README "Boot configuration"
  * and the seed's "VM boot parameters"), independently of provider/boot/schema.ts and
- * provider/model/boot.ts.
+ * provider/model/boot.ts. The vCPU and memory part of the model is test/planner-oracle-sizing.ts.
  */
 
 export type State = "Halted" | "Paused" | "Running" | "Suspended" | "Crashed";

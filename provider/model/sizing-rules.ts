@@ -74,8 +74,8 @@ export interface SizingRule {
 const ALL_STATES = [PowerState.Halted, PowerState.Paused, PowerState.Running, PowerState.Suspended] as const;
 
 /**
- * THE sizing table. Within a change kind, rows are in the planner's order of preference where more than
- * one applies in a state: a live write before a next-build one.
+ * THE sizing table. The order carries no planning meaning: where a write goes is decided by the power
+ * states and effects of the rows (`provider/planner/sizing.ts`).
  */
 export const SIZING_RULES: readonly SizingRule[] = [
   {
