@@ -144,7 +144,10 @@ class Connection implements XapiConnection {
   ): Promise<T> {
     const bare = method.replace(/^Async\./, "");
     const start = () => this.#session.call(`Async.${bare}`, args) as Promise<TaskRef>;
-    return (await this.#slots.run(() => this.#tasks.run(start, bare, { timeoutMs: opts?.timeoutMs }))) as T;
+    // The slot is free once the task has ended: the next operation starts while this task is destroyed.
+    return (await this.#slots.run((release) =>
+      this.#tasks.run(start, bare, { timeoutMs: opts?.timeoutMs, onEnded: release }),
+    )) as T;
   }
 
   /** Adopt a changed password for the next login (same url and username), and a changed schedule or limit. */

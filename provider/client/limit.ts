@@ -53,14 +53,23 @@ export class OperationSlots {
     return this.#queue.length;
   }
 
-  /** Run `operation` holding one slot (waiting for one first); the slot is released however it ends. */
-  async run<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Run `operation` holding one slot (waiting for one first); the slot is released however it ends, or
+   * earlier when `operation` calls the release it is given (its task ended; only the cleanup is left).
+   */
+  async run<T>(operation: (release: () => void) => Promise<T>): Promise<T> {
     await this.#acquire();
-    try {
-      return await operation();
-    } finally {
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
       this.#used--;
       this.#grant();
+    };
+    try {
+      return await operation(release);
+    } finally {
+      release();
     }
   }
 

@@ -6,15 +6,25 @@
  * `wait_for_all_inner`: `event.from` on `task/<ref>` classes with a 5 s timeout, then `task.destroy`);
  * `task.get_record` is polled with backoff only where `event.from` is missing or failed. Why:
  * - cost: polling spends a call per task per backoff step (≈ 9 for a 5 s operation); the long-poll spends
- *   about two per task (the first answer shows it pending, the next one its end), shared by every task of
- *   the session that changes at the same moment;
+ *   about one per task (a first look, shared by the tasks started together, and its end, shared by the
+ *   tasks that end together);
  * - our tasks only (not the whole `task` class): other tools' tasks, and our own task creations and
  *   destructions, never wake the poll. A task started while a poll is out joins at its answer (at most
  *   {@link EVENT_TIMEOUT_S} later), with the token the watcher held BEFORE its `Async.*` call was sent, so
  *   every change of the task since its creation is in the next answer and none can be missed;
+ * - first looks are batched (the one timing choice here). A poll naming a task not seen yet answers at
+ *   once: the task's creation is after the poll's token, and no later token can be had without looking at
+ *   the task (it may end first). So such a poll goes out {@link Backoff.initialMs} after the previous
+ *   answer, and once the `Async.*` calls still out are answered (a slot's next operation starts as soon as
+ *   a task ends, before its `task.destroy`): every task started meanwhile shares that one answer, and a
+ *   short task is seen ended in it. That pause is the only one: after first looks, and after an end, the
+ *   next poll goes out at once and waits on the host, which batches ends that come close together
+ *   (xen-api ocaml/xapi/xapi_event.ml `from`; docs/xapi-facts.md "event.from batches"). A look per task
+ *   followed by the same pause cost 1.4 answers per task at N = 100 in the executor bench, this 1.05
+ *   (bench/results/2026-11-27-calls.json);
  * - an event's snapshot has status, result and error_info together: the answer that shows the end is also
  *   the read of the outcome (no `task.get_record`);
- * - answers that settle nothing (XAPI writes `progress` while xenopsd works) re-arm on the polling schedule,
+ * - answers that show only progress (XAPI writes it while xenopsd works) re-arm on the polling schedule,
  *   so waiting never costs more calls than polling;
  * - tokens are DB generations, not per session: a re-login or a HOST_IS_SLAVE redirect (handled by the
  *   session) keeps the poll valid; any failure of the poll hands the tasks in flight to polling, and
@@ -53,6 +63,8 @@ export interface WaitOptions {
   /** Give up (cancel the task) after this long. @default no limit */
   readonly timeoutMs?: number | undefined;
   readonly poll?: Backoff | undefined;
+  /** Called once the task has ended (or the wait failed), before its `task.destroy`: its slot is free. */
+  readonly onEnded?: (() => void) | undefined;
 }
 
 /**
@@ -67,7 +79,7 @@ export async function waitForTask(
   options: WaitOptions = {},
 ): Promise<unknown> {
   const poll = options.poll ?? DEFAULT_TASK_POLL;
-  return settleAndDestroy(call, task, method, options.timeoutMs, (deadline) =>
+  return settleAndDestroy(call, task, method, options, (deadline) =>
     pollUntilSettled(call, task, deadline, poll),
   );
 }
@@ -123,6 +135,10 @@ export class TaskWatcher {
   /** The token of the last answer: what a task started now is read from. */
   #latest: Mark = ORIGIN;
   #running = false;
+  /** `Async.*` calls sent and not answered yet: tasks about to join. */
+  #starting = 0;
+  /** Called when {@link #starting} drops to 0. */
+  #onStarted: (() => void)[] = [];
   /** False once the host answered MESSAGE_METHOD_UNKNOWN: this session polls. */
   #events = true;
   #closed = false;
@@ -155,9 +171,9 @@ export class TaskWatcher {
   async run(start: () => Promise<TaskRef>, method: string, options: WaitOptions = {}): Promise<unknown> {
     // Taken before the task exists: its creation and every later change come after this token.
     let progress: Progress = { since: this.#latest, seen: false };
-    const task = await start();
+    const task = await this.#starts(start);
     const poll = options.poll ?? this.#poll;
-    return settleAndDestroy(this.#call, task, method, options.timeoutMs, async (deadline) => {
+    return settleAndDestroy(this.#call, task, method, options, async (deadline) => {
       if (this.#events && !this.#closed) {
         const watched = await this.#watch(task, progress, deadline);
         progress = watched.progress;
@@ -171,6 +187,28 @@ export class TaskWatcher {
   close(): void {
     this.#closed = true;
     for (const waiter of [...this.#waiters.values()]) waiter.done("poll");
+  }
+
+  /** `start()`, counted in {@link #starting} while it is out. */
+  async #starts(start: () => Promise<TaskRef>): Promise<TaskRef> {
+    this.#starting++;
+    try {
+      return await start();
+    } finally {
+      if (--this.#starting === 0) for (const started of this.#onStarted.splice(0)) started();
+    }
+  }
+
+  /** Until every `Async.*` call out has been answered (its task joined), or `ms` passed. */
+  #started(ms: number): Promise<void> {
+    if (this.#starting === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#onStarted.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #watch(
@@ -213,12 +251,28 @@ export class TaskWatcher {
     });
   }
 
+  /**
+   * The waiters the next poll asks about, once it may go out (module doc, "first looks are shared"): with a
+   * task not seen yet, `initialMs` after the previous answer (`answeredAt`) and after the `Async.*` calls
+   * out (at most `initialMs` more); with seen tasks only, at once.
+   */
+  async #nextBatch(answeredAt: number): Promise<Waiter[]> {
+    // Tasks the last answer ended free their slots now: the successors' `Async.*` calls go out first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if ([...this.#waiters.values()].some((w) => !w.seen)) {
+      const pause = answeredAt + this.#poll.initialMs - Date.now();
+      if (pause > 0) await sleep(pause);
+      await this.#started(this.#poll.initialMs);
+    }
+    return [...this.#waiters.values()];
+  }
+
   async #loop(): Promise<void> {
-    // A short task is then seen ended in the first answer (as the first poll would see it).
-    await sleep(this.#poll.initialMs);
     let quiet = 0;
+    let answeredAt = Date.now();
     while (this.#waiters.size > 0 && this.#events && !this.#closed) {
-      const batch = [...this.#waiters.values()];
+      const batch = await this.#nextBatch(answeredAt);
+      if (batch.length === 0) continue;
       // The oldest mark of the batch: no waiter misses a change (the others just see some twice).
       const since = batch.reduce((oldest, w) => older(w.since, oldest), this.#latest);
       let answer: { events?: unknown; token?: unknown };
@@ -235,10 +289,12 @@ export class TaskWatcher {
         for (const waiter of batch) waiter.done("poll");
         return;
       }
+      answeredAt = Date.now();
       const mark: Mark = { token: String(answer.token ?? ""), seq: this.#latest.seq + 1 };
       this.#latest = mark;
       const last = lastEventOf(Array.isArray(answer.events) ? (answer.events as TaskEvent[]) : []);
       let settled = 0;
+      let progressed = 0;
       for (const waiter of batch) {
         if (this.#waiters.get(waiter.task) !== waiter) continue;
         const event = last.get(waiter.task);
@@ -251,14 +307,14 @@ export class TaskWatcher {
         }
         waiter.since = mark;
         if (record === undefined) continue;
-        waiter.seen = true;
         if (record.status !== "pending" && record.status !== "cancelling") {
           waiter.done(record);
           settled++;
-        }
+        } else if (waiter.seen) progressed++;
+        waiter.seen = true;
       }
-      // An answer that ended nothing (progress, a task joining): pause as a poll would before asking again.
-      if (settled > 0 || last.size === 0) quiet = 0;
+      // Progress only (XAPI writes it while xenopsd works): pause as a poll would before asking again.
+      if (settled > 0 || progressed === 0) quiet = 0;
       else await sleep(backoffDelay(this.#poll, quiet++));
     }
   }
@@ -281,18 +337,24 @@ async function settleAndDestroy(
   call: SessionCall,
   task: TaskRef,
   method: string,
-  timeoutMs: number | undefined,
+  options: WaitOptions,
   settled: (deadline: number) => Promise<TaskRecord | undefined>,
 ): Promise<unknown> {
+  const { timeoutMs } = options;
   const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
   try {
-    let record = await settled(deadline);
-    if (record === undefined) {
-      // Best effort: XAPI may refuse (OPERATION_NOT_ALLOWED) or the task may finish meanwhile.
-      await call("task.cancel", [task]).catch(() => undefined);
-      record = await settled(Date.now() + CANCEL_GRACE_MS);
-      // The operation may have completed before the cancel landed: then it succeeded.
-      if (record?.status !== "success") throw new XapiTimeoutError(method, task, timeoutMs ?? 0);
+    let record: TaskRecord | undefined;
+    try {
+      record = await settled(deadline);
+      if (record === undefined) {
+        // Best effort: XAPI may refuse (OPERATION_NOT_ALLOWED) or the task may finish meanwhile.
+        await call("task.cancel", [task]).catch(() => undefined);
+        record = await settled(Date.now() + CANCEL_GRACE_MS);
+        // The operation may have completed before the cancel landed: then it succeeded.
+        if (record?.status !== "success") throw new XapiTimeoutError(method, task, timeoutMs ?? 0);
+      }
+    } finally {
+      options.onEnded?.();
     }
     return outcome(record, task, method);
   } finally {
