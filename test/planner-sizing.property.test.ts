@@ -80,6 +80,7 @@ const situation = fc.record({
   declaration,
   guest: fc.record({ hotplug: fc.boolean(), licensed: fc.boolean() }),
   vcpuDomainStale: fc.boolean(),
+  forceRestart: fc.boolean(),
 });
 type Generated = typeof situation extends fc.Arbitrary<infer T> ? T : never;
 
@@ -124,6 +125,7 @@ function plan(g: Generated, over: Partial<PlanInput> = {}): PlanResult {
     declaredSizing: g.declaration,
     guest: { vcpuHotplug: g.guest.hotplug, liveVcpusLicensed: g.guest.licensed },
     liveDomainSizingStale: g.vcpuDomainStale,
+    forceRestart: g.forceRestart,
     ...over,
   });
 }
@@ -184,7 +186,7 @@ describe("sizing plan properties", () => {
     );
   });
 
-  it("never builds more than one domain for sizing and boot changes together", () => {
+  it("never builds more than one domain for sizing and boot changes together (restartTrigger included)", () => {
     expect.hasAssertions();
     fc.assert(
       fc.property(situation, (g) => {
@@ -237,7 +239,7 @@ describe("sizing plan properties", () => {
         const s = situationOf(g);
         const end = runOnMachine(s, machineSteps(first.ok ? first.plan.steps : []));
         const again = plan(
-          { ...g, from: g.to, observed: end.record, bootChange: false },
+          { ...g, from: g.to, observed: end.record, bootChange: false, forceRestart: false },
           {
             liveDomainBootStale: first.ok && first.plan.bootChangePending,
             liveDomainSizingStale: machinePending(end),
