@@ -96,7 +96,9 @@ export const DEFAULT_SEARCH_LIMIT = 8;
  *
  * @returns `{ ok: true, plan }` with setter steps first, then the fewest lifecycle calls; or
  *   `{ ok: false, failure }` with `code` `TARGET_NOT_DECLARABLE` (e.g. Crashed), `INVALID_DECLARED_BOOT`
- *   (fields XAPI's setters cannot reach together), `NO_LEGAL_PATH` or `SEARCH_LIMIT`. Never a partial plan.
+ *   (fields XAPI's setters cannot reach together), `INVALID_DECLARED_SIZING` (vCPUs or memory out of
+ *   XAPI's order), `NEEDS_POWER_CYCLE` (a sizing change needs a cycle the policy refuses), `NO_LEGAL_PATH`
+ *   or `SEARCH_LIMIT`. Never a partial plan.
  * @example
  * planTransition({ observedPowerState: "Paused", declaredPowerState: "Halted", observedBoot, policy: DEFAULT_POLICY })
  * // → VM.unpause, VM.clean_shutdown
@@ -131,13 +133,23 @@ export function planTransition(input: PlanInput): PlanResult {
     input.observedDisks,
   );
   if (!disks.ok) return disks;
-  // A bootable-flag change is a boot-config change like any field (it is read at the next build).
-  const setters = { steps: [...fields.steps, ...disks.steps] };
   const sized = sizingOf(input);
   if (sized !== undefined && !sized.ok) return sized;
-  const sizing = sized?.context;
+  // A bootable-flag change is a boot-config change like any field (it is read at the next build).
+  return planSteps(input, target, [...fields.steps, ...disks.steps], sized?.context);
+}
 
-  const bootChanged = setters.steps.length > 0;
+/**
+ * The plan once the setters are known: the search for the lifecycle calls (with the sizing writes as
+ * free moves), the power-cycle rule, the sizing writes placed along the path.
+ */
+function planSteps(
+  input: PlanInput,
+  target: DeclarablePowerState,
+  setters: readonly PlanStep[],
+  sizing: SizingContext | undefined,
+): PlanResult {
+  const bootChanged = setters.length > 0;
   const live = input.observedPowerState !== PowerState.Halted;
   const settle: Settle =
     sizing === undefined ? NO_SIZING : (power, pending, stale) => settleSizing(sizing, power, pending, stale);
@@ -172,7 +184,7 @@ export function planTransition(input: PlanInput): PlanResult {
   const lifecycle = cycled ? explainCycle(explained, sizing, target) : explained;
   const end = found.end;
   const plan: Plan = {
-    steps: [...setters.steps, ...interleave(lifecycle, sizing, input.observedPowerState)],
+    steps: [...setters, ...interleave(lifecycle, sizing, input.observedPowerState)],
     lifecycleCalls: lifecycle.length,
     bootChangePending: end.power !== PowerState.Halted && !end.fresh,
     ...(sizing === undefined ? {} : { sizingPending: end.power !== PowerState.Halted && end.stale !== 0 }),
