@@ -36,11 +36,13 @@ function int64(args: readonly unknown[], i: number, name: string): number {
 }
 
 /**
- * A session-only message (no `Async.` form) still runs under a context whose task XAPI does not store:
- * the ref it leaves in `current_operations` names no task.
+ * A session-only message (no `Async.` form) runs under a context with a dummy task that is not in the
+ * database (`Context.of_http_req` in ocaml/xapi/context.ml, `Ref.make_dummy` in ocaml/xapi-types/ref.ml):
+ * `DummyRef:|<uuid>|<call>` is what it leaves in `current_operations`.
  */
 function contextOf(call: Call): OpContext {
-  return call.ctx ?? { task: `OpaqueRef:${randomUUID()}`, signal: new AbortController().signal };
+  const task = `DummyRef:|${randomUUID()}|${call.wireName}`;
+  return call.ctx ?? { task, signal: new AbortController().signal };
 }
 
 /** The first pool's restrictions (`Pool_features`). */
