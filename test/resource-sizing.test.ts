@@ -8,6 +8,7 @@ import type { SizingFields } from "../provider/model/sizing";
 import {
   availableSizingCallsOf,
   declaredSizingOf,
+  failingSizingProperty,
   liveVcpusLicensedOf,
   MemorySchema,
   observedMemoryOf,
@@ -290,5 +291,26 @@ describe("sizingPathsOf (pending report)", () => {
     expect(
       sizingPathsOf([{ call: "VM.set_HVM_boot_params", args: { value: { order: "dc" } } }], FIELDS),
     ).toEqual([]);
+  });
+});
+
+describe("failingSizingProperty", () => {
+  const observed = { vcpus: { atStartup: 2, max: 4 }, memory: { staticMax: 4 * GiB, dynamicMax: 2 * GiB } };
+
+  it("names a property XAPI writes only on a Halted VM before a live one", () => {
+    expect(
+      failingSizingProperty(
+        { vcpus: { atStartup: 3 }, memory: { staticMax: 8 * GiB, dynamicMax: 2 * GiB } },
+        observed,
+      ),
+    ).toBe("memory.staticMax");
+  });
+
+  it("names the declared property that differs from the VM's value", () => {
+    expect(failingSizingProperty({ memory: { dynamicMax: 3 * GiB } }, observed)).toBe("memory.dynamicMax");
+  });
+
+  it("falls back to the block when nothing declared differs", () => {
+    expect(failingSizingProperty({ vcpus: { atStartup: 2 } }, observed)).toBe("vcpus");
   });
 });

@@ -338,3 +338,31 @@ export function availableSizingCallsOf(api: ApiVersion): ReadonlySet<SizingCall>
 export function isSizingPath(path: string): boolean {
   return path.startsWith("vcpus.") || path.startsWith("memory.");
 }
+
+/** The declared sizing properties, those XAPI writes only on a Halted VM first. */
+const FAILING_ORDER = [
+  ["vcpus.max", (d: DeclaredSizing) => d.vcpus?.max, (o: Observed) => o.vcpus?.max],
+  ["memory.staticMax", (d: DeclaredSizing) => d.memory?.staticMax, (o: Observed) => o.memory?.staticMax],
+  ["memory.dynamicMax", (d: DeclaredSizing) => d.memory?.dynamicMax, (o: Observed) => o.memory?.dynamicMax],
+  ["memory.dynamicMin", (d: DeclaredSizing) => d.memory?.dynamicMin, (o: Observed) => o.memory?.dynamicMin],
+  ["vcpus.atStartup", (d: DeclaredSizing) => d.vcpus?.atStartup, (o: Observed) => o.vcpus?.atStartup],
+] as const;
+
+/** The observed sizing as the outputs carry it. */
+interface Observed {
+  readonly vcpus?: Partial<ObservedVcpus> | undefined;
+  readonly memory?: Partial<ObservedMemory> | undefined;
+}
+
+/**
+ * The property a sizing plan failure (`NEEDS_POWER_CYCLE`, `INVALID_DECLARED_SIZING`) is reported on in
+ * `check`: the first declared property that differs from the VM's value, those needing a Halted VM first
+ * (the failure's reason names every property concerned); the block itself when none differs.
+ */
+export function failingSizingProperty(declared: DeclaredSizing | undefined, observed: Observed): string {
+  for (const [property, want, has] of FAILING_ORDER) {
+    const value = declared === undefined ? undefined : want(declared);
+    if (value !== undefined && value !== has(observed)) return property;
+  }
+  return declared?.vcpus === undefined ? "memory" : "vcpus";
+}
