@@ -41,6 +41,11 @@ export interface SizingContext {
   readonly pending: number;
   /** The live domain runs another vCPU count than the record (bitmask, a `SearchNode.stale`). */
   readonly stale: number;
+  /**
+   * Per power state, from the usable rows: the changes some row writes there, and those it writes so
+   * that the domain has them (a live row, or no domain at all: Halted). The search reads these.
+   */
+  readonly writes: Readonly<Record<PowerState, { readonly any: number; readonly current: number }>>;
 }
 
 /** Builds the context; a change no usable row can make on this pool is a `NO_LEGAL_PATH` failure. */
@@ -84,7 +89,35 @@ export function sizingContext(
     input.liveDomainSizingStale === true && input.observedPowerState !== PowerState.Halted
       ? bit(SizingChange.vcpusAtStartup)
       : 0;
-  return { ok: true, context: { observed, target, changes, usable, pending, stale } };
+  return {
+    ok: true,
+    context: { observed, target, changes, usable, pending, stale, writes: writesByState(usable) },
+  };
+}
+
+// Few sets of usable rows exist (pool calls × guest abilities): each is worked out once per process.
+const WRITES = new Map<string, SizingContext["writes"]>();
+
+function writesByState(usable: readonly SizingRule[]): SizingContext["writes"] {
+  const key = usable.map((r) => r.call).join(" ");
+  const known = WRITES.get(key);
+  if (known !== undefined) return known;
+  const byState = (power: PowerState) => {
+    let any = 0;
+    let current = 0;
+    for (const change of KINDS) {
+      const rows = usable.filter((r) => r.changes.includes(change) && r.states.some((s) => s === power));
+      if (rows.length === 0) continue;
+      any |= bit(change);
+      if (power === PowerState.Halted || rows.some((r) => r.effect === SizingEffect.live))
+        current |= bit(change);
+    }
+    return { any, current };
+  };
+  const states = Object.values(PowerState);
+  const writes = Object.fromEntries(states.map((p) => [p, byState(p)])) as SizingContext["writes"];
+  WRITES.set(key, writes);
+  return writes;
 }
 
 /**
@@ -98,17 +131,9 @@ export function settleSizing(
   pending: number,
   stale: number,
 ): { pending: number; stale: number } {
-  for (const change of KINDS) {
-    const rows = ctx.usable.filter((r) => r.changes.includes(change) && r.states.some((s) => s === power));
-    if (rows.length === 0) continue;
-    const live = power === PowerState.Halted || rows.some((r) => r.effect === SizingEffect.live);
-    if ((pending & bit(change)) !== 0) {
-      pending &= ~bit(change);
-      if (!live) stale |= bit(change);
-    }
-    if (live) stale &= ~bit(change);
-  }
-  return { pending, stale };
+  const { any, current } = ctx.writes[power];
+  const written = pending & any;
+  return { pending: pending & ~any, stale: (stale | (written & ~current)) & ~current };
 }
 
 /** The change kinds a power cycle can be needed for: they need Halted, or Running/Halted. */
