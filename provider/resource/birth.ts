@@ -23,7 +23,8 @@ import { recordOf } from "./vm-reads";
 /** A VM this resource is bringing into the world: a fresh clone, or one a stopped create left behind. */
 export interface Birth {
   readonly ref: string;
-  readonly uuid: string;
+  /** Unknown for a fresh clone with a birth name: the record read once it is born says it. */
+  readonly uuid: string | undefined;
   /** Still a template (not provisioned and un-templated yet). */
   readonly isTemplate: boolean;
   /** Already carries this resource's URN tag. */
@@ -43,7 +44,12 @@ export function birthName(urn: string): string {
   return `${BIRTH_PREFIX}${createHash("sha256").update(urn).digest("hex").slice(0, 16)}`;
 }
 
-/** Finds the template by name_label and clones it; the clone is a template until provisioned. */
+/**
+ * Finds the template by name_label and clones it; the clone is a template until provisioned. A clone born
+ * with its resource's birth name needs no uuid yet (`create.ts` learns it from the record it reads once the
+ * VM is born; a create stopped before that finds the clone again by that name); one without (no URN known)
+ * has its uuid read at once, or is destroyed: it could be neither recorded nor found again.
+ */
 export async function cloneTemplate(
   conn: XapiConnection,
   value: VmInputs,
@@ -66,14 +72,10 @@ export async function cloneTemplate(
     },
     () => conn.callAsync<string>("VM.clone", [template.ref, newName], timeoutOpts(deadline, value)),
   );
+  const born = { ref, isTemplate: true, tagged: false, provisionDue: true };
+  if (urn !== undefined) return { ...born, uuid: undefined };
   try {
-    return {
-      ref,
-      uuid: await conn.call<string>("VM.get_uuid", ref),
-      isTemplate: true,
-      tagged: false,
-      provisionDue: true,
-    };
+    return { ...born, uuid: await conn.call<string>("VM.get_uuid", ref) };
   } catch (error) {
     // Without its uuid the VM cannot be recorded: undo the clone to stay transactional.
     await conn.call("VM.destroy", ref).catch(() => undefined);
