@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeAllConnections, getConnection, type XapiConnection } from "../provider/client";
-import { converge, ExecutionError, type RunEvent } from "../provider/executor";
+import { XapiError } from "../provider/client/errors";
+import { converge, ExecutionError, onFailure, type RunEvent } from "../provider/executor";
+import { sizingArgs, sizingFailure } from "../provider/executor/sizing";
 import type { Policy } from "../provider/model/plan";
 import type { DeclarablePowerState } from "../provider/model/vocabulary";
 import type { RunningSimulator } from "../simulator";
@@ -295,5 +297,58 @@ describe("the executor's vCPU and memory steps", () => {
       replans: result.replans,
       max: (await domainOf(uuid)).record.VCPUs_max,
     }).toEqual({ steps: ["VM.clean_shutdown", "VM.set_VCPUs_max"], replans: 1, max: 3 });
+  });
+});
+
+describe("the executor's sizing helpers", () => {
+  const policy = { ...CLEAN, retries: 5, startedSuspended: false };
+  const refused = (call: string) =>
+    new XapiError("VM_BAD_POWER_STATE", ["OpaqueRef:x", "halted", "running"], call);
+
+  it("re-plans when XAPI refuses a sizing setter for the power state (the VM moved)", () => {
+    expect(onFailure("VM.set_VCPUs_max", refused("VM.set_VCPUs_max"), policy, 0)).toBe("replan-if-moved");
+  });
+
+  it("still stops on a boot setter refused for the power state (boot setters take every state)", () => {
+    expect(onFailure("VM.set_PV_args", refused("VM.set_PV_args"), policy, 0)).toBe("stop");
+  });
+
+  it("sends memory limits in XAPI's parameter order, whatever the order of the plan's args", () => {
+    const step = {
+      kind: "set" as const,
+      call: "VM.set_memory_limits" as const,
+      args: { dynamic_max: 4, static_min: 1, dynamic_min: 2, static_max: 8 },
+      from: "Halted" as const,
+      to: "Halted" as const,
+      reason: "",
+    };
+    expect(sizingArgs(step)).toEqual([1, 8, 2, 4]);
+  });
+
+  it("refuses to send a byte count that is not an integer", () => {
+    const step = {
+      kind: "set" as const,
+      call: "VM.set_memory_dynamic_range" as const,
+      args: { min: "1073741824", max: 2 * GiB },
+      from: "Running" as const,
+      to: "Running" as const,
+      reason: "",
+    };
+    expect(() => sizingArgs(step)).toThrow(TypeError);
+  });
+
+  it("tells a memory order violation with the bounds sent and the order XAPI wants", () => {
+    const step = {
+      kind: "set" as const,
+      call: "VM.set_memory_limits" as const,
+      args: { static_min: GiB, static_max: 2 * GiB, dynamic_min: GiB, dynamic_max: 4 * GiB },
+      from: "Halted" as const,
+      to: "Halted" as const,
+      reason: "",
+    };
+    const error = new XapiError("MEMORY_CONSTRAINT_VIOLATION_ORDER", [], "VM.set_memory_limits");
+    expect(sizingFailure(error, step)).toBe(
+      "VM.set_memory_limits refused the memory bounds static_min 1073741824 (1 GiB), static_max 2147483648 (2 GiB), dynamic_min 1073741824 (1 GiB), dynamic_max 4294967296 (4 GiB): expected staticMin ≤ dynamicMin ≤ dynamicMax ≤ staticMax, received MEMORY_CONSTRAINT_VIOLATION_ORDER. Declare the memory bounds in that order.",
+    );
   });
 });
