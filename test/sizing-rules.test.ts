@@ -58,6 +58,11 @@ describe("the sizing rules table", () => {
     });
   });
 
+  // The executor reads a written value as the parameter at the same position as its field.
+  it("lists one field per parameter, in the same order", () => {
+    expect(SIZING_RULES.filter((r) => r.fields.length !== r.params.length).map((r) => r.call)).toEqual([]);
+  });
+
   it("marks only the Running-only vCPU call as needing the guest's hotplug and the Live_set_vcpus licence", () => {
     const gated = SIZING_RULES.filter((r) => r.guest === "vcpu-hotplug" || r.licence !== "none").map((r) => [
       r.call,

@@ -1,6 +1,6 @@
 /**
  * vCPU and memory writes in a plan, from the rules table (`provider/model/sizing-rules.ts`):
- * - what the search tracks ({@link SizingContext.settle}): after every lifecycle call (and at the start) each
+ * - what the search tracks ({@link settleSizing}): after every lifecycle call (and at the start) each
  *   pending change is written as soon as a usable row accepts the power state; a next-build write on a live
  *   VM leaves the domain stale until a build, a Halted VM, or a live row (`VM.set_VCPUs_number_live`
  *   on a Running VM) catches it up;
