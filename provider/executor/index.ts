@@ -9,7 +9,9 @@
  * 2. **Call** it: lifecycle calls as `Async.VM.*` with a per-operation timeout (the task is waited for by
  *    the session's `event.from` long-poll, cancelled on timeout and always destroyed, client/task.ts);
  *    setters synchronously, skipped when the live value already matches ({@link ExecutedStep.skipped} =
- *    "already-set").
+ *    "already-set"). A vCPU or memory setter (`SIZING_RULES`, `provider/model/sizing-rules.ts`) is legal in
+ *    some power states only, so step 1 checks it like a lifecycle call; its arguments are sent in XAPI's
+ *    order as JSON numbers (int64); `VM.set_VCPUs_number_live` is never skipped (it is about the domain).
  * 3. **Post-state**: a lifecycle task that succeeded leaves the VM in `step.to` (see "Post-state").
  * 4. **Record** the step (start time, duration, escalation).
  *
@@ -31,8 +33,13 @@
  * - Transient network failure: a lifecycle call is re-sent only after a read made after the backoff shows
  *   the VM still in `step.from` (the request may or may not have reached XAPI); a setter (idempotent) is
  *   re-sent.
- * - `VM_BAD_POWER_STATE`, `TASK_CANCELLED`, a vanished task (`HANDLE_INVALID`): the VM moved under the
- *   plan; re-read and re-plan (if it did not move, stop: XAPI and the executor disagree).
+ * - `VM_BAD_POWER_STATE`, `TASK_CANCELLED`, a vanished task (`HANDLE_INVALID`) on a lifecycle call or a
+ *   sizing setter: the VM moved under the plan; re-read and re-plan (if it did not move, stop: XAPI and
+ *   the executor disagree).
+ * - `VM_LACKS_FEATURE` or `LICENCE_RESTRICTION` on `VM.set_VCPUs_number_live`: stop, the message naming
+ *   `vcpus.atStartup` and the way out (the guest's tools, the licence, or `bootChanges: "restart"`); no
+ *   silent fallback to a reboot. The memory constraint codes, `INVALID_VALUE` and
+ *   `HOST_NOT_ENOUGH_FREE_MEMORY` are worded the same way (`sizing.ts`).
  * - `VM_LACKS_FEATURE`, `VM_SHUTDOWN_TIMEOUT`, `VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT` or the operation
  *   timeout on `clean_shutdown` / `clean_reboot`: escalated to `hard_shutdown` / `hard_reboot` ONLY under
  *   policy `clean-then-hard` (after a read confirms the VM is still in `step.from`), and never for a VM
@@ -70,7 +77,8 @@
  *   suspended meanwhile; not when the read just before was the escalation check or the network-failure
  *   check, which serves as this one;
  * - per setter step: the setter only (the skip decision uses the record read for the plan plus XAPI's
- *   documented domain_type ↔ HVM_boot_policy coupling, `provider/model/boot-fields.ts`);
+ *   documented domain_type ↔ HVM_boot_policy coupling, `provider/model/boot-fields.ts`, or what the
+ *   sizing setters write, `SIZING_RULES`);
  * - only when the target declares `boot.bootableUserdevices`: with every `VM.get_record`, one
  *   `VBD.get_record` per ref in the record's `VBDs` (the VM's own disks; `VBD.get_all_records` would
  *   read every disk of the pool), so that `VBD.set_bootable` steps know each VBD's ref and flag;
