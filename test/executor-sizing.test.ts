@@ -274,6 +274,22 @@ describe("the executor's vCPU and memory steps", () => {
     expect(result.steps.map((s) => s.call)).toEqual(["VM.set_VCPUs_at_startup", "VM.hard_reboot"]);
   });
 
+  it("a start refused for more vCPUs than the host has stops with HOST_NOT_ENOUGH_PCPUS and a hint naming vcpus.max", async () => {
+    const uuid = await vmIn("Halted", "too-many");
+    // The fixture's hosts have 8 pCPUs.
+    const error = await converge(
+      conn,
+      { uuid },
+      { powerState: "Running", sizing: { vcpus: { atStartup: 2, max: 16 } } },
+      CLEAN,
+    ).catch((e: unknown) => e);
+    expect({
+      code: error instanceof ExecutionError ? error.code : error,
+      step: error instanceof ExecutionError ? error.step?.call : undefined,
+      hint: String((error as Error).message).includes("vcpus.max (16) exceeds the host's physical CPUs (8)"),
+    }).toEqual({ code: "HOST_NOT_ENOUGH_PCPUS", step: "VM.start", hint: true });
+  });
+
   it("re-plans when the VM is started under the run right before set_VCPUs_max", async () => {
     const uuid = await vmIn("Halted", "moved");
     let moved = false;
