@@ -14,6 +14,9 @@
  * (ocaml/xapi/xapi_globs.ml `evacuation_batch_size = ref 10`). Bigger pools raise the setting
  * (`xapi:maxConcurrentOperations`, about 4 per host).
  *
+ * A slot is held from the `Async.*` call until its task has ended; the task's `task.destroy` runs outside it,
+ * so the next operation does not wait a round trip for a task that no longer runs in XAPI.
+ *
  * The wait for a slot is NOT part of an operation's timeout: a call's `timeoutMs` starts when its task
  * exists, so it bounds the time XAPI spends on the task, never the time queued behind this process's own
  * tasks (each of which is bounded by its own timeout). A resource's `customTimeouts` still measure wall
