@@ -31,6 +31,13 @@ export interface Birth {
   readonly tagged: boolean;
   /** `VM.provision` is still due: a fresh clone, or a left-behind one whose `other_config.disks` is still set. */
   readonly provisionDue: boolean;
+  /** A left-behind VM's record, as the search read it. */
+  readonly record?: VmRecord | undefined;
+}
+
+/** Nothing is left to write to be born: tagged (or no URN to tag with) and no longer a template. */
+export function bornAlready(birth: Birth, urn: string | undefined): boolean {
+  return (urn === undefined || birth.tagged) && !birth.isTemplate;
 }
 
 /** The prefix of every birth name. */

@@ -7,7 +7,8 @@
  * `VM.get_record` per VM of that name (to find the template; once per template and run, `birth.ts`),
  * `Async.VM.clone`, `VM.get_uuid` (only when the resource's URN is unknown: the clone then has no birth
  * name), `VM.add_to_other_config` (the owner tag, when the resource's URN is known), `Async.VM.provision`,
- * `VM.set_is_a_template`, one `VM.get_record` (uuid, names and plan), the name setters that differ, the
+ * `VM.set_is_a_template`, one `VM.get_record` (uuid, names and plan; none for a VM a stopped create left
+ * finished: the search's read stands), the name setters that differ, the
  * executor's steps, the pending-boot note (`pending-boot.ts`), one `VM.get_record` (outputs; only when the
  * executor sent a call). With the URN known, the search for a VM a stopped create left comes first
  * (`leftovers.ts`: one `VM.get_by_name_label` per name searched). Adopting: `VM.get_record` (and
@@ -17,7 +18,7 @@
  */
 import type { XapiConnection } from "../client";
 import type { VmRecord } from "../executor";
-import { type Birth, cloneTemplate, finishBirth } from "./birth";
+import { type Birth, bornAlready, cloneTemplate, finishBirth } from "./birth";
 import { convergeAndReport, type Run } from "./converge-and-report";
 import { deadlineOf } from "./deadlines";
 import { operationFailure } from "./failure-report";
@@ -106,8 +107,10 @@ async function bear(
 ): Promise<{ vm: VmHandle; record: VmRecord }> {
   const { conn, calls, deadline, value } = facts;
   try {
+    // A VM left finished (killed before the engine saved it) is written nothing: the search's record stands.
+    const read = bornAlready(birth, urn) ? birth.record : undefined;
     await finishBirth(conn, birth, urn, calls, deadline, value);
-    const record = await recordOf(conn, birth.ref);
+    const record = read ?? (await recordOf(conn, birth.ref));
     return { vm: { ref: birth.ref, uuid: record.uuid }, record };
   } catch (error) {
     const uuid = birth.uuid ?? (await conn.call<string>("VM.get_uuid", birth.ref).catch(() => undefined));

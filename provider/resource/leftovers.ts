@@ -40,6 +40,7 @@ export async function findLeftover(
     isTemplate: left.record.is_a_template === true,
     tagged: ownerOf(left.record) === urn,
     provisionDue: pendingDisks(left.record),
+    record: left.record,
   };
 }
 
