@@ -213,6 +213,37 @@ describe("the executor's vCPU and memory steps", () => {
     }).toEqual({ steps: ["VM.set_VCPUs_at_startup"], pending: true, domainVcpus: 2, record: 3 });
   });
 
+  it("hands beforeLiveBootWrite a vCPU count written for the next build of a live VM, before it is written", async () => {
+    const uuid = await vmIn("Running", "hook-next-build");
+    const seen: [string[], string, number][] = [];
+    const hook = async (setters: readonly { call: string }[], power: string) => {
+      seen.push([setters.map((s) => s.call), power, (await domainOf(uuid)).record.VCPUs_at_startup]);
+    };
+    await converge(
+      conn,
+      { uuid },
+      { powerState: "Running", sizing: { vcpus: { atStartup: 3 } } },
+      {
+        ...CLEAN,
+        bootChanges: "next-boot",
+      },
+      { beforeLiveBootWrite: hook },
+    );
+    expect(seen).toEqual([[["VM.set_VCPUs_at_startup"], "Running", 2]]);
+  });
+
+  it("does not call beforeLiveBootWrite for a live vCPU change", async () => {
+    const uuid = await vmIn("Running", "hook-live");
+    let calls = 0;
+    await converge(conn, { uuid }, { powerState: "Running", sizing: { vcpus: { atStartup: 3 } } }, CLEAN, {
+      guest: LICENSED,
+      beforeLiveBootWrite: async () => {
+        calls++;
+      },
+    });
+    expect(calls).toBe(0);
+  });
+
   it("a live vCPU change the pool's licence refuses stops with LICENCE_RESTRICTION, naming vcpus.atStartup and the way out", async () => {
     const uuid = await vmIn("Running", "unlicensed");
     await control(sim, "licence", { liveSetVcpus: false });

@@ -180,7 +180,9 @@ export interface ConvergeOptions {
   canSetDomainType?: boolean | undefined;
   /**
    * Called once, before the first boot setter when the VM is not Halted, with the setter steps about to
-   * run and the power state: where the caller records the change as pending before it is written.
+   * run and the power state: where the caller records the change as pending before it is written. The
+   * steps are the boot setters and the sizing writes the live domain only gets at its next build
+   * (`VM.set_VCPUs_at_startup` on a live VM); live sizing writes are not among them.
    */
   beforeLiveBootWrite?: ((setters: readonly PlanStep[], power: PowerState) => Promise<void>) | undefined;
   /**

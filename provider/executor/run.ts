@@ -31,7 +31,7 @@ import { FailureDecision, type FailurePolicy, hardTwinOf, onFailure } from "./on
 import { type RunOptions, runOptions } from "./options";
 import { carryOutRestore, liftedBy, restoreStep } from "./restore";
 import { setterWrite } from "./setter";
-import { SizingKnowledge, sizingBuildHint, sizingFailure } from "./sizing";
+import { SizingKnowledge, sizingBuildHint, sizingFailure, waitsForBuild } from "./sizing";
 
 const UNKNOWN_POWER_HINT = "Reading the power state failed; the VM's state is unknown.";
 
@@ -161,8 +161,8 @@ export class Run {
   async #beforeLiveBootWrite(steps: readonly PlanStep[]): Promise<void> {
     const hook = this.#opts.beforeLiveBootWrite;
     if (hook === undefined || this.#hookCalled || this.#power === PowerState.Halted) return;
-    // Boot setters only: a vCPU or memory write is not a boot change.
-    const setters = steps.filter((s) => s.kind === "set" && !isSizingCall(s.call));
+    // What a kill before the rebuild could lose: boot setters, and sizing writes only a build applies.
+    const setters = steps.filter((s) => s.kind === "set" && (!isSizingCall(s.call) || waitsForBuild(s)));
     if (setters.length === 0) return;
     this.#hookCalled = true;
     try {

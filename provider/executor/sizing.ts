@@ -60,6 +60,11 @@ export function sizingAlreadySet(fields: SizingFields | undefined, step: PlanSte
   return ruleOf(step.call).fields.every((f) => after[f] === fields[f]);
 }
 
+/** A sizing write on a live VM that its domain only gets at the next build (`set_VCPUs_at_startup`). */
+export function waitsForBuild(step: PlanStep): boolean {
+  return ruleOf(step.call).effect === SizingEffect.nextBuild && step.from !== PowerState.Halted;
+}
+
 /**
  * What the run tracks of the VM's sizing: the fields (as read, plus what the run wrote) and whether the
  * live domain runs an older vCPU count than the record.
