@@ -12,14 +12,17 @@
 export type { DeclaredBootFields, XapiBootFields } from "./model/boot";
 export type { Plan, PlanFailure, PlanInput, PlanResult, PlanStep, Policy } from "./model/plan";
 export { DEFAULT_POLICY } from "./model/plan";
+export type { Size } from "./model/size";
 export {
   BootChangeMode,
   DECLARABLE_POWER_STATES,
   type DeclarablePowerState,
   LifecycleCall,
+  PowerCycleMode,
   PowerState,
   SetterCall,
   ShutdownMode,
+  SizingCall,
 } from "./model/vocabulary";
 export { describePlan, planTransition } from "./planner";
 export { CONNECTION_SETTINGS, DEFAULT_USERNAME } from "./resource/config";
@@ -28,14 +31,20 @@ export { Pool, type PoolArgs } from "./resource/pool";
 export type {
   EffectiveBoot,
   HvmBoot,
+  MemoryDeclaration,
+  ObservedMemory,
+  ObservedVcpus,
   PvBoot,
+  VcpusDeclaration,
   VmCallRecord,
   VmPolicy,
   VmTimeouts,
 } from "./resource/types";
 export {
   type HvmBootArgs,
+  type MemoryArgs,
   type PvBootArgs,
+  type VcpusArgs,
   Vm,
   type VmArgs,
   type VmPolicyArgs,

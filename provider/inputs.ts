@@ -22,7 +22,14 @@ import {
 } from "./boot/schema";
 import { diskNumberOf } from "./model/device-number";
 import { DEFAULT_POLICY } from "./model/plan";
-import { BootChangeMode, DECLARABLE_POWER_STATES, PowerState, ShutdownMode } from "./model/vocabulary";
+import {
+  BootChangeMode,
+  DECLARABLE_POWER_STATES,
+  PowerCycleMode,
+  PowerState,
+  ShutdownMode,
+} from "./model/vocabulary";
+import { MemorySchema, VcpusSchema } from "./resource/sizing";
 
 /** Pulumi's placeholder for a value that is not known during preview. */
 export const UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -37,6 +44,10 @@ export const PolicySchema = z.strictObject({
   bootChanges: z.enum(Object.values(BootChangeMode)).default(DEFAULT_POLICY.bootChanges),
   /** Only when true (and `shutdown` is "hard") may a Suspended VM be hard-shut-down, discarding its memory image. */
   allowDiscardSuspendedState: z.boolean().default(DEFAULT_POLICY.allowDiscardSuspendedState),
+  /** "refuse" (default): a vCPU/memory change that needs a Halted VM fails; "allow": one power cycle. */
+  powerCycle: z
+    .enum(Object.values(PowerCycleMode))
+    .default(DEFAULT_POLICY.powerCycle ?? PowerCycleMode.refuse),
 });
 
 /** `timeouts`: per-operation limits. */
@@ -130,7 +141,14 @@ export const VmInputsSchema = z.strictObject({
   hvm: HvmBootSchema.optional(),
   /** userdevices of the disks that must be bootable (VBD.bootable); others are cleared. See `BootableDisksSchema`. */
   bootableDisks: BootableDisksSchema.optional(),
-  policy: PolicySchema.default({ ...DEFAULT_POLICY }),
+  /** vCPUs: `atStartup`, `max` (`provider/resource/sizing.ts`). Omitted = not managed. */
+  vcpus: VcpusSchema.optional(),
+  /** Memory: `staticMax`, `dynamicMin`, `dynamicMax`, each a size (`provider/model/size.ts`). Omitted = not managed. */
+  memory: MemorySchema.optional(),
+  policy: PolicySchema.default({
+    ...DEFAULT_POLICY,
+    powerCycle: DEFAULT_POLICY.powerCycle ?? PowerCycleMode.refuse,
+  }),
   timeouts: TimeoutsSchema.optional(),
   /** Any change of this value → exactly one restart of the VM (when it ends Running or Paused). */
   restartTrigger: z.string().optional(),
@@ -288,6 +306,8 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   "hvm.bootParams": Object.keys(HvmBootParamsSchema.shape),
   policy: Object.keys(PolicySchema.shape),
   timeouts: Object.keys(TimeoutsSchema.shape),
+  vcpus: Object.keys(VcpusSchema.shape),
+  memory: Object.keys(MemorySchema.shape),
 };
 
 /** Hints for a property whose value is missing or of the wrong type. */
@@ -298,6 +318,8 @@ const TYPE_HINTS: Readonly<Record<string, string>> = {
   "hvm.bootParams.order": 'Set the QEMU boot order, e.g. "cd" (disk, then CD-ROM).',
   bootableDisks: 'Write e.g. bootableDisks: ["0"] (userdevices of the VM\'s disks).',
   policy: 'Write e.g. policy: { shutdown: "clean" }.',
+  vcpus: "Write e.g. vcpus: { atStartup: 2, max: 4 }.",
+  memory: 'Write e.g. memory: { dynamicMax: "4GiB" }.',
   timeouts: "Write e.g. timeouts: { operationSeconds: 600 }.",
   "timeouts.operationSeconds": "Timeouts are in seconds.",
 };

@@ -143,7 +143,7 @@ describe("reason wording", () => {
       [
         {
           "property": "memoryMiB",
-          "reason": "Unrecognized key "memoryMiB": expected one of "template", "uuid", "nameLabel", "nameDescription", "powerState", "pv", "hvm", "bootableDisks", "policy", "timeouts", "restartTrigger", "deleteAdopted", "takeOver", received "memoryMiB".",
+          "reason": "Unrecognized key "memoryMiB": expected one of "template", "uuid", "nameLabel", "nameDescription", "powerState", "pv", "hvm", "bootableDisks", "vcpus", "memory", "policy", "timeouts", "restartTrigger", "deleteAdopted", "takeOver", received "memoryMiB".",
         },
       ]
     `);
@@ -327,6 +327,7 @@ describe("valid inputs", () => {
           "policy": {
             "allowDiscardSuspendedState": false,
             "bootChanges": "restart",
+            "powerCycle": "refuse",
             "shutdown": "clean",
           },
           "powerState": "Running",
@@ -343,7 +344,14 @@ describe("valid inputs", () => {
       nameDescription: "front end",
       powerState: "Suspended",
       pv: { bootloader: "pygrub", args: "console=hvc0" },
-      policy: { shutdown: "clean-then-hard", bootChanges: "next-boot", allowDiscardSuspendedState: true },
+      vcpus: { atStartup: 2, max: 4 },
+      memory: { staticMax: "4GiB", dynamicMin: 1073741824, dynamicMax: "2GiB" },
+      policy: {
+        shutdown: "clean-then-hard",
+        bootChanges: "next-boot",
+        allowDiscardSuspendedState: true,
+        powerCycle: "allow",
+      },
       timeouts: { operationSeconds: 90 },
       restartTrigger: "v2",
       deleteAdopted: true,

@@ -303,7 +303,7 @@ describe("one VM through its lifecycle", () => {
       keys: ["__xapi", "hvm", "nameLabel", "observed", "template"],
       internal: { urn: (declared.__xapi as Bag).urn },
       // adopted (false) and pendingBootChanges (none) are left out.
-      observed: ["domid", "effectiveBoot", "lastCalls", "poolUuid", "powerState"],
+      observed: ["domid", "effectiveBoot", "lastCalls", "memory", "poolUuid", "powerState", "vcpus"],
       state: ["Running", undefined, undefined],
       reasons: [],
       inputs: ["__xapi", "hvm", "nameLabel", "template"],

@@ -4,6 +4,7 @@
  * the outputs, the refreshed declaration and the pending paths.
  */
 import { describe, expect, it } from "vitest";
+import { UNKNOWN_SENTINEL as U, validateVmInputs } from "../provider/inputs";
 import type { SizingFields } from "../provider/model/sizing";
 import {
   availableSizingCallsOf,
@@ -312,5 +313,42 @@ describe("failingSizingProperty", () => {
 
   it("falls back to the block when nothing declared differs", () => {
     expect(failingSizingProperty({ vcpus: { atStartup: 2 } }, observed)).toBe("vcpus");
+  });
+});
+
+describe("the Vm's check (validateVmInputs) with vcpus and memory", () => {
+  const T = { template: "Debian Bookworm 12" };
+  const properties = (raw: unknown) => {
+    const r = validateVmInputs(raw);
+    return r.ok ? [] : r.failures.map((f) => f.property);
+  };
+
+  it("reports a failure on the nested property", () => {
+    expect(properties({ ...T, vcpus: { atStartup: 4, max: 2 }, memory: { dynamicMax: "2GB" } })).toEqual([
+      "vcpus.atStartup",
+      "memory.dynamicMax",
+    ]);
+  });
+
+  it("suggests the key a misspelt one was meant to be", () => {
+    const r = validateVmInputs({ ...T, memory: { dynamicMax: "2GiB", staticMx: "4GiB" } });
+    expect(r.ok ? "" : r.failures[0]?.reason).toContain('Did you mean "staticMax"?');
+  });
+
+  it("skips the order rule while the other size is unknown (preview)", () => {
+    const r = validateVmInputs({ ...T, memory: { dynamicMax: "8GiB", staticMax: U } });
+    expect([r.ok, r.unknowns]).toEqual([true, ["memory.staticMax"]]);
+  });
+
+  it("keeps the declared spelling and defaults policy.powerCycle to refuse", () => {
+    const r = validateVmInputs({ ...T, memory: { dynamicMax: "2GiB" } });
+    expect(r.ok && [r.value.memory, r.value.policy.powerCycle]).toEqual([{ dynamicMax: "2GiB" }, "refuse"]);
+  });
+
+  it('accepts policy.powerCycle "allow" and refuses another word', () => {
+    expect([
+      properties({ ...T, policy: { powerCycle: "allow" } }),
+      properties({ ...T, policy: { powerCycle: "yes" } }),
+    ]).toEqual([[], ["policy.powerCycle"]]);
   });
 });

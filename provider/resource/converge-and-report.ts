@@ -21,7 +21,9 @@ import {
   pendingMarkerOf,
   recordPending,
 } from "./pending-boot";
+import { poolInfoOf } from "./pool-identity";
 import { type Bag, policyOf } from "./property-bag";
+import { availableSizingCallsOf, declaredSizingOf, isSizingPath } from "./sizing";
 import type { Deadline } from "./timeouts";
 import type { VmCallRecord } from "./types";
 import { recordOf, type VmHandle } from "./vm-reads";
@@ -71,11 +73,17 @@ export async function convergeAndReport(run: Run, prepare: Prepare, rules: Conve
     const stale = markerApplies(marker, record);
     stillPending = stale ? [...(marker?.paths ?? [])] : [];
     const note = notePendingFirst(conn, vm.ref, record, stillPending, calls);
+    // The pool's licence for live vCPUs: read with the pool's identity, once per connection.
+    const { liveVcpusLicensed } = await poolInfoOf(conn);
     run.deadline.check("converging the power state");
     const result = await converge(
       conn,
       vm,
-      targetOf(value, { forceRestart: rules.forceRestart, liveDomainBootStale: stale }),
+      targetOf(value, {
+        forceRestart: rules.forceRestart,
+        liveDomainBootStale: stillPending.some((p) => !isSizingPath(p)),
+        liveDomainSizingStale: stillPending.some(isSizingPath),
+      }),
       policyOf(value.policy),
       // The record just read: the executor plans from it instead of reading it again.
       {
@@ -83,6 +91,8 @@ export async function convergeAndReport(run: Run, prepare: Prepare, rules: Conve
         record,
         canSetDomainType: hasDomainType(run.api),
         beforeLiveBootWrite: note.hook,
+        guest: { liveVcpusLicensed },
+        availableSizingCalls: availableSizingCallsOf(run.api),
       },
     );
     calls.push(...result.steps.map(callRecordOf));
@@ -96,11 +106,17 @@ export async function convergeAndReport(run: Run, prepare: Prepare, rules: Conve
   }
 }
 
-/** The executor's target: the declared power state and boot configuration. */
+/** The executor's target: the declared power state, boot configuration, vCPUs and memory. */
 function targetOf(
   value: VmInputs,
-  flags: { forceRestart: boolean; liveDomainBootStale: boolean },
+  flags: { forceRestart: boolean; liveDomainBootStale: boolean; liveDomainSizingStale: boolean },
 ): ConvergeTarget {
   const boot = declaredBootWithDisks(value);
-  return { powerState: value.powerState, ...(boot === undefined ? {} : { boot }), ...flags };
+  const sizing = declaredSizingOf(value);
+  return {
+    powerState: value.powerState,
+    ...(boot === undefined ? {} : { boot }),
+    ...(sizing === undefined ? {} : { sizing }),
+    ...flags,
+  };
 }

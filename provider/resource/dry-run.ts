@@ -18,7 +18,8 @@
  * - `VM.set_<field>` writes the field (`domain_type` and `HVM_boot_policy` rewrite each other, as XAPI
  *   does: {@link applyBootSetter}; `VM.set_domain_type("unspecified")` is refused, `INVALID_VALUE`);
  *   `VM.add_to_other_config` fails on an existing key (`MAP_DUPLICATE_KEY`),
- *   `VM.remove_from_other_config` ignores a missing one; `VBD.set_bootable`;
+ *   `VM.remove_from_other_config` ignores a missing one; `VBD.set_bootable`; the vCPU and memory setters
+ *   with XAPI's power-state and range checks (`dry-run-sizing.ts`);
  * - `VM.destroy`: from Halted or Suspended only (else `VM_BAD_POWER_STATE`), and the VM's VBDs go
  *   with it (its VDIs stay); `VDI.destroy`.
  * test/dry-run.test.ts runs the same calls through this model and through xapi-sim and compares.
@@ -31,6 +32,7 @@ import { applyBootSetter, type VmRecord } from "../executor";
 import { DomainType, type XapiBootFields } from "../model/boot";
 import { transitionsFrom } from "../model/lifecycle";
 import { NULL_REF, PowerState } from "../model/vocabulary";
+import { isSizingSetter, sizingWrite } from "./dry-run-sizing";
 import type { PoolSnapshot, VbdRecord } from "./snapshot";
 
 /** One state-changing call the preview recorded instead of sending. */
@@ -201,6 +203,14 @@ export class DryRunConnection implements XapiConnection {
   async #vmSet(method: string, name: string, args: readonly unknown[]): Promise<unknown> {
     const field = name.slice("set_".length);
     const record = await this.#vm(method, String(args[0]));
+    if (isSizingSetter(name)) {
+      // XAPI's checks and writes of the vCPU and memory setters: dry-run-sizing.ts.
+      const apply = sizingWrite(record, name, String(args[0]), args.slice(1));
+      return this.#write(method, args, () => {
+        apply();
+        return "";
+      });
+    }
     if (BOOT_FIELDS.has(field)) {
       if (field === "domain_type" && args[1] === DomainType.unspecified) {
         throw new XapiError("INVALID_VALUE", ["domain_type", DomainType.unspecified], method);

@@ -8,8 +8,10 @@ import { bootFieldsOf, type VmRecord } from "../executor";
 import type { VmInputs } from "../inputs";
 import type { ObservedDisk } from "../model/boot";
 import { sameDisk } from "../model/device-number";
+import { sizingOf } from "../model/sizing";
 import { bootableOf, effectiveBootOf } from "./boot";
 import { type Bag, stripUndefined } from "./property-bag";
+import { observedMemoryOf, observedVcpusOf } from "./sizing";
 import { type EffectiveBoot, InternalKey, type VmCallRecord } from "./types";
 import { domidOf } from "./vm-reads";
 
@@ -42,7 +44,15 @@ export function outputsOf(value: VmInputs, record: VmRecord, facts: OperationFac
     pendingBootChanges: [...facts.pending],
     observedDomid: domidOf(record),
     lastCalls: [...facts.calls],
+    ...observedSizingOutputs(record),
   }) as Bag;
+}
+
+/** `observedVcpus` and `observedMemory` of a record (none when it lacks the fields). */
+export function observedSizingOutputs(record: VmRecord): Bag {
+  const fields = sizingOf(record);
+  if (fields === undefined) return {};
+  return { observedVcpus: observedVcpusOf(fields), observedMemory: observedMemoryOf(fields) };
 }
 
 /** The outputs when the VM could not be read: the declaration, the id and the calls made. */

@@ -4,7 +4,8 @@
  * not say whether the running domain was built from the current fields ("XAPI does not say whether the
  * running domain was built from the current fields"). So a run that leaves a domain on an older boot
  * configuration notes it on the VM itself, in `other_config["pulumi-xapi:pending-boot"]`
- * (`{"domid":…,"paths":[…]}`), where a preview, another stack or `xe vm-param-list` sees it:
+ * (`{"domid":…,"paths":[…]}`), where a preview, another stack or `xe vm-param-list` sees it (the paths
+ * also name a vCPU count written for the next domain build, `vcpus.atStartup`: `sizing.ts`):
  * - written (`VM.remove_from_other_config` of an older value, then `VM.add_to_other_config`, since adding an
  *   existing key fails: docs/xapi-facts.md, "other_config keys") before a boot field of a live domain is
  *   written, and at the end of a run that leaves the change pending;
@@ -15,10 +16,12 @@
 import type { XapiConnection } from "../client";
 import { bootFieldsOf, type ConvergeOptions, type ExecutedStep, type VmRecord } from "../executor";
 import { transitionsFrom } from "../model/lifecycle";
+import { sizingOf } from "../model/sizing";
 import { PowerState } from "../model/vocabulary";
 import { changedBootPaths } from "./boot";
 import { addKey, executedSetters, removeKey } from "./call-record";
 import { type Bag, stringArray } from "./property-bag";
+import { isSizingPath, sizingPathsOf } from "./sizing";
 import type { VmCallRecord } from "./types";
 import { domidOf } from "./vm-reads";
 
@@ -67,16 +70,40 @@ export function markerApplies(marker: PendingMarker | undefined, record: VmRecor
   return marker.domid === -1 || marker.domid === domidOf(record);
 }
 
-/** The paths still pending after a run. */
+/**
+ * The paths still pending after a run: the boot paths when the boot change is pending, the vCPU and
+ * memory paths (`sizing.ts`) when the sizing change is, each with those pending before it.
+ */
 export function pendingAfter(
-  result: { bootChangePending: boolean; steps: readonly ExecutedStep[] },
+  result: { bootChangePending: boolean; sizingPending?: boolean | undefined; steps: readonly ExecutedStep[] },
   stillPending: readonly string[],
   before: VmRecord,
 ): string[] {
-  if (!result.bootChangePending) return [];
-  return [
-    ...new Set([...stillPending, ...changedBootPaths(executedSetters(result.steps), bootFieldsOf(before))]),
-  ].sort();
+  const written = afterLastRebuild(executedSetters(result.steps), result.steps);
+  const boot = result.bootChangePending
+    ? [...stillPending.filter((p) => !isSizingPath(p)), ...changedBootPaths(written, bootFieldsOf(before))]
+    : [];
+  const sizing =
+    result.sizingPending === true
+      ? [...stillPending.filter(isSizingPath), ...sizingPathsOf(written, sizingOf(before))]
+      : [];
+  return [...new Set([...boot, ...sizing])].sort();
+}
+
+/** The setters among `setters` that no later step of `steps` rebuilt the domain after. */
+function afterLastRebuild(setters: readonly ExecutedStep[], steps: readonly ExecutedStep[]): ExecutedStep[] {
+  const rebuild = lastRebuild(steps);
+  return rebuild < 0 ? [...setters] : setters.filter((s) => steps.indexOf(s) > rebuild);
+}
+
+/** The index of the last step that built a new domain, or -1. */
+function lastRebuild(steps: readonly ExecutedStep[]): number {
+  let last = -1;
+  steps.forEach((step, i) => {
+    const row = transitionsFrom(step.from).find((t) => t.call === step.call);
+    if (row?.rebuildsDomain === true) last = i;
+  });
+  return last;
 }
 
 /**
@@ -90,14 +117,14 @@ export function unbuiltBootChanges(
   stillPending: readonly string[],
 ): string[] {
   if (now.power_state === PowerState.Halted) return [];
-  let lastRebuild = -1;
-  done.forEach((step, i) => {
-    const row = transitionsFrom(step.from).find((t) => t.call === step.call);
-    if (row?.rebuildsDomain === true) lastRebuild = i;
-  });
-  const written = done.slice(lastRebuild + 1).filter((s) => s.kind === "set" && s.skipped === undefined);
-  const paths = changedBootPaths(written, bootFieldsOf(before));
-  return [...new Set([...(lastRebuild >= 0 ? [] : stillPending), ...paths])].sort();
+  const rebuild = lastRebuild(done);
+  const written = done.slice(rebuild + 1).filter((s) => s.kind === "set" && s.skipped === undefined);
+  // A live change (vCPUs plugged, a dynamic range on a Running VM) is never pending (`sizingPathsOf`).
+  const paths = [
+    ...changedBootPaths(written, bootFieldsOf(before)),
+    ...sizingPathsOf(written, sizingOf(before)),
+  ];
+  return [...new Set([...(rebuild >= 0 ? [] : stillPending), ...paths])].sort();
 }
 
 /**

@@ -8,6 +8,7 @@ import { type ApiVersion, readApiVersion } from "./api-version";
 import { explainLoginFailure, explainTlsFailure } from "./config";
 import { ProviderError, ProviderErrorCode } from "./errors";
 import type { Bag } from "./property-bag";
+import { liveVcpusLicensedOf } from "./sizing";
 import type { PoolSnapshot } from "./snapshot";
 
 /** What the provider needs to know of the pool behind a connection. */
@@ -15,6 +16,8 @@ export interface PoolInfo {
   readonly uuid: string;
   /** The coordinator's XAPI API version: which boot fields and setters exist (`api-version.ts`). */
   readonly api: ApiVersion;
+  /** The pool's licence lets XAPI change vCPUs live (`pool.restrictions`, `sizing.ts`). */
+  readonly liveVcpusLicensed: boolean;
 }
 
 /** The pool behind each connection (`pool.get_all_records` and the coordinator's API version, once). */
@@ -25,10 +28,11 @@ export function poolInfoOf(conn: XapiConnection): Promise<PoolInfo> {
   let known = pools.get(conn);
   if (known === undefined) {
     known = conn
-      .call<Record<string, { uuid: string; master: string }>>("pool.get_all_records")
+      .call<Record<string, { uuid: string; master: string; restrictions?: unknown }>>("pool.get_all_records")
       .then(async (all) => {
         const pool = onlyPool(all, conn.url);
-        return { uuid: pool.uuid, api: await readApiVersion(conn, pool.master) };
+        const api = await readApiVersion(conn, pool.master);
+        return { uuid: pool.uuid, api, liveVcpusLicensed: liveVcpusLicensedOf(pool) };
       });
     known.catch(() => pools.delete(conn));
     pools.set(conn, known);

@@ -31,6 +31,7 @@
  * shows" tells what `delete` then does.
  */
 import type { XapiConnection } from "../client";
+import { ExecutionError } from "../executor";
 import type { ConnectionSource } from "./connection";
 import { createVm } from "./create";
 import { deleteVm } from "./delete";
@@ -38,7 +39,7 @@ import { DryRunConnection } from "./dry-run";
 import { ProviderError, ProviderErrorCode, VmOperationError } from "./errors";
 import { callsOf, describeStep, type PlannedStep, type PreviewOutcome, plannedStep } from "./plan-data";
 import { poolThrough, Unreachable } from "./pool-identity";
-import type { Bag } from "./property-bag";
+import { type Bag, validated } from "./property-bag";
 import {
   deferredInputs,
   type PlannedInputs,
@@ -47,6 +48,7 @@ import {
   sameIdentity,
 } from "./recorded-plan";
 import { ownVm } from "./recorded-vm";
+import { declaredSizingOf, failingSizingProperty } from "./sizing";
 import { type PoolSnapshot, renewSnapshot, snapshotAbout, snapshotFor } from "./snapshot";
 import { InternalKey, type VmCallRecord, type VmDeclared } from "./types";
 import { updateVm } from "./update";
@@ -89,7 +91,7 @@ export async function previewPlan(
     );
   }
   const run = await dryRun(view, olds, inputs, old, updates);
-  if (run instanceof ProviderError) {
+  if (run instanceof ProviderError || run instanceof SizingFailure) {
     return { lines: [], data: { source: "pool", pool, steps: [] }, failures: [failureOf(run)] };
   }
   const steps = run.parts.flatMap(({ vm, calls }) =>
@@ -153,7 +155,7 @@ async function dryRun(
   inputs: Bag,
   old: VmDeclared | undefined,
   updates: boolean,
-): Promise<DryRun | ProviderError> {
+): Promise<DryRun | ProviderError | SizingFailure> {
   const { current, own } = view;
   const run: DryRun = { parts: [], notes: [] };
   try {
@@ -178,6 +180,8 @@ async function dryRun(
   } catch (error) {
     if (error instanceof ProviderError && FAILING_PROPERTY[error.code] !== undefined) return error;
     if (!(error instanceof VmOperationError)) throw error;
+    const sizing = sizingFailure(error, inputs);
+    if (sizing !== undefined) return sizing;
     run.parts.push({ vm: old === undefined ? "new" : "existing", calls: callsOf(error.properties) });
     run.notes.push(`then fails: ${error.message}`);
     return run;
@@ -192,6 +196,37 @@ const FAILING_PROPERTY: Partial<Record<ProviderErrorCode, string>> = {
   [ProviderErrorCode.OWNED_ELSEWHERE]: "uuid",
 };
 
-function failureOf(error: ProviderError): { property: string; reason: string } {
+function failureOf(error: ProviderError | SizingFailure): { property: string; reason: string } {
+  if (error instanceof SizingFailure) return { property: error.property, reason: error.message };
   return { property: FAILING_PROPERTY[error.code] ?? "uuid", reason: error.message };
+}
+
+/** A vCPU / memory declaration the planner refused: reported on its property, as `up` would refuse it. */
+class SizingFailure extends Error {
+  constructor(
+    readonly property: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The planner codes that refuse a declaration itself: the preview fails on the property instead of planning. */
+const SIZING_PLAN_FAILURES: ReadonlySet<string> = new Set(["NEEDS_POWER_CYCLE", "INVALID_DECLARED_SIZING"]);
+
+/** `error` as a {@link SizingFailure} when the planner refused the declared sizing; else `undefined`. */
+function sizingFailure(error: VmOperationError, inputs: Bag): SizingFailure | undefined {
+  const cause = error.cause;
+  if (!(cause instanceof ExecutionError) || !SIZING_PLAN_FAILURES.has(cause.code)) return undefined;
+  let declared: ReturnType<typeof declaredSizingOf>;
+  try {
+    declared = declaredSizingOf(validated(inputs));
+  } catch {
+    declared = undefined; // an unknown input: the block is named instead of the property
+  }
+  const observed = {
+    vcpus: error.properties.observedVcpus,
+    memory: error.properties.observedMemory,
+  } as Parameters<typeof failingSizingProperty>[1];
+  return new SizingFailure(failingSizingProperty(declared, observed), cause.message);
 }

@@ -24,6 +24,8 @@ export const OUTPUT_KEYS = [
   "pendingBootChanges",
   "observedDomid",
   "lastCalls",
+  "observedVcpus",
+  "observedMemory",
 ] as const;
 
 /** Keys `check` never validates as user input. */

@@ -5,11 +5,13 @@
  */
 import { isXapiError, type XapiConnection, XapiErrorCode } from "../client";
 import { bootFieldsOf, type VmRecord } from "../executor";
+import { sizingOf } from "../model/sizing";
 import { bootableOf, effectiveBootOf, observedDeclaration } from "./boot";
-import { inDeclaredOrder, withBootableDisks } from "./outputs";
+import { inDeclaredOrder, observedSizingOutputs, withBootableDisks } from "./outputs";
 import { legacyMarker, markerApplies, pendingMarkerOf } from "./pending-boot";
 import { assertSamePool, poolInfoOf } from "./pool-identity";
 import { type Bag, bootDeclarationOf, pickDeclared, stripUndefined } from "./property-bag";
+import { observedSizingDeclaration, type SizingDeclaration } from "./sizing";
 import { InternalKey } from "./types";
 import { domidOf, readDisks, recordOf, stringField } from "./vm-reads";
 
@@ -54,6 +56,7 @@ export async function readVmState(
     pendingBootChanges: markerApplies(marker, record) ? (marker?.paths ?? []) : [],
     observedDomid: domidOf(record),
     lastCalls: Array.isArray(props.lastCalls) ? props.lastCalls : [],
+    ...observedSizingOutputs(record),
     [InternalKey.customTimeouts]: props[InternalKey.customTimeouts],
     // The owner's URN stays recorded: a release after this refresh removes the tag only if it is ours.
     [InternalKey.urn]: props[InternalKey.urn],
@@ -74,6 +77,10 @@ function observedDeclarationOf(old: Bag, record: VmRecord): Bag {
   delete observed.pv;
   delete observed.hvm;
   Object.assign(observed, observedDeclaration(bootDeclarationOf(old), bootFieldsOf(record)));
+  const sizing = sizingOf(record);
+  // The declared vcpus / memory as the VM has them, in the declared shape.
+  if (sizing !== undefined)
+    Object.assign(observed, observedSizingDeclaration(old as SizingDeclaration, sizing));
   return observed;
 }
 

@@ -30,6 +30,8 @@ const PLAN_INPUTS = [
   "pv",
   "hvm",
   "bootableDisks",
+  "vcpus",
+  "memory",
   "policy",
   "restartTrigger",
 ] as const;

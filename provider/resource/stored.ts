@@ -34,6 +34,8 @@ export const OBSERVED_FIELDS = {
   pendingBootChanges: "pendingBootChanges",
   observedDomid: "domid",
   lastCalls: "lastCalls",
+  observedVcpus: "vcpus",
+  observedMemory: "memory",
 } as const satisfies Record<string, keyof VmObserved>;
 
 type FlatObservedKey = keyof typeof OBSERVED_FIELDS;

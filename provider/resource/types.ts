@@ -3,7 +3,16 @@
  * sit in the state. Shared by the program-side class (`vm.ts`, which wraps them in `pulumi.Input`)
  * and the provider-side implementation (`impl.ts`, which never loads `@pulumi/pulumi` at run time).
  */
-import type { BootChangeMode, DeclarablePowerState, PowerState, ShutdownMode } from "../model/vocabulary";
+import type {
+  BootChangeMode,
+  DeclarablePowerState,
+  PowerCycleMode,
+  PowerState,
+  ShutdownMode,
+} from "../model/vocabulary";
+import type { MemoryDeclaration, ObservedMemory, ObservedVcpus, VcpusDeclaration } from "./sizing";
+
+export type { MemoryDeclaration, ObservedMemory, ObservedVcpus, VcpusDeclaration };
 
 /**
  * PV boot, also for `pvh` and `pv_in_pvh` (docs/xapi-facts.md, "PVH and PV-in-PVH boot a PV kernel"):
@@ -35,6 +44,8 @@ export interface VmPolicy {
   readonly bootChanges?: BootChangeMode | undefined;
   /** @default false */
   readonly allowDiscardSuspendedState?: boolean | undefined;
+  /** May a vCPU or memory change shut the VM down and start it again? @default "refuse" */
+  readonly powerCycle?: PowerCycleMode | undefined;
 }
 
 /** Per-operation limits. */
@@ -53,6 +64,8 @@ export const ECHOED_KEYS = [
   "pv",
   "hvm",
   "bootableDisks",
+  "vcpus",
+  "memory",
   "policy",
   "timeouts",
 ] as const;
@@ -71,6 +84,10 @@ export interface VmDeclared {
   readonly hvm?: HvmBoot | undefined;
   /** userdevices of the disks (VBDs) that must be bootable; the others are made non-bootable. */
   readonly bootableDisks?: readonly string[] | undefined;
+  /** vCPUs at start and at most (`provider/resource/sizing.ts`). */
+  readonly vcpus?: VcpusDeclaration | undefined;
+  /** Memory bounds, each a number of bytes or a size such as "4GiB" (`provider/model/size.ts`). */
+  readonly memory?: MemoryDeclaration | undefined;
   readonly policy?: VmPolicy | undefined;
   readonly timeouts?: VmTimeouts | undefined;
   readonly restartTrigger?: string | undefined;
@@ -178,4 +195,8 @@ export interface VmObserved {
   readonly adopted?: true | undefined;
   /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
   readonly domid: number;
+  /** The VM's `VCPUs_at_startup` and `VCPUs_max` as read back; absent when not read (a state from before 0.2). */
+  readonly vcpus?: ObservedVcpus | undefined;
+  /** The VM's four memory bounds in bytes as read back; absent when not read (a state from before 0.2). */
+  readonly memory?: ObservedMemory | undefined;
 }

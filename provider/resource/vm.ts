@@ -11,7 +11,11 @@ import {
   ECHOED_KEYS,
   type EffectiveBoot,
   type HvmBoot,
+  type MemoryDeclaration,
+  type ObservedMemory,
+  type ObservedVcpus,
   type PvBoot,
+  type VcpusDeclaration,
   type VmCallRecord,
   type VmObserved,
   type VmPolicy,
@@ -61,6 +65,34 @@ export interface VmPolicyArgs {
   bootChanges?: pulumi.Input<"restart" | "next-boot">;
   /** Allow `VM.hard_shutdown` of a Suspended VM, which discards its saved memory image. @default false */
   allowDiscardSuspendedState?: pulumi.Input<boolean>;
+  /**
+   * `"refuse"`: a `vcpus` or `memory` change XAPI only makes on a Halted VM (`vcpus.max`,
+   * `memory.staticMax`; a dynamic range on a Paused or Suspended VM) fails the preview; `"allow"`: the
+   * cheapest legal power cycle (under `shutdown`), shared with boot changes: one restart in all.
+   * @default "refuse"
+   */
+  powerCycle?: pulumi.Input<"refuse" | "allow">;
+}
+
+/** `vcpus` block of {@link VmArgs}. */
+export interface VcpusArgs {
+  /** vCPUs the VM runs with (`VCPUs_at_startup`); on a Running VM changed live when the guest can. */
+  atStartup: pulumi.Input<number>;
+  /** The most vCPUs (`VCPUs_max`); XAPI changes it only on a Halted VM. Omitted: the VM's. */
+  max?: pulumi.Input<number>;
+}
+
+/**
+ * `memory` block of {@link VmArgs}: each a number of bytes or a string with a binary unit, `"512MiB"`,
+ * `"4GiB"` (KiB, MiB, GiB, TiB).
+ */
+export interface MemoryArgs {
+  /** `memory_static_max`, the domain's ceiling; XAPI changes it only on a Halted VM. Omitted: the VM's. */
+  staticMax?: pulumi.Input<number | string>;
+  /** `memory_dynamic_min`, the least the balloon may leave the guest. Omitted: the VM's. */
+  dynamicMin?: pulumi.Input<number | string>;
+  /** `memory_dynamic_max`, the memory the guest gets; live on a Running VM. */
+  dynamicMax: pulumi.Input<number | string>;
 }
 
 /** `timeouts` block of {@link VmArgs}. */
@@ -93,6 +125,10 @@ export interface VmArgs {
    * made non-bootable. A PV bootloader (pygrub) gets the paths of all bootable disks. Omitted = not managed.
    */
   bootableDisks?: pulumi.Input<pulumi.Input<string>[]>;
+  /** vCPUs (see README "vCPUs and memory"). Omitted = not managed; an omitted field keeps the VM's value. */
+  vcpus?: pulumi.Input<VcpusArgs>;
+  /** Memory (see README "vCPUs and memory"). Omitted = not managed; an omitted field keeps the VM's value. */
+  memory?: pulumi.Input<MemoryArgs>;
   policy?: pulumi.Input<VmPolicyArgs>;
   timeouts?: pulumi.Input<VmTimeoutsArgs>;
   /** Any change of this value restarts a live VM exactly once. */
@@ -144,6 +180,10 @@ export class Vm extends pulumi.dynamic.Resource {
   declare public readonly hvm: pulumi.Output<HvmBoot | undefined>;
   /** The declared bootable disks (userdevices); `effectiveBoot.bootableDisks` has the observed ones. */
   declare public readonly bootableDisks: pulumi.Output<string[] | undefined>;
+  /** The declared vCPUs; `observedVcpus` has the VM's. */
+  declare public readonly vcpus: pulumi.Output<VcpusDeclaration | undefined>;
+  /** The declared memory, as written; `observedMemory` has the VM's, in bytes. */
+  declare public readonly memory: pulumi.Output<MemoryDeclaration | undefined>;
   declare public readonly policy: pulumi.Output<VmPolicy | undefined>;
   declare public readonly timeouts: pulumi.Output<VmTimeouts | undefined>;
 
@@ -166,6 +206,14 @@ export class Vm extends pulumi.dynamic.Resource {
   /** The uuid of the pool the VM is in (a stack pointed at another pool fails instead of losing its VMs). */
   get poolUuid(): pulumi.Output<string> {
     return this.observed.apply((o) => o.poolUuid);
+  }
+  /** The VM's vCPUs as read back (`VCPUs_at_startup`, `VCPUs_max`): `observed.vcpus`. */
+  get observedVcpus(): pulumi.Output<ObservedVcpus | undefined> {
+    return this.observed.apply((o) => o.vcpus);
+  }
+  /** The VM's memory bounds in bytes as read back: `observed.memory`. */
+  get observedMemory(): pulumi.Output<ObservedMemory | undefined> {
+    return this.observed.apply((o) => o.memory);
   }
   /** True when this resource adopted an existing VM (`uuid`). */
   get adopted(): pulumi.Output<boolean> {
