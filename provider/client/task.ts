@@ -19,9 +19,9 @@
  *   a task ends, before its `task.destroy`): every task started meanwhile shares that one answer, and a
  *   short task is seen ended in it. That pause is the only one: after first looks, and after an end, the
  *   next poll goes out at once and waits on the host, which batches ends that come close together
- *   (xen-api ocaml/xapi/xapi_event.ml `from`; docs/xapi-facts.md "event.from batches"). A look per task
- *   followed by the same pause cost 1.4 answers per task at N = 100 in the executor bench, this 1.05
- *   (bench/results/2026-11-27-calls.json);
+ *   (xen-api ocaml/xapi/xapi_event.ml `from`; docs/xapi-facts.md "event.from batches"). In the executor
+ *   bench (bench/results/2026-11-27-calls.json, 93 and 827 tasks) this costs 1.00 and 0.96 answers per
+ *   task; a look per new task followed by the same pause cost 1.43 and 1.29;
  * - an event's snapshot has status, result and error_info together: the answer that shows the end is also
  *   the read of the outcome (no `task.get_record`);
  * - answers that show only progress (XAPI writes it while xenopsd works) re-arm on the polling schedule,
