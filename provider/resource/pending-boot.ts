@@ -143,9 +143,11 @@ export function notePendingFirst(
   let fired = false;
   return {
     hook: async (setters, power) => {
-      const paths = [
-        ...new Set([...stillPending, ...changedBootPaths(setters, bootFieldsOf(record))]),
-      ].sort();
+      const written = [
+        ...changedBootPaths(setters, bootFieldsOf(record)),
+        ...sizingPathsOf(setters, sizingOf(record)),
+      ];
+      const paths = [...new Set([...stillPending, ...written])].sort();
       if (paths.length === 0) return;
       fired = true;
       await recordPending(conn, ref, { ...record, power_state: power }, paths, calls);
