@@ -66,11 +66,20 @@ export function wantedOf(kind: SizingKind): Partial<SizingFields> {
   }
 }
 
+/** One XAPI call of a baseline: the method, then the arguments after the VM ref. */
+export type BaselineCall = [string, ...unknown[]];
+
+/** How a baseline applies a kind: the setters, and whether they go inside one shutdown/start cycle. */
+export interface BaselineStep {
+  readonly cycle: boolean;
+  readonly setters: readonly BaselineCall[];
+}
+
 /**
  * The naive way's setters for a kind (method, then the arguments after the VM ref): one per changed
  * property, each sent between a shutdown and a start.
  */
-export function naiveSettersOf(kind: SizingKind): [string, ...unknown[]][] {
+export function naiveSettersOf(kind: SizingKind): BaselineCall[] {
   const w = { ...INITIAL, ...wantedOf(kind) };
   switch (kind) {
     case SizingKind.liveVcpus:
@@ -93,6 +102,27 @@ export function naiveSettersOf(kind: SizingKind): [string, ...unknown[]][] {
         ["VM.set_HVM_boot_params", w.HVM_boot_params],
       ];
   }
+}
+
+/** The per-change way: every changed property in its own shutdown/set/start cycle. */
+export function perChangeSteps(kind: SizingKind): BaselineStep[] {
+  return naiveSettersOf(kind).map((setter) => ({ cycle: true, setters: [setter] }));
+}
+
+/**
+ * The Xen Orchestra Terraform provider's rule (vatesfr/terraform-provider-xenorchestra,
+ * `xoa/resource_xenorchestra_vm.go` at 89d25e98, the update's `haltForUpdates`): one halt/start cycle around
+ * all of a VM's changes when its memory (`memory_max`) changes or its vCPU count goes above the current
+ * maximum; a vCPU count within the maximum is set on the running VM. It declares no separate maximum: the
+ * job's new `vcpus.max` is a count above the current one there, hence a cycle.
+ */
+export function xoSteps(kind: SizingKind): BaselineStep[] {
+  const setters = naiveSettersOf(kind);
+  if (kind === SizingKind.liveVcpus) {
+    const w = { ...INITIAL, ...wantedOf(kind) };
+    return [{ cycle: false, setters: [["VM.set_VCPUs_number_live", w.VCPUs_at_startup]] }];
+  }
+  return [{ cycle: true, setters }];
 }
 
 /** What a kind declares, as the executor takes it (memory in bytes, boot fields by XAPI name). */

@@ -1,8 +1,10 @@
 /**
  * `npm run bench -- --sizing`: vCPU and memory changes on a fleet of Running VMs, the provider's way (the
  * executor with its planner: live where XAPI can, one power cycle for what needs a Halted VM, shared with
- * a boot change) against the naive way (for every changed property: shut down, set, start — as the Xen
- * Orchestra Terraform provider applies a CPU or memory change to a running VM). Against xapi-sim with the
+ * a boot change) against two baselines: the naive way (for every changed property: shut down, set, start;
+ * one VM at a time, as bench/naive.ts) and the Xen Orchestra Terraform provider's rule (one shutdown/start
+ * around all of a VM's changes when its memory changes or its vCPUs go above the maximum, `xoSteps`; as many
+ * VMs at once as the provider has tasks). Against xapi-sim with the
  * realistic operation times of bench/optimes.ts. Reports guest restarts (domain builds) and wall time as
  * ratios, and checks that both runs converge every VM.
  *
@@ -26,7 +28,16 @@ import { DEFAULT_MAX_CONCURRENT_OPERATIONS } from "../provider/client/limit";
 import type { VmRecord } from "../provider/executor";
 import { REAL_SETTER_MS, scaledOperationMs } from "./optimes";
 import { type Counters, control, type Sim, startSim, stopSim } from "./sim";
-import { convergeSizing, INITIAL, naiveSettersOf, type SizingJob, SizingKind, wantedOf } from "./sizing-jobs";
+import {
+  type BaselineStep,
+  convergeSizing,
+  INITIAL,
+  perChangeSteps,
+  type SizingJob,
+  SizingKind,
+  wantedOf,
+  xoSteps,
+} from "./sizing-jobs";
 
 const USER = { username: "root", password: "xapi-sim" };
 /** The fixture's "db-01": a Halted HVM guest with PV drivers, cloned N times. */
@@ -69,7 +80,10 @@ interface SizingSizeResult {
   /** Domain builds the job list needs at least (one per job that needs a Halted VM). */
   minimumDomainBuilds: number;
   provider: SideMetrics;
+  /** Per changed property a shutdown/set/start cycle, one VM at a time (as bench/naive.ts). */
   naive: SideMetrics;
+  /** Xen Orchestra's Terraform provider's rule (`xoSteps`), `--max-ops` VMs at a time. */
+  xo: SideMetrics;
   ratios: Record<string, number>;
 }
 
@@ -254,7 +268,7 @@ const ratio = (a: number, b: number) => (b === 0 ? Number.NaN : Math.round((a / 
 
 async function runSize(n: number, config: SizingConfig): Promise<SizingSizeResult> {
   const jobs = makeSizingWorkload(n, config.seed);
-  let { sim, uuids } = await preparedSim(jobs, config);
+  const { sim, uuids } = await preparedSim(jobs, config);
   const conn = getConnection({ url: sim.url, ...USER, maxConcurrentOperations: config.maxOps });
   let provider: SideMetrics;
   try {
@@ -272,12 +286,10 @@ async function runSize(n: number, config: SizingConfig): Promise<SizingSizeResul
   }
   await stopSim(sim);
 
-  ({ sim, uuids } = await preparedSim(jobs, config));
-  const naiveUuids = uuids;
-  const naive = await measure(sim, uuids, jobs, async () => {
-    for (const job of jobs) await runNaiveSizing(sim.url, naiveUuids[job.index] as string, job);
-  });
-  await stopSim(sim);
+  const naive = await naiveRun(jobs, config, 1, perChangeSteps);
+  // Xen Orchestra's rule, with as many VMs in flight as the provider has tasks (a Terraform run, bounded
+  // the way the provider bounds itself): the restarts compared without the sequential penalty.
+  const xo = await naiveRun(jobs, config, config.maxOps, xoSteps);
   const counts = Object.fromEntries(MIX.map(([k]) => [k, jobs.filter((j) => j.kind === k).length])) as Record<
     SizingKind,
     number
@@ -288,20 +300,38 @@ async function runSize(n: number, config: SizingConfig): Promise<SizingSizeResul
     minimumDomainBuilds: counts[SizingKind.staticMax] + counts[SizingKind.maxAndBoot],
     provider,
     naive,
+    xo,
     ratios: {
       "guest restarts naive/provider": ratio(naive.domainBuilds, provider.domainBuilds),
       "wall time naive/provider": ratio(naive.wallMs, provider.wallMs),
       "lifecycle calls naive/provider": ratio(naive.lifecycleCalls, provider.lifecycleCalls),
       "XAPI calls naive/provider": ratio(naive.calls, provider.calls),
+      "guest restarts xo/provider": ratio(xo.domainBuilds, provider.domainBuilds),
+      "wall time xo/provider": ratio(xo.wallMs, provider.wallMs),
     },
   };
 }
 
+/** A baseline on a fresh simulator with the same starting fleet, `inFlight` VMs at a time. */
+async function naiveRun(
+  jobs: readonly SizingJob[],
+  config: SizingConfig,
+  inFlight: number,
+  stepsOf: (kind: SizingKind) => BaselineStep[],
+): Promise<SideMetrics> {
+  const { sim, uuids } = await preparedSim(jobs, config);
+  const metrics = await measure(sim, uuids, jobs, () =>
+    pool(jobs, inFlight, (job) => runNaiveSizing(sim.url, uuids[job.index] as string, stepsOf(job.kind))),
+  );
+  await stopSim(sim);
+  return metrics;
+}
+
 /**
- * The naive way for one VM: per changed property, a clean shutdown, the setter, a start; a login per
- * call (bench/naive.ts). The setters are those XAPI offers a Halted VM.
+ * A baseline for one VM: each step's setters, inside a clean shutdown and a start when the step cycles;
+ * synchronous calls, a login per call (bench/naive.ts).
  */
-async function runNaiveSizing(url: string, uuid: string, job: SizingJob): Promise<void> {
+async function runNaiveSizing(url: string, uuid: string, steps: readonly BaselineStep[]): Promise<void> {
   const transport = createJsonRpcTransport({ url });
   const call = async (method: string, ...args: unknown[]) => {
     const session = await transport("session.login_with_password", [
@@ -318,10 +348,10 @@ async function runNaiveSizing(url: string, uuid: string, job: SizingJob): Promis
   };
   try {
     const ref = await call("VM.get_by_uuid", uuid);
-    for (const [method, ...args] of naiveSettersOf(job.kind)) {
-      await call("VM.clean_shutdown", ref);
-      await call(method, ref, ...args);
-      await call("VM.start", ref, false, false);
+    for (const step of steps) {
+      if (step.cycle) await call("VM.clean_shutdown", ref);
+      for (const [method, ...args] of step.setters) await call(method, ref, ...args);
+      if (step.cycle) await call("VM.start", ref, false, false);
     }
   } finally {
     transport.close();
@@ -343,10 +373,14 @@ export async function runSizingBench(argv: string[], out: (line: string) => void
     const result = await runSize(n, config);
     out(`\nsizing, N = ${n} Running VMs (${JSON.stringify(result.jobs)}):`);
     out(
-      `  guest restarts: provider ${result.provider.domainBuilds} (least possible ${result.minimumDomainBuilds}), naive ${result.naive.domainBuilds}`,
+      `  guest restarts: provider ${result.provider.domainBuilds} (least possible ${result.minimumDomainBuilds}), naive ${result.naive.domainBuilds}, xo rule ${result.xo.domainBuilds}`,
     );
-    out(`  wall time (ms): provider ${result.provider.wallMs}, naive ${result.naive.wallMs}`);
-    out(`  converged: provider ${result.provider.converged}/${n}, naive ${result.naive.converged}/${n}`);
+    out(
+      `  wall time (ms): provider ${result.provider.wallMs}, naive ${result.naive.wallMs}, xo rule ${result.xo.wallMs}`,
+    );
+    out(
+      `  converged: provider ${result.provider.converged}/${n}, naive ${result.naive.converged}/${n}, xo rule ${result.xo.converged}/${n}`,
+    );
     out(`  ratios: ${JSON.stringify(result.ratios)}`);
     results.push(result);
   }
