@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { UNKNOWN_SENTINEL as U, validateVmInputs } from "../provider/inputs";
 import type { SizingFields } from "../provider/model/sizing";
+import { plannedCalls } from "../provider/resource/recorded-plan";
 import {
   availableSizingCallsOf,
   declaredSizingOf,
@@ -350,5 +351,24 @@ describe("the Vm's check (validateVmInputs) with vcpus and memory", () => {
       properties({ ...T, policy: { powerCycle: "allow" } }),
       properties({ ...T, policy: { powerCycle: "yes" } }),
     ]).toEqual([[], ["policy.powerCycle"]]);
+  });
+});
+
+describe("the plan from the recorded inputs (no pool)", () => {
+  const policy = { shutdown: "clean", bootChanges: "restart", allowDiscardSuspendedState: false } as const;
+  const old = { template: "Debian Bookworm 12", powerState: "Running", vcpus: { atStartup: 2 } };
+
+  it("says a changed vcpus block is planned from the VM's values during the update", () => {
+    const lines = plannedCalls(old, { ...old, powerState: "Running", policy, vcpus: { atStartup: 4 } }, []);
+    expect(lines).toEqual([expect.stringMatching(/^1\. vcpus: the calls depend on the VM's own values/)]);
+  });
+
+  it("says nothing of an unchanged block", () => {
+    expect(plannedCalls(old, { ...old, powerState: "Running", policy }, [])).toEqual([]);
+  });
+
+  it("defers the plan while a size is unknown", () => {
+    const lines = plannedCalls(old, { ...old, powerState: "Running", policy }, ["memory.dynamicMax"]);
+    expect(lines).toEqual([expect.stringContaining("the calls depend on memory")]);
   });
 });

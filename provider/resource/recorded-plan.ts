@@ -7,10 +7,11 @@ import type { Policy } from "../model/plan";
 import { type DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { describePlan, planTransition } from "../planner";
 import { assumedBootFields, type BootDeclaration, declaredBootWithDisks, UNKNOWN_BOOT } from "./boot";
+import type { SizingDeclaration } from "./sizing";
 import type { VmDeclared } from "./types";
 
 /** What `check` knows about the new inputs. */
-export interface PlannedInputs extends BootDeclaration {
+export interface PlannedInputs extends BootDeclaration, SizingDeclaration {
   readonly template?: string | undefined;
   readonly uuid?: string | undefined;
   readonly nameLabel?: string | undefined;
@@ -103,6 +104,7 @@ function createLines(news: PlannedInputs, old: VmDeclared | undefined): string[]
     });
     if (plan.ok) lines.push(...stripNumbers(describePlan(plan.plan)).map(markSetterConditional));
     else lines.push(`no legal plan from Halted: ${plan.failure.reason}`);
+    lines.push(...sizingLines(undefined, news));
   }
   if (old !== undefined) lines.push(...releaseLines(old, news));
   return lines;
@@ -145,7 +147,21 @@ function updateLines(old: VmDeclared, news: PlannedInputs): string[] {
   });
   if (plan.ok) lines.push(...stripNumbers(describePlan(plan.plan)));
   else lines.push(`no legal plan from ${observed}: ${plan.failure.reason}`);
-  return lines;
+  return [...lines, ...sizingLines(old, news)];
+}
+
+/**
+ * The line for a declared vCPU / memory change: without the pool the VM's own values are unknown, and they
+ * decide the calls (live, at a restart, or a power cycle), so the line says so instead of guessing.
+ */
+function sizingLines(old: SizingDeclaration | undefined, news: SizingDeclaration): string[] {
+  const changed = (["vcpus", "memory"] as const).filter(
+    (key) => news[key] !== undefined && JSON.stringify(news[key]) !== JSON.stringify(old?.[key]),
+  );
+  if (changed.length === 0) return [];
+  return [
+    `${changed.join(" and ")}: the calls depend on the VM's own values, read during the update (live where XAPI allows, else at a restart or, with policy.powerCycle "allow", a power cycle)`,
+  ];
 }
 
 /** The previous inputs, read leniently (they may come from `read`, e.g. powerState "Crashed"). */
@@ -169,6 +185,8 @@ export function readOldDeclaration(olds: Readonly<Record<string, unknown>>): VmD
       : undefined,
     restartTrigger: text("restartTrigger"),
     deleteAdopted: olds.deleteAdopted === true,
+    vcpus: object("vcpus"),
+    memory: object("memory"),
   };
   return declared as VmDeclared;
 }
