@@ -3,8 +3,8 @@
  * executor with its planner: live where XAPI can, one power cycle for what needs a Halted VM, shared with
  * a boot change) against two baselines: the naive way (for every changed property: shut down, set, start;
  * one VM at a time, as bench/naive.ts) and the Xen Orchestra Terraform provider's rule (one shutdown/start
- * around all of a VM's changes when its memory changes or its vCPUs go above the maximum, `xoSteps`; as many
- * VMs at once as the provider has tasks). Against xapi-sim with the
+ * around all of a VM's changes when its memory changes or its vCPUs go above the maximum, `xoSteps`; one
+ * session, as many VMs at once as the provider has tasks). Against xapi-sim with the
  * realistic operation times of bench/optimes.ts. Reports guest restarts (domain builds) and wall time as
  * ratios, and checks that both runs converge every VM.
  *
@@ -82,7 +82,7 @@ interface SizingSizeResult {
   provider: SideMetrics;
   /** Per changed property a shutdown/set/start cycle, one VM at a time (as bench/naive.ts). */
   naive: SideMetrics;
-  /** Xen Orchestra's Terraform provider's rule (`xoSteps`), `--max-ops` VMs at a time. */
+  /** Xen Orchestra's Terraform provider's rule (`xoSteps`), one session, `--max-ops` VMs at a time. */
   xo: SideMetrics;
   ratios: Record<string, number>;
 }
@@ -286,10 +286,14 @@ async function runSize(n: number, config: SizingConfig): Promise<SizingSizeResul
   }
   await stopSim(sim);
 
-  const naive = await naiveRun(jobs, config, 1, perChangeSteps);
-  // Xen Orchestra's rule, with as many VMs in flight as the provider has tasks (a Terraform run, bounded
-  // the way the provider bounds itself): the restarts compared without the sequential penalty.
-  const xo = await naiveRun(jobs, config, config.maxOps, xoSteps);
+  const naive = await naiveRun(jobs, config, { stepsOf: perChangeSteps, inFlight: 1, sessionPerCall: true });
+  // Xen Orchestra's rule with one session and as many VMs in flight as the provider has tasks (a Terraform
+  // run, bounded the way the provider bounds itself): its restarts, without the naive script's other costs.
+  const xo = await naiveRun(jobs, config, {
+    stepsOf: xoSteps,
+    inFlight: config.maxOps,
+    sessionPerCall: false,
+  });
   const counts = Object.fromEntries(MIX.map(([k]) => [k, jobs.filter((j) => j.kind === k).length])) as Record<
     SizingKind,
     number
@@ -312,46 +316,75 @@ async function runSize(n: number, config: SizingConfig): Promise<SizingSizeResul
   };
 }
 
-/** A baseline on a fresh simulator with the same starting fleet, `inFlight` VMs at a time. */
+/** How a baseline runs: its steps per kind, VMs in flight, and whether it logs in for every call. */
+interface Baseline {
+  readonly stepsOf: (kind: SizingKind) => BaselineStep[];
+  readonly inFlight: number;
+  readonly sessionPerCall: boolean;
+}
+
+/** A baseline on a fresh simulator with the same starting fleet. */
 async function naiveRun(
   jobs: readonly SizingJob[],
   config: SizingConfig,
-  inFlight: number,
-  stepsOf: (kind: SizingKind) => BaselineStep[],
+  baseline: Baseline,
 ): Promise<SideMetrics> {
   const { sim, uuids } = await preparedSim(jobs, config);
   const metrics = await measure(sim, uuids, jobs, () =>
-    pool(jobs, inFlight, (job) => runNaiveSizing(sim.url, uuids[job.index] as string, stepsOf(job.kind))),
+    withCalls(sim.url, baseline.sessionPerCall, (call) =>
+      pool(jobs, baseline.inFlight, (job) =>
+        runBaseline(call, uuids[job.index] as string, baseline.stepsOf(job.kind)),
+      ),
+    ),
   );
   await stopSim(sim);
   return metrics;
 }
 
+/** Sends one XAPI call (method, then its arguments after the session). */
+type Call = (method: string, ...args: unknown[]) => Promise<unknown>;
+
 /**
  * A baseline for one VM: each step's setters, inside a clean shutdown and a start when the step cycles;
- * synchronous calls, a login per call (bench/naive.ts).
+ * synchronous calls through `call`.
  */
-async function runNaiveSizing(url: string, uuid: string, steps: readonly BaselineStep[]): Promise<void> {
+async function runBaseline(call: Call, uuid: string, steps: readonly BaselineStep[]): Promise<void> {
+  const ref = await call("VM.get_by_uuid", uuid);
+  for (const step of steps) {
+    if (step.cycle) await call("VM.clean_shutdown", ref);
+    for (const [method, ...args] of step.setters) await call(method, ref, ...args);
+    if (step.cycle) await call("VM.start", ref, false, false);
+  }
+}
+
+/**
+ * Calls over one transport: a login and logout around every call (the naive script of bench/naive.ts), or
+ * one session for all (a client that keeps its connection, as Xen Orchestra does).
+ */
+async function withCalls<T>(
+  url: string,
+  sessionPerCall: boolean,
+  body: (call: Call) => Promise<T>,
+): Promise<T> {
   const transport = createJsonRpcTransport({ url });
-  const call = async (method: string, ...args: unknown[]) => {
-    const session = await transport("session.login_with_password", [
-      USER.username,
-      USER.password,
-      "1.0",
-      "naive",
-    ]);
+  const login = () =>
+    transport("session.login_with_password", [USER.username, USER.password, "1.0", "baseline"]);
+  try {
+    if (sessionPerCall) {
+      return await body(async (method, ...args) => {
+        const session = await login();
+        try {
+          return await transport(method, [session, ...args]);
+        } finally {
+          await transport("session.logout", [session]);
+        }
+      });
+    }
+    const session = await login();
     try {
-      return await transport(method, [session, ...args]);
+      return await body((method, ...args) => transport(method, [session, ...args]));
     } finally {
       await transport("session.logout", [session]);
-    }
-  };
-  try {
-    const ref = await call("VM.get_by_uuid", uuid);
-    for (const step of steps) {
-      if (step.cycle) await call("VM.clean_shutdown", ref);
-      for (const [method, ...args] of step.setters) await call(method, ref, ...args);
-      if (step.cycle) await call("VM.start", ref, false, false);
     }
   } finally {
     transport.close();
