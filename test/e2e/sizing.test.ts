@@ -187,7 +187,7 @@ async function round(vms: Readonly<Record<string, VmDecl>>): Promise<Record<stri
   return result;
 }
 
-/** The calls of a VM's round that are lifecycle calls (`VM.start`, `VM.clean_shutdown`, …). */
+/** A VM's calls without setters and the provider's notes: lifecycle calls (and a create's `VM.provision`). */
 function lifecycle(lines: readonly string[]): string[] {
   return lines
     .map((l) => l.replace(/\(.*$/, ""))
