@@ -100,6 +100,27 @@ describe("pack", () => {
     ]);
   });
 
+  it("leaves out of observed.vcpus and observed.memory the fields that repeat another one", () => {
+    const GiB = 2 ** 30;
+    const usual = pack({
+      observedVcpus: { atStartup: 2, max: 2 },
+      observedMemory: { staticMin: GiB / 2, staticMax: 2 * GiB, dynamicMin: 2 * GiB, dynamicMax: 2 * GiB },
+    });
+    const distinct = pack({
+      observedVcpus: { atStartup: 1, max: 4 },
+      observedMemory: { staticMin: GiB / 2, staticMax: 4 * GiB, dynamicMin: GiB, dynamicMax: 2 * GiB },
+    });
+    expect([usual, distinct]).toEqual([
+      { observed: { vcpus: { atStartup: 2 }, memory: { staticMin: GiB / 2, dynamicMax: 2 * GiB } } },
+      {
+        observed: {
+          vcpus: { atStartup: 1, max: 4 },
+          memory: { staticMin: GiB / 2, staticMax: 4 * GiB, dynamicMin: GiB, dynamicMax: 2 * GiB },
+        },
+      },
+    ]);
+  });
+
   it("leaves out of observed adopted false and an empty pendingBootChanges", () => {
     const stored = pack({ adopted: false, pendingBootChanges: [], observedPowerState: "Running" });
     const pending = pack({ adopted: false, pendingBootChanges: ["hvm.bootParams.order"], poolUuid: POOL });
@@ -248,6 +269,16 @@ describe("unpack", () => {
 
   it("reads release 0.1.0's flat outputs and inputs as they are", () => {
     expect([unpack(OUTPUTS_0_1_0, ID), unpack(INPUTS_0_1_0)]).toEqual([OUTPUTS_0_1_0, INPUTS_0_1_0]);
+  });
+
+  it("puts back the sizing fields observed leaves out, from the fields they repeat", () => {
+    const flat = unpack({
+      observed: { vcpus: { atStartup: 2 }, memory: { staticMin: 512, dynamicMax: 2048 } },
+    });
+    expect([flat.observedVcpus, flat.observedMemory]).toEqual([
+      { atStartup: 2, max: 2 },
+      { staticMin: 512, staticMax: 2048, dynamicMin: 2048, dynamicMax: 2048 },
+    ]);
   });
 
   it("puts back what observed leaves out: adopted false, no pending boot changes", () => {

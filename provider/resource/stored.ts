@@ -64,7 +64,7 @@ export function unpack(bag: Bag, id?: string): Bag {
     } else if (key === OBSERVED_KEY && isRecord(value)) {
       for (const flatKey of FLAT_OBSERVED) {
         const inner = value[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
-        if (inner !== undefined) flat[flatKey] = flatKey === "lastCalls" ? callsOfStored(inner) : inner;
+        if (inner !== undefined) flat[flatKey] = fromStored(flatKey, inner);
       }
     } else {
       flat[key] = value;
@@ -85,7 +85,7 @@ export function pack(flat: Bag): Bag {
       internal[storedInternalKey(key)] = value;
     } else if (key in OBSERVED_FIELDS) {
       if (isObservedDefault(key as FlatObservedKey, value)) continue;
-      observed[OBSERVED_FIELDS[key as FlatObservedKey]] = key === "lastCalls" ? storedCalls(value) : value;
+      observed[OBSERVED_FIELDS[key as FlatObservedKey]] = toStored(key as FlatObservedKey, value);
     } else {
       stored[key] = value;
     }
@@ -97,6 +97,48 @@ export function pack(flat: Bag): Bag {
   }
   if (Object.keys(internal).length > 0) stored[INTERNAL_KEY] = internal;
   return stored;
+}
+
+/** An observation as `observed` stores it: `lastCalls` as text, sizing without its repeated values. */
+function toStored(key: FlatObservedKey, value: unknown): unknown {
+  if (key === "lastCalls") return storedCalls(value);
+  const repeats =
+    key === "observedVcpus"
+      ? REPEATED_SIZING.vcpus
+      : key === "observedMemory"
+        ? REPEATED_SIZING.memory
+        : undefined;
+  if (repeats === undefined || !isRecord(value)) return value;
+  const stored = { ...value };
+  for (const [field, same] of Object.entries(repeats))
+    if (stored[field] === stored[same]) delete stored[field];
+  return stored;
+}
+
+/** An observation from its stored form ({@link toStored}). */
+function fromStored(key: FlatObservedKey, stored: unknown): unknown {
+  if (key === "lastCalls") return callsOfStored(stored);
+  if (key === "observedVcpus") return sizingOfStored("vcpus", stored);
+  if (key === "observedMemory") return sizingOfStored("memory", stored);
+  return stored;
+}
+
+/**
+ * Fields of `observed.vcpus` and `observed.memory` left out when they equal another one (field → that
+ * one), as on most VMs: `VCPUs_max` = `VCPUs_at_startup`, `memory_static_max` = `memory_dynamic_min` =
+ * `memory_dynamic_max`. Fewer values for the engine to store at each checkpoint write.
+ */
+const REPEATED_SIZING = {
+  vcpus: { max: "atStartup" },
+  memory: { staticMax: "dynamicMax", dynamicMin: "dynamicMax" },
+} as const satisfies Record<string, Record<string, string>>;
+
+/** A stored `observed.vcpus` or `observed.memory` with the fields it leaves out put back (`Vm.observedVcpus`, …). */
+export function sizingOfStored(kind: keyof typeof REPEATED_SIZING, stored: unknown): unknown {
+  if (!isRecord(stored)) return stored;
+  const full: Bag = { ...stored };
+  for (const [field, same] of Object.entries(REPEATED_SIZING[kind])) full[field] ??= full[same];
+  return full;
 }
 
 /**

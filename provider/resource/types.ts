@@ -195,8 +195,14 @@ export interface VmObserved {
   readonly adopted?: true | undefined;
   /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
   readonly domid: number;
-  /** The VM's `VCPUs_at_startup` and `VCPUs_max` as read back; absent when not read (a state from before 0.2). */
-  readonly vcpus?: ObservedVcpus | undefined;
-  /** The VM's four memory bounds in bytes as read back; absent when not read (a state from before 0.2). */
-  readonly memory?: ObservedMemory | undefined;
+  /**
+   * The VM's `VCPUs_at_startup` and `VCPUs_max` as read back; absent when not read (a state from before
+   * 0.2). `max` is left out when it equals `atStartup` (`Vm.observedVcpus` puts it back).
+   */
+  readonly vcpus?: Partial<ObservedVcpus> | undefined;
+  /**
+   * The VM's four memory bounds in bytes as read back; absent when not read (a state from before 0.2).
+   * `staticMax` and `dynamicMin` are left out when they equal `dynamicMax` (`Vm.observedMemory` puts them back).
+   */
+  readonly memory?: Partial<ObservedMemory> | undefined;
 }

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { providerForState } from "./provider";
-import { callsOfStored, INTERNAL_KEY, OBSERVED_KEY } from "./stored";
+import { callsOfStored, INTERNAL_KEY, OBSERVED_KEY, sizingOfStored } from "./stored";
 import {
   type CustomTimeoutStrings,
   ECHOED_KEYS,
@@ -209,11 +209,11 @@ export class Vm extends pulumi.dynamic.Resource {
   }
   /** The VM's vCPUs as read back (`VCPUs_at_startup`, `VCPUs_max`): `observed.vcpus`. */
   get observedVcpus(): pulumi.Output<ObservedVcpus | undefined> {
-    return this.observed.apply((o) => o.vcpus);
+    return this.observed.apply((o) => sizingOfStored("vcpus", o.vcpus) as ObservedVcpus | undefined);
   }
   /** The VM's memory bounds in bytes as read back: `observed.memory`. */
   get observedMemory(): pulumi.Output<ObservedMemory | undefined> {
-    return this.observed.apply((o) => o.memory);
+    return this.observed.apply((o) => sizingOfStored("memory", o.memory) as ObservedMemory | undefined);
   }
   /** True when this resource adopted an existing VM (`uuid`). */
   get adopted(): pulumi.Output<boolean> {
