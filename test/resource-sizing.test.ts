@@ -200,8 +200,20 @@ describe("liveVcpusLicensedOf", () => {
     expect(liveVcpusLicensedOf({ restrictions: { restrict_set_vcpus_number_live: "false" } })).toBe(true);
   });
 
-  it("a pool record without restrictions (older XAPI) is taken as licensed", () => {
-    expect([liveVcpusLicensedOf({ uuid: "p" }), liveVcpusLicensedOf(undefined)]).toEqual([true, true]);
+  it("a current pool without the key is not licensed (XAPI enables no unknown restriction of this kind)", () => {
+    expect([liveVcpusLicensedOf({ restrictions: {} }), liveVcpusLicensedOf({ uuid: "p" })]).toEqual([
+      false,
+      false,
+    ]);
+  });
+
+  it("a pool before API 2.6, whose live call checked no licence, is licensed whatever its record", () => {
+    expect(liveVcpusLicensedOf({ restrictions: {} }, { major: 2, minor: 5 })).toBe(true);
+  });
+
+  it("API 2.6 reads the restriction", () => {
+    const restricted = { restrictions: { restrict_set_vcpus_number_live: "true" } };
+    expect(liveVcpusLicensedOf(restricted, { major: 2, minor: 6 })).toBe(false);
   });
 });
 

@@ -32,7 +32,7 @@ export function poolInfoOf(conn: XapiConnection): Promise<PoolInfo> {
       .then(async (all) => {
         const pool = onlyPool(all, conn.url);
         const api = await readApiVersion(conn, pool.master);
-        return { uuid: pool.uuid, api, liveVcpusLicensed: liveVcpusLicensedOf(pool) };
+        return { uuid: pool.uuid, api, liveVcpusLicensed: liveVcpusLicensedOf(pool, api) };
       });
     known.catch(() => pools.delete(conn));
     pools.set(conn, known);

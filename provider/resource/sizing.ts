@@ -218,16 +218,28 @@ function intOf(value: unknown): number | undefined {
 /** The pool restriction that, when "true", withholds `Live_set_vcpus` (ocaml/xapi-types/features.ml). */
 export const RESTRICT_LIVE_VCPUS = "restrict_set_vcpus_number_live";
 
+/** Ely, the release whose `VM.set_VCPUs_number_live` first checks the pool's licence (datamodel_vm.ml). */
+const LIVE_VCPUS_LICENSED_SINCE: ApiVersion = { major: 2, minor: 6 };
+
 /**
- * The pool's licence has `Live_set_vcpus`, from the pool record's `restrictions` (read once per
- * connection anyway): `restrict_set_vcpus_number_live` "true" withholds it (`VM.set_VCPUs_number_live`
- * then fails `LICENCE_RESTRICTION`, docs/xapi-vcpus-memory.md §3). The key absent (an older XAPI, a
- * record without the field) is taken as licensed: the executor still explains a refusal.
+ * The pool's licence has `Live_set_vcpus`, from the pool record's `restrictions` (read once per connection
+ * anyway), as XAPI reads them (`of_assoc_list` in ocaml/xapi-types/features.ml):
+ * `restrict_set_vcpus_number_live` "false" grants it, "true" withholds it (`VM.set_VCPUs_number_live` then
+ * fails `LICENCE_RESTRICTION`, docs/xapi-vcpus-memory.md §3), and a missing or unreadable key withholds it
+ * too (it is not one of the features XAPI enables when unknown). Before API 2.6 the call checked no licence:
+ * then it is granted. `api` unknown: taken as current.
  */
-export function liveVcpusLicensedOf(pool: Readonly<Record<string, unknown>> | undefined): boolean {
+export function liveVcpusLicensedOf(
+  pool: Readonly<Record<string, unknown>> | undefined,
+  api?: ApiVersion,
+): boolean {
+  if (api !== undefined && !atLeast(api, LIVE_VCPUS_LICENSED_SINCE)) return true;
   const restrictions = pool?.restrictions;
-  if (typeof restrictions !== "object" || restrictions === null) return true;
-  return (restrictions as Record<string, unknown>)[RESTRICT_LIVE_VCPUS] !== "true";
+  const flag =
+    typeof restrictions === "object" && restrictions !== null
+      ? (restrictions as Record<string, unknown>)[RESTRICT_LIVE_VCPUS]
+      : undefined;
+  return flag === "false";
 }
 
 /** The `observed.vcpus` output. */
