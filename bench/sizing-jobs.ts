@@ -6,6 +6,7 @@
 import type { XapiConnection } from "../provider/client";
 import { type ConvergeTarget, converge, type VmRecord } from "../provider/executor";
 import { DEFAULT_POLICY } from "../provider/model/plan";
+import type { SizingFields as RecordSizing } from "../provider/model/sizing";
 import { PowerCycleMode, PowerState } from "../provider/model/vocabulary";
 import { liveVcpusLicensedOf } from "../provider/resource/sizing";
 
@@ -22,14 +23,8 @@ export const INITIAL: SizingFields = {
   HVM_boot_params: { order: "c", firmware: "bios" },
 };
 
-/** The record fields a job sets and checks. */
-export interface SizingFields {
-  readonly VCPUs_max: number;
-  readonly VCPUs_at_startup: number;
-  readonly memory_static_min: number;
-  readonly memory_static_max: number;
-  readonly memory_dynamic_min: number;
-  readonly memory_dynamic_max: number;
+/** The record fields a job sets and checks: the VM's sizing and its boot order. */
+export interface SizingFields extends RecordSizing {
   readonly HVM_boot_params: { readonly order: string; readonly firmware: string };
 }
 
