@@ -5,14 +5,13 @@
  * from the simulator's control API `bootRecord` (`lastBoot`). Where xapi-sim follows XAPI rather than
  * the seed, the test says so and proves what the user gets (see simulator/README.md, "Boot outcome").
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { closeAllConnections } from "../provider/client";
+import { describe, expect, it } from "vitest";
 import { VmOperationError } from "../provider/resource/errors";
 import * as impl from "../provider/resource/impl";
 import { unpack } from "../provider/resource/stored";
-import { type RunningSimulator, startSimulator } from "../simulator";
 import { XapiFault } from "../simulator/api";
 import { DEBIAN_MENU_LST, FIXTURE } from "../simulator/model/fixture";
+import { useProviderSim } from "./provider-sim";
 
 type Bag = Record<string, unknown>;
 
@@ -50,32 +49,8 @@ const DEBIAN_FILES = [
   "/boot/initrd.img-6.1.0-18-amd64",
 ];
 
-let sim: RunningSimulator;
-
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, member: false, defaultOperationMs: 2 });
-  process.env.XAPI_URL = sim.url;
-  process.env.XAPI_USERNAME = "root";
-  process.env.XAPI_PASSWORD = "xapi-sim";
-});
-
-afterAll(async () => {
-  await closeAllConnections();
-  await sim.close();
-  delete process.env.XAPI_URL;
-  delete process.env.XAPI_USERNAME;
-  delete process.env.XAPI_PASSWORD;
-});
-
-beforeEach(async () => {
-  await control("reset");
-});
-
-async function control<T = unknown>(op: string, body: Bag = {}): Promise<T> {
-  const run = sim.model.control[op];
-  if (run === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-  return (await run(body)) as T;
-}
+const target = useProviderSim();
+const { control } = target;
 
 /** What the VM last booted (the simulator's boot record). */
 async function lastBoot(uuid: string): Promise<LastBoot> {
@@ -138,8 +113,8 @@ async function diskPath(uuid: string, userdevice: string): Promise<string> {
 /** A raw XAPI call on the simulator (to show what XAPI itself does, without the provider). */
 async function xapi(method: string, ...args: unknown[]): Promise<unknown> {
   const meta = { host: "master", transport: "jsonrpc" } as const;
-  const session = await sim.model.dispatch("session.login_with_password", ["root", "xapi-sim"], meta);
-  return sim.model.dispatch(method, [session, ...args], meta);
+  const session = await target.sim.model.dispatch("session.login_with_password", ["root", "xapi-sim"], meta);
+  return target.sim.model.dispatch(method, [session, ...args], meta);
 }
 
 /**

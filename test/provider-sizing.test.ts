@@ -5,12 +5,12 @@
  * web-01 is a Running HVM guest with PV drivers: 2 of 2 vCPUs, memory static 0.5–2 GiB, dynamic 2–2 GiB.
  * Expected calls are written from XAPI's rules (docs/xapi-vcpus-memory.md), never taken from the provider.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { closeAllConnections } from "../provider/client";
 import * as impl from "../provider/resource/impl";
 import { unpack } from "../provider/resource/stored";
-import { type RunningSimulator, startSimulator } from "../simulator";
 import { FIXTURE } from "../simulator/model/fixture";
+import { useProviderSim } from "./provider-sim";
 
 type Bag = Record<string, unknown>;
 
@@ -18,32 +18,7 @@ const GiB = 2 ** 30;
 const WEB = FIXTURE.web.uuid;
 const URN = "urn:pulumi:s::p::pulumi-nodejs:dynamic/xapi:Vm::web";
 
-let sim: RunningSimulator;
-
-beforeAll(async () => {
-  sim = await startSimulator({ port: 0, member: false, defaultOperationMs: 2 });
-  process.env.XAPI_URL = sim.url;
-  process.env.XAPI_USERNAME = "root";
-  process.env.XAPI_PASSWORD = "xapi-sim";
-});
-
-afterAll(async () => {
-  await closeAllConnections();
-  await sim.close();
-  delete process.env.XAPI_URL;
-  delete process.env.XAPI_USERNAME;
-  delete process.env.XAPI_PASSWORD;
-});
-
-beforeEach(async () => {
-  await control("reset");
-});
-
-async function control<T = unknown>(op: string, body: Bag = {}): Promise<T> {
-  const run = sim.model.control[op];
-  if (run === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-  return (await run(body)) as T;
-}
+const { control } = useProviderSim();
 
 /** web-01 adopted as it is (Running, nothing else declared): the recorded outputs an update starts from. */
 function adopted(extra: Bag = {}): Bag {
