@@ -7,7 +7,6 @@
  * accepts, what the oracle's machine ends with, pending) equals the oracle's.
  */
 import { describe, expect, it } from "vitest";
-import type { XapiBootFields } from "../provider/model/boot";
 import type { PlanInput, PlanStep } from "../provider/model/plan";
 import type { DeclaredSizing, SizingFields } from "../provider/model/sizing";
 import { describePlan, planTransition } from "../provider/planner";
@@ -23,18 +22,9 @@ import {
   type SizingPolicy,
   type SizingSituation,
 } from "./planner-oracle-sizing";
+import { HVM } from "./planner-vm";
 
 const GiB = 1024 ** 3;
-const HVM: XapiBootFields = {
-  domain_type: "hvm",
-  HVM_boot_policy: "BIOS order",
-  HVM_boot_params: { order: "cd", firmware: "bios" },
-  PV_bootloader: "",
-  PV_kernel: "",
-  PV_ramdisk: "",
-  PV_args: "",
-  PV_bootloader_args: "",
-};
 const OBSERVED: Sizes = {
   vcpusMax: 4,
   vcpusAtStartup: 2,

@@ -22,17 +22,8 @@ import {
   startSim,
   type Target,
 } from "./planner-oracle";
+import { HVM } from "./planner-vm";
 
-const HVM: XapiBootFields = {
-  domain_type: "hvm",
-  HVM_boot_policy: "BIOS order",
-  HVM_boot_params: { order: "cd", firmware: "bios" },
-  PV_bootloader: "",
-  PV_kernel: "",
-  PV_ramdisk: "",
-  PV_args: "",
-  PV_bootloader_args: "",
-};
 const NEW_ORDER: DeclaredBootFields = { HVM_boot_params: { order: "dc" } };
 
 const SOURCES: readonly State[] = ["Halted", "Paused", "Running", "Suspended", "Crashed"];
