@@ -10,15 +10,15 @@
  * CLI with the InvalidStateError message.
  */
 
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import { FIXTURE } from "../simulator/model";
+import { FAILURE_OF, runPython } from "./python-client";
 
-const PYTHON = process.env.PYTHON ?? "python3";
 const ROOT = path.resolve(__dirname, "..");
 const CLI = path.join(ROOT, "dist", "simulator", "cli.js");
 
@@ -60,23 +60,11 @@ session = XenAPI.Session(url, ignore_ssl=True)
 session.xenapi.login_with_password("root", "xapi-sim", "1.0", "xapi-sim-test")
 def out(value):
     print(json.dumps(value, default=lambda o: getattr(o, "value", str(o))))
-def failure_of(fn, *args):
-    try:
-        fn(*args)
-    except XenAPI.Failure as failure:
-        return failure.details
-    return None
-vm = session.xenapi.VM.get_by_uuid(vm_uuid)
+${FAILURE_OF}vm = session.xenapi.VM.get_by_uuid(vm_uuid)
 `;
 
 function python(script: string, url: string, vmUuid: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, ["-c", PROLOGUE + script, url, vmUuid], { timeout: 20_000 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`python failed: ${error.message}\n${stderr}`));
-      const lines = stdout.trim().split("\n");
-      resolve(JSON.parse(lines[lines.length - 1] ?? "null"));
-    });
-  });
+  return runPython(PROLOGUE + script, [url, vmUuid], { timeout: 20_000 });
 }
 
 const API_VERSIONS: Record<Profile, [number, number]> = {

@@ -7,12 +7,10 @@
  * script that prints one JSON document for the assertions.
  */
 
-import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import { haltedVm as sharedHaltedVm, control as simControl, type VmSummary } from "./client-sim";
-
-const PYTHON = process.env.PYTHON ?? "python3";
+import { FAILURE_OF, runPython } from "./python-client";
 
 /** Shared prologue: connect with the URL from argv and log in like the binding's docs do. */
 const PROLOGUE = `
@@ -22,13 +20,7 @@ url, user, password, uuid = sys.argv[1:5]
 session = XenAPI.Session(url, ignore_ssl=True)
 def out(value):
     print(json.dumps(value))
-def failure_of(fn, *args):
-    try:
-        fn(*args)
-    except XenAPI.Failure as failure:
-        return failure.details
-    return None
-`;
+${FAILURE_OF}`;
 
 const LOGIN = `session.xenapi.login_with_password(user, password, "2.21", "xapi-sim-test")\n`;
 
@@ -44,18 +36,7 @@ afterAll(async () => {
 
 /** Run a scenario; resolves with the JSON its last `out(...)` printed. */
 function python(script: string, url: string, uuid = ""): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      PYTHON,
-      ["-c", PROLOGUE + script, url, "root", "xapi-sim", uuid],
-      { timeout: 20_000 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`python failed: ${error.message}\n${stderr}`));
-        const lines = stdout.trim().split("\n");
-        resolve(JSON.parse(lines[lines.length - 1] ?? "null"));
-      },
-    );
-  });
+  return runPython(PROLOGUE + script, [url, "root", "xapi-sim", uuid], { timeout: 20_000 });
 }
 
 function control<T>(name: string, body: Record<string, unknown> = {}): Promise<T> {

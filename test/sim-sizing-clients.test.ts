@@ -4,13 +4,12 @@
  * npm `xen-api` client over JSON-RPC and XML-RPC (errors with their parameters, `Async.` tasks, live
  * effects seen through its event-fed object cache).
  */
-import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import { FIXTURE } from "../simulator/model";
 import { control as simControl } from "./client-sim";
+import { FAILURE_OF, runPython } from "./python-client";
 
-const PYTHON = process.env.PYTHON ?? "python3";
 const GiB = 1024 ** 3;
 const web = FIXTURE.web; // Running HVM guest with PV drivers, 2 vCPUs, 2 GiB pinned
 const db = FIXTURE.db; // Halted HVM guest, same sizing
@@ -54,23 +53,11 @@ session.xenapi.login_with_password("root", "xapi-sim", "2.21", "xapi-sim-test")
 x = session.xenapi
 def out(value):
     print(json.dumps(value))
-def failure_of(fn, *args):
-    try:
-        fn(*args)
-    except XenAPI.Failure as failure:
-        return failure.details
-    return None
-`;
+${FAILURE_OF}`;
 
 /** Runs a Python scenario against `on` with the VM ref as `vm`; resolves with its last `out(...)`. */
 function python(script: string, vm: string, on = sim): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, ["-c", PROLOGUE + script, on.url, vm], (error, stdout, stderr) => {
-      if (error) return reject(new Error(`python failed: ${error.message}\n${stderr}`));
-      const lines = stdout.trim().split("\n");
-      resolve(JSON.parse(lines[lines.length - 1] ?? "null"));
-    });
-  });
+  return runPython(PROLOGUE + script, [on.url, vm]);
 }
 
 describe("Python XenAPI", () => {
