@@ -24,10 +24,12 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSimulator, startSimulator } from "../../simulator";
+import type { RunningSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
 import { callKey, json } from "./call-key";
-import { locatePulumiCli, PulumiProject, type PulumiResult } from "./harness";
+import { PulumiProject, type PulumiResult } from "./harness";
+import { startRig } from "./rig";
+import { type CallLogEntry, lastSeq, simControl, stateChangingSince, syncName } from "./sim-log";
 
 const PASSWORD = "matrix-Pw-8b41e7d3";
 const PROGRAM = path.join(__dirname, "program-matrix", "index.ts");
@@ -43,15 +45,6 @@ const TIMEOUT = { timeout: 300_000 };
 //////////////////////////////
 ////   shapes             ////
 //////////////////////////////
-
-/** A call log entry (control op `callLog`). */
-interface CallLogEntry {
-  seq: number;
-  method: string;
-  vm?: string;
-  params: unknown[];
-  ok: boolean;
-}
 
 /** One step of `__xapiPlan`. */
 interface PlannedStep {
@@ -108,12 +101,7 @@ let cliMissing: unknown;
 let sim: RunningSimulator;
 
 beforeAll(async () => {
-  try {
-    binDir = await locatePulumiCli();
-  } catch (err) {
-    cliMissing = err;
-  }
-  sim = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  ({ binDir, cliMissing, sim } = await startRig(PASSWORD));
 });
 
 afterAll(async () => {
@@ -121,28 +109,7 @@ afterAll(async () => {
 });
 
 async function control<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
-  const fn = sim.model.control[op];
-  if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-  return (await fn(body)) as T;
-}
-
-async function lastSeq(): Promise<number> {
-  const log = await control<CallLogEntry[]>("callLog");
-  return log.at(-1)?.seq ?? 0;
-}
-
-/** The calls of the log that change something: successful, no reads, no session/task/event traffic. */
-function stateChanging(log: readonly CallLogEntry[]): CallLogEntry[] {
-  return log.filter((c) => {
-    if (!c.ok) return false;
-    const [cls = "", name = ""] = syncName(c.method).split(".");
-    if (["session", "task", "event", "system"].includes(cls)) return false;
-    return !/^(get|assert|query|retrieve)/.test(name);
-  });
-}
-
-function syncName(method: string): string {
-  return method.replace(/^Async\./, "");
+  return simControl<T>(sim, op, body);
 }
 
 async function newStack(name: string): Promise<PulumiProject> {
@@ -287,9 +254,9 @@ async function runRound(
   const maps: RefMaps = { vbd: new Map(), vdi: new Map() };
   addRefs(maps, await control<SimSnapshot>("state"));
   const preview = previewOf((await project.pulumiOk(["preview", "--json", ...refresh])).stdout);
-  const since = await lastSeq();
+  const since = await lastSeq(sim);
   await project.pulumiOk(["up", "--yes", ...refresh]);
-  const log = stateChanging(await control<CallLogEntry[]>("callLog", { since }));
+  const log = await stateChangingSince(sim, since);
   const stateAfter = await control<SimSnapshot>("state");
   addRefs(maps, stateAfter);
   const outputs = (
@@ -707,14 +674,14 @@ describe("previews that cannot plan from the pool, or must fail", TIMEOUT, () =>
 
   /** `pulumi preview` and `pulumi up --yes` both fail, both saying `sentence`; nothing was changed. */
   async function expectBothFail(sentence: string): Promise<void> {
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     const preview: PulumiResult = await project.pulumi(["preview"]);
     const up: PulumiResult = await project.pulumi(["up", "--yes"]);
     for (const run of [preview, up]) {
       expect(run.code, run.command).not.toBe(0);
       expect(run.stdout + run.stderr, run.command).toContain(sentence);
     }
-    expect(stateChanging(await control<CallLogEntry[]>("callLog", { since }))).toEqual([]);
+    expect(await stateChangingSince(sim, since)).toEqual([]);
   }
 
   it("10. the pool unreachable: the preview completes, planned from the recorded inputs", async () => {

@@ -5,12 +5,16 @@
  */
 import type { RunningSimulator } from "../../simulator";
 
-/** One entry of the simulator's call log. */
+/** One entry of the simulator's call log (the fields the end-to-end tests read). */
 export interface CallLogEntry {
   seq: number;
   method: string;
   vm?: string;
+  /** The call's parameters after the session. */
+  params: unknown[];
   ok: boolean;
+  /** The XAPI error code of a failed call. */
+  error?: string;
 }
 
 /** Runs one control operation of the simulator (`state`, `callLog`, `setPowerState`, …). */
@@ -29,11 +33,27 @@ export async function lastSeq(sim: RunningSimulator): Promise<number> {
   return (await simControl<CallLogEntry[]>(sim, "callLog")).at(-1)?.seq ?? 0;
 }
 
-/** The state-changing calls made after `since` (no reads, no session/task/event traffic), sync names. */
+/** XAPI method name without the `Async.` prefix. */
+export function syncName(method: string): string {
+  return method.replace(/^Async\./, "");
+}
+
+/** The calls of a log that change something: successful, no reads, no session/task/event traffic. */
+export function stateChanging(log: readonly CallLogEntry[]): CallLogEntry[] {
+  return log.filter((c) => {
+    if (!c.ok) return false;
+    const [cls = "", name = ""] = syncName(c.method).split(".");
+    if (["session", "task", "event", "system"].includes(cls)) return false;
+    return !/^(get|assert|query|retrieve)/.test(name);
+  });
+}
+
+/** The state-changing calls logged after `since`, in the log's order. */
+export async function stateChangingSince(sim: RunningSimulator, since: number): Promise<CallLogEntry[]> {
+  return stateChanging(await simControl<CallLogEntry[]>(sim, "callLog", { since }));
+}
+
+/** The state-changing calls made after `since`, sync names. */
 export async function writesSince(sim: RunningSimulator, since: number): Promise<string[]> {
-  const log = await simControl<CallLogEntry[]>(sim, "callLog", { since });
-  return log
-    .filter((c) => c.ok)
-    .map((c) => c.method.replace(/^Async\./, ""))
-    .filter((m) => !/^(session|task|event|system)\./.test(m) && !/\.(get|assert|query|retrieve)_/.test(m));
+  return (await stateChangingSince(sim, since)).map((c) => syncName(c.method));
 }

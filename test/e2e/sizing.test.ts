@@ -20,11 +20,12 @@
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSimulator, startSimulator } from "../../simulator";
+import type { RunningSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
 import { json } from "./call-key";
-import { locatePulumiCli, PulumiProject, type PulumiResult } from "./harness";
-import { lastSeq, simControl } from "./sim-log";
+import { PulumiProject, type PulumiResult } from "./harness";
+import { startRig } from "./rig";
+import { type CallLogEntry, lastSeq, simControl, stateChangingSince, syncName } from "./sim-log";
 
 const PASSWORD = "sizing-Pw-5c03a9e1";
 const PROGRAM = path.join(__dirname, "program-sizing", "index.ts");
@@ -62,15 +63,6 @@ interface PlannedStep {
   args: Record<string, unknown>;
 }
 
-/** A call log entry (control op `callLog`). */
-interface CallLogEntry {
-  seq: number;
-  method: string;
-  vm?: string;
-  params: unknown[];
-  ok: boolean;
-}
-
 /** What program-sizing exports per VM. */
 interface VmOutputs {
   uuid: string;
@@ -104,12 +96,7 @@ let sim: RunningSimulator;
 let project: PulumiProject;
 
 beforeAll(async () => {
-  try {
-    binDir = await locatePulumiCli();
-  } catch (err) {
-    cliMissing = err;
-  }
-  sim = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  ({ binDir, cliMissing, sim } = await startRig(PASSWORD));
 });
 
 afterAll(async () => {
@@ -128,21 +115,9 @@ function line(call: string, args: Readonly<Record<string, unknown>>): string {
 
 /** The logged call as a line: its positional parameters after the VM ref named as XAPI names them. */
 function loggedLine(entry: CallLogEntry): string {
-  const call = entry.method.replace(/^Async\./, "");
+  const call = syncName(entry.method);
   const names = PARAMS[call] ?? [];
   return line(call, Object.fromEntries(names.map((n, i) => [n, entry.params[i + 1]])));
-}
-
-/** Successful state-changing calls: no reads, no session, task or event traffic. */
-function stateChanging(log: readonly CallLogEntry[]): CallLogEntry[] {
-  return log.filter((c) => {
-    const [cls = "", name = ""] = c.method.replace(/^Async\./, "").split(".");
-    return (
-      c.ok &&
-      !["session", "task", "event", "system"].includes(cls) &&
-      !/^(get|assert|query|retrieve)/.test(name)
-    );
-  });
 }
 
 /** The `__xapiPlan` steps of each Vm of `pulumi preview --json`, by resource name. */
@@ -164,7 +139,7 @@ async function round(vms: Readonly<Record<string, VmDecl>>): Promise<Record<stri
   const plans = plansOf((await project.pulumiOk(["preview", "--json"])).stdout);
   const since = await lastSeq(sim);
   await project.pulumiOk(["up", "--yes"]);
-  const log = stateChanging(await simControl<CallLogEntry[]>(sim, "callLog", { since }));
+  const log = await stateChangingSince(sim, since);
   const state = await simControl<SimSnapshot>(sim, "state");
   const outputs = (
     JSON.parse((await project.pulumiOk(["stack", "output", "--json"])).stdout) as {
