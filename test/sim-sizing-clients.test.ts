@@ -9,6 +9,7 @@ import { type RunningSimulator, startSimulator } from "../simulator";
 import { FIXTURE } from "../simulator/model";
 import { control as simControl } from "./client-sim";
 import { FAILURE_OF, runPython } from "./python-client";
+import { type CreateClient, connectedClient, loadCreateClient } from "./xen-api-client";
 
 const GiB = 1024 ** 3;
 const web = FIXTURE.web; // Running HVM guest with PV drivers, 2 vCPUs, 2 GiB pinned
@@ -23,15 +24,13 @@ interface Xapi {
   callAsync(method: string, ...args: unknown[]): Promise<unknown>;
   getObject(idOrUuidOrRef: string, defaultValue?: unknown): Record<string, unknown> | undefined;
 }
-type CreateClient = (options: Record<string, unknown>) => Xapi;
 
 let sim: RunningSimulator;
 let falcon: RunningSimulator;
-let createClient: CreateClient;
+let createClient: CreateClient<Xapi>;
 
 beforeAll(async () => {
-  const specifier: string = "xen-api";
-  ({ createClient } = (await import(specifier)) as { createClient: CreateClient });
+  createClient = await loadCreateClient<Xapi>();
   sim = await startSimulator({ port: 0, defaultOperationMs: 2 });
   falcon = await startSimulator({ port: 0, defaultOperationMs: 2, profile: "xenserver-7" });
 });
@@ -136,15 +135,7 @@ describe.each(["json-rpc", "xml-rpc"] as const)("npm xen-api over %s", (transpor
 
   beforeAll(async () => {
     await control("reset");
-    xapi = createClient({
-      url: sim.url,
-      auth: { user: "root", password: "xapi-sim" },
-      transport,
-      allowUnauthorized: true,
-      debounce: 20,
-    });
-    await xapi.connect();
-    await xapi.objectsFetched;
+    xapi = await connectedClient(createClient, sim.url, { transport });
   });
 
   afterAll(async () => {

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningSimulator, startSimulator } from "../simulator";
 import { FIXTURE } from "../simulator/model";
+import { type CreateClient, connectedClient, loadCreateClient } from "./xen-api-client";
 
 /** The slice of xen-api's `Xapi` class used here (the package ships no types). */
 interface XapiObject {
@@ -26,7 +27,6 @@ interface Xapi {
   call(method: string, ...args: unknown[]): Promise<unknown>;
   getObjectByRef(ref: string, defaultValue?: unknown): XapiObject | undefined;
 }
-type CreateClient = (options: Record<string, unknown>) => Xapi;
 
 const NULL = "OpaqueRef:NULL";
 const PROFILES = ["current", "xenserver-7", "xenapi-1.0"] as const;
@@ -49,12 +49,10 @@ const CLASSES = [
   "VIF",
 ] as const;
 
-let createClient: CreateClient;
+let createClient: CreateClient<Xapi>;
 
 beforeAll(async () => {
-  // xen-api is ESM-only; a computed specifier keeps TypeScript from wanting its (absent) types.
-  const specifier: string = "xen-api";
-  ({ createClient } = (await import(specifier)) as { createClient: CreateClient });
+  createClient = await loadCreateClient<Xapi>();
 });
 
 async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
@@ -83,14 +81,7 @@ describe.each(PROFILES)("xen-api's object cache under profile %s", (profile) => 
 
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, defaultOperationMs: 2, profile });
-    xapi = createClient({
-      url: sim.url,
-      auth: { user: "root", password: "xapi-sim" },
-      allowUnauthorized: true,
-      debounce: 20,
-    });
-    await xapi.connect();
-    await xapi.objectsFetched;
+    xapi = await connectedClient(createClient, sim.url);
   });
 
   afterAll(async () => {
