@@ -82,11 +82,20 @@ export function validateTlsOptions(url: URL, options: TlsOptions): void {
 }
 
 /**
+ * How long a kept-alive socket may sit idle before the client closes it. Servers close idle sockets on their
+ * own clock (Node's HTTP server, and so xapi-sim, after 5 s); a request written to a socket the server is
+ * closing at that moment fails with ECONNRESET, and a call that is not safe to repeat (an `Async.VM.clone`)
+ * cannot be re-sent. Closing first, well inside that window, leaves no such race. A request's own timeout
+ * replaces this one while it is in flight, so long-polls are not cut.
+ */
+export const IDLE_SOCKET_MS = 2_000;
+
+/**
  * Build the keep-alive agent for one endpoint. For `https:` the agent applies the TLS policy;
  * `http:` gets a plain keep-alive agent.
  */
 export function createAgent(url: URL, options: TlsOptions): http.Agent {
-  const common = { keepAlive: true, maxSockets: 64, scheduling: "lifo" as const };
+  const common = { keepAlive: true, maxSockets: 64, scheduling: "lifo" as const, timeout: IDLE_SOCKET_MS };
   if (url.protocol !== "https:") return new http.Agent(common);
   if (options.insecure === true) warnInsecureOnce(url.origin);
   const pin = options.fingerprint === undefined ? undefined : normalizeFingerprint(options.fingerprint);
