@@ -39,9 +39,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSimulator, startSimulator } from "../../simulator";
+import type { RunningSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
-import { locatePulumiCli, PulumiProject, type PulumiResult, REPO_ROOT } from "./harness";
+import { PulumiProject, type PulumiResult, REPO_ROOT } from "./harness";
+import { startRig } from "./rig";
+import { type CallLogEntry, simControl } from "./sim-log";
 
 const PASSWORD = "kill-Pw-3e9a61c4";
 const PROGRAM = path.join(__dirname, "program-vms", "index.ts");
@@ -80,15 +82,6 @@ const UPDATE: Readonly<Record<string, VmDecl>> = {
 //////////////////////////////
 ////   shapes             ////
 //////////////////////////////
-
-interface CallLogEntry {
-  seq: number;
-  method: string;
-  vm?: string;
-  params: unknown[];
-  ok: boolean;
-  error?: string;
-}
 
 interface HoldStatus {
   armed: boolean;
@@ -134,19 +127,10 @@ const projects: PulumiProject[] = [];
 const summary: string[] = [];
 
 beforeAll(async () => {
-  try {
-    binDir = await locatePulumiCli();
-  } catch (err) {
-    cliMissing = err;
-  }
-  inProcess = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  ({ binDir, cliMissing, sim: inProcess } = await startRig(PASSWORD));
   sim = {
     url: inProcess.url,
-    control: async <T>(op: string, body: Record<string, unknown> = {}) => {
-      const fn = inProcess.model.control[op];
-      if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-      return (await fn(body)) as T;
-    },
+    control: <T>(op: string, body: Record<string, unknown> = {}) => simControl<T>(inProcess, op, body),
   };
   fixtureUuids = new Set((await sim.control<SimSnapshot>("state")).vms.map((v) => v.record.uuid));
 });

@@ -14,9 +14,10 @@
 
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSimulator, startSimulator } from "../../simulator";
+import type { RunningSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
-import { locatePulumiCli, PulumiProject } from "./harness";
+import { PulumiProject } from "./harness";
+import { startRig } from "./rig";
 import { lastSeq, simControl, writesSince } from "./sim-log";
 
 const PASSWORD = "xo-e2e-Pw-41d7c2";
@@ -97,12 +98,7 @@ function cached(): XapiObject {
 }
 
 beforeAll(async () => {
-  try {
-    binDir = await locatePulumiCli();
-  } catch (err) {
-    cliMissing = err;
-  }
-  sim = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  ({ binDir, cliMissing, sim } = await startRig(PASSWORD));
   // xen-api is ESM-only; a computed specifier keeps TypeScript from wanting its (absent) types.
   const specifier: string = "xen-api";
   const { createClient } = (await import(specifier)) as { createClient: CreateClient };
