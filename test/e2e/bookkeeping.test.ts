@@ -16,9 +16,10 @@
 
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSimulator, startSimulator } from "../../simulator";
+import type { RunningSimulator } from "../../simulator";
 import type { SimSnapshot } from "../../simulator/model/snapshot";
-import { locatePulumiCli, PulumiProject, type PulumiResult } from "./harness";
+import { PulumiProject, type PulumiResult } from "./harness";
+import { startRig } from "./rig";
 import { lastSeq, simControl, writesSince } from "./sim-log";
 
 const PASSWORD = "book-e2e-Pw-7c30d9";
@@ -46,12 +47,7 @@ let sim: RunningSimulator;
 const projects: PulumiProject[] = [];
 
 beforeAll(async () => {
-  try {
-    binDir = await locatePulumiCli();
-  } catch (err) {
-    cliMissing = err;
-  }
-  sim = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  ({ binDir, cliMissing, sim } = await startRig(PASSWORD));
 });
 
 afterAll(async () => {
