@@ -66,8 +66,10 @@ describe("the comment for each captured preview", () => {
 
       | # | Call | From → To | Reason | Flags |
       |--:|---|---|---|---|
-      | 1 | \`VM.set_HVM_boot_params(value: {"order":"dc"})\` | Running → Running | HVM_boot_params is {"order":"cd"}, declared {"order":"dc"} |  |
-      | 2 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
+      | 1 | \`VM.add_to_other_config(key: "pulumi-xapi:pending-boot", paths: ["hvm.bootParams.order"])\` | Running → Running | note on the VM that its domain still runs the previous boot configuration (hvm.bootParams.order) |  |
+      | 2 | \`VM.set_HVM_boot_params(value: {"order":"dc"})\` | Running → Running | HVM_boot_params is {"order":"cd"}, declared {"order":"dc"} |  |
+      | 3 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
+      | 4 | \`VM.remove_from_other_config(key: "pulumi-xapi:pending-boot")\` | Running → Running | the domain now runs the VM's boot configuration: clear the pending-boot note |  |
 
       <sub>↻ restart: the guest is stopped and runs again (counted as a restart)</sub>
 
@@ -200,8 +202,16 @@ describe("the comment for each captured preview", () => {
 
       | # | Call | From → To | Reason | Flags |
       |--:|---|---|---|---|
-      | 1 | \`VM.set_HVM_boot_params(value: {"order":"cdn"})\` | Running → Running | HVM_boot_params is {"order":"dc"}, declared {"order":"cdn"} |  |
-      | 2 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
+      | 1 | \`VM.add_to_other_config(key: "pulumi-xapi:pending-boot", paths: ["hvm.bootParams.order"])\` | Running → Running | note on the VM that its domain still runs the previous boot configuration (hvm.bootParams.order) |  |
+      | 2 | \`VM.set_HVM_boot_params(value: {"order":"cdn"})\` | Running → Running | HVM_boot_params is {"order":"dc"}, declared {"order":"cdn"} |  |
+      | 3 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
+      | 4 | \`VM.remove_from_other_config(key: "pulumi-xapi:pending-boot")\` | Running → Running | the domain now runs the VM's boot configuration: clear the pending-boot note |  |
+
+      #### \`worker\`: updated
+
+      | # | Call | From → To | Reason | Flags |
+      |--:|---|---|---|---|
+      | 1 | \`VM.resume(force: false, start_paused: false)\` | Suspended → Running | resume the saved domain (declared Running) |  |
 
       #### \`web\`: created
 
@@ -212,12 +222,6 @@ describe("the comment for each captured preview", () => {
       | 3 | \`VM.provision\` | Halted → Halted | create the disks the template describes |  |
       | 4 | \`VM.set_is_a_template(value: false)\` | Halted → Halted | turn the copy into a VM |  |
       | 5 | \`VM.set_name_label(value: "web-02")\` | Halted → Halted | the declared name |  |
-
-      #### \`worker\`: updated
-
-      | # | Call | From → To | Reason | Flags |
-      |--:|---|---|---|---|
-      | 1 | \`VM.resume(force: false, start_paused: false)\` | Suspended → Running | resume the saved domain (declared Running) |  |
 
       #### \`batch\`: adopted \`5a1f0000-0000-4000-8000-0000000000e4\`
 

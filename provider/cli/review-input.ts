@@ -4,6 +4,7 @@
  * (`plannedCalls`). Pure: text or parsed JSON in, data out.
  */
 import type { PlanData, PlannedStep } from "../resource/plan-data";
+import { unpack } from "../resource/stored";
 
 /** The resource type of a `Vm` in the engine's state. */
 export const VM_TYPE = "pulumi-nodejs:dynamic/xapi:Vm";
@@ -23,6 +24,8 @@ export type Bag = Readonly<Record<string, unknown>>;
 
 interface EngineState {
   readonly type?: string;
+  /** The resource id: a VM's uuid, which its stored outputs leave out. */
+  readonly id?: string;
   readonly inputs?: Bag;
   readonly outputs?: Bag;
 }
@@ -117,6 +120,7 @@ function engineStep(s: unknown, i: number, expected: string): EngineStep {
     isBag(v)
       ? {
           ...(typeof v.type === "string" ? { type: v.type } : {}),
+          ...(typeof v.id === "string" ? { id: v.id } : {}),
           ...(isBag(v.inputs) ? { inputs: v.inputs } : {}),
           ...(isBag(v.outputs) ? { outputs: v.outputs } : {}),
         }
@@ -191,8 +195,9 @@ export function vmChanges(steps: readonly EngineStep[]): VmChange[] {
       op,
       plan: readPlan(withPlan?.newState?.inputs),
       lines: Array.isArray(lines) ? lines.filter((l): l is string => typeof l === "string") : [],
-      oldInputs: withOld?.oldState?.inputs ?? {},
-      oldOutputs: withOld?.oldState?.outputs ?? {},
+      // Recorded in the stored form of whichever release wrote them: read flat, as the provider reads them.
+      oldInputs: unpack(withOld?.oldState?.inputs ?? {}),
+      oldOutputs: unpack(withOld?.oldState?.outputs ?? {}, withOld?.oldState?.id),
       newInputs: withPlan?.newState?.inputs ?? {},
       replaceReasons: changing.flatMap((s) => s.replaceReasons ?? []),
     });
