@@ -10,8 +10,10 @@
 
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningSimulator, startSimulator } from "../../simulator";
-import { locatePulumiCli, PulumiProject, REPO_ROOT } from "./harness";
+import type { RunningSimulator } from "../../simulator";
+import { PulumiProject, REPO_ROOT } from "./harness";
+import { startRig } from "./rig";
+import { lastSeq, simControl, writesSince } from "./sim-log";
 
 /** A password no fixture, path or program text contains, so finding it anywhere means a leak. */
 const PASSWORD = "e2e-Pw-5d8c1f0b";
@@ -21,14 +23,6 @@ const PROGRAM = path.join(__dirname, "program", "index.ts");
 const PV_PROGRAM = path.join(__dirname, "program-pv", "index.ts");
 /** Each test runs a few CLI commands of a few seconds each. */
 const TIMEOUT = { timeout: 240_000 };
-
-/** The call log entry fields these tests read (sim-contract: control op `callLog`). */
-interface CallLogEntry {
-  seq: number;
-  method: string;
-  vm?: string;
-  ok: boolean;
-}
 
 /** A VM as listed by control op `vms`. */
 interface SimVm {
@@ -43,13 +37,8 @@ let cliMissing: unknown;
 let sim: RunningSimulator;
 
 beforeAll(async () => {
-  try {
-    binDir = await locatePulumiCli();
-  } catch (err) {
-    // Reported by the first test; the stacks' setup rethrows it, so nothing below passes without a CLI.
-    cliMissing = err;
-  }
-  sim = await startSimulator({ port: 0, member: false, users: { root: PASSWORD } });
+  // A missing CLI is reported by the first test; the stacks' setup rethrows it, so nothing below passes without one.
+  ({ binDir, cliMissing, sim } = await startRig(PASSWORD));
 });
 
 it("finds the Pulumi CLI (if not: run `bash scripts/pulumi-cli.sh`)", () => {
@@ -62,29 +51,12 @@ afterAll(async () => {
 });
 
 async function control<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
-  const fn = sim.model.control[op];
-  if (fn === undefined) throw new Error(`xapi-sim has no control op ${op}`);
-  return (await fn(body)) as T;
-}
-
-/** The last sequence number of the simulator's call log (0 when empty). */
-async function lastSeq(): Promise<number> {
-  const log = await control<CallLogEntry[]>("callLog");
-  return log.at(-1)?.seq ?? 0;
-}
-
-/** XAPI method name without the `Async.` prefix. */
-function syncName(method: string): string {
-  return method.replace(/^Async\./, "");
+  return simControl<T>(sim, op, body);
 }
 
 /** The VM calls that change something (no getters), in order, made after `since`. */
 async function vmMutationsSince(since: number): Promise<string[]> {
-  const log = await control<CallLogEntry[]>("callLog", { since });
-  return log
-    .filter((c) => c.seq > since && c.ok)
-    .map((c) => syncName(c.method))
-    .filter((m) => m.startsWith("VM.") && !/^VM\.(get|assert|query|retrieve)/.test(m));
+  return (await writesSince(sim, since)).filter((m) => m.startsWith("VM."));
 }
 
 /** Creates a project on `program` with a stack configured for the simulator. */
@@ -165,7 +137,7 @@ describe("one VM through its lifecycle", TIMEOUT, () => {
     await project.setConfig("e2e:bootOrder", "dc");
     const planned = plannedMethods(plannedCallsOf((await project.pulumiOk(["preview", "--json"])).stdout));
     expect(planned.some((m) => /^VM\.(clean|hard)_reboot$/.test(m))).toBe(true);
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--yes"]);
     expect(await vmMutationsSince(since)).toEqual(planned);
   });
@@ -173,7 +145,7 @@ describe("one VM through its lifecycle", TIMEOUT, () => {
   it("a new powerState: preview plans the transition, up makes exactly the planned calls", async () => {
     await project.setConfig("e2e:powerState", "Halted");
     const planned = plannedMethods(plannedCallsOf((await project.pulumiOk(["preview", "--json"])).stdout));
-    const since = await lastSeq();
+    const since = await lastSeq(sim);
     await project.pulumiOk(["up", "--yes"]);
     expect([planned.length > 0, await vmMutationsSince(since)]).toEqual([true, planned]);
     expect((await vmsNamed("e2e-vm")).map((v) => v.power_state)).toEqual(["Halted"]);
