@@ -261,7 +261,9 @@ describe("the executor's vCPU and memory steps", () => {
       expect({
         code: error instanceof ExecutionError ? error.code : error,
         atStartup: message.includes("could not set vcpus.atStartup 3 live"),
-        hint: message.includes('declare policy bootChanges "restart"'),
+        hint: message.includes(
+          "run again, and the next plan writes vcpus.atStartup for the next domain build",
+        ),
       }).toEqual({ code: "LICENCE_RESTRICTION", atStartup: true, hint: true });
     } finally {
       await control(sim, "licence", { reset: true });

@@ -160,14 +160,14 @@ export function sizingFailure(error: unknown, step: PlanStep): string | undefine
         `${step.call} could not set vcpus.atStartup ${String(nvcpu)} live`,
         "a guest that can hotplug vCPUs",
         received,
-        'The guest cannot hotplug vCPUs: check the guest\'s tools (PV drivers, vCPU hotplug), or declare policy bootChanges "restart" to apply vcpus.atStartup at a reboot.',
+        'The guest no longer offers vCPU hotplug (changing_VCPUs_live left the VM\'s allowed operations): run again, and the next plan writes vcpus.atStartup for the next domain build (a reboot under bootChanges "restart", pending under "next-boot"); or check the guest\'s tools (PV drivers, vCPU hotplug).',
       );
     case XapiErrorCode.LICENCE_RESTRICTION:
       return invalid(
         `${step.call} could not set vcpus.atStartup ${String(nvcpu)} live`,
         "a pool licensed for live vCPU changes (Live_set_vcpus)",
         received,
-        'The pool licence does not allow it: declare policy bootChanges "restart" to apply vcpus.atStartup at a reboot, or license the pool.',
+        'The pool\'s licence does not allow live vCPU changes: run again, and the next plan writes vcpus.atStartup for the next domain build (a reboot under bootChanges "restart", pending under "next-boot"); or license the pool.',
       );
     case XapiErrorCode.MEMORY_CONSTRAINT_VIOLATION:
     case XapiErrorCode.MEMORY_CONSTRAINT_VIOLATION_ORDER:
