@@ -207,6 +207,13 @@ describe("the comment for each captured preview", () => {
       | 3 | \`VM.clean_reboot\` | Running → Running | clean reboot so the domain runs the declared boot config | ↻ restart |
       | 4 | \`VM.remove_from_other_config(key: "pulumi-xapi:pending-boot")\` | Running → Running | the domain now runs the VM's boot configuration: clear the pending-boot note |  |
 
+      #### \`batch\`: adopted \`5a1f0000-0000-4000-8000-0000000000e4\`
+
+      | # | Call | From → To | Reason | Flags |
+      |--:|---|---|---|---|
+      | 1 | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Suspended → Suspended | record on the VM its owner, this resource's URN |  |
+      | 2 | \`VM.hard_shutdown\` | Suspended → Halted | discard the suspended memory image, as allowDiscardSuspendedState permits (declared Halted) | ⚠ hard, ⚠ destructive, ⚠ discards the suspend image |
+
       #### \`worker\`: updated
 
       | # | Call | From → To | Reason | Flags |
@@ -222,13 +229,6 @@ describe("the comment for each captured preview", () => {
       | 3 | \`VM.provision\` | Halted → Halted | create the disks the template describes |  |
       | 4 | \`VM.set_is_a_template(value: false)\` | Halted → Halted | turn the copy into a VM |  |
       | 5 | \`VM.set_name_label(value: "web-02")\` | Halted → Halted | the declared name |  |
-
-      #### \`batch\`: adopted \`5a1f0000-0000-4000-8000-0000000000e4\`
-
-      | # | Call | From → To | Reason | Flags |
-      |--:|---|---|---|---|
-      | 1 | \`VM.add_to_other_config(key: "pulumi-xapi:urn")\` | Suspended → Suspended | record on the VM its owner, this resource's URN |  |
-      | 2 | \`VM.hard_shutdown\` | Suspended → Halted | discard the suspended memory image, as allowDiscardSuspendedState permits (declared Halted) | ⚠ hard, ⚠ destructive, ⚠ discards the suspend image |
 
       #### \`db\`: released
 
