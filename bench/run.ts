@@ -70,7 +70,7 @@ import {
   scaledOperationMs,
 } from "./optimes";
 import { type PulumiBenchResult, type PulumiSizeResult, runPulumiBench } from "./pulumi";
-import { type Counters, control, processCpuMs, type Sim, startSim, stopSim } from "./sim";
+import { type Counters, control, LIFECYCLE_METHOD, processCpuMs, type Sim, startSim, stopSim } from "./sim";
 import { runSizingBench } from "./sizing";
 import { INITIAL_BOOT_PARAMS, type Job, makeWorkload } from "./workload";
 
@@ -336,8 +336,6 @@ async function preparedSim(
   return { sim, uuids };
 }
 
-const LIFECYCLE = /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/;
-
 async function measure(
   sim: Sim,
   uuids: readonly string[],
@@ -362,7 +360,7 @@ async function measure(
     Object.entries(callsByMethod)
       .filter(([method]) => match(method.replace(/^Async\./, "")))
       .reduce((sum, [, n]) => sum + n, 0);
-  const lifecycle = (m: string) => LIFECYCLE.test(m);
+  const lifecycle = (m: string) => LIFECYCLE_METHOD.test(m);
   return {
     wallMs: round(wallMs, 1),
     calls: delta(() => true),

@@ -22,6 +22,9 @@ export interface Counters {
   liveTasks: number;
 }
 
+/** A lifecycle method's wire name, once a counter's `Async.` prefix is stripped. */
+export const LIFECYCLE_METHOD = /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/;
+
 /** Starts xapi-sim in a child process (`member: false` unless `options` says otherwise). */
 export async function startSim(options: StartOptions): Promise<Sim> {
   const child = spawn(process.execPath, [path.join(__dirname, "sim-child.js"), JSON.stringify(options)], {

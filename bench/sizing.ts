@@ -27,7 +27,7 @@ import { createJsonRpcTransport } from "../provider/client/jsonrpc";
 import { DEFAULT_MAX_CONCURRENT_OPERATIONS } from "../provider/client/limit";
 import type { VmRecord } from "../provider/executor";
 import { REAL_SETTER_MS, scaledOperationMs } from "./optimes";
-import { type Counters, control, type Sim, startSim, stopSim } from "./sim";
+import { type Counters, control, LIFECYCLE_METHOD, type Sim, startSim, stopSim } from "./sim";
 import {
   type BaselineStep,
   convergeSizing,
@@ -38,6 +38,7 @@ import {
   wantedOf,
   xoSteps,
 } from "./sizing-jobs";
+import { prng } from "./workload";
 
 const USER = { username: "root", password: "xapi-sim" };
 /** The fixture's "db-01": a Halted HVM guest with PV drivers, cloned N times. */
@@ -85,18 +86,6 @@ interface SizingSizeResult {
   /** Xen Orchestra's Terraform provider's rule (`xoSteps`), one session, `--max-ops` VMs at a time. */
   xo: SideMetrics;
   ratios: Record<string, number>;
-}
-
-/** mulberry32, as bench/workload.ts: same seed, same fleet. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The fleet of `n` jobs (module comment). */
@@ -193,8 +182,6 @@ async function preparedSim(
   return { sim, uuids };
 }
 
-const LIFECYCLE = /^VM\.(start|pause|unpause|suspend|resume|clean_|hard_|shutdown)/;
-
 /** Runs `run` and measures it from the simulator's counters; then checks every VM against its job. */
 async function measure(
   sim: Sim,
@@ -219,7 +206,7 @@ async function measure(
   return {
     wallMs: Math.round(wallMs),
     calls: sum(() => true),
-    lifecycleCalls: sum((m) => LIFECYCLE.test(m)),
+    lifecycleCalls: sum((m) => LIFECYCLE_METHOD.test(m)),
     domainBuilds: sum((m) => m === "VM.start" || m === "VM.clean_reboot" || m === "VM.hard_reboot"),
     logins: after.logins - before.logins,
     converged: await convergedCount(sim, uuids, jobs),

@@ -34,7 +34,7 @@ export const INITIAL_BOOT_PARAMS = { order: "c", firmware: "bios" };
 export const CHANGED_BOOT: DeclaredBootFields = { HVM_boot_params: { order: "dc", firmware: "bios" } };
 
 /** mulberry32: a tiny seeded PRNG, good enough for a workload mix. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
