@@ -6,8 +6,8 @@
  * program directory, as `pulumi up` would. The lifecycle tests share one VM and run in order.
  *
  * Property bags go in and come out in the stored form the engine carries (`provider/resource/stored.ts`):
- * declared inputs at the top level, internal keys in `__xapi`, observations in `observed`. Tests about
- * that contract assert it as is; tests about behaviour read the outputs through {@link flat}.
+ * declared inputs at the top level, internal keys in `__xapi` and observations in `observed`, each one JSON
+ * text. Tests about that contract assert it as is; tests about behaviour read the outputs through {@link flat}.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callsOfStored, unpack } from "../provider/resource/stored";
@@ -162,7 +162,7 @@ describe("Check", () => {
         nameLabel: "n",
         hvm: { bootParams: { order: "cd" } },
         // The pool was read: a create may take a finished VM this resource left behind (provider/resource/leftovers.ts).
-        __xapi: { leftovers: "named" },
+        __xapi: '{"leftovers":"named"}',
       },
     });
   });
@@ -175,7 +175,7 @@ describe("Check", () => {
       await host.check({}, { uuid: UNKNOWN, __xapi: { urn } }),
     ];
     expect([fromTemplate.inputs, named.inputs.nameLabel, adopted.inputs.nameLabel]).toEqual([
-      { template: HVM_TEMPLATE, nameLabel: "web-7", __xapi: { urn, leftovers: "named" } },
+      { template: HVM_TEMPLATE, nameLabel: "web-7", __xapi: `{"urn":"${urn}","leftovers":"named"}` },
       "mine",
       undefined,
     ]);
@@ -290,7 +290,7 @@ describe("one VM through its lifecycle", () => {
   });
 
   it("Create's outputs are stored as the engine keeps them: declared keys, one __xapi, one observed, no uuid", async () => {
-    const observed = outs.observed as Bag;
+    const observed = JSON.parse(outs.observed as string) as Bag;
     expect({
       keys: Object.keys(outs).sort(),
       internal: outs.__xapi,
@@ -301,7 +301,8 @@ describe("one VM through its lifecycle", () => {
       inputs: Object.keys(inputs).sort(),
     }).toEqual({
       keys: ["__xapi", "hvm", "nameLabel", "observed", "template"],
-      internal: { urn: (declared.__xapi as Bag).urn },
+      // One JSON text each: one value for the engine to store instead of a tree (provider/resource/stored.ts).
+      internal: `{"urn":"${(declared.__xapi as Bag).urn}"}`,
       // adopted (false) and pendingBootChanges (none) are left out.
       observed: ["domid", "effectiveBoot", "lastCalls", "memory", "poolUuid", "powerState", "vcpus"],
       state: ["Running", undefined, undefined],
@@ -460,7 +461,7 @@ describe("one VM through its lifecycle", () => {
       // Stored form: the declared inputs, and in `__xapi` the VM's uuid and the owner's URN.
       inputs: {
         ...Object.fromEntries(Object.entries(inputs).filter(([k]) => !k.startsWith("__"))),
-        __xapi: { vm: id, urn: (declared.__xapi as Bag).urn },
+        __xapi: `{"vm":"${id}","urn":"${(declared.__xapi as Bag).urn}"}`,
       },
       planned: undefined,
       changes: "none",
@@ -703,7 +704,7 @@ describe("failures", () => {
     const failure = await host.delete(created.id, created.outs).catch((e: unknown) => e);
     returned.push(failure);
     expect([
-      (created.outs.__xapi as Bag).customTimeouts,
+      (JSON.parse(created.outs.__xapi as string) as Bag).customTimeouts,
       (failure as Error).message,
       (await simVm(created.id))?.power_state,
     ]).toEqual([
@@ -713,7 +714,7 @@ describe("failures", () => {
     ]);
     await host.delete(created.id, {
       ...created.outs,
-      __xapi: { ...(created.outs.__xapi as Bag), customTimeouts: {} },
+      __xapi: { ...(JSON.parse(created.outs.__xapi as string) as Bag), customTimeouts: {} },
     });
   });
 

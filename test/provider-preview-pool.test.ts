@@ -217,7 +217,7 @@ describe("a stack whose xapi:url now reaches another pool", () => {
   });
 
   it("records the pool's uuid as an output (in observed)", () => {
-    expect((outs.observed as Bag).poolUuid).toBe(poolUuid);
+    expect((JSON.parse(outs.observed as string) as Bag).poolUuid).toBe(poolUuid);
   });
 
   it("refresh (read) fails naming both pools instead of reading the VM as gone", async () => {

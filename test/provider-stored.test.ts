@@ -1,14 +1,18 @@
 /**
  * `provider/resource/stored.ts`: the `Vm`'s property bags as the engine stores them since 0.2 (declared
- * inputs at the top level, internal keys in `__xapi`, observations in `observed`, `uuid` only for an
- * adopted VM) and the flat form the operations read (also what release 0.1.0 stored). Every expected
- * value is written out by hand.
+ * inputs at the top level, internal keys as one JSON text in `__xapi`, observations as one JSON text in
+ * `observed`, `uuid` only for an adopted VM), the earlier 0.2 form with those two as objects, and the flat
+ * form the operations read (also what release 0.1.0 stored). Every expected value is written out by hand
+ * (`text` only writes a hand-written object as the JSON text it must equal, keys in that order).
  */
 import { describe, expect, it } from "vitest";
 import { diff } from "../provider/resource/impl";
-import { pack, unpack } from "../provider/resource/stored";
+import { observedOfStored, pack, unpack } from "../provider/resource/stored";
 
 type Bag = Record<string, unknown>;
+
+/** The JSON text of a hand-written object, keys in the order written. */
+const text = (value: unknown): string => JSON.stringify(value);
 
 const ID = "687d2196-84ec-4266-842d-da51bafa3a7a";
 const ADOPTED = "5a1f0000-0000-4000-8000-0000000000e2";
@@ -80,14 +84,12 @@ describe("pack", () => {
       template: "Other install media",
       nameLabel: "web",
       hvm: { bootParams: { order: "cd" } },
-      observed: {
-        poolUuid: POOL,
-        powerState: "Running",
-        effectiveBoot: EFFECTIVE,
-        domid: 7,
-        lastCalls: '[["VM.start",null,"Running",106,"Halted"]]',
-      },
-      __xapi: { urn: URN, customTimeouts: { delete: "2m" } },
+      observed:
+        '{"poolUuid":"5a1f0000-0000-4000-8000-0000000000a1","powerState":"Running",' +
+        '"effectiveBoot":{"domainType":"hvm","hvm":{"bootParams":{"firmware":"bios","order":"cd"}}},' +
+        '"domid":7,"lastCalls":[["VM.start",null,"Running",106,"Halted"]]}',
+      __xapi:
+        '{"urn":"urn:pulumi:old::xapi-upgrade::pulumi-nodejs:dynamic/xapi:Vm::web","customTimeouts":{"delete":"2m"}}',
     });
   });
 
@@ -95,8 +97,8 @@ describe("pack", () => {
     const created = pack({ uuid: ID, adopted: false, observedPowerState: "Halted" });
     const adopted = pack({ uuid: ADOPTED, adopted: true, observedPowerState: "Running" });
     expect([created, adopted]).toEqual([
-      { observed: { powerState: "Halted" } },
-      { uuid: ADOPTED, observed: { adopted: true, powerState: "Running" } },
+      { observed: text({ powerState: "Halted" }) },
+      { uuid: ADOPTED, observed: text({ adopted: true, powerState: "Running" }) },
     ]);
   });
 
@@ -111,12 +113,12 @@ describe("pack", () => {
       observedMemory: { staticMin: GiB / 2, staticMax: 4 * GiB, dynamicMin: GiB, dynamicMax: 2 * GiB },
     });
     expect([usual, distinct]).toEqual([
-      { observed: { vcpus: { atStartup: 2 }, memory: { staticMin: GiB / 2, dynamicMax: 2 * GiB } } },
+      { observed: text({ vcpus: { atStartup: 2 }, memory: { staticMin: GiB / 2, dynamicMax: 2 * GiB } }) },
       {
-        observed: {
+        observed: text({
           vcpus: { atStartup: 1, max: 4 },
           memory: { staticMin: GiB / 2, staticMax: 4 * GiB, dynamicMin: GiB, dynamicMax: 2 * GiB },
-        },
+        }),
       },
     ]);
   });
@@ -125,8 +127,8 @@ describe("pack", () => {
     const stored = pack({ adopted: false, pendingBootChanges: [], observedPowerState: "Running" });
     const pending = pack({ adopted: false, pendingBootChanges: ["hvm.bootParams.order"], poolUuid: POOL });
     expect([stored, pending]).toEqual([
-      { observed: { powerState: "Running" } },
-      { observed: { pendingBootChanges: ["hvm.bootParams.order"], poolUuid: POOL } },
+      { observed: text({ powerState: "Running" }) },
+      { observed: text({ pendingBootChanges: ["hvm.bootParams.order"], poolUuid: POOL }) },
     ]);
   });
 
@@ -134,11 +136,11 @@ describe("pack", () => {
     expect(pack({ uuid: ADOPTED, powerState: "Running", __xapiUrn: URN })).toEqual({
       uuid: ADOPTED,
       powerState: "Running",
-      __xapi: { urn: URN },
+      __xapi: text({ urn: URN }),
     });
   });
 
-  it("stores lastCalls as one JSON text of tuples, without their reasons, from left out when it is the previous to", () => {
+  it("stores lastCalls as tuples in observed's text, without their reasons, from left out when it is the previous to", () => {
     const stored = pack({
       lastCalls: [
         {
@@ -152,14 +154,12 @@ describe("pack", () => {
       ],
     });
     expect(stored).toEqual({
-      observed: {
-        lastCalls:
-          '[["VM.clone",{"template":"t"},"Halted",9],["VM.hard_shutdown",null,null,null,null,"VM.clean_shutdown"]]',
-      },
+      observed:
+        '{"lastCalls":[["VM.clone",{"template":"t"},"Halted",9],["VM.hard_shutdown",null,null,null,null,"VM.clean_shutdown"]]}',
     });
   });
 
-  it("reads stored lastCalls back as the calls: JSON text of calls, or an array as 0.1.0 stored it", () => {
+  it("reads stored lastCalls back as the calls: 0.2's JSON text of calls, or an array as 0.1.0 stored it", () => {
     const calls = [{ call: "VM.start", from: "Halted", to: "Running" }];
     expect([
       unpack({ observed: { lastCalls: '[{"call":"VM.start","from":"Halted","to":"Running"}]' } }).lastCalls,
@@ -222,7 +222,7 @@ describe("pack", () => {
       template: "t",
       plannedCalls: ["1. VM.start (Halted → Running): start the VM (declared Running)"],
       __xapiPlan: plan,
-      __xapi: { preview: true, planned: 1 },
+      __xapi: text({ preview: true, planned: 1 }),
     });
   });
 
@@ -254,14 +254,14 @@ describe("unpack", () => {
     expect([pack(inputs), unpack(pack(inputs), ID)]).toEqual([
       {
         template: "t",
-        __xapi: {
+        __xapi: text({
           preview: true,
           urn: URN,
           customTimeouts: { create: "10m" },
           vm: ID,
           replaces: ADOPTED,
           leftovers: "named",
-        },
+        }),
       },
       inputs,
     ]);
@@ -290,7 +290,7 @@ describe("unpack", () => {
     });
   });
 
-  it("reads the stored form an engine hands back: observed fields under their flat names", () => {
+  it("reads 0.2's object form (observed and __xapi as objects): observed fields under their flat names", () => {
     const stored: Bag = {
       uuid: ADOPTED,
       powerState: "Running",
@@ -307,6 +307,69 @@ describe("unpack", () => {
       pendingBootChanges: [],
       __xapiUrn: URN,
     });
+  });
+  it("reads the text form an engine hands back: observed and __xapi parsed, fields under their flat names", () => {
+    const stored: Bag = {
+      uuid: ADOPTED,
+      powerState: "Running",
+      observed:
+        '{"adopted":true,"poolUuid":"5a1f0000-0000-4000-8000-0000000000a1","powerState":"Running","domid":5,' +
+        '"lastCalls":[["VM.start",null,"Running",40,"Halted"]]}',
+      __xapi: '{"urn":"urn:pulumi:old::xapi-upgrade::pulumi-nodejs:dynamic/xapi:Vm::web"}',
+    };
+    expect(unpack(stored, ADOPTED)).toEqual({
+      uuid: ADOPTED,
+      powerState: "Running",
+      adopted: true,
+      poolUuid: POOL,
+      observedPowerState: "Running",
+      observedDomid: 5,
+      pendingBootChanges: [],
+      lastCalls: [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 40 }],
+      __xapiUrn: URN,
+    });
+  });
+
+  it("keeps an observed or __xapi that is no JSON object as it is (nothing is lost)", () => {
+    expect(unpack({ observed: "not json", __xapi: "[1]" })).toEqual({ observed: "not json", __xapi: "[1]" });
+  });
+});
+
+describe("observedOfStored (Vm.observed)", () => {
+  it("reads the text form as the whole observation: defaults, calls and sizing put back", () => {
+    const stored =
+      '{"poolUuid":"5a1f0000-0000-4000-8000-0000000000a1","powerState":"Halted","domid":-1,' +
+      '"lastCalls":[["VM.clean_shutdown",null,"Halted",150,"Running"]],"vcpus":{"atStartup":2},' +
+      '"memory":{"staticMin":512,"dynamicMax":2048}}';
+    expect(observedOfStored(stored)).toEqual({
+      adopted: false,
+      poolUuid: POOL,
+      powerState: "Halted",
+      pendingBootChanges: [],
+      domid: -1,
+      lastCalls: [{ call: "VM.clean_shutdown", from: "Running", to: "Halted", durationMs: 150 }],
+      vcpus: { atStartup: 2, max: 2 },
+      memory: { staticMin: 512, staticMax: 2048, dynamicMin: 2048, dynamicMax: 2048 },
+    });
+  });
+
+  it("reads 0.2's object form the same way (lastCalls a text of its own)", () => {
+    expect(
+      observedOfStored({
+        adopted: true,
+        powerState: "Running",
+        lastCalls: '[["VM.start",null,"Running",3,"Halted"]]',
+      }),
+    ).toEqual({
+      adopted: true,
+      powerState: "Running",
+      pendingBootChanges: [],
+      lastCalls: [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 3 }],
+    });
+  });
+
+  it("is undefined when nothing was observed (a 0.1.0 state keeps its observations flat)", () => {
+    expect([observedOfStored(undefined), observedOfStored("")]).toEqual([undefined, undefined]);
   });
 });
 

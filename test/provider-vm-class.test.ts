@@ -1,6 +1,6 @@
 /**
  * The program-side `Vm` class under Pulumi mocks: the properties it registers (type token, the declared
- * keys, one `__xapi` object, one `observed` object) and the outputs it exposes. Mocks never run provider
+ * keys, one `__xapi` object, `observed`) and the outputs it exposes, read from the stored JSON text. Mocks never run provider
  * code.
  *
  * The class is loaded from the build (`npm run build` first), as a program gets it from the package: it
@@ -13,15 +13,31 @@ import { Vm } from "../dist/provider/resource/vm";
 
 const ID = "5f8b0e3c-2a4d-4c6e-9b1a-0d2e3f4a5b6c";
 
-/** What the provider would store after creating the VM: the stored form (`observed`; no `uuid` unless adopted). */
-const OBSERVED = {
+/**
+ * What the provider would store after creating the VM: the stored form (`observed` one JSON text, calls as
+ * tuples, `adopted: false`, `vcpus.max` and `memory.staticMax`/`dynamicMin` equal to the others left out;
+ * no `uuid` unless adopted).
+ */
+const OBSERVED =
+  '{"powerState":"Halted","effectiveBoot":{"domainType":"hvm","hvm":{"bootParams":{"order":"cd"}}},' +
+  '"pendingBootChanges":["hvm.bootParams.order"],"lastCalls":[["VM.clone",{"template":"t"},"Halted",20],' +
+  '["VM.provision",null,"Halted",30]],"poolUuid":"5a1f0000-0000-4000-8000-0000000000a1","domid":-1,' +
+  '"vcpus":{"atStartup":2},"memory":{"staticMin":536870912,"dynamicMax":1073741824}}';
+
+/** The whole observation `Vm.observed` reads from {@link OBSERVED}. */
+const OBSERVED_READ = {
   powerState: "Halted",
   effectiveBoot: { domainType: "hvm", hvm: { bootParams: { order: "cd" } } },
   pendingBootChanges: ["hvm.bootParams.order"],
-  lastCalls: [{ call: "VM.clone" }, { call: "VM.provision" }],
+  lastCalls: [
+    { call: "VM.clone", args: { template: "t" }, to: "Halted", durationMs: 20 },
+    { call: "VM.provision", from: "Halted", to: "Halted", durationMs: 30 },
+  ],
   poolUuid: "5a1f0000-0000-4000-8000-0000000000a1",
   adopted: false,
   domid: -1,
+  vcpus: { atStartup: 2, max: 2 },
+  memory: { staticMin: 536870912, staticMax: 1073741824, dynamicMin: 1073741824, dynamicMax: 1073741824 },
 };
 
 interface Registration {
@@ -30,13 +46,17 @@ interface Registration {
   inputs: Record<string, unknown>;
 }
 
-async function register(preview: boolean, make: () => Vm): Promise<{ reg: Registration; vm: Vm }> {
+async function register(
+  preview: boolean,
+  make: () => Vm,
+  observed: unknown = OBSERVED,
+): Promise<{ reg: Registration; vm: Vm }> {
   const regs: Registration[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         regs.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: ID, state: { ...args.inputs, observed: OBSERVED } };
+        return { id: ID, state: { ...args.inputs, observed } };
       },
       call: (args) => args.inputs,
     },
@@ -138,6 +158,7 @@ describe("Vm (program side)", () => {
       await resolved(vm.lastCalls),
       await resolved(vm.poolUuid),
       await resolved(vm.adopted),
+      await resolved(vm.observedVcpus),
       await resolved(vm.observed),
     ]).toEqual([
       ID,
@@ -145,11 +166,30 @@ describe("Vm (program side)", () => {
       "Halted",
       { domainType: "hvm", hvm: { bootParams: { order: "cd" } } },
       ["hvm.bootParams.order"],
-      [{ call: "VM.clone" }, { call: "VM.provision" }],
+      OBSERVED_READ.lastCalls,
       "5a1f0000-0000-4000-8000-0000000000a1",
       false,
-      OBSERVED,
+      { atStartup: 2, max: 2 },
+      OBSERVED_READ,
     ]);
+  });
+
+  it("reads a state stored as objects (0.2 before the JSON text) the same way", async () => {
+    const objects = {
+      powerState: "Running",
+      effectiveBoot: { domainType: "hvm", hvm: { bootParams: { order: "cd" } } },
+      lastCalls: '[["VM.start",null,"Running",80,"Halted"]]',
+      poolUuid: "5a1f0000-0000-4000-8000-0000000000a1",
+      adopted: true,
+      domid: 3,
+    };
+    const { vm } = await register(false, () => new Vm("web", { uuid: ID }), objects);
+    expect([
+      await resolved(vm.observedPowerState),
+      await resolved(vm.lastCalls),
+      await resolved(vm.pendingBootChanges),
+      await resolved(vm.adopted),
+    ]).toEqual(["Running", [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 80 }], [], true]);
   });
 
   it("reads an undeclared echoed property as its default; a declared one as the engine echoes it", async () => {

@@ -4,21 +4,27 @@
  *
  * Stored form, written since 0.2: the declared inputs at the top level (the dynamic-provider host gives
  * `diff`, `update`, `read` and `delete` only the recorded outputs, so the outputs must echo what the next
- * diff compares and what a delete needs); the provider's internal keys in one `__xapi` object; the
- * observations in one `observed` object; the VM's uuid is the resource id, repeated as `uuid` only when
- * declared (an adopted VM). Fewer top-level keys mean fewer properties the program registers and fewer
- * bytes the engine checkpoints per resource.
+ * diff compares and what a delete needs); the provider's internal keys as one JSON text under `__xapi`;
+ * the observations as one JSON text under `observed`; the VM's uuid is the resource id, repeated as
+ * `uuid` only when declared (an adopted VM).
  *
- * Flat form: every key at the top level (`__xapiUrn`, `observedPowerState`, `uuid`, …), which is also
- * what release 0.1 stored. {@link unpack} reads both forms, so a stack written by 0.1 refreshes, updates
- * and deletes unchanged; {@link pack} writes the stored form.
+ * Why text: the file backend rewrites the whole checkpoint after every step of a run
+ * (`SnapshotManager.saveSnapshot`, pulumi/pulumi `pkg/backend/snapshot.go`), converting, encoding and
+ * hashing every value of every resource, so a resource's cost grows with its count of values; one text
+ * is one value. The CLI still shows a change of such a text as a structured diff, tagged `(json)`
+ * (`printEncodedValueDiff`, `pkg/backend/display/object_diff.go`).
+ *
+ * Earlier forms still read: 0.2's `__xapi` and `observed` objects (`lastCalls` a text of its own inside),
+ * and the flat form. Flat form: every key at the top level (`__xapiUrn`, `observedPowerState`, `uuid`,
+ * …), which is what release 0.1 stored and what the operations work on. {@link unpack} reads every form,
+ * so a stack written by 0.1 refreshes, updates and deletes unchanged; {@link pack} writes the stored form.
  */
 import type { Bag } from "./property-bag";
 import type { VmObserved } from "./types";
 
-/** The one top-level key holding the provider's internal keys (hidden from diffs: it starts with `__`). */
+/** The one top-level key holding the provider's internal keys, as JSON text (hidden from diffs: it starts with `__`). */
 export const INTERNAL_KEY = "__xapi";
-/** The one top-level key holding what the provider observed. */
+/** The one top-level key holding what the provider observed, as JSON text. */
 export const OBSERVED_KEY = "observed";
 /** Flat internal keys start with this; in the stored form they sit in `__xapi` without it. */
 const INTERNAL_PREFIX = "__xapi";
@@ -58,19 +64,22 @@ const FLAT_OBSERVED = Object.keys(OBSERVED_FIELDS) as FlatObservedKey[];
  */
 export function unpack(bag: Bag, id?: string): Bag {
   const flat: Bag = {};
+  let observed = false;
   for (const [key, value] of Object.entries(bag)) {
-    if (key === INTERNAL_KEY && isRecord(value)) {
-      for (const [name, inner] of Object.entries(value)) flat[flatInternalKey(name)] = inner;
-    } else if (key === OBSERVED_KEY && isRecord(value)) {
+    const packed = key === INTERNAL_KEY || key === OBSERVED_KEY ? recordOfStored(value) : undefined;
+    if (packed !== undefined && key === INTERNAL_KEY) {
+      for (const [name, inner] of Object.entries(packed)) flat[flatInternalKey(name)] = inner;
+    } else if (packed !== undefined) {
+      observed = true;
       for (const flatKey of FLAT_OBSERVED) {
-        const inner = value[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
+        const inner = packed[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
         if (inner !== undefined) flat[flatKey] = fromStored(flatKey, inner);
       }
     } else {
       flat[key] = value;
     }
   }
-  if (flat.uuid === undefined && id !== undefined && isRecord(bag[OBSERVED_KEY])) flat.uuid = id;
+  if (flat.uuid === undefined && id !== undefined && observed) flat.uuid = id;
   return flat;
 }
 
@@ -92,14 +101,41 @@ export function pack(flat: Bag): Bag {
   }
   // An observed VM's uuid is the resource id; it stays only when declared (adoption).
   if (Object.keys(observed).length > 0) {
-    stored[OBSERVED_KEY] = observed;
+    stored[OBSERVED_KEY] = JSON.stringify(observed);
     if (observed.adopted !== true) delete stored.uuid;
   }
-  if (Object.keys(internal).length > 0) stored[INTERNAL_KEY] = internal;
+  if (Object.keys(internal).length > 0) stored[INTERNAL_KEY] = JSON.stringify(internal);
   return stored;
 }
 
-/** An observation as `observed` stores it: `lastCalls` as text, sizing without its repeated values. */
+/**
+ * `Vm.observed`: the observations of a stored `observed` (JSON text, or 0.2's object) with what the stored
+ * form leaves out put back; `undefined` when there is none (a state from 0.1, a failed create).
+ */
+export function observedOfStored(stored: unknown): VmObserved | undefined {
+  const packed = recordOfStored(stored);
+  if (packed === undefined) return undefined;
+  const observed: Bag = {};
+  for (const flatKey of FLAT_OBSERVED) {
+    const inner = packed[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
+    if (inner !== undefined) observed[OBSERVED_FIELDS[flatKey]] = fromStored(flatKey, inner);
+  }
+  return observed as unknown as VmObserved;
+}
+
+/** The object of a packed key: its JSON text parsed, or 0.2's object as is; `undefined` for anything else. */
+function recordOfStored(value: unknown): Record<string, unknown> | undefined {
+  if (isRecord(value)) return value;
+  if (typeof value !== "string") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return isRecord(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An observation as `observed` stores it: `lastCalls` as tuples, sizing without its repeated values. */
 function toStored(key: FlatObservedKey, value: unknown): unknown {
   if (key === "lastCalls") return storedCalls(value);
   const repeats =
@@ -133,8 +169,8 @@ const REPEATED_SIZING = {
   memory: { staticMax: "dynamicMax", dynamicMin: "dynamicMax" },
 } as const satisfies Record<string, Record<string, string>>;
 
-/** A stored `observed.vcpus` or `observed.memory` with the fields it leaves out put back (`Vm.observedVcpus`, …). */
-export function sizingOfStored(kind: keyof typeof REPEATED_SIZING, stored: unknown): unknown {
+/** A stored `observed.vcpus` or `observed.memory` with the fields it leaves out put back. */
+function sizingOfStored(kind: keyof typeof REPEATED_SIZING, stored: unknown): unknown {
   if (!isRecord(stored)) return stored;
   const full: Bag = { ...stored };
   for (const [field, same] of Object.entries(REPEATED_SIZING[kind])) full[field] ??= full[same];
@@ -142,9 +178,8 @@ export function sizingOfStored(kind: keyof typeof REPEATED_SIZING, stored: unkno
 }
 
 /**
- * The stored `lastCalls`: one JSON text (one value for the engine instead of a tree of a few dozen: it
- * converts, encodes and hashes every value of every resource each time it writes the checkpoint, once per
- * step of a run), of one tuple per call without its reason (the preview's plan showed it):
+ * The stored `lastCalls` (inside `observed`'s text): one tuple per call without its reason (the preview's
+ * plan showed it):
  * `[call, args, to, durationMs, from, escalatedFrom, skipped]`, `null` for an absent field, trailing
  * absent fields left out, and `from` left out (or `0` when a later field follows) when it is the previous
  * call's `to`, as it nearly always is. A third of the text of named fields.
@@ -170,25 +205,26 @@ function storedCalls(calls: unknown): unknown {
     }
     return tuple;
   });
-  return JSON.stringify(tuples);
+  return tuples;
 }
 
 /** A tuple's `from` when it is the previous call's `to`. */
 const SAME_FROM = 0;
 
 /**
- * The calls of a stored `lastCalls`, in every form written so far: the tuples' JSON text, the JSON text of
- * call objects, or an array of call objects (as 0.1.0 stored it, returned as is).
+ * The calls of a stored `lastCalls`, in every form written so far: tuples (in `observed`'s text), 0.2's JSON
+ * text of tuples or of call objects, or an array of call objects (as 0.1.0 stored it).
  */
 export function callsOfStored(stored: unknown): unknown {
-  if (typeof stored !== "string") return stored;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stored);
-  } catch {
-    return [];
+  let parsed: unknown = stored;
+  if (typeof stored === "string") {
+    try {
+      parsed = JSON.parse(stored);
+    } catch {
+      return [];
+    }
   }
-  if (!Array.isArray(parsed)) return [];
+  if (!Array.isArray(parsed)) return typeof stored === "string" ? [] : stored;
   let previousTo: unknown;
   return parsed.map((entry: unknown) => {
     if (!Array.isArray(entry)) return entry;

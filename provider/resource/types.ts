@@ -167,8 +167,9 @@ export interface EffectiveBoot {
 }
 
 /**
- * What the provider observed of the VM: the `observed` output of a `Vm` (one object, so a `Vm` registers
- * one property for all of it).
+ * What the provider observed of the VM: `Vm.observed`. The state stores it as one JSON text in a compact
+ * encoding (`stored.ts`: the engine rewrites every value of every resource at each checkpoint write, so one
+ * text costs it far less than a tree); `Vm.observed` reads it back as this object.
  */
 export interface VmObserved {
   /** The power state read back after the last operation or refresh (may be "Crashed"). */
@@ -177,32 +178,19 @@ export interface VmObserved {
   readonly effectiveBoot: EffectiveBoot;
   /**
    * Declared boot changes written to the VM but not yet running in its domain (policy `next-boot`,
-   * or a Suspended target), as property paths such as `hvm.bootParams.order`. Absent when none
-   * (`Vm.pendingBootChanges` is then `[]`).
+   * or a Suspended target), as property paths such as `hvm.bootParams.order`; `[]` when none.
    */
-  readonly pendingBootChanges?: readonly string[] | undefined;
-  /**
-   * The calls the last create/update made, in order, as one JSON text (one value for the engine to store
-   * instead of dozens) in a compact encoding (`stored.ts`); `Vm.lastCalls` gives them as {@link VmCallRecord}s.
-   */
-  readonly lastCalls: string;
+  readonly pendingBootChanges: readonly string[];
+  /** The calls the last create/update made, in order (their reasons are in the preview's plan). */
+  readonly lastCalls: readonly VmCallRecord[];
   /** The uuid of the pool the VM is in. */
   readonly poolUuid: string;
-  /**
-   * True when the resource adopted an existing VM (`uuid` input) instead of creating one; absent when it
-   * created the VM (`Vm.adopted` is then `false`).
-   */
-  readonly adopted?: true | undefined;
+  /** True when the resource adopted an existing VM (`uuid` input) instead of creating one. */
+  readonly adopted: boolean;
   /** `VM.domid` when the outputs were recorded; tells whether a pending change was since rebooted into. */
   readonly domid: number;
-  /**
-   * The VM's `VCPUs_at_startup` and `VCPUs_max` as read back; absent when not read (a state from before
-   * 0.2). `max` is left out when it equals `atStartup` (`Vm.observedVcpus` puts it back).
-   */
-  readonly vcpus?: Partial<ObservedVcpus> | undefined;
-  /**
-   * The VM's four memory bounds in bytes as read back; absent when not read (a state from before 0.2).
-   * `staticMax` and `dynamicMin` are left out when they equal `dynamicMax` (`Vm.observedMemory` puts them back).
-   */
-  readonly memory?: Partial<ObservedMemory> | undefined;
+  /** The VM's `VCPUs_at_startup` and `VCPUs_max` as read back; absent in a state from before 0.2. */
+  readonly vcpus?: ObservedVcpus | undefined;
+  /** The VM's four memory bounds in bytes as read back; absent in a state from before 0.2. */
+  readonly memory?: ObservedMemory | undefined;
 }

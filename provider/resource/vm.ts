@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DeclarablePowerState, PowerState } from "../model/vocabulary";
 import { providerForState } from "./provider";
-import { callsOfStored, INTERNAL_KEY, OBSERVED_KEY, sizingOfStored } from "./stored";
+import { INTERNAL_KEY, OBSERVED_KEY, observedOfStored } from "./stored";
 import {
   type CustomTimeoutStrings,
   ECHOED_KEYS,
@@ -169,7 +169,7 @@ export interface VmArgs {
 export class Vm extends pulumi.dynamic.Resource {
   /** The VM's uuid (the resource id). */
   declare public readonly uuid: pulumi.Output<string>;
-  /** What the provider observed of the VM after the last operation or refresh. */
+  /** What the provider observed of the VM after the last operation or refresh (stored as one JSON text). */
   declare public readonly observed: pulumi.Output<VmObserved>;
   declare public readonly template: pulumi.Output<string | undefined>;
   declare public readonly nameLabel: pulumi.Output<string | undefined>;
@@ -197,11 +197,11 @@ export class Vm extends pulumi.dynamic.Resource {
   }
   /** Declared boot changes written but not yet running in the domain: `observed.pendingBootChanges`. */
   get pendingBootChanges(): pulumi.Output<string[]> {
-    return this.observed.apply((o) => [...(o.pendingBootChanges ?? [])]);
+    return this.observed.apply((o) => [...o.pendingBootChanges]);
   }
   /** The XenAPI calls the last create or update made, in order: `observed.lastCalls`. */
   get lastCalls(): pulumi.Output<VmCallRecord[]> {
-    return this.observed.apply((o) => callsOfStored(o.lastCalls) as VmCallRecord[]);
+    return this.observed.apply((o) => [...o.lastCalls]);
   }
   /** The uuid of the pool the VM is in (a stack pointed at another pool fails instead of losing its VMs). */
   get poolUuid(): pulumi.Output<string> {
@@ -209,15 +209,15 @@ export class Vm extends pulumi.dynamic.Resource {
   }
   /** The VM's vCPUs as read back (`VCPUs_at_startup`, `VCPUs_max`): `observed.vcpus`. */
   get observedVcpus(): pulumi.Output<ObservedVcpus | undefined> {
-    return this.observed.apply((o) => sizingOfStored("vcpus", o.vcpus) as ObservedVcpus | undefined);
+    return this.observed.apply((o) => o.vcpus);
   }
   /** The VM's memory bounds in bytes as read back: `observed.memory`. */
   get observedMemory(): pulumi.Output<ObservedMemory | undefined> {
-    return this.observed.apply((o) => sizingOfStored("memory", o.memory) as ObservedMemory | undefined);
+    return this.observed.apply((o) => o.memory);
   }
   /** True when this resource adopted an existing VM (`uuid`). */
   get adopted(): pulumi.Output<boolean> {
-    return this.observed.apply((o) => o.adopted === true);
+    return this.observed.apply((o) => o.adopted);
   }
 
   constructor(name: string, args: VmArgs, opts?: pulumi.CustomResourceOptions) {
@@ -279,6 +279,28 @@ function plainStackFormatting(): () => void {
     Error.prepareStackTrace = hook;
   };
 }
+
+/** Each `Vm`'s registered `observed` output (the stored JSON text) and the object read from it. */
+const OBSERVED = new WeakMap<Vm, { stored: pulumi.Output<unknown>; read?: pulumi.Output<VmObserved> }>();
+
+function observedOutput(vm: Vm): pulumi.Output<VmObserved> {
+  const entry = OBSERVED.get(vm);
+  if (entry === undefined)
+    throw new Error("pulumi-xapi: Vm.observed read before the resource was registered");
+  entry.read ??= entry.stored.apply((stored) => observedOfStored(stored) as VmObserved);
+  return entry.read;
+}
+
+// The SDK assigns each registered property: `observed` keeps the stored text and reads as the object.
+Object.defineProperty(Vm.prototype, OBSERVED_KEY, {
+  configurable: true,
+  get(this: Vm) {
+    return observedOutput(this);
+  },
+  set(this: Vm, stored: pulumi.Output<unknown>) {
+    OBSERVED.set(this, { stored });
+  },
+});
 
 /** What each `Vm`'s undeclared properties of {@link ECHOED_KEYS} stand for. */
 const DEFAULTS = new WeakMap<Vm, Readonly<Record<string, string | undefined>>>();

@@ -100,8 +100,8 @@ interface StackResource {
   urn: string;
   type: string;
   id?: string;
-  /** The stored form: what the provider observed is in one `observed` object. */
-  outputs?: { observed?: { powerState?: string; pendingBootChanges?: string[] } };
+  /** The stored form: what the provider observed is one JSON text, `observed`. */
+  outputs?: { observed?: string };
 }
 
 interface StackExport {
@@ -517,7 +517,10 @@ async function findings(
       continue;
     }
     const vm = byUuid.get(resource.id);
-    const outputs = resource.outputs?.observed ?? {};
+    const outputs = JSON.parse(resource.outputs?.observed ?? "{}") as {
+      powerState?: string;
+      pendingBootChanges?: string[];
+    };
     if (vm === undefined) {
       problems.push(`${name}: the recorded VM ${resource.id} does not exist`);
       continue;

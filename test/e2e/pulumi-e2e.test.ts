@@ -222,15 +222,16 @@ describe("a PV VM with a bootloader and no bootable disk", TIMEOUT, () => {
   it("the state records the VM as it is (Halted, not lost)", async () => {
     const exported = JSON.parse((await project.pulumiOk(["stack", "export"])).stdout) as {
       deployment: {
-        resources: { type: string; id?: string; outputs?: { observed?: { powerState?: string } } }[];
+        resources: { type: string; id?: string; outputs?: { observed?: string } }[];
       };
     };
     const recorded = exported.deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/xapi:Vm");
     const [live] = await vmsNamed("e2e-diskless");
-    expect([recorded.map((r) => [r.id, r.outputs?.observed?.powerState]), live?.power_state]).toEqual([
-      [[live?.uuid, "Halted"]],
-      "Halted",
-    ]);
+    const observed = (text = "{}") => JSON.parse(text) as { powerState?: string };
+    expect([
+      recorded.map((r) => [r.id, observed(r.outputs?.observed).powerState]),
+      live?.power_state,
+    ]).toEqual([[[live?.uuid, "Halted"]], "Halted"]);
   });
 
   it("declaring a bootable disk lets the next pulumi up boot the recorded VM", async () => {
