@@ -228,7 +228,7 @@ export class Vm extends pulumi.dynamic.Resource {
           delete: opts.customTimeouts.delete,
         })
       : undefined;
-    // Only what the user declared, one internal object and one observed object: each registered property
+    // Only what the user declared, one internal object and `observed`: each registered property
     // costs the program several promises per resource.
     const declared = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
     const restore = plainStackFormatting();
