@@ -290,26 +290,8 @@ describe("unpack", () => {
     });
   });
 
-  it("reads 0.2's object form (observed and __xapi as objects): observed fields under their flat names", () => {
-    const stored: Bag = {
-      uuid: ADOPTED,
-      powerState: "Running",
-      observed: { adopted: true, poolUuid: POOL, powerState: "Running", domid: 5, pendingBootChanges: [] },
-      __xapi: { urn: URN },
-    };
-    expect(unpack(stored, ADOPTED)).toEqual({
-      uuid: ADOPTED,
-      powerState: "Running",
-      adopted: true,
-      poolUuid: POOL,
-      observedPowerState: "Running",
-      observedDomid: 5,
-      pendingBootChanges: [],
-      __xapiUrn: URN,
-    });
-  });
-  it("reads the text form an engine hands back: observed and __xapi parsed, fields under their flat names", () => {
-    const stored: Bag = {
+  it("reads the stored form an engine hands back, JSON text or 0.2's objects: observed fields under their flat names", () => {
+    const text: Bag = {
       uuid: ADOPTED,
       powerState: "Running",
       observed:
@@ -317,7 +299,19 @@ describe("unpack", () => {
         '"lastCalls":[["VM.start",null,"Running",40,"Halted"]]}',
       __xapi: '{"urn":"urn:pulumi:old::xapi-upgrade::pulumi-nodejs:dynamic/xapi:Vm::web"}',
     };
-    expect(unpack(stored, ADOPTED)).toEqual({
+    const objects: Bag = {
+      uuid: ADOPTED,
+      powerState: "Running",
+      observed: {
+        adopted: true,
+        poolUuid: POOL,
+        powerState: "Running",
+        domid: 5,
+        lastCalls: '[["VM.start",null,"Running",40,"Halted"]]',
+      },
+      __xapi: { urn: URN },
+    };
+    const flat: Bag = {
       uuid: ADOPTED,
       powerState: "Running",
       adopted: true,
@@ -327,7 +321,8 @@ describe("unpack", () => {
       pendingBootChanges: [],
       lastCalls: [{ call: "VM.start", from: "Halted", to: "Running", durationMs: 40 }],
       __xapiUrn: URN,
-    });
+    };
+    expect([unpack(text, ADOPTED), unpack(objects, ADOPTED)]).toEqual([flat, flat]);
   });
 
   it("keeps an observed or __xapi that is no JSON object as it is (nothing is lost)", () => {
