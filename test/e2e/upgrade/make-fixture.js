@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
- * Writes the fixture of test/e2e/upgrade.test.ts: a stack state and the pool it describes, both written
- * by an earlier release of pulumi-xapi, so that the test can upgrade them in place with this one.
+ * Writes a fixture of test/e2e/upgrade.test.ts: a stack state and the pool it describes, both written
+ * by an earlier release (or commit) of pulumi-xapi, so that the test can upgrade them in place with this
+ * one.
  *
  *   node test/e2e/upgrade/make-fixture.js <old package dir> <out dir>
  *
- * `<old package dir>` is an installed copy of the earlier release (its package.json and dist/). The
- * script makes a scratch project under .tmp/ whose node_modules/pulumi-xapi is that copy, starts that
+ * `<old package dir>` is an installed copy of the earlier release (its package.json and dist/), or the
+ * same made from an earlier commit: its package.json and the dist/provider and dist/simulator that its
+ * `npx tsc -p tsconfig.build.json` wrote (test/fixtures/upgrade-0.2-objects/SOURCE.md). The script
+ * makes a scratch project under .tmp/ whose node_modules/pulumi-xapi is that copy, starts that
  * release's xapi-sim with a state file, runs the earlier release's `pulumi up` twice with the real CLI
  * (second run: a boot change under policy `next-boot`, so a pending change is recorded), then writes
  * `<out dir>/stack.json` (`pulumi stack export`) and `<out dir>/pool.json` (the simulator's state file).
@@ -88,7 +91,11 @@ async function main() {
   }
   fs.copyFileSync(stateFile, path.join(outDir, "pool.json"));
   const version = JSON.parse(fs.readFileSync(path.join(oldPackage, "package.json"), "utf8")).version;
-  console.log(`wrote ${outDir}/stack.json and pool.json with pulumi-xapi ${version}; scratch: ${root}`);
+  // An unreleased commit's package.json still names the release before it.
+  console.log(
+    `wrote ${outDir}/stack.json and pool.json with the pulumi-xapi at ${oldPackage} ` +
+      `(package.json: ${version}); scratch: ${root}`,
+  );
 }
 
 main().catch((error) => {
