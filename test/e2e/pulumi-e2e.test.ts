@@ -154,7 +154,8 @@ describe("one VM through its lifecycle", TIMEOUT, () => {
   it("an out-of-band change: pulumi refresh shows it, the next preview plans the way back", async () => {
     await control("setPowerState", { uuid, powerState: "Running" });
     const refresh = await project.pulumiOk(["refresh", "--yes", "--diff"]);
-    // The observed power state (in the `observed` output) changes; the declared one does not.
+    // The observed power state changes inside `observed`, one JSON text the CLI diffs field by field.
+    expect(refresh.stdout).toMatch(/~ observed\s*: \(json\) \{/);
     expect(refresh.stdout).toMatch(/~ powerState[^\n]*"Halted"[^\n]*=>[^\n]*"Running"/);
     const planned = plannedMethods(plannedCallsOf((await project.pulumiOk(["preview", "--json"])).stdout));
     expect(planned.some((m) => /^VM\.(clean|hard)_shutdown$/.test(m))).toBe(true);
