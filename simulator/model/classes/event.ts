@@ -1,9 +1,19 @@
 /**
  * XAPI class `event` (docs/simulator-behaviour.md#events): `from` (long-poll over every table's generations),
- * `inject` and `get_current_id`, and the helpers that fold changes into events.
+ * `inject`, `get_current_id`, the legacy `register` / `unregister` / `next` (a per-session subscription and a
+ * pool-wide queue, ../event-queue.ts), and the helpers that fold changes into events.
  */
 import { XapiFault, XInt32, type XValue } from "../../api";
-import type { Engine } from "../engine";
+import { encodeJsonValue } from "../../wire/jsonrpc";
+import type { Table } from "../db";
+import { closedFault, type Engine, ocamlFloat } from "../engine";
+import {
+  EventQueue,
+  matches,
+  type NextSubscription,
+  parseSubscription,
+  type Subscription,
+} from "../event-queue";
 import { num, str, strList } from "../params";
 import { ErrorCode } from "../vocabulary";
 import type { Def } from "./registry";
@@ -29,7 +39,105 @@ export function registerEvent(def: Def, e: Engine): void {
     const { events, last } = await grabNonEmpty(e, since, subs, batching, e.clock.now() + timeout * 1000);
     return { events, valid_ref_counts: validRefCounts(e), token: formatToken(last) };
   });
-  def("event.get_current_id", [], () => String(e.db.gen));
+  registerEventNext(def, e);
+}
+
+// ------------------------------------------------------------------ register / unregister / next
+
+/**
+ * The legacy API (xapi_event.ml `register`, `unregister`, `next`, `get_current_id`): each session has
+ * one subscription; every change an existing subscription selects is queued with the next number of a
+ * pool-wide counter, and `next` hands a session what its subscription selects of what was queued since
+ * its last call.
+ */
+function registerEventNext(def: Def, e: Engine): void {
+  const queue = new EventQueue();
+  feedQueue(e, queue);
+  def("event.register", ["classes"], ({ args, session }) => {
+    queue.register(session ?? "", strList(args, 0, "classes").map(parseSubscription));
+    return "";
+  });
+  def("event.unregister", ["classes"], ({ args, session }) => {
+    queue.unregister(session ?? "", strList(args, 0, "classes").map(parseSubscription));
+    return "";
+  });
+  def("event.next", [], async ({ session }) => {
+    for (;;) {
+      // Each round is XAPI's `next ~__context` again: the check, then the 200 ms pause.
+      const sub = queue.assertSubscribed(session ?? "");
+      await pause(e, EVENT_NEXT_BATCHING.beforeMs);
+      const [from, to] = await grabNonEmptyRange(e, queue, sub, EVENT_NEXT_BATCHING);
+      const relevant = queue.read(from, to).filter((ev) => matches(sub.subs, ev.cls, ev.ref));
+      if (relevant.length > 0) return relevant.map((ev) => ev.record);
+    }
+  });
+  // The number the next queued event gets (`get_current_id` reads `Next.id`, not the DB generation).
+  def("event.get_current_id", [], () => queue.id);
+}
+
+/**
+ * Queues every change as `event.next` reports it (xapi_event.ml `event_add`, called for each database
+ * write): the object's class in lower case, add / mod / del, its record at that moment as `snapshot`
+ * (none for del here; see docs), `timestamp` the Unix time in whole seconds as OCaml prints a float.
+ * A session that disappears (logout, reset) loses its subscription (`on_session_deleted`).
+ */
+function feedQueue(e: Engine, queue: EventQueue): void {
+  e.db.onChange((name) => {
+    if (name === "session") queue.endSessions((s) => e.sessions.has(s));
+    const table = e.tables.find((t) => t.name === name);
+    if (table === undefined || !hasEvents(table) || !queue.wantsClass(name)) return;
+    // The change just made is the only one newer than the generation before it.
+    for (const event of tableEvents(e, table, e.db.gen - 1, ALL)) {
+      queue.add(event.class, event.ref, (id) => {
+        const record = { ...event, id: String(id), timestamp: ocamlFloat(Math.floor(e.clock.now() / 1000)) };
+        return { record, size: Buffer.byteLength(encodeJsonValue(record)) };
+      });
+    }
+  });
+}
+
+/** `event.next`'s batching (ocaml/xapi/xapi_globs.ml `event_next_delay`: 200 ms before, 50 ms between). */
+export const EVENT_NEXT_BATCHING: Batching = { beforeMs: 200, betweenMs: 50 };
+
+/**
+ * `next`'s `grab_nonempty_range` under `Throttle.Batching.with_recursive_loop`: take the range of numbers
+ * queued since the session's last call; while it is empty, wait until anything is queued, then look again
+ * — at once after the first wait (the loop's `self0` does not pause), then after `betweenMs / 16` doubled,
+ * doubling up to `betweenMs`.
+ */
+async function grabNonEmptyRange(
+  e: Engine,
+  queue: EventQueue,
+  sub: NextSubscription,
+  batching: Batching,
+): Promise<[number, number]> {
+  let pauseMs = 0;
+  let nextPauseMs = Math.min(batching.betweenMs, batching.betweenMs / 8);
+  for (;;) {
+    const range = queue.grabRange(sub);
+    if (range[0] !== range[1]) return range;
+    await waitForQueued(e, queue, sub, range[1]);
+    await pause(e, pauseMs);
+    pauseMs = nextPauseMs;
+    nextPauseMs = Math.min(batching.betweenMs, 2 * nextPauseMs);
+  }
+}
+
+/**
+ * Until the queue's counter passes `seen` (any session's event; `Next.wait`), or the session is gone
+ * (SESSION_INVALID [session]), or the model closes (INTERNAL_ERROR, as for every call the close cuts).
+ */
+async function waitForQueued(
+  e: Engine,
+  queue: EventQueue,
+  sub: NextSubscription,
+  seen: number,
+): Promise<void> {
+  while (queue.id === seen && !sub.invalid) {
+    if (e.clock.closed) throw closedFault();
+    await e.db.waitForChange(Number.POSITIVE_INFINITY);
+  }
+  if (sub.invalid) throw new XapiFault(ErrorCode.sessionInvalid, [sub.session]);
 }
 
 // ------------------------------------------------------------------ batching
@@ -135,26 +243,22 @@ export function parseToken(token: string): number {
   return Number(m[1]);
 }
 
-interface Subscription {
-  readonly cls: string | "*";
-  readonly ref?: string;
-}
-
-function parseSubscription(s: string): Subscription {
-  if (s === "*") return { cls: "*" };
-  const parts = s.split("/");
-  if (parts.length === 1 && parts[0]) return { cls: parts[0].toLowerCase() };
-  if (parts.length === 2 && parts[0] && parts[1]) return { cls: parts[0].toLowerCase(), ref: parts[1] };
-  throw new XapiFault(ErrorCode.eventSubscriptionParseFailure, [s]);
-}
-
 /** A `task` or `task/<ref>` subscription (xapi_event.ml `Subscription.is_task_only`). */
 function isTaskOnly(sub: Subscription): boolean {
   return sub.cls === "task";
 }
 
-function matches(subs: readonly Subscription[], cls: string, ref: string): boolean {
-  return subs.some((s) => s.cls === "*" || (s.cls === cls && (s.ref === undefined || s.ref === ref)));
+/** Every object of every class (the queue filters by the sessions' subscriptions itself). */
+const ALL: readonly Subscription[] = [{ cls: "*" }];
+
+/**
+ * Classes whose datamodel says `gen_events:false`: no event is ever made for them (xapi_event.ml
+ * `generate_events_for`, and `from_inner`'s table list). Of the simulator's classes only `session`.
+ */
+const NO_EVENTS: ReadonlySet<string> = new Set(["session"]);
+
+function hasEvents(table: Table<unknown>): boolean {
+  return !NO_EVENTS.has(table.name);
 }
 
 /**
@@ -167,36 +271,60 @@ export function collectEvents(
   since: number,
   subs: readonly Subscription[],
 ): { events: XValue[]; last: number } {
-  const found: { gen: number; event: XValue }[] = [];
+  const found: { gen: number; event: EventRecord }[] = [];
   for (const table of e.tables) {
-    const cls = table.name.toLowerCase();
-    for (const row of table.rows.values()) {
-      if (row.modified <= since || !matches(subs, cls, row.ref)) continue;
-      const operation = row.created > since ? "add" : "mod";
-      found.push({
-        gen: row.modified,
-        event: {
-          // XAPI numbers an add with the creation's generation, a mod with the last modification's.
-          id: String(operation === "add" ? row.created : row.modified),
-          timestamp: "0.0",
-          class: cls,
-          operation,
-          ref: row.ref,
-          snapshot: e.wire(table.name, row.value as object),
-        },
-      });
-    }
-    for (const tomb of table.deleted.values()) {
-      // Created and destroyed since the last update: never seen, not reported (xapi_event.ml).
-      if (tomb.deleted <= since || tomb.created > since || !matches(subs, cls, tomb.ref)) continue;
-      found.push({
-        gen: tomb.deleted,
-        event: { id: String(tomb.deleted), timestamp: "0.0", class: cls, operation: "del", ref: tomb.ref },
-      });
-    }
+    if (hasEvents(table)) found.push(...stampedTableEvents(e, table, since, subs));
   }
   found.sort((a, b) => a.gen - b.gen);
   return { events: found.map((f) => f.event), last: e.db.gen };
+}
+
+/** One event as `event.from` and `event.next` return it (ocaml/xapi-types/event_types.ml `event`). */
+type EventRecord = { readonly class: string; readonly ref: string; readonly [key: string]: XValue };
+
+/** One table's events since `since` (see {@link collectEvents}), in the table's order. */
+function tableEvents(
+  e: Engine,
+  table: Table<unknown>,
+  since: number,
+  subs: readonly Subscription[],
+): EventRecord[] {
+  return stampedTableEvents(e, table, since, subs).map((f) => f.event);
+}
+
+function stampedTableEvents(
+  e: Engine,
+  table: Table<unknown>,
+  since: number,
+  subs: readonly Subscription[],
+): { gen: number; event: EventRecord }[] {
+  const found: { gen: number; event: EventRecord }[] = [];
+  const cls = table.name.toLowerCase();
+  for (const row of table.rows.values()) {
+    if (row.modified <= since || !matches(subs, cls, row.ref)) continue;
+    const operation = row.created > since ? "add" : "mod";
+    found.push({
+      gen: row.modified,
+      event: {
+        // XAPI numbers an add with the creation's generation, a mod with the last modification's.
+        id: String(operation === "add" ? row.created : row.modified),
+        timestamp: "0.0",
+        class: cls,
+        operation,
+        ref: row.ref,
+        snapshot: e.wire(table.name, row.value as object),
+      },
+    });
+  }
+  for (const tomb of table.deleted.values()) {
+    // Created and destroyed since the last update: never seen, not reported (xapi_event.ml).
+    if (tomb.deleted <= since || tomb.created > since || !matches(subs, cls, tomb.ref)) continue;
+    found.push({
+      gen: tomb.deleted,
+      event: { id: String(tomb.deleted), timestamp: "0.0", class: cls, operation: "del", ref: tomb.ref },
+    });
+  }
+  return found;
 }
 
 /**
