@@ -172,6 +172,7 @@ const MESSAGES_SINCE: Readonly<Record<string, readonly string[]>> = {
     "SR.get_introduced_by",
     "VDI.get_metadata_of_pool",
     "VDI.get_metadata_latest",
+    // event.register, unregister, next and get_current_id are rio (datamodel.ml `Event`), so not listed.
     "event.from",
   ],
   tampa: [
