@@ -1,7 +1,7 @@
 /**
  * xapi-sim's `event.from` batches changes as XAPI does (docs/simulator-behaviour.md#events): a pause before
- * the first look (50 ms, none when only tasks are subscribed), and after a wait that a change ended, a short
- * pause before looking again, so changes made close together come back in one answer. Through a real client
+ * the first look (50 ms, none when only tasks are subscribed), so changes made close together come back in one
+ * answer; after a wait, the change that ended it comes back at once (no pause on the loop's first recursion). Through a real client
  * (the provider's session over HTTP); the changes are made in-process (control op `setFields`, or a second
  * session's calls) once the simulator has counted the `event.from`, i.e. while it is inside the call.
  */
@@ -84,17 +84,18 @@ describe("event.from batching", () => {
     expect(from.events.map((e) => e.ref).sort()).toEqual([FIXTURE.db.ref, FIXTURE.web.ref].sort());
   });
 
-  it("after waiting, a change wakes the call, and a second change right after it is in the same answer", async () => {
-    const s = await setUp();
-    const { token } = (await s.call("event.from", [["vm"], "", 0])) as From;
-    const { answer } = await eventFromInFlight(s, ["vm"], token);
-    // Past the 50 ms before the first look: the call has looked, found nothing and waits for a change.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await describeVm(FIXTURE.db.uuid, "first");
+  it("after waiting, the change that wakes the call comes back at once: one made right after it is in the next answer", async () => {
+    const s = await setUp({ operationMs: { start: 60_000 } });
+    const call = await inProcessCall();
+    const { token } = (await s.call("event.from", [["task"], "", 0])) as From;
+    // Task-only: no pause before the first look, so once counted the call has looked and waits.
+    const { answer } = await eventFromInFlight(s, ["task"], token);
+    const first = (await call("Async.VM.start", FIXTURE.db.ref, false, false)) as string;
     await nextTurn();
-    await describeVm(FIXTURE.web.uuid, "second");
+    const second = (await call("Async.VM.start", FIXTURE.web.ref, false, false)) as string;
     const from = await answer;
-    expect(from.events.map((e) => e.ref).sort()).toEqual([FIXTURE.db.ref, FIXTURE.web.ref].sort());
+    const next = (await s.call("event.from", [["task"], from.token, 5])) as From;
+    expect([from.events.map((e) => e.ref), next.events.map((e) => e.ref)]).toEqual([[first], [second]]);
   });
 
   it("a task-only subscription looks at once: a task created after the call arrived waits for the next answer", async () => {

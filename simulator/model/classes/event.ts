@@ -102,8 +102,7 @@ export const EVENT_NEXT_BATCHING: Batching = { beforeMs: 200, betweenMs: 50 };
 /**
  * `next`'s `grab_nonempty_range` under `Throttle.Batching.with_recursive_loop`: take the range of numbers
  * queued since the session's last call; while it is empty, wait until anything is queued, then look again
- * — at once after the first wait (the loop's `self0` does not pause), then after `betweenMs / 16` doubled,
- * doubling up to `betweenMs`.
+ * after the pause {@link recursionPauses} gives.
  */
 async function grabNonEmptyRange(
   e: Engine,
@@ -111,15 +110,12 @@ async function grabNonEmptyRange(
   sub: NextSubscription,
   batching: Batching,
 ): Promise<[number, number]> {
-  let pauseMs = 0;
-  let nextPauseMs = Math.min(batching.betweenMs, batching.betweenMs / 8);
+  const pauses = recursionPauses(batching);
   for (;;) {
     const range = queue.grabRange(sub);
     if (range[0] !== range[1]) return range;
     await waitForQueued(e, queue, sub, range[1]);
-    await pause(e, pauseMs);
-    pauseMs = nextPauseMs;
-    nextPauseMs = Math.min(batching.betweenMs, 2 * nextPauseMs);
+    await pause(e, pauses.next().value);
   }
 }
 
@@ -145,8 +141,7 @@ async function waitForQueued(
 /**
  * How long one event call waits before looking and between looks (xen-api ocaml/xapi-aux/throttle.ml
  * `Batching`): `beforeMs` before the first look; after a look that found nothing and a wait for a change,
- * a pause that starts at `betweenMs / 8` and doubles up to `betweenMs`, so changes made close together
- * come back in one answer (docs/simulator-behaviour.md#events).
+ * the pauses of {@link recursionPauses} (docs/simulator-behaviour.md#events).
  */
 export interface Batching {
   readonly beforeMs: number;
@@ -159,10 +154,20 @@ export const EVENT_FROM_BATCHING: Batching = { beforeMs: 50, betweenMs: 50 };
 export const EVENT_FROM_TASK_BATCHING: Batching = { beforeMs: 0, betweenMs: 50 };
 
 /**
+ * The pause before each look that follows a wait, in order, as `Throttle.Batching.with_recursive_loop`
+ * inserts them: none for the first recursion (its `self0`), then `delay_initial` (`betweenMs / 16`) doubled,
+ * doubling up to `betweenMs`: 0, 6.25, 12.5, 25, 50, 50, … ms for a 50 ms `betweenMs`.
+ */
+function* recursionPauses(batching: Batching): Generator<number, never> {
+  yield 0;
+  for (let ms = batching.betweenMs / 8; ; ms = Math.min(batching.betweenMs, 2 * ms)) yield ms;
+}
+
+/**
  * XAPI's `from_inner` under `Throttle.Batching.with_recursive_loop`: pause `beforeMs`, look; while a look
  * finds nothing and the deadline has not passed, wait for a subscribed object to change (or the deadline),
- * pause the doubling delay, look again. The model's close ends every wait and pause: the answer is then
- * what the last look found.
+ * pause as {@link recursionPauses} says, look again. The model's close ends every wait and pause: the
+ * answer is then what the last look found.
  */
 async function grabNonEmpty(
   e: Engine,
@@ -172,8 +177,7 @@ async function grabNonEmpty(
   deadline: number,
 ): Promise<{ events: XValue[]; last: number }> {
   let since = from;
-  // `delay_initial` is delay_between / 16; the first pause after a wait is twice that.
-  let pauseMs = batching.betweenMs / 16;
+  const pauses = recursionPauses(batching);
   await pause(e, batching.beforeMs);
   for (;;) {
     const grabbed = collectEvents(e, since, subs);
@@ -181,8 +185,7 @@ async function grabNonEmpty(
     // Nothing relevant fell out: the client is up to date to `last` (xapi_event.ml).
     since = grabbed.last;
     await waitForSubscribed(e, since, subs, deadline);
-    pauseMs = Math.min(batching.betweenMs, 2 * pauseMs);
-    await pause(e, pauseMs);
+    await pause(e, pauses.next().value);
   }
 }
 
