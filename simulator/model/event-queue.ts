@@ -8,13 +8,6 @@ import { createHash } from "node:crypto";
 import { XapiFault, type XValue } from "../api";
 import { ErrorCode } from "./vocabulary";
 
-/** The errors only the `event.next` API raises (xen-api ocaml/xapi-consts/api_errors.ml). */
-export const EventNextError = {
-  sessionNotRegistered: "SESSION_NOT_REGISTERED",
-  eventsLost: "EVENTS_LOST",
-} as const;
-export type EventNextError = (typeof EventNextError)[keyof typeof EventNextError];
-
 /** One `event.register` / `event.from` subscription: a class (lower case) or `*`, and maybe one object. */
 export interface Subscription {
   readonly cls: string | "*";
@@ -155,7 +148,7 @@ export class EventQueue {
   assertSubscribed(session: string): NextSubscription {
     const sub = this.subscriptions.get(session);
     if (sub === undefined)
-      throw new XapiFault(EventNextError.sessionNotRegistered, [trackIdOfSession(session)]);
+      throw new XapiFault(ErrorCode.sessionNotRegistered, [trackIdOfSession(session)]);
     return sub;
   }
 
@@ -189,7 +182,7 @@ export class EventQueue {
    * was dropped (`Next.events_read`).
    */
   read(from: number, to: number): QueuedEvent[] {
-    if (this.highestForgotten >= from) throw new XapiFault(EventNextError.eventsLost, []);
+    if (this.highestForgotten >= from) throw new XapiFault(ErrorCode.eventsLost, []);
     return this.queue.filter((ev) => ev.id >= from && ev.id < to);
   }
 

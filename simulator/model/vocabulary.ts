@@ -216,6 +216,8 @@ export const ErrorCode = {
   taskCancelled: "TASK_CANCELLED",
   eventFromTokenParseFailure: "EVENT_FROM_TOKEN_PARSE_FAILURE",
   eventSubscriptionParseFailure: "EVENT_SUBSCRIPTION_PARSE_FAILURE",
+  sessionNotRegistered: "SESSION_NOT_REGISTERED",
+  eventsLost: "EVENTS_LOST",
   invalidValue: "INVALID_VALUE",
   valueNotSupported: "VALUE_NOT_SUPPORTED",
   mapDuplicateKey: "MAP_DUPLICATE_KEY",
