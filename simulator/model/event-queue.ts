@@ -147,8 +147,7 @@ export class EventQueue {
   /** SESSION_NOT_REGISTERED [trackid] unless the session registered (`Next.assert_subscribed`). */
   assertSubscribed(session: string): NextSubscription {
     const sub = this.subscriptions.get(session);
-    if (sub === undefined)
-      throw new XapiFault(ErrorCode.sessionNotRegistered, [trackIdOfSession(session)]);
+    if (sub === undefined) throw new XapiFault(ErrorCode.sessionNotRegistered, [trackIdOfSession(session)]);
     return sub;
   }
 
