@@ -6,16 +6,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { XapiFault } from "../simulator/api";
-import { FIXTURE, type Harness, harness, MASTER } from "./sim-model-helpers";
+import { FIXTURE, type Harness, harness, MASTER, type SimEvent } from "./sim-model-helpers";
 
-interface NextEvent {
-  id: string;
-  timestamp: string;
-  class: string;
-  operation: string;
-  ref: string;
-  snapshot?: Record<string, unknown>;
-}
+type NextEvent = SimEvent;
 
 const next = async (h: Harness): Promise<NextEvent[]> =>
   (await h.call("event.next")) as unknown as NextEvent[];

@@ -1,16 +1,9 @@
 /** xapi-sim events (xapi-semantics §8.7): tokens, folding, subscriptions, long-poll and timeout. */
 import { describe, expect, it } from "vitest";
 import { XInt32 } from "../simulator/api";
-import { FIXTURE, harness } from "./sim-model-helpers";
+import { FIXTURE, harness, type SimEvent } from "./sim-model-helpers";
 
-interface Ev {
-  id: string;
-  timestamp: string;
-  class: string;
-  operation: string;
-  ref: string;
-  snapshot?: Record<string, unknown>;
-}
+type Ev = SimEvent;
 interface From {
   events: Ev[];
   valid_ref_counts: Record<string, XInt32>;

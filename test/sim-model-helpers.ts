@@ -9,6 +9,16 @@ import { createModel, FIXTURE, type SimModel, type SimModelOptions } from "../si
 export const MASTER: CallMeta = { host: "master", transport: "jsonrpc" };
 export const MEMBER: CallMeta = { host: "member", transport: "xmlrpc" };
 
+/** One event record as `event.from` and `event.next` return it. */
+export interface SimEvent {
+  id: string;
+  timestamp: string;
+  class: string;
+  operation: string;
+  ref: string;
+  snapshot?: Record<string, unknown>;
+}
+
 export interface Harness {
   readonly model: SimModel;
   readonly session: string;
