@@ -71,10 +71,7 @@ export function unpack(bag: Bag, id?: string): Bag {
       for (const [name, inner] of Object.entries(packed)) flat[flatInternalKey(name)] = inner;
     } else if (packed !== undefined) {
       observed = true;
-      for (const flatKey of FLAT_OBSERVED) {
-        const inner = packed[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
-        if (inner !== undefined) flat[flatKey] = fromStored(flatKey, inner);
-      }
+      for (const [flatKey, inner] of observationsOf(packed)) flat[flatKey] = inner;
     } else {
       flat[key] = value;
     }
@@ -115,12 +112,18 @@ export function pack(flat: Bag): Bag {
 export function observedOfStored(stored: unknown): VmObserved | undefined {
   const packed = recordOfStored(stored);
   if (packed === undefined) return undefined;
-  const observed: Bag = {};
+  const observed = observationsOf(packed).map(([flatKey, inner]) => [OBSERVED_FIELDS[flatKey], inner]);
+  return Object.fromEntries(observed) as unknown as VmObserved;
+}
+
+/** The observations of a stored `observed` object by flat key, with what the stored form leaves out put back. */
+function observationsOf(packed: Record<string, unknown>): [FlatObservedKey, unknown][] {
+  const found: [FlatObservedKey, unknown][] = [];
   for (const flatKey of FLAT_OBSERVED) {
     const inner = packed[OBSERVED_FIELDS[flatKey]] ?? OBSERVED_DEFAULTS[flatKey];
-    if (inner !== undefined) observed[OBSERVED_FIELDS[flatKey]] = fromStored(flatKey, inner);
+    if (inner !== undefined) found.push([flatKey, fromStored(flatKey, inner)]);
   }
-  return observed as unknown as VmObserved;
+  return found;
 }
 
 /** The object of a packed key: its JSON text parsed, or 0.2's object as is; `undefined` for anything else. */

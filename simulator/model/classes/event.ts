@@ -87,7 +87,7 @@ function feedQueue(e: Engine, queue: EventQueue): void {
     const table = e.tables.find((t) => t.name === name);
     if (table === undefined || !hasEvents(table) || !queue.wantsClass(name)) return;
     // The change just made is the only one newer than the generation before it.
-    for (const event of tableEvents(e, table, e.db.gen - 1, ALL)) {
+    for (const { event } of stampedTableEvents(e, table, e.db.gen - 1, ALL)) {
       queue.add(event.class, event.ref, (id) => {
         const record = { ...event, id: String(id), timestamp: ocamlFloat(Math.floor(e.clock.now() / 1000)) };
         return { record, size: Buffer.byteLength(encodeJsonValue(record)) };
@@ -285,16 +285,7 @@ export function collectEvents(
 /** One event as `event.from` and `event.next` return it (ocaml/xapi-types/event_types.ml `event`). */
 type EventRecord = { readonly class: string; readonly ref: string; readonly [key: string]: XValue };
 
-/** One table's events since `since` (see {@link collectEvents}), in the table's order. */
-function tableEvents(
-  e: Engine,
-  table: Table<unknown>,
-  since: number,
-  subs: readonly Subscription[],
-): EventRecord[] {
-  return stampedTableEvents(e, table, since, subs).map((f) => f.event);
-}
-
+/** One table's events since `since` (see {@link collectEvents}), in the table's order, with their generations. */
 function stampedTableEvents(
   e: Engine,
   table: Table<unknown>,
